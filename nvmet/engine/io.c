@@ -1,0 +1,241 @@
+/*
+ * NVMe-oF TCP target engine: NVM command set I/O commands (Read, Write,
+ * Flush, Write Zeroes, Dataset Management).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "internal.h"
+#include <errno.h>
+
+/* Map a block layer error to an NVMe status. */
+static uint16_t errno_to_status(int ret, bool write)
+{
+    switch (ret) {
+    case 0:
+        return NVME_SC_SUCCESS;
+    case -ENOSPC:
+        return NVME_SC_CAP_EXCEEDED | NVME_STATUS_DNR;
+    case -EROFS:
+    case -EACCES:
+    case -EPERM:
+        return NVME_SC_NS_WRITE_PROTECTED | NVME_STATUS_DNR;
+    case -EINVAL:
+        return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+    case -ENOMEDIUM:
+        return NVME_SC_NS_NOT_READY;
+    case -ENOTSUP:
+        return NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR;
+    case -EIO:
+    default:
+        return write ? NVME_SC_WRITE_FAULT : NVME_SC_READ_ERROR;
+    }
+}
+
+static void io_done_generic(NvmetReq *req)
+{
+    bool write = req->opc != NVME_CMD_READ;
+
+    nvmet_req_complete(req, errno_to_status(req->io_ret, write));
+}
+
+static void rw_done(NvmetReq *req)
+{
+    NvmetCtrl *ctrl = req->q->ctrl;
+
+    if (req->io_ret == 0 && ctrl) {
+        if (req->opc == NVME_CMD_READ) {
+            ctrl->host_read_cmds++;
+            ctrl->data_units_read += req->io_bytes >> 9;
+        } else {
+            ctrl->host_write_cmds++;
+            ctrl->data_units_written += req->io_bytes >> 9;
+        }
+    }
+    io_done_generic(req);
+}
+
+static bool lba_range_ok(NvmetReq *req, uint64_t slba, uint64_t nlb)
+{
+    if (slba >= req->ns->nsze || nlb > req->ns->nsze - slba) {
+        trace_nvmet_io_lba_range(req->q->name, req->cid, slba, nlb,
+                                 req->ns->nsze);
+        req->err_lba = slba;
+        nvmet_req_complete(req, NVME_SC_LBA_RANGE | NVME_STATUS_DNR);
+        return false;
+    }
+    return true;
+}
+
+static bool writable(NvmetReq *req)
+{
+    if (req->ns->cfg.read_only) {
+        nvmet_req_complete(req, NVME_SC_NS_WRITE_PROTECTED | NVME_STATUS_DNR);
+        return false;
+    }
+    return true;
+}
+
+static void exec_rw(NvmetReq *req)
+{
+    uint64_t slba = ((uint64_t)nvmet_sqe_dw(req, NVME_SQE_CDW11) << 32) |
+                    nvmet_sqe_dw(req, NVME_SQE_CDW10);
+    uint32_t cdw12 = nvmet_sqe_dw(req, NVME_SQE_CDW12);
+    uint64_t nlb = (cdw12 & 0xffff) + 1;
+    uint64_t len = nlb << req->ns->lba_shift;
+    bool write = req->opc == NVME_CMD_WRITE;
+    NvmetIoOp op = write ? NVMET_IO_WRITE : NVMET_IO_READ;
+    NvmetIo *io;
+
+    if (cdw12 & (0xfu << 26)) {
+        /* protection information is not supported (PRINFO) */
+        req->err_pel = NVME_SQE_CDW12;
+        nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
+        return;
+    }
+    if (len != req->data_len || (write ? !req->h2c : !req->c2h)) {
+        trace_nvmet_io_length_mismatch(req->q->name, req->cid, len,
+                                       req->data_len);
+        nvmet_req_complete(req, NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR);
+        return;
+    }
+    if (!lba_range_ok(req, slba, nlb)) {
+        return;
+    }
+    if (write && !writable(req)) {
+        return;
+    }
+    req->io_done = rw_done;
+    req->io_bytes = len;
+    io = nvmet_req_submit_io(req, req->ns, op, slba << req->ns->lba_shift,
+                             len, req->buf);
+    /* FUA, or write-through when the host turned the write cache off */
+    io->fua = write && ((cdw12 & NVME_RW_FUA) || !req->q->ctrl->feat_vwce);
+}
+
+static void exec_flush(NvmetReq *req)
+{
+    NvmetSubsys *s = req->q->ctrl->subsys;
+
+    req->io_done = io_done_generic;
+    if (req->nsid == 0xffffffff) {
+        /* flush every namespace (VWC reports broadcast support) */
+        for (unsigned i = 0; i < s->ns->len; i++) {
+            nvmet_req_submit_io(req, g_ptr_array_index(s->ns, i),
+                                NVMET_IO_FLUSH, 0, 0, NULL);
+        }
+        if (!req->ios_pending) {
+            nvmet_req_complete(req, NVME_SC_SUCCESS);
+        }
+        return;
+    }
+    nvmet_req_submit_io(req, req->ns, NVMET_IO_FLUSH, 0, 0, NULL);
+}
+
+static void exec_write_zeroes(NvmetReq *req)
+{
+    uint64_t slba = ((uint64_t)nvmet_sqe_dw(req, NVME_SQE_CDW11) << 32) |
+                    nvmet_sqe_dw(req, NVME_SQE_CDW10);
+    uint32_t cdw12 = nvmet_sqe_dw(req, NVME_SQE_CDW12);
+    uint64_t nlb = (cdw12 & 0xffff) + 1;
+    NvmetIo *io;
+
+    if (req->data_len) {
+        nvmet_req_complete(req, NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR);
+        return;
+    }
+    if (cdw12 & (0xfu << 26)) {
+        req->err_pel = NVME_SQE_CDW12;
+        nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
+        return;
+    }
+    if (!lba_range_ok(req, slba, nlb) || !writable(req)) {
+        return;
+    }
+    req->io_done = io_done_generic;
+    io = nvmet_req_submit_io(req, req->ns, NVMET_IO_WRITE_ZEROES,
+                             slba << req->ns->lba_shift,
+                             nlb << req->ns->lba_shift, NULL);
+    io->may_unmap = cdw12 & NVME_WZ_DEAC;
+    io->fua = cdw12 & NVME_RW_FUA;
+}
+
+static void exec_dsm(NvmetReq *req)
+{
+    uint32_t nr = (nvmet_sqe_dw(req, NVME_SQE_CDW10) & 0xff) + 1;
+    uint32_t attr = nvmet_sqe_dw(req, NVME_SQE_CDW11);
+
+    if (!req->h2c || req->data_len != nr * NVME_DSM_RANGE_SIZE) {
+        nvmet_req_complete(req, NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR);
+        return;
+    }
+    if (!(attr & NVME_DSMGMT_AD)) {
+        /* only hints: nothing to do */
+        nvmet_req_complete(req, NVME_SC_SUCCESS);
+        return;
+    }
+    if (!writable(req)) {
+        return;
+    }
+    /* check every range before touching any */
+    for (uint32_t i = 0; i < nr; i++) {
+        const uint8_t *r = req->buf + i * NVME_DSM_RANGE_SIZE;
+        uint64_t nlb = nvmet_ld32(r + 4);
+        uint64_t slba = nvmet_ld64(r + 8);
+
+        if (nlb && !lba_range_ok(req, slba, nlb)) {
+            return;
+        }
+    }
+    req->io_done = io_done_generic;
+    for (uint32_t i = 0; i < nr; i++) {
+        const uint8_t *r = req->buf + i * NVME_DSM_RANGE_SIZE;
+        uint64_t nlb = nvmet_ld32(r + 4);
+        uint64_t slba = nvmet_ld64(r + 8);
+
+        if (nlb) {
+            nvmet_req_submit_io(req, req->ns, NVMET_IO_DISCARD,
+                                slba << req->ns->lba_shift,
+                                nlb << req->ns->lba_shift, NULL);
+        }
+    }
+    if (!req->ios_pending) {
+        nvmet_req_complete(req, NVME_SC_SUCCESS);
+    }
+}
+
+void nvmet_exec_io(NvmetReq *req)
+{
+    NvmetSubsys *s = req->q->ctrl->subsys;
+
+    if (req->opc == NVME_CMD_FLUSH && req->nsid == 0xffffffff) {
+        exec_flush(req);
+        return;
+    }
+    req->ns = nvmet_subsys_find_ns(s, req->nsid);
+    if (!req->ns) {
+        trace_nvmet_io_invalid_ns(req->q->name, req->cid, req->nsid);
+        nvmet_req_complete(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR);
+        return;
+    }
+    nvmet_ns_ref(req->ns);
+
+    switch (req->opc) {
+    case NVME_CMD_READ:
+    case NVME_CMD_WRITE:
+        exec_rw(req);
+        return;
+    case NVME_CMD_FLUSH:
+        exec_flush(req);
+        return;
+    case NVME_CMD_WRITE_ZEROES:
+        exec_write_zeroes(req);
+        return;
+    case NVME_CMD_DSM:
+        exec_dsm(req);
+        return;
+    default:
+        trace_nvmet_io_unsupported(req->q->name, req->cid, req->opc);
+        nvmet_req_complete(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR);
+        return;
+    }
+}

@@ -1,0 +1,113 @@
+/*
+ * A small NVMe/TCP host for tests and benchmarks.
+ *
+ * It speaks the host side of NVMe/TCP over an abstract byte transport (a
+ * socket in qtests and benchmarks, the engine itself in unit tests).  It is
+ * deliberately simple and strict: every PDU it receives is checked, and
+ * anything unexpected is reported through nvmf_host_error().
+ *
+ * This host is our own reading of the specification; interoperability is
+ * proven only by the Linux host in the guest tests.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef NVMF_HOST_H
+#define NVMF_HOST_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "nvmet/proto.h"
+
+typedef struct NvmfTransport {
+    /* Send all @len bytes; 0 on success, -1 on error. */
+    int (*send)(void *opaque, const void *buf, size_t len);
+    /* Receive 1..@len bytes; 0 on end of stream, -1 on error. */
+    ssize_t (*recv)(void *opaque, void *buf, size_t len);
+    void *opaque;
+} NvmfTransport;
+
+typedef struct NvmfCqe {
+    uint32_t dw0, dw1;
+    uint16_t sqhd, sqid, cid;
+    uint16_t status;            /* 15-bit status without the phase tag */
+} NvmfCqe;
+
+/* One received PDU: header (with digest bytes stripped) and data. */
+typedef struct NvmfPdu {
+    uint8_t hdr[NVME_TCP_ICRESP_HLEN + NVME_TCP_TERM_MAX_ERR_HDR];
+    uint8_t type, flags, hlen, pdo;
+    uint32_t plen;
+    uint8_t *data;              /* g_free()d by nvmf_pdu_clear() */
+    uint32_t data_len;
+    bool hdgst_ok, ddgst_ok;
+} NvmfPdu;
+
+void nvmf_pdu_clear(NvmfPdu *pdu);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NvmfPdu, nvmf_pdu_clear)
+
+typedef struct NvmfHost NvmfHost;
+
+NvmfHost *nvmf_host_new(const NvmfTransport *tr);
+void nvmf_host_free(NvmfHost *h);
+/* Last error message, or NULL. */
+const char *nvmf_host_error(NvmfHost *h);
+
+/* Connection initialisation; returns 0 or -1. */
+int nvmf_host_icreq(NvmfHost *h, bool hdgst, bool ddgst, uint8_t hpda);
+uint32_t nvmf_host_maxh2cdata(NvmfHost *h);
+
+/* Largest write sent in-capsule (the rest goes by R2T); default 0. */
+void nvmf_host_set_incapsule(NvmfHost *h, uint32_t bytes);
+void nvmf_host_set_qid(NvmfHost *h, uint16_t qid);
+
+/*
+ * Send one command without waiting.  @sqe is completed with a CID (returned)
+ * and the SGL descriptor; @out (host-to-controller data) goes in-capsule if
+ * it fits, else on request of R2T; @in receives controller-to-host data.
+ * Both buffers must stay valid until the command completes.
+ */
+int nvmf_host_send_cmd(NvmfHost *h, uint8_t *sqe, const void *out,
+                       size_t out_len, void *in, size_t in_len);
+/* Wait for command @cid to complete; 0 on success (any NVMe status). */
+int nvmf_host_wait(NvmfHost *h, uint16_t cid, NvmfCqe *cqe);
+/* send_cmd + wait. */
+int nvmf_host_submit(NvmfHost *h, uint8_t *sqe, const void *out,
+                     size_t out_len, void *in, size_t in_len, NvmfCqe *cqe);
+
+/* Raw access for protocol error tests. */
+int nvmf_host_send_raw(NvmfHost *h, const void *buf, size_t len);
+/* Receive the next PDU, whatever it is; 0, or -1 on error/EOF. */
+int nvmf_host_recv_pdu(NvmfHost *h, NvmfPdu *pdu);
+/* True once the peer closed the stream. */
+bool nvmf_host_eof(NvmfHost *h);
+
+/* Build helpers */
+void nvmf_sqe_init(uint8_t *sqe, uint8_t opc, uint32_t nsid);
+void nvmf_sqe_set_dw(uint8_t *sqe, unsigned off, uint32_t v);
+uint32_t nvmf_crc32c_digest(const void *buf, size_t len);
+
+/* ---- fabrics / admin / I/O conveniences (status in *cqe) ----------------- */
+
+int nvmf_host_connect(NvmfHost *h, uint16_t qid, uint16_t sqsize,
+                      uint16_t cntlid, const char *subnqn, const char *hostnqn,
+                      const uint8_t *hostid, uint32_t kato_ms, uint8_t cattr,
+                      NvmfCqe *cqe);
+int nvmf_host_prop_get(NvmfHost *h, uint32_t off, bool eight, uint64_t *val,
+                       NvmfCqe *cqe);
+int nvmf_host_prop_set(NvmfHost *h, uint32_t off, uint32_t val, NvmfCqe *cqe);
+/* Enable the controller (CC.EN=1) and wait for CSTS.RDY; 0 or -1. */
+int nvmf_host_enable(NvmfHost *h);
+int nvmf_host_identify(NvmfHost *h, uint8_t cns, uint32_t nsid, uint8_t csi,
+                       void *buf4k, NvmfCqe *cqe);
+int nvmf_host_rw(NvmfHost *h, bool write, uint32_t nsid, uint64_t slba,
+                 uint32_t nlb, void *buf, size_t len, NvmfCqe *cqe);
+int nvmf_host_get_log(NvmfHost *h, uint8_t lid, uint32_t nsid, uint64_t off,
+                      void *buf, size_t len, NvmfCqe *cqe);
+int nvmf_host_set_features(NvmfHost *h, uint8_t fid, uint32_t cdw11,
+                           NvmfCqe *cqe);
+
+#endif

@@ -1,0 +1,292 @@
+/*
+ * Unit-test helpers (see nvmet-test-util.h).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "nvmet-test-util.h"
+#include "nvmet/trace-hook.h"
+
+const uint8_t test_hostid[16] = {
+    0x0c, 0x5a, 0xe0, 0xa2, 0x1b, 0x49, 0x4b, 0x38,
+    0x9d, 0x41, 0x1f, 0x1f, 0x4d, 0x2c, 0x7a, 0x01,
+};
+
+static int64_t tt_now(void *opaque)
+{
+    return ((TestTarget *)opaque)->now;
+}
+
+static void tt_kick(void *opaque, NvmetQueue *q, void *qopaque)
+{
+    ((TestTarget *)opaque)->kicks++;
+}
+
+static void tt_timer(void *opaque, int64_t deadline)
+{
+    ((TestTarget *)opaque)->deadline = deadline;
+}
+
+static void tt_trace(const char *event, const char *msg, void *opaque)
+{
+    TestTarget *tt = opaque;
+
+    g_ptr_array_add(tt->traces, g_strdup_printf("%s %s", event, msg));
+}
+
+static const NvmetEngineOps tt_ops = {
+    .now_ms = tt_now,
+    .queue_kick = tt_kick,
+    .timer_update = tt_timer,
+};
+
+NvmetNs *tt_add_ns(TestTarget *tt, NvmetSubsys *s, uint32_t nsid,
+                   RamDisk *disk, uint64_t size, uint32_t bs)
+{
+    NvmetNsConfig cfg = { 0 };
+    GError *err = NULL;
+    NvmetNs *ns;
+
+    disk->size = size;
+    disk->data = g_malloc0(size);
+    cfg.nsid = nsid;
+    cfg.backend = disk;
+    cfg.size = size;
+    cfg.block_size = bs;
+    cfg.volatile_wc = true;
+    ns = nvmet_ns_new(s, &cfg, &err);
+    g_assert_no_error(err);
+    return ns;
+}
+
+TestTarget *tt_new(void)
+{
+    TestTarget *tt = g_new0(TestTarget, 1);
+    NvmetPortConfig pc;
+    NvmetSubsysConfig sc;
+    GError *err = NULL;
+
+    tt->traces = g_ptr_array_new_with_free_func(g_free);
+    tt->now = 1000;
+    tt->deadline = INT64_MAX;
+    nvmet_trace_set_hook(tt_trace, tt);
+    tt->t = nvmet_target_new(&tt_ops, tt);
+
+    nvmet_port_config_init(&pc);
+    pc.traddr = "127.0.0.1";
+    pc.trsvcid = "4420";
+    tt->port = nvmet_port_new(tt->t, &pc, &err);
+    g_assert_no_error(err);
+
+    nvmet_subsys_config_init(&sc);
+    sc.nqn = TEST_SUBNQN;
+    sc.allow_any_host = true;
+    sc.serial = "SN0001";
+    tt->subsys = nvmet_subsys_new(tt->t, &sc, &err);
+    g_assert_no_error(err);
+    nvmet_port_add_subsys(tt->port, tt->subsys);
+    tt->ns1 = tt_add_ns(tt, tt->subsys, 1, &tt->disk1, 1 << 20, 512);
+    return tt;
+}
+
+void tt_free(TestTarget *tt)
+{
+    if (tt->host) {
+        nvmet_host_free(tt->host);
+    }
+    nvmet_subsys_free(tt->subsys);
+    nvmet_port_free(tt->port);
+    nvmet_target_free(tt->t);
+    nvmet_trace_set_hook(NULL, NULL);
+    g_free(tt->disk1.data);
+    g_ptr_array_free(tt->traces, true);
+    g_free(tt);
+}
+
+void tt_advance(TestTarget *tt, int64_t ms)
+{
+    tt->now += ms;
+    if (tt->deadline <= tt->now) {
+        tt->deadline = INT64_MAX;
+        nvmet_target_timer(tt->t);
+    }
+}
+
+bool tt_trace_has(TestTarget *tt, const char *needle)
+{
+    for (unsigned i = 0; i < tt->traces->len; i++) {
+        if (strstr(g_ptr_array_index(tt->traces, i), needle)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void tt_trace_clear(TestTarget *tt)
+{
+    g_ptr_array_set_size(tt->traces, 0);
+}
+
+/* ---- RAM disk --------------------------------------------------------------- */
+
+static int ramdisk_do(NvmetIo *io)
+{
+    RamDisk *d = io->backend;
+
+    d->nr_ops[io->op]++;
+    if (d->fail_errno) {
+        return -d->fail_errno;
+    }
+    if (io->op != NVMET_IO_FLUSH &&
+        (io->offset > d->size || io->len > d->size - io->offset)) {
+        return -EIO;
+    }
+    switch (io->op) {
+    case NVMET_IO_READ:
+        memcpy(io->buf, d->data + io->offset, io->len);
+        break;
+    case NVMET_IO_WRITE:
+        memcpy(d->data + io->offset, io->buf, io->len);
+        d->last_fua = io->fua;
+        break;
+    case NVMET_IO_WRITE_ZEROES:
+    case NVMET_IO_DISCARD:
+        memset(d->data + io->offset, 0, io->len);
+        d->last_unmap = io->may_unmap;
+        break;
+    case NVMET_IO_FLUSH:
+        break;
+    }
+    return 0;
+}
+
+/* ---- loop transport ----------------------------------------------------------- */
+
+static int tc_send(void *opaque, const void *buf, size_t len)
+{
+    TestConn *tc = opaque;
+
+    nvmet_queue_input(tc->q, buf, len);
+    return 0;
+}
+
+static bool tc_run_io(TestConn *tc)
+{
+    NvmetIo *io;
+    bool any = false;
+
+    while ((io = nvmet_queue_next_io(tc->q))) {
+        any = true;
+        if (tc->hold_io) {
+            g_queue_push_tail(&tc->held, io);
+        } else {
+            nvmet_io_complete(io, ramdisk_do(io));
+        }
+    }
+    return any;
+}
+
+void tc_complete_held(TestConn *tc)
+{
+    NvmetIo *io;
+
+    while ((io = g_queue_pop_head(&tc->held))) {
+        nvmet_io_complete(io, ramdisk_do(io));
+    }
+}
+
+ssize_t nvmet_test_recv(void *opaque, void *buf, size_t len);
+ssize_t nvmet_test_recv(void *opaque, void *buf, size_t len)
+{
+    TestConn *tc = opaque;
+
+    for (;;) {
+        const uint8_t *data;
+        size_t n = nvmet_queue_output(tc->q, &data);
+
+        if (n) {
+            n = MIN(n, len);
+            memcpy(buf, data, n);
+            nvmet_queue_output_advance(tc->q, n);
+            return n;
+        }
+        if (tc_run_io(tc)) {
+            continue;
+        }
+        if (nvmet_queue_wants_close(tc->q)) {
+            return 0;
+        }
+        return -1;     /* would block forever */
+    }
+}
+
+TestConn *tc_new(TestTarget *tt)
+{
+    TestConn *tc = g_new0(TestConn, 1);
+    NvmfTransport tr = { tc_send, nvmet_test_recv, tc };
+
+    tc->tt = tt;
+    tc->q = nvmet_queue_new(tt->port, "test-peer", tc);
+    tc->h = nvmf_host_new(&tr);
+    g_queue_init(&tc->held);
+    return tc;
+}
+
+void tc_free(TestConn *tc)
+{
+    NvmetIo *io;
+
+    nvmet_queue_release(tc->q);
+    /* I/O still held completes after the release, as with a slow backend */
+    while ((io = g_queue_pop_head(&tc->held))) {
+        nvmet_io_complete(io, -EIO);
+    }
+    nvmf_host_free(tc->h);
+    g_free(tc);
+}
+
+void tc_admin(TestConn *tc, const char *subnqn, const char *hostnqn,
+              bool hdgst, bool ddgst)
+{
+    NvmfCqe cqe;
+
+    g_assert_cmpint(nvmf_host_icreq(tc->h, hdgst, ddgst, 0), ==, 0);
+    g_assert_cmpint(nvmf_host_connect(tc->h, 0, 31, 0xffff, subnqn, hostnqn,
+                                      test_hostid, 120000, 0, &cqe), ==, 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    tc->cntlid = cqe.dw0 & 0xffff;
+    g_assert_cmpint(nvmf_host_enable(tc->h), ==, 0);
+}
+
+void tc_io(TestConn *tc, uint16_t qid, uint16_t cntlid, const char *subnqn,
+           const char *hostnqn, bool hdgst, bool ddgst)
+{
+    NvmfCqe cqe;
+
+    g_assert_cmpint(nvmf_host_icreq(tc->h, hdgst, ddgst, 0), ==, 0);
+    g_assert_cmpint(nvmf_host_connect(tc->h, qid, 127, cntlid, subnqn, hostnqn,
+                                      test_hostid, 0, 0, &cqe), ==, 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    tc->cntlid = cntlid;
+    nvmf_host_set_incapsule(tc->h, 16384);
+}
+
+void tc_expect_term(TestConn *tc, const void *buf, size_t len, uint16_t fes)
+{
+    g_auto(NvmfPdu) pdu = { 0 };
+
+    g_assert_cmpint(nvmf_host_send_raw(tc->h, buf, len), ==, 0);
+    g_assert_cmpint(nvmf_host_recv_pdu(tc->h, &pdu), ==, 0);
+    g_assert_cmpint(pdu.type, ==, NVME_TCP_PDU_C2H_TERM);
+    g_assert_cmpint(pdu.hlen, ==, NVME_TCP_TERM_HLEN);
+    g_assert_cmphex(nvmet_ld16(pdu.hdr + NVME_TCP_TERM_FES), ==, fes);
+    g_assert_true(nvmet_queue_wants_close(tc->q));
+    {
+        g_auto(NvmfPdu) more = { 0 };
+
+        g_assert_cmpint(nvmf_host_recv_pdu(tc->h, &more), ==, -1);
+        g_assert_true(nvmf_host_eof(tc->h));
+    }
+}

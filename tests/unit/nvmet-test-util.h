@@ -1,0 +1,74 @@
+/*
+ * Unit-test helpers: an engine instance with a fake clock, RAM-disk
+ * namespaces, and connections that run the test host (tests/qtest/nvmf-host)
+ * directly against the engine.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef NVMET_TEST_UTIL_H
+#define NVMET_TEST_UTIL_H
+
+#include <glib.h>
+#include "nvmet/engine.h"
+#include "nvmet/proto.h"
+#include "../qtest/nvmf-host.h"
+
+#define TEST_SUBNQN  "nqn.2026-11.org.qemu:test-subsys"
+#define TEST_HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:0c5ae0a2-1b49-4b38-9d41-1f1f4d2c7a01"
+#define TEST_HOSTNQN2 "nqn.2014-08.org.nvmexpress:uuid:7d0f8f53-5a44-4e0c-8c8e-3a3f1e8e9b02"
+
+typedef struct RamDisk {
+    uint8_t *data;
+    uint64_t size;
+    int fail_errno;         /* next ops fail with -fail_errno */
+    unsigned nr_ops[5];     /* per NvmetIoOp */
+    bool last_fua, last_unmap;
+} RamDisk;
+
+typedef struct TestTarget {
+    NvmetTarget *t;
+    int64_t now;
+    int64_t deadline;
+    unsigned kicks;
+    NvmetPort *port;
+    NvmetSubsys *subsys;
+    NvmetHost *host;
+    NvmetNs *ns1;
+    RamDisk disk1;
+    GPtrArray *traces;
+} TestTarget;
+
+typedef struct TestConn {
+    TestTarget *tt;
+    NvmetQueue *q;
+    NvmfHost *h;
+    bool hold_io;           /* leave I/O pending instead of completing it */
+    GQueue held;            /* NvmetIo * */
+    uint16_t cntlid;
+} TestConn;
+
+/* A target with one port, one subsystem (allow any host), 1 MiB ns 1. */
+TestTarget *tt_new(void);
+void tt_free(TestTarget *tt);
+void tt_advance(TestTarget *tt, int64_t ms);
+bool tt_trace_has(TestTarget *tt, const char *needle);
+void tt_trace_clear(TestTarget *tt);
+NvmetNs *tt_add_ns(TestTarget *tt, NvmetSubsys *s, uint32_t nsid,
+                   RamDisk *disk, uint64_t size, uint32_t bs);
+
+TestConn *tc_new(TestTarget *tt);
+void tc_free(TestConn *tc);
+/* Complete I/O held back with hold_io. */
+void tc_complete_held(TestConn *tc);
+/* ICReq + admin Connect + enable; asserts success. */
+void tc_admin(TestConn *tc, const char *subnqn, const char *hostnqn,
+              bool hdgst, bool ddgst);
+/* ICReq + I/O queue Connect for an existing controller; asserts success. */
+void tc_io(TestConn *tc, uint16_t qid, uint16_t cntlid, const char *subnqn,
+           const char *hostnqn, bool hdgst, bool ddgst);
+/* Send raw bytes and expect a C2HTermReq with @fes; then EOF. */
+void tc_expect_term(TestConn *tc, const void *buf, size_t len, uint16_t fes);
+
+extern const uint8_t test_hostid[16];
+
+#endif
