@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 typedef struct NvmetTarget NvmetTarget;
 typedef struct NvmetPort NvmetPort;
@@ -146,9 +147,10 @@ typedef struct NvmetNsConfig {
 NvmetNs *nvmet_ns_new(NvmetSubsys *subsys, const NvmetNsConfig *cfg,
                       GError **errp);
 /*
- * Removes the namespace and sends a namespace-changed event.  I/O already
- * handed out for it still completes normally (the user must keep the
- * backend alive until then).
+ * Removes the namespace (if its subsystem has not been freed already, which
+ * also removes it), sends a namespace-changed event, and drops the
+ * reference nvmet_ns_new() returned.  I/O already handed out for it still
+ * completes normally (the user must keep the backend alive until then).
  */
 void nvmet_ns_free(NvmetNs *ns);
 void nvmet_ns_resize(NvmetNs *ns, uint64_t size);
@@ -177,6 +179,11 @@ void nvmet_queue_input(NvmetQueue *q, const void *buf, size_t len);
  */
 size_t nvmet_queue_output(NvmetQueue *q, const uint8_t **data);
 void nvmet_queue_output_advance(NvmetQueue *q, size_t n);
+/*
+ * Gather up to @max pending output chunks into @iov (for writev); returns
+ * the number filled.  Advance with nvmet_queue_output_advance() as above.
+ */
+int nvmet_queue_output_iov(NvmetQueue *q, struct iovec *iov, int max);
 
 /* The engine wants the connection closed once output has been sent. */
 bool nvmet_queue_wants_close(NvmetQueue *q);

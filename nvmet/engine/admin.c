@@ -169,8 +169,12 @@ static void identify_ns(NvmetReq *req, uint8_t *id, NvmetNs *ns)
     id[IDN_NLBAF] = 0;
     id[IDN_FLBAS] = 0;
     id[IDN_NMIC] = 1;                      /* may be shared */
-    /* write zeroes with DEAC sets deallocated blocks to zero */
-    id[IDN_DLFEAT] = (1u << 3) | 1;
+    /*
+     * Write Zeroes may deallocate (bit 3); what deallocated blocks read as
+     * depends on the block node (discard=ignore|unmap, driver), so it is
+     * not reported (bits 2:0 = 0).
+     */
+    id[IDN_DLFEAT] = 1u << 3;
     /* preferred granularities in blocks, 0's based: one 4 KiB page */
     if (ns->lba_shift < 12) {
         uint16_t per_page = (1u << (12 - ns->lba_shift)) - 1;

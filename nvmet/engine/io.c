@@ -164,7 +164,11 @@ static void exec_dsm(NvmetReq *req)
     uint32_t nr = (nvmet_sqe_dw(req, NVME_SQE_CDW10) & 0xff) + 1;
     uint32_t attr = nvmet_sqe_dw(req, NVME_SQE_CDW11);
 
-    if (!req->h2c || req->data_len != nr * NVME_DSM_RANGE_SIZE) {
+    /*
+     * The host may send more than the ranges it uses (Linux sends a whole
+     * buffer); like nvmet, only require enough data for NR ranges.
+     */
+    if (!req->h2c || req->data_len < nr * NVME_DSM_RANGE_SIZE) {
         nvmet_req_complete(req, NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR);
         return;
     }

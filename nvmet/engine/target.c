@@ -380,6 +380,8 @@ void nvmet_port_free(NvmetPort *port)
     nvmet_disc_changed(t);
 }
 
+static void ns_remove(NvmetNs *ns);
+
 /* ---- subsystems ------------------------------------------------------------- */
 
 void nvmet_subsys_config_init(NvmetSubsysConfig *cfg)
@@ -495,7 +497,7 @@ void nvmet_subsys_free(NvmetSubsys *subsys)
         nvmet_subsys_remove_host(subsys, g_ptr_array_index(subsys->hosts, 0));
     }
     while (subsys->ns->len) {
-        nvmet_ns_free(g_ptr_array_index(subsys->ns, 0));
+        ns_remove(g_ptr_array_index(subsys->ns, 0));
     }
     t->subsystems = g_list_remove(t->subsystems, subsys);
     subsys_release(subsys);
@@ -690,7 +692,7 @@ NvmetNs *nvmet_ns_new(NvmetSubsys *subsys, const NvmetNsConfig *cfg,
     ns->cfg = *cfg;
     ns->lba_shift = __builtin_ctz(cfg->block_size);
     ns->nsze = cfg->size >> ns->lba_shift;
-    ns->refcnt = 1;
+    ns->refcnt = 2;                 /* the caller's and the subsystem's */
     if (!ns->cfg.has_uuid) {
         /* stable default identifiers derived from subsystem and NSID */
         uint64_t a = name_hash(subsys->cfg.nqn, cfg->nsid);
@@ -725,10 +727,14 @@ void nvmet_ns_unref(NvmetNs *ns)
     }
 }
 
-void nvmet_ns_free(NvmetNs *ns)
+/* Take the namespace out of its subsystem (if it is still in one). */
+static void ns_remove(NvmetNs *ns)
 {
     NvmetSubsys *subsys = ns->subsys;
 
+    if (!subsys) {
+        return;
+    }
     trace_nvmet_ns_remove(subsys->cfg.nqn, ns->cfg.nsid);
     g_ptr_array_remove(subsys->ns, ns);
     ns->subsys = NULL;
@@ -736,9 +742,19 @@ void nvmet_ns_free(NvmetNs *ns)
     nvmet_ns_unref(ns);
 }
 
+void nvmet_ns_free(NvmetNs *ns)
+{
+    ns_remove(ns);
+    nvmet_ns_unref(ns);
+}
+
 void nvmet_ns_resize(NvmetNs *ns, uint64_t size)
 {
     uint64_t nsze = size >> ns->lba_shift;
+
+    if (!ns->subsys) {
+        return;
+    }
 
     ns->cfg.size = size;
     if (nsze != ns->nsze) {

@@ -102,6 +102,20 @@ size_t nvmet_queue_output(NvmetQueue *q, const uint8_t **data)
     return seg->len - q->out_head;
 }
 
+int nvmet_queue_output_iov(NvmetQueue *q, struct iovec *iov, int max)
+{
+    int n = 0;
+
+    for (GList *l = q->out.head; l && n < max; l = l->next, n++) {
+        NvmetOutSeg *seg = l->data;
+        size_t skip = n == 0 ? q->out_head : 0;
+
+        iov[n].iov_base = seg->data + skip;
+        iov[n].iov_len = seg->len - skip;
+    }
+    return n;
+}
+
 void nvmet_queue_output_advance(NvmetQueue *q, size_t n)
 {
     while (n > 0) {
@@ -1153,7 +1167,9 @@ void nvmet_queue_release(NvmetQueue *q)
     trace_nvmet_queue_release(q->name);
     q->closing = true;
     q->rx_state = RX_DISCARD;
-    q->port->queues = g_list_remove(q->port->queues, q);
+    if (q->port) {
+        q->port->queues = g_list_remove(q->port->queues, q);
+    }
 
     /* I/O never handed out is simply dropped */
     while ((p = g_queue_pop_head(&q->io_queue))) {

@@ -58,7 +58,14 @@ NvmetNs *tt_add_ns(TestTarget *tt, NvmetSubsys *s, uint32_t nsid,
     cfg.volatile_wc = true;
     ns = nvmet_ns_new(s, &cfg, &err);
     g_assert_no_error(err);
+    g_ptr_array_add(tt->nss, ns);
     return ns;
+}
+
+void tt_remove_ns(TestTarget *tt, NvmetNs *ns)
+{
+    g_assert_true(g_ptr_array_remove(tt->nss, ns));
+    nvmet_ns_free(ns);
 }
 
 TestTarget *tt_new(void)
@@ -69,6 +76,7 @@ TestTarget *tt_new(void)
     GError *err = NULL;
 
     tt->traces = g_ptr_array_new_with_free_func(g_free);
+    tt->nss = g_ptr_array_new();
     tt->now = 1000;
     tt->deadline = INT64_MAX;
     nvmet_trace_set_hook(tt_trace, tt);
@@ -97,6 +105,10 @@ void tt_free(TestTarget *tt)
         nvmet_host_free(tt->host);
     }
     nvmet_subsys_free(tt->subsys);
+    for (unsigned i = 0; i < tt->nss->len; i++) {
+        nvmet_ns_free(g_ptr_array_index(tt->nss, i));
+    }
+    g_ptr_array_free(tt->nss, true);
     nvmet_port_free(tt->port);
     nvmet_target_free(tt->t);
     nvmet_trace_set_hook(NULL, NULL);

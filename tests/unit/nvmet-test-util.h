@@ -36,6 +36,7 @@ typedef struct TestTarget {
     NvmetNs *ns1;
     RamDisk disk1;
     GPtrArray *traces;
+    GPtrArray *nss;         /* namespaces made by tt_add_ns() */
 } TestTarget;
 
 typedef struct TestConn {
@@ -53,8 +54,13 @@ void tt_free(TestTarget *tt);
 void tt_advance(TestTarget *tt, int64_t ms);
 bool tt_trace_has(TestTarget *tt, const char *needle);
 void tt_trace_clear(TestTarget *tt);
+/*
+ * Namespaces made here are released by tt_free(); remove one earlier with
+ * tt_remove_ns() (not nvmet_ns_free(), which would release it twice).
+ */
 NvmetNs *tt_add_ns(TestTarget *tt, NvmetSubsys *s, uint32_t nsid,
                    RamDisk *disk, uint64_t size, uint32_t bs);
+void tt_remove_ns(TestTarget *tt, NvmetNs *ns);
 
 TestConn *tc_new(TestTarget *tt);
 void tc_free(TestConn *tc);

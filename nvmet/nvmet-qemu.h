@@ -1,0 +1,103 @@
+/*
+ * NVMe-oF TCP target: QEMU glue shared by the QOM objects and the server.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef NVMET_QEMU_H
+#define NVMET_QEMU_H
+
+#include "qom/object.h"
+#include "io/net-listener.h"
+#include "system/block-backend.h"
+#include "nvmet/engine.h"
+
+#define TYPE_NVMET_PORT      "nvmet-port"
+#define TYPE_NVMET_SUBSYSTEM "nvmet-subsystem"
+#define TYPE_NVMET_HOST      "nvmet-host"
+#define TYPE_NVMET_NAMESPACE "nvmet-namespace"
+
+OBJECT_DECLARE_SIMPLE_TYPE(NvmetPortObject, NVMET_PORT)
+OBJECT_DECLARE_SIMPLE_TYPE(NvmetSubsystemObject, NVMET_SUBSYSTEM)
+OBJECT_DECLARE_SIMPLE_TYPE(NvmetHostObject, NVMET_HOST)
+OBJECT_DECLARE_SIMPLE_TYPE(NvmetNamespaceObject, NVMET_NAMESPACE)
+
+typedef struct NvmetConn NvmetConn;
+
+struct NvmetPortObject {
+    Object parent_obj;
+
+    /* properties */
+    char *traddr;
+    char *trsvcid;
+    uint16_t portid;
+    uint32_t inline_data_size;
+    uint32_t maxh2cdata;
+    uint32_t max_queue_size;
+    uint32_t max_queues;
+    uint32_t mdts;
+    bool sqflow_disable;
+
+    /* state */
+    NvmetPort *port;
+    QIONetListener *listener;
+    QTAILQ_HEAD(, NvmetConn) conns;
+    unsigned users;             /* subsystems exported on this port */
+};
+
+struct NvmetSubsystemObject {
+    Object parent_obj;
+
+    char *nqn;
+    strList *ports;
+    bool allow_any_host;
+    char *serial;
+    char *model;
+    char *firmware;
+    uint32_t cntlid_min, cntlid_max;
+    uint32_t max_namespaces;
+    uint32_t ieee_oui;
+
+    NvmetSubsys *subsys;
+    GPtrArray *port_objs;       /* referenced NvmetPortObject */
+    unsigned users;             /* namespaces and hosts referring to it */
+};
+
+struct NvmetHostObject {
+    Object parent_obj;
+
+    char *nqn;
+    strList *subsystems;
+
+    NvmetHost *host;
+    GPtrArray *subsys_objs;     /* referenced NvmetSubsystemObject */
+};
+
+struct NvmetNamespaceObject {
+    Object parent_obj;
+
+    char *subsystem;
+    uint32_t nsid;
+    char *node_name;
+    uint32_t block_size;
+    bool read_only;
+    char *uuid;
+    char *nguid;
+    char *eui64;
+
+    NvmetSubsystemObject *subsys_obj;
+    BlockBackend *blk;
+    NvmetNs *ns;
+    unsigned inflight;
+};
+
+/* server.c */
+NvmetTarget *nvmet_qemu_target(void);
+bool nvmet_qemu_port_listen(NvmetPortObject *p, Error **errp);
+void nvmet_qemu_port_close(NvmetPortObject *p);
+
+/* objects.c */
+NvmetPortObject *nvmet_port_object_find(const char *id, Error **errp);
+NvmetSubsystemObject *nvmet_subsystem_object_find(const char *id,
+                                                  Error **errp);
+
+#endif

@@ -1,0 +1,212 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Boot the test guest (built by scripts/build-guest.sh) under QEMU TCG and run
+# one guest test script, tests/guest/NAME.sh.
+#
+# Usage:
+#   tests/guest/run.sh [options] --test NAME [-- EXTRA-QEMU-ARGS...]
+#
+# Options:
+#   --qemu PATH        qemu-system-x86_64 to run (default: $QEMU, else the
+#                      project build build/qemu/build/qemu-system-x86_64,
+#                      else the first qemu-system-x86_64 in PATH)
+#   --test NAME        guest test to run: tests/guest/NAME.sh (required)
+#   --timeout SEC      kill QEMU and fail after SEC seconds (default 600)
+#   --param KEY=VALUE  pass nvmet.KEY=VALUE on the kernel command line; the
+#                      guest script sees NVMET_KEY=VALUE (repeatable)
+#   --append ARGS      extra kernel command-line arguments
+#   --mem MIB          guest memory (default 1024)
+#   --smp N            guest CPUs (default 2)
+#   --pcap FILE        dump the guest NIC's traffic to FILE (filter-dump)
+#   --hostfwd SPEC     add hostfwd=SPEC to the user netdev, e.g.
+#                      tcp:127.0.0.1:4420-:4420 (repeatable)
+#   --dmesg            print the guest kernel log at the end (nvmet.dmesg=1)
+#   --shell            after the test, give an interactive guest shell
+#                      (nvmet.shell=1; console attached to this terminal)
+#   --log FILE         console log (default build/guest/logs/NAME-DATE.log)
+#   --build            run scripts/build-guest.sh first (fast when up to date)
+#   --pack-only        only (re)pack build/guest/tests.cpio.gz and exit
+#   -h, --help         this text
+#
+# Everything after "--" is appended to the QEMU command line (e.g. the
+# -object/-blockdev options that start the NVMe/TCP target inside QEMU).
+#
+# Exit status: 0 only if the guest printed "GUEST-RESULT: N passed, 0 failed"
+# with N > 0 and QEMU exited by itself (guest power-off) with status 0.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+GUEST=$ROOT/build/guest
+TESTDIR=$ROOT/tests/guest
+
+die() { echo "run.sh: error: $*" >&2; exit 2; }
+usage() { sed -n '4,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+qemu=${QEMU:-} test="" timeout=600 mem=1024 smp=2 pcap="" logfile="" build=0 pack_only=0
+shell=0 dmesg=0 append="" netopts=""
+params=()
+extra=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --qemu) qemu=${2:?--qemu needs a path}; shift 2 ;;
+        --qemu=*) qemu=${1#*=}; shift ;;
+        --test) test=${2:?--test needs a name}; shift 2 ;;
+        --test=*) test=${1#*=}; shift ;;
+        --timeout) timeout=${2:?}; shift 2 ;;
+        --timeout=*) timeout=${1#*=}; shift ;;
+        --param) params+=("${2:?--param needs key=value}"); shift 2 ;;
+        --param=*) params+=("${1#*=}"); shift ;;
+        --append) append="$append ${2:?}"; shift 2 ;;
+        --append=*) append="$append ${1#*=}"; shift ;;
+        --mem) mem=${2:?}; shift 2 ;;
+        --smp) smp=${2:?}; shift 2 ;;
+        --pcap) pcap=${2:?}; shift 2 ;;
+        --hostfwd) netopts="$netopts,hostfwd=${2:?}"; shift 2 ;;
+        --log) logfile=${2:?}; shift 2 ;;
+        --dmesg) dmesg=1; shift ;;
+        --shell) shell=1; shift ;;
+        --build) build=1; shift ;;
+        --pack-only) pack_only=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        --) shift; extra=("$@"); break ;;
+        *) die "unknown argument '$1' (see --help)" ;;
+    esac
+done
+
+# ------------------------------------------------------------ tests.cpio.gz
+# The guest's /init, lib.sh and every test script, packed into a small cpio
+# that is appended to the base initramfs (later archive entries win).
+pack_tests() {
+    local stage out=$GUEST/tests.cpio.gz f
+    mkdir -p "$GUEST"
+    stage=$(mktemp -d "$GUEST/.tests-stage.XXXXXX")
+    mkdir -p "$stage/tests"
+    install -m 0755 "$TESTDIR/init" "$stage/init"
+    for f in "$TESTDIR"/*.sh; do
+        [ "$(basename "$f")" = run.sh ] && continue
+        install -m 0755 "$f" "$stage/tests/"
+    done
+    # tests/guest/data/ (optional): extra files for the guest under /tests/data
+    [ -d "$TESTDIR/data" ] && cp -r "$TESTDIR/data" "$stage/tests/data"
+    (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+        cpio -o -H newc -R 0:0 --quiet) | gzip -1 > "$out.tmp.$$"
+    mv "$out.tmp.$$" "$out"
+    rm -rf "$stage"
+}
+
+for t in cpio gzip timeout sed tee; do
+    command -v "$t" >/dev/null || die "host tool '$t' not found"
+done
+[ -f "$TESTDIR/init" ] || die "$TESTDIR/init missing"
+
+if [ $pack_only = 1 ]; then
+    pack_tests
+    echo "run.sh: packed $GUEST/tests.cpio.gz"
+    exit 0
+fi
+
+[ -n "$test" ] || die "--test NAME is required (one of: $(cd "$TESTDIR" && ls *.sh | grep -v -e '^run.sh$' -e '^lib.sh$' | sed 's/\.sh$//' | tr '\n' ' '))"
+case $test in */*|*.sh) die "--test takes a bare name such as 'nvme-io' (from tests/guest/NAME.sh)" ;; esac
+[ -f "$TESTDIR/$test.sh" ] || die "no such guest test: $TESTDIR/$test.sh"
+case $timeout in ''|*[!0-9]*) die "--timeout must be a number of seconds" ;; esac
+
+if [ -z "$qemu" ]; then
+    if [ -x "$ROOT/build/qemu/build/qemu-system-x86_64" ]; then
+        qemu=$ROOT/build/qemu/build/qemu-system-x86_64
+    else
+        qemu=$(command -v qemu-system-x86_64 || true)
+    fi
+    [ -n "$qemu" ] || die "no QEMU: pass --qemu PATH or set QEMU"
+fi
+[ -x "$qemu" ] || die "QEMU binary '$qemu' is not executable"
+
+if [ $build = 1 ]; then
+    "$ROOT/scripts/build-guest.sh" >&2 || die "scripts/build-guest.sh failed"
+fi
+for f in vmlinuz initramfs.cpio.gz firmware/bios-256k.bin; do
+    [ -e "$GUEST/$f" ] || die "$GUEST/$f missing: run scripts/build-guest.sh first (or pass --build)"
+done
+
+# kernel command line
+cmdline="console=ttyS0 quiet panic=-1 nvmet.test=$test"
+for p in "${params[@]+"${params[@]}"}"; do
+    case $p in
+        *=*) ;;
+        *) die "--param '$p' is not KEY=VALUE" ;;
+    esac
+    k=${p%%=*} v=${p#*=}
+    case $k in ''|*[!A-Za-z0-9_-]*) die "--param key '$k' must be [A-Za-z0-9_-]" ;; esac
+    case $v in *[[:space:]\"]*) die "--param value for '$k' must not contain spaces or quotes" ;; esac
+    cmdline="$cmdline nvmet.$k=$v"
+done
+[ $dmesg = 0 ] || cmdline="$cmdline nvmet.dmesg=1"
+[ $shell = 0 ] || cmdline="$cmdline nvmet.shell=1"
+cmdline="$cmdline$append"
+
+pack_tests
+mkdir -p "$GUEST/logs"
+[ -n "$logfile" ] || logfile=$GUEST/logs/$test-$(date +%Y%m%d-%H%M%S)-$$.log
+initrd=$(mktemp "$GUEST/.initrd.XXXXXX")
+trap 'rm -f "$initrd"' EXIT
+cat "$GUEST/initramfs.cpio.gz" "$GUEST/tests.cpio.gz" > "$initrd"
+
+qargs=(
+    -accel tcg -cpu max -m "$mem" -smp "$smp"
+    -nographic -no-reboot
+    -L "$GUEST/firmware"
+    -kernel "$GUEST/vmlinuz" -initrd "$initrd"
+    -append "$cmdline"
+    -netdev "user,id=n0$netopts"
+    -device virtio-net-pci,netdev=n0,romfile=
+)
+[ -z "$pcap" ] || qargs+=(-object "filter-dump,id=dump0,netdev=n0,file=$pcap")
+qargs+=("${extra[@]+"${extra[@]}"}")
+
+{
+    echo "run.sh: test $test, timeout ${timeout}s, log $logfile"
+    printf 'run.sh: %q' "$qemu"; printf ' %q' "${qargs[@]}"; echo
+} | tee "$logfile"
+
+t0=$(date +%s.%N)
+set +e
+if [ $shell = 1 ]; then
+    # interactive: the console stays attached to this terminal
+    "$qemu" "${qargs[@]}" 2>&1 | tee -a "$logfile"
+    qrc=${PIPESTATUS[0]}
+else
+    timeout -k 10 "$timeout" "$qemu" "${qargs[@]}" < /dev/null 2>&1 |
+        sed -u 's/\r$//' | tee -a "$logfile"
+    qrc=${PIPESTATUS[0]}
+fi
+set -e
+t1=$(date +%s.%N)
+wall=$(awk "BEGIN{printf \"%.1f\", $t1 - $t0}")
+
+result=$(sed 's/\r$//' "$logfile" | grep -a '^GUEST-RESULT: ' | tail -n1 || true)
+boot=$(sed -n 's/.*init: started, uptime \([0-9.]*\) s.*/\1/p' "$logfile" | head -n1)
+testtime=$(sed -n 's/^init: .* exited with status .* after \([0-9.]*\) s$/\1/p' "$logfile" | tail -n1)
+npass=$(echo "$result" | sed -n 's/^GUEST-RESULT: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p')
+nfail=$(echo "$result" | sed -n 's/^GUEST-RESULT: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p')
+
+status=PASSED why=""
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+    status=FAILED why="timeout after ${timeout}s (QEMU killed)"
+elif [ -z "$result" ]; then
+    status=FAILED why="no GUEST-RESULT line (QEMU exit status $qrc)"
+elif [ "$qrc" != 0 ]; then
+    status=FAILED why="QEMU exit status $qrc"
+elif [ "${nfail:-1}" != 0 ]; then
+    status=FAILED why="$nfail guest step(s) failed"
+elif [ "${npass:-0}" -le 0 ]; then
+    status=FAILED why="no guest step passed"
+fi
+
+{
+    echo "run.sh: ===== summary: $test ====="
+    sed 's/\r$//' "$logfile" | grep -a -E '^(PASS|FAIL|SKIP): ' | sed 's/^/run.sh:   /' || true
+    echo "run.sh: ${result:-GUEST-RESULT: (none)}"
+    echo "run.sh: boot-to-init ${boot:-?} s (guest uptime), test script ${testtime:-?} s, wall ${wall} s"
+    echo "run.sh: test $test $status${why:+: $why}  (log: $logfile)"
+} | tee -a "$logfile"
+[ $status = PASSED ]
