@@ -59,6 +59,13 @@ if [ "$(cat "$QDIR/pristine.version" 2>/dev/null)" != "$ver" ]; then
 fi
 
 # ---- 3. staged tree: pristine + wiring patches + overlay -----------------
+# Skip all of it when neither the patches nor the overlay changed.
+present=()
+for f in "${OVERLAY[@]}"; do [ -e "$NVMET_TOP/$f" ] && present+=("$f"); done
+overlay_hash=$( (echo "$ver"; cd "$NVMET_TOP" &&
+                 find scripts/qemu-patches "${present[@]}" -type f |
+                 LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$QDIR/src.stamp" 2>/dev/null)" != "$overlay_hash" ]; then
 log "staging qemu $ver + nvmet-tcp overlay"
 rm -rf "$QDIR/stage"
 cp -al "$QDIR/pristine" "$QDIR/stage"
@@ -75,6 +82,8 @@ done
 mkdir -p "$QDIR/src"
 rsync -a --checksum --delete "$QDIR/stage/" "$QDIR/src/"
 rm -rf "$QDIR/stage"
+echo "$overlay_hash" > "$QDIR/src.stamp"
+fi
 
 # ---- 4. configure and build -------------------------------------------------
 want="qemu $ver: ${CONFIGURE_ARGS[*]}"

@@ -1,0 +1,33 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The demo: build QEMU with the NVMe-oF TCP target and a Linux guest, then
+# start QEMU with the target on its command line and the guest inside it.
+# The guest's nvme-tcp host discovers the target, connects, writes random
+# data, reconnects and verifies it.  Everything is built on first use.
+#
+#   scripts/demo.sh [--shell]     (--shell: stay in the guest afterwards)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+"$NVMET_TOP/scripts/build-qemu.sh" qemu-system-x86_64 qemu-img
+"$NVMET_TOP/scripts/build-guest.sh"
+
+QEMU=$NVMET_BUILD/qemu/build/qemu-system-x86_64
+DISK=$NVMET_BUILD/demo-disk.qcow2
+SUBNQN=nqn.2026-11.org.qemu:demo
+"$NVMET_BUILD/qemu/build/qemu-img" create -q -f qcow2 "$DISK" 1G
+
+extra=()
+[ "${1:-}" = --shell ] && extra+=(--shell)
+
+# The target is four -object options next to an ordinary -blockdev: the
+# guest reaches QEMU's 127.0.0.1:4420 as 10.0.2.2:4420 (user networking).
+set -x
+"$NVMET_TOP/tests/guest/run.sh" --qemu "$QEMU" --test demo --timeout 600 \
+    --param subnqn=$SUBNQN "${extra[@]}" -- \
+    -blockdev driver=file,filename="$DISK",node-name=file0 \
+    -blockdev driver=qcow2,file=file0,node-name=disk0 \
+    -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420 \
+    -object nvmet-subsystem,id=sub0,nqn=$SUBNQN,ports=port0,allow-any-host=on \
+    -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0

@@ -1,0 +1,186 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Run every test suite of the project and end with one summary line,
+# exactly "N passed, N failed" (N counts test cases: TAP results of the
+# unit and qtest suites, PASS/FAIL steps of the guest tests).  Exits
+# non-zero if anything failed.  Installs what it needs with apt (root).
+#
+#   scripts/run-tests.sh [--quick] [SUITE...]
+#
+# Suites: unit unit-asan qtest guest   (default: all)
+#   unit       engine unit tests, standalone build (build/engine)
+#   unit-asan  the same under AddressSanitizer + UBSan (build/engine-asan)
+#   qtest      QEMU qtest (tests/qtest/nvmet-tcp-test.c) with QEMU and
+#              qemu-storage-daemon built by scripts/build-qemu.sh
+#   guest      the real Linux host in a TCG guest (scripts/build-guest.sh,
+#              tests/guest/*.sh) against the target in QEMU and in
+#              qemu-storage-daemon
+# --quick: unit suites only.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+suites=()
+for a in "$@"; do
+    case $a in
+        --quick) suites=(unit unit-asan) ;;
+        unit|unit-asan|qtest|guest) suites+=("$a") ;;
+        -h|--help) sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown suite '$a'" ;;
+    esac
+done
+[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan qtest guest)
+
+LOGDIR=$NVMET_BUILD/test-logs
+mkdir -p "$LOGDIR"
+total_pass=0 total_fail=0
+summary=()
+
+# record SUITE PASS FAIL [NOTE]
+record() {
+    total_pass=$((total_pass + $2))
+    total_fail=$((total_fail + $3))
+    summary+=("$(printf '%-28s %4d passed, %d failed%s' "$1" "$2" "$3" "${4:+ ($4)}")")
+}
+
+# run_tap NAME CMD...: run a TAP producer; count ok / not ok; a crash, a
+# missing plan entry or a non-zero exit counts as a failure.
+run_tap() {
+    local name=$1; shift
+    local log="$LOGDIR/$name.log" rc ok nok skip plan
+    log "suite $name: $*"
+    "$@" > "$log" 2>&1
+    rc=$?
+    ok=$(grep -cE '^ok [0-9]+' "$log")
+    skip=$(grep -cE '^ok [0-9]+.*# SKIP' "$log")
+    nok=$(grep -cE '^not ok [0-9]+' "$log")
+    plan=$(grep -oE '^1\.\.[0-9]+' "$log" | head -n1 | cut -d. -f3)
+    ok=$((ok - skip))
+    if [ -n "$plan" ] && [ $((ok + skip + nok)) -lt "$plan" ]; then
+        nok=$((nok + plan - ok - skip - nok))
+    fi
+    if [ $rc -ne 0 ] && [ $nok -eq 0 ]; then
+        nok=1
+    fi
+    grep -E '^not ok|Bail out|ERROR|error:' "$log" | head -n 20 >&2
+    record "$name" "$ok" "$nok" "${skip:+$skip skipped}"
+    [ "$skip" = 0 ] && summary[-1]=${summary[-1]% (0 skipped)}
+}
+
+# ---- unit: the engine on its own -------------------------------------------
+engine_build() {   # DIR [meson options]
+    local dir=$1; shift
+    apt_install build-essential pkg-config ninja-build meson/bookworm-backports \
+        libglib2.0-dev nettle-dev libgmp-dev libgnutls28-dev python3
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$NVMET_TOP" "$@" > "$dir.setup.log" 2>&1 ||
+            { cat "$dir.setup.log" >&2; return 1; }
+    fi
+    ninja -C "$dir" > "$dir.build.log" 2>&1 || { tail -n 40 "$dir.build.log" >&2; return 1; }
+}
+
+unit_suite() {   # NAME BUILDDIR [meson options]
+    local name=$1 dir=$2; shift 2
+    if ! engine_build "$dir" "$@"; then
+        record "$name" 0 1 "build failed"
+        return
+    fi
+    local t
+    for t in $(cd "$dir" && meson introspect --tests | python3 -c \
+               'import json,sys; print(" ".join(t["cmd"][0] for t in json.load(sys.stdin)))'); do
+        run_tap "$name-$(basename "$t")" "$t" --tap
+    done
+}
+
+# ---- qtest -------------------------------------------------------------------
+qtest_suite() {
+    if ! "$NVMET_TOP/scripts/build-qemu.sh" qemu-system-x86_64 \
+            storage-daemon/qemu-storage-daemon qemu-img \
+            tests/qtest/nvmet-tcp-test > "$LOGDIR/build-qemu.log" 2>&1; then
+        tail -n 40 "$LOGDIR/build-qemu.log" >&2
+        record qtest 0 1 "QEMU build failed"
+        return
+    fi
+    (cd "$NVMET_BUILD/qemu/build" &&
+     QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+     QTEST_QEMU_STORAGE_DAEMON_BINARY=./storage-daemon/qemu-storage-daemon \
+     timeout 600 ./tests/qtest/nvmet-tcp-test --tap -k) > "$LOGDIR/qtest.raw" 2>&1
+    local rc=$?
+    run_tap qtest-nvmet-tcp sh -c "cat '$LOGDIR/qtest.raw'; exit $rc"
+}
+
+# ---- guest: the Linux host ----------------------------------------------------
+# guest_run NAME run.sh-args...: count the guest's PASS/FAIL steps
+guest_run() {
+    local name=$1; shift
+    local log="$LOGDIR/$name.log" rc p f
+    log "suite $name"
+    "$NVMET_TOP/tests/guest/run.sh" "$@" > "$log" 2>&1
+    rc=$?
+    p=$(grep -oE 'GUEST-RESULT: [0-9]+ passed' "$log" | tail -n1 | grep -oE '[0-9]+')
+    f=$(grep -oE 'GUEST-RESULT: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n1 |
+        grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+    p=${p:-0} f=${f:-0}
+    if [ $rc -ne 0 ] && [ "$f" = 0 ]; then
+        f=1
+    fi
+    grep -E '^run.sh:   FAIL|run.sh: .*(FAILED|error)' "$log" | head -n 20 >&2
+    record "$name" "$p" "$f"
+}
+
+guest_suite() {
+    local q=$NVMET_BUILD/qemu/build
+    if ! "$NVMET_TOP/scripts/build-qemu.sh" qemu-system-x86_64 \
+            storage-daemon/qemu-storage-daemon qemu-img \
+            > "$LOGDIR/build-qemu.log" 2>&1; then
+        record guest 0 1 "QEMU build failed"
+        return
+    fi
+    if ! "$NVMET_TOP/scripts/build-guest.sh" > "$LOGDIR/build-guest.log" 2>&1; then
+        tail -n 40 "$LOGDIR/build-guest.log" >&2
+        record guest 0 1 "guest image build failed"
+        return
+    fi
+    local img=$LOGDIR/guest-disk.img nqn=nqn.2026-11.org.qemu:tests
+    rm -f "$img" && truncate -s 64M "$img"
+    guest_run guest-nvme-io-qemu --qemu "$q/qemu-system-x86_64" \
+        --test nvme-io --timeout 600 --param subnqn=$nqn --param mib=8 -- \
+        -blockdev driver=file,filename="$img",node-name=disk0 \
+        -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420 \
+        -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,allow-any-host=on \
+        -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0
+
+    # the same against qemu-storage-daemon: the guest's QEMU has no target
+    rm -f "$img" && truncate -s 64M "$img"
+    local port=14420 pidfile=$LOGDIR/qsd.pid
+    rm -f "$pidfile"
+    "$q/storage-daemon/qemu-storage-daemon" \
+        --blockdev driver=file,filename="$img",node-name=disk0 \
+        --object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=$port \
+        --object nvmet-subsystem,id=sub0,nqn=$nqn,ports.0=port0,allow-any-host=on \
+        --object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
+        --pidfile "$pidfile" > "$LOGDIR/qsd.log" 2>&1 &
+    local qsd=$!
+    for _ in $(seq 50); do [ -f "$pidfile" ] && break; sleep 0.1; done
+    guest_run guest-nvme-io-qsd --qemu "$q/qemu-system-x86_64" \
+        --test nvme-io --timeout 600 --param subnqn=$nqn --param mib=8 \
+        --param port=$port
+    kill "$qsd" 2>/dev/null; wait "$qsd" 2>/dev/null
+    rm -f "$img"
+}
+
+for s in "${suites[@]}"; do
+    case $s in
+        unit) unit_suite unit "$NVMET_BUILD/engine" ;;
+        unit-asan) unit_suite unit-asan "$NVMET_BUILD/engine-asan" \
+                       -Db_sanitize=address,undefined -Db_lundef=false ;;
+        qtest) qtest_suite ;;
+        guest) guest_suite ;;
+    esac
+done
+
+echo
+echo "Per suite (logs in $LOGDIR):"
+printf '  %s\n' "${summary[@]}"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
