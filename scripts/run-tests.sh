@@ -124,7 +124,7 @@ guest_run() {
     if [ $rc -ne 0 ] && [ "$f" = 0 ]; then
         f=1
     fi
-    grep -E '^run.sh:   FAIL|run.sh: .*(FAILED|error)' "$log" | head -n 20 >&2
+    grep -E '^run.sh:   FAIL|^run.sh: test .* FAILED|^run.sh: error' "$log" | head -n 20 >&2
     record "$name" "$p" "$f"
 }
 
@@ -142,13 +142,19 @@ guest_suite() {
         return
     fi
     local img=$LOGDIR/guest-disk.img nqn=nqn.2026-11.org.qemu:tests
-    rm -f "$img" && truncate -s 64M "$img"
+    rm -f "$img" "$img.2" && truncate -s 64M "$img" && truncate -s 32M "$img.2"
     guest_run guest-nvme-io-qemu --qemu "$q/qemu-system-x86_64" \
-        --test nvme-io --timeout 600 --param subnqn=$nqn --param mib=8 -- \
+        --test nvme-io --timeout 600 --param subnqn=$nqn --param mib=8 \
+        --param ns2=2 -- \
         -blockdev driver=file,filename="$img",node-name=disk0 \
+        -blockdev driver=null-co,size=33554432,read-zeroes=on,node-name=null0 \
+        -blockdev driver=raw,file.driver=file,file.filename="$img.2",node-name=disk1 \
         -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420 \
         -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,allow-any-host=on \
-        -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0
+        -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
+        -object nvmet-namespace,id=ns2,subsystem=sub0,nsid=2,node-name=disk1,block-size=4096 \
+        -object nvmet-namespace,id=ns3,subsystem=sub0,nsid=3,node-name=null0
+    rm -f "$img.2"
 
     # the same against qemu-storage-daemon: the guest's QEMU has no target
     rm -f "$img" && truncate -s 64M "$img"

@@ -19,6 +19,7 @@
 #   NVMET_CONNECT_EXTRA  extra nvme connect options, comma separated
 #                     (e.g. --ctrl-loss-tmo=5,--keep-alive-tmo=10)
 #   NVMET_DISCARD     0: skip the blkdiscard tests (1)
+#   NVMET_NS2         NSID of a second namespace to write and verify (none)
 #   NVMET_TRACE       1: with SELFTARGET, print the kernel target's trace
 #   NVMET_STRICT_LBA  1: out-of-range reads must fail with LBA Out of Range
 #                     (default 1; 0 with SELFTARGET: the kernel target
@@ -240,6 +241,19 @@ if connect_and_wait "nr-io-queues=2" --nr-io-queues=2; then
     if [ -s "$LIB_TMP/pa.sha" ]; then
         cp "$LIB_TMP/pa.sha" "$LIB_TMP/final.sha"
         step "data still intact" verify_from "$dev" "$MIB" 0 final
+    fi
+    # ------------------------------------------------------------ second namespace
+    if [ -n "${NVMET_NS2:-}" ]; then
+        section "a second namespace (nsid $NVMET_NS2)"
+        dev2=$(wait_ns "$NQN" "$NVMET_NS2" 20)
+        if check "namespace $NVMET_NS2 block device appears" test -n "$dev2"; then
+            step "write $MIB MiB random data to namespace $NVMET_NS2" write_random_to "$dev2" "$MIB" 0 ns2
+            step "namespace $NVMET_NS2 reads back" verify_from "$dev2" "$MIB" 0 ns2
+            if [ -s "$LIB_TMP/pa.sha" ]; then
+                cp "$LIB_TMP/pa.sha" "$LIB_TMP/ns1.sha"
+                step "namespace $NSID unchanged by writes to namespace $NVMET_NS2" verify_from "$dev" "$MIB" 0 ns1
+            fi
+        fi
     fi
     step "final disconnect" disconnect
 else

@@ -72,23 +72,37 @@ static ssize_t sock_recv(void *opaque, void *buf, size_t len)
     return n;
 }
 
-static Conn *conn_open(int port)
+static Conn *conn_open_af(int af, int port)
 {
     Conn *c = g_new0(Conn, 1);
     struct sockaddr_in sa = { .sin_family = AF_INET };
+    struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6 };
     struct timeval tv = { .tv_sec = 20 };
     NvmfTransport tr = { sock_send, sock_recv, c };
     int one = 1;
 
-    sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    c->fd = socket(af, SOCK_STREAM, 0);
     g_assert_cmpint(c->fd, >=, 0);
-    g_assert_cmpint(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    if (af == AF_INET6) {
+        sa6.sin6_port = htons(port);
+        sa6.sin6_addr = in6addr_loopback;
+        g_assert_cmpint(connect(c->fd, (struct sockaddr *)&sa6, sizeof(sa6)),
+                        ==, 0);
+    } else {
+        sa.sin_port = htons(port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        g_assert_cmpint(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)),
+                        ==, 0);
+    }
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->h = nvmf_host_new(&tr);
     return c;
+}
+
+static Conn *conn_open(int port)
+{
+    return conn_open_af(AF_INET, port);
 }
 
 static void conn_close(Conn *c)
@@ -475,6 +489,19 @@ static void test_namespace_hotplug_aen(void)
                                   &cqe));
     g_assert_cmpuint(nvmet_ld32(list), ==, 1);
     g_assert_cmpuint(nvmet_ld32(list + 4), ==, 0);
+
+    /* growing the block node is a namespace change too */
+    HOST_OK(a, nvmf_host_get_log(a->h, NVME_LOG_CHANGED_NS, 0xffffffff, 0,
+                                 list, sizeof(list), &cqe));
+    nvmf_sqe_init(sqe, NVME_ADM_ASYNC_EVENT, 0);
+    cid = nvmf_host_send_cmd(a->h, sqe, NULL, 0, NULL, 0);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'block_resize', "
+                             "'arguments': { 'node-name': 'disk0', "
+                             "'size': %d } }", 2 * DISK_SIZE);
+    HOST_OK(a, nvmf_host_wait(a->h, cid, &cqe));
+    g_assert_cmphex(cqe.dw0, ==, 0x00040002);
+    HOST_OK(a, nvmf_host_identify(a->h, NVME_ID_CNS_NS, 1, 0, list, &cqe));
+    g_assert_cmpuint(nvmet_ld64(list), ==, 2 * DISK_SIZE / 512);
     conn_close(a);
     target_stop(t);
 }
@@ -511,6 +538,58 @@ static void test_host_acl(void)
     }
     conn_close(c);
     target_stop(t);
+}
+
+static bool have_ipv6_loopback(void)
+{
+    struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6 };
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    bool ok;
+
+    sa6.sin6_addr = in6addr_loopback;
+    ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa6, sizeof(sa6)) == 0;
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ok;
+}
+
+static void test_ipv6(void)
+{
+    g_autofree char *disk = NULL;
+    g_autofree uint8_t *log = g_malloc0(2048);
+    QTestState *qts;
+    Conn *c;
+    NvmfCqe cqe;
+    int port;
+
+    if (!have_ipv6_loopback()) {
+        g_test_skip("no IPv6 loopback");
+        return;
+    }
+    disk = make_disk();
+    qts = qtest_initf("-M none "
+                      "-blockdev driver=file,filename=%s,node-name=disk0 "
+                      "-object nvmet-port,id=port6,traddr=::1,trsvcid=0 "
+                      "-object nvmet-subsystem,id=sub0,nqn=" SUBNQN
+                      ",ports=port6,allow-any-host=on "
+                      "-object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,"
+                      "node-name=disk0", disk);
+    port = qom_port(qts, "/objects/port6");
+    c = conn_open_af(AF_INET6, port);
+    HOST_OK(c, nvmf_host_icreq(c->h, false, false, 0));
+    HOST_OK(c, nvmf_host_connect(c->h, 0, 31, 0xffff, DISCNQN, HOSTNQN, hostid,
+                                 0, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    HOST_OK(c, nvmf_host_enable(c->h));
+    HOST_OK(c, nvmf_host_get_log(c->h, NVME_LOG_DISC, 0, 0, log, 2048, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    /* the entry reports an IPv6 address family and the address */
+    g_assert_cmpint(log[1024 + 1], ==, NVMF_ADRFAM_IPV6);
+    g_assert_cmpmem(log + 1024 + 512, 4, "::1 ", 4);
+    conn_close(c);
+    qtest_quit(qts);
+    unlink(disk);
 }
 
 /* ---- bad command lines --------------------------------------------------------- */
@@ -682,6 +761,7 @@ int main(int argc, char **argv)
                         test_connect_identify_rw);
     qtest_add_func("/nvmet-tcp/several-queues", test_several_queues);
     qtest_add_func("/nvmet-tcp/discovery", test_discovery);
+    qtest_add_func("/nvmet-tcp/ipv6", test_ipv6);
     qtest_add_func("/nvmet-tcp/malformed", test_malformed);
     qtest_add_func("/nvmet-tcp/keep-alive-timeout", test_keep_alive_timeout);
     qtest_add_func("/nvmet-tcp/namespace-hotplug-aen",
