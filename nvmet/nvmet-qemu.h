@@ -10,6 +10,7 @@
 #include "io/net-listener.h"
 #include "system/block-backend.h"
 #include "nvmet/engine.h"
+#include "qapi/qapi-types-nvmet.h"
 
 #define TYPE_NVMET_PORT      "nvmet-port"
 #define TYPE_NVMET_SUBSYSTEM "nvmet-subsystem"
@@ -56,6 +57,8 @@ struct NvmetSubsystemObject {
     uint32_t cntlid_min, cntlid_max;
     uint32_t max_namespaces;
     uint32_t ieee_oui;
+    bool has_seed;
+    uint64_t seed;
 
     NvmetSubsys *subsys;
     GPtrArray *port_objs;       /* referenced NvmetPortObject */
@@ -67,6 +70,10 @@ struct NvmetHostObject {
 
     char *nqn;
     strList *subsystems;
+    char *dhchap_secret;
+    char *dhchap_ctrl_secret;
+    NvmetDhchapHashList *dhchap_hashes;
+    NvmetDhchapGroupList *dhchap_dhgroups;
 
     NvmetHost *host;
     GPtrArray *subsys_objs;     /* referenced NvmetSubsystemObject */
@@ -96,6 +103,8 @@ bool nvmet_qemu_port_listen(NvmetPortObject *p, Error **errp);
 void nvmet_qemu_port_close(NvmetPortObject *p);
 
 /* objects.c */
+bool nvmet_host_object_set_keys(NvmetHostObject *h, const char *secret,
+                                const char *ctrl_secret, Error **errp);
 NvmetPortObject *nvmet_port_object_find(const char *id, Error **errp);
 NvmetSubsystemObject *nvmet_subsystem_object_find(const char *id,
                                                   Error **errp);

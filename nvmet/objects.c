@@ -17,6 +17,8 @@
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "qapi/qapi-visit-common.h"
+#include "qapi/qapi-visit-nvmet.h"
+#include "crypto/secret_common.h"
 #include "qemu/cutils.h"
 #include "qemu/uuid.h"
 #include "qom/object_interfaces.h"
@@ -397,6 +399,12 @@ static void nvmet_subsystem_complete(UserCreatable *uc, Error **errp)
         error_prepend(errp, "nvmet-subsystem '%s': ", id);
         return;
     }
+    if (s->has_seed) {
+        uint8_t seed[8];
+
+        stq_le_p(seed, s->seed);
+        nvmet_subsys_set_seed(s->subsys, seed, sizeof(seed));
+    }
     s->port_objs = g_ptr_array_new();
     for (unsigned i = 0; i < ports->len; i++) {
         NvmetPortObject *p = g_ptr_array_index(ports, i);
@@ -454,6 +462,28 @@ static void nvmet_subsystem_set_allow_any_host(Object *obj, bool value,
     }
 }
 
+static void nvmet_subsystem_get_seed(Object *obj, Visitor *v,
+                                     const char *name, void *opaque,
+                                     Error **errp)
+{
+    NvmetSubsystemObject *s = NVMET_SUBSYSTEM(obj);
+
+    visit_type_uint64(v, name, &s->seed, errp);
+}
+
+static void nvmet_subsystem_set_seed(Object *obj, Visitor *v,
+                                     const char *name, void *opaque,
+                                     Error **errp)
+{
+    NvmetSubsystemObject *s = NVMET_SUBSYSTEM(obj);
+
+    if (!nvmet_check_mutable(obj, name, errp) ||
+        !visit_type_uint64(v, name, &s->seed, errp)) {
+        return;
+    }
+    s->has_seed = true;
+}
+
 static void nvmet_subsystem_finalize(Object *obj)
 {
     NvmetSubsystemObject *s = NVMET_SUBSYSTEM(obj);
@@ -497,6 +527,11 @@ static void nvmet_subsystem_class_init(ObjectClass *oc, void *data)
          max_namespaces, "number of namespace IDs (Identify NN, default 1024)");
     PROP(oc, "ieee-oui", "uint32", u32, NvmetSubsystemObject, ieee_oui,
          "IEEE OUI reported in Identify Controller");
+    object_class_property_add(oc, "seed", "uint64", nvmet_subsystem_get_seed,
+                              nvmet_subsystem_set_seed, NULL, NULL);
+    object_class_property_set_description(oc, "seed",
+        "seed making the target's random choices for this subsystem "
+        "deterministic");
 }
 
 /* ======================================================================== */
@@ -504,6 +539,51 @@ static void nvmet_subsystem_class_init(ObjectClass *oc, void *data)
 /* ======================================================================== */
 
 static void nvmet_host_unparent(Object *obj);
+
+/*
+ * Load DH-HMAC-CHAP keys from secret objects into the engine.  The key text
+ * only passes through here; it is wiped as soon as the engine parsed it.
+ */
+bool nvmet_host_object_set_keys(NvmetHostObject *h, const char *secret,
+                                const char *ctrl_secret, Error **errp)
+{
+    const char *id = object_get_canonical_path_component(OBJECT(h));
+    char *hkey = NULL, *ckey = NULL;
+    GError *gerr = NULL;
+    bool ok = false;
+
+    if (secret) {
+        hkey = qcrypto_secret_lookup_as_utf8(secret, errp);
+        if (!hkey) {
+            error_prepend(errp, "nvmet-host '%s': dhchap-secret: ", id);
+            goto out;
+        }
+    }
+    if (ctrl_secret) {
+        if (!secret) {
+            error_setg(errp, "nvmet-host '%s': dhchap-ctrl-secret needs "
+                       "dhchap-secret", id);
+            goto out;
+        }
+        ckey = qcrypto_secret_lookup_as_utf8(ctrl_secret, errp);
+        if (!ckey) {
+            error_prepend(errp, "nvmet-host '%s': dhchap-ctrl-secret: ", id);
+            goto out;
+        }
+    }
+    ok = nvmet_host_set_dhchap_keys(h->host, hkey, ckey, &gerr);
+    if (!ok) {
+        *errp = nvmet_gerror(gerr);
+        error_prepend(errp, "nvmet-host '%s': ", id);
+        goto out;
+    }
+    trace_nvmet_qemu_host_keys(id, secret ? secret : "", ctrl_secret ?
+                               ctrl_secret : "");
+out:
+    nvmet_secret_str_free(hkey);
+    nvmet_secret_str_free(ckey);
+    return ok;
+}
 
 static void nvmet_host_complete(UserCreatable *uc, Error **errp)
 {
@@ -530,6 +610,24 @@ static void nvmet_host_complete(UserCreatable *uc, Error **errp)
         *errp = nvmet_gerror(gerr);
         error_prepend(errp, "nvmet-host '%s': ", id);
         return;
+    }
+    if (!nvmet_host_object_set_keys(h, h->dhchap_secret, h->dhchap_ctrl_secret,
+                                    errp)) {
+        nvmet_host_free(h->host);
+        h->host = NULL;
+        return;
+    }
+    {
+        uint32_t hashes = 0, groups = 0;
+
+        for (NvmetDhchapHashList *l = h->dhchap_hashes; l; l = l->next) {
+            /* NVMe hash identifiers are 1-based in enum order */
+            hashes |= 1u << (l->value + 1);
+        }
+        for (NvmetDhchapGroupList *l = h->dhchap_dhgroups; l; l = l->next) {
+            groups |= 1u << l->value;
+        }
+        nvmet_host_set_dhchap_allowed(h->host, hashes, groups);
     }
     h->subsys_objs = g_ptr_array_new();
     for (unsigned i = 0; i < subs->len; i++) {
@@ -571,12 +669,58 @@ static void nvmet_host_unparent(Object *obj)
     h->subsys_objs = NULL;
 }
 
+static void nvmet_host_get_hashes(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    visit_type_NvmetDhchapHashList(v, name, &NVMET_HOST(obj)->dhchap_hashes,
+                                   errp);
+}
+
+static void nvmet_host_set_hashes(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    NvmetHostObject *h = NVMET_HOST(obj);
+    NvmetDhchapHashList *val;
+
+    if (!nvmet_check_mutable(obj, name, errp) ||
+        !visit_type_NvmetDhchapHashList(v, name, &val, errp)) {
+        return;
+    }
+    qapi_free_NvmetDhchapHashList(h->dhchap_hashes);
+    h->dhchap_hashes = val;
+}
+
+static void nvmet_host_get_groups(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    visit_type_NvmetDhchapGroupList(v, name,
+                                    &NVMET_HOST(obj)->dhchap_dhgroups, errp);
+}
+
+static void nvmet_host_set_groups(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    NvmetHostObject *h = NVMET_HOST(obj);
+    NvmetDhchapGroupList *val;
+
+    if (!nvmet_check_mutable(obj, name, errp) ||
+        !visit_type_NvmetDhchapGroupList(v, name, &val, errp)) {
+        return;
+    }
+    qapi_free_NvmetDhchapGroupList(h->dhchap_dhgroups);
+    h->dhchap_dhgroups = val;
+}
+
 static void nvmet_host_finalize(Object *obj)
 {
     NvmetHostObject *h = NVMET_HOST(obj);
 
     g_free(h->nqn);
     qapi_free_strList(h->subsystems);
+    g_free(h->dhchap_secret);
+    g_free(h->dhchap_ctrl_secret);
+    qapi_free_NvmetDhchapHashList(h->dhchap_hashes);
+    qapi_free_NvmetDhchapGroupList(h->dhchap_dhgroups);
 }
 
 static void nvmet_host_class_init(ObjectClass *oc, void *data)
@@ -591,6 +735,22 @@ static void nvmet_host_class_init(ObjectClass *oc, void *data)
          "NVMe Qualified Name of the host");
     PROP(oc, "subsystems", "strList", strlist, NvmetHostObject, subsystems,
          "ids of the nvmet-subsystem objects the host may connect to");
+    PROP(oc, "dhchap-secret", "str", str, NvmetHostObject, dhchap_secret,
+         "id of a secret object with the host's DH-HMAC-CHAP key (DHHC-1)");
+    PROP(oc, "dhchap-ctrl-secret", "str", str, NvmetHostObject,
+         dhchap_ctrl_secret,
+         "id of a secret object with the controller's DH-HMAC-CHAP key");
+    object_class_property_add(oc, "dhchap-hashes", "NvmetDhchapHashList",
+                              nvmet_host_get_hashes, nvmet_host_set_hashes,
+                              NULL, NULL);
+    object_class_property_set_description(oc, "dhchap-hashes",
+        "DH-HMAC-CHAP hashes the target may choose (default all)");
+    object_class_property_add(oc, "dhchap-dhgroups", "NvmetDhchapGroupList",
+                              nvmet_host_get_groups, nvmet_host_set_groups,
+                              NULL, NULL);
+    object_class_property_set_description(oc, "dhchap-dhgroups",
+        "DH-HMAC-CHAP Diffie-Hellman groups the target may choose "
+        "(default all)");
 }
 
 /* ======================================================================== */

@@ -16,7 +16,10 @@
 #   guest      the real Linux host in a TCG guest (scripts/build-guest.sh,
 #              tests/guest/*.sh) against the target in QEMU and in
 #              qemu-storage-daemon
+#   guest-auth only the DH-HMAC-CHAP guest test (part of guest)
 # --quick: unit suites only.
+# NVMET_GUEST_ARGS: extra tests/guest/run.sh options for the guest tests
+#   (debugging, e.g. "--dmesg --param hosts=5").
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -24,8 +27,8 @@ suites=()
 for a in "$@"; do
     case $a in
         --quick) suites=(unit unit-asan) ;;
-        unit|unit-asan|qtest|guest) suites+=("$a") ;;
-        -h|--help) sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        unit|unit-asan|qtest|guest|guest-auth) suites+=("$a") ;;
+        -h|--help) sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown suite '$a'" ;;
     esac
 done
@@ -128,19 +131,65 @@ guest_run() {
     record "$name" "$p" "$f"
 }
 
-guest_suite() {
-    local q=$NVMET_BUILD/qemu/build
+# DH-HMAC-CHAP with the Linux host (tests/guest/auth.sh): five hosts, each
+# allowed one hash/group combination, keys from tests/guest/data/auth-keys.sh
+# handed to QEMU as secret files.
+guest_auth() {
+    local q=$NVMET_BUILD/qemu/build img=$LOGDIR/auth-disk.img
+    local nqn=nqn.2026-11.org.qemu:auth kdir=$LOGDIR/auth-keys
+    local hashes=(x sha256 sha384 sha512 sha256 sha384)
+    local groups=(x ffdhe2048 ffdhe3072 ffdhe4096 null ffdhe8192)
+    local args=() n var
+    rm -rf "$kdir" && mkdir -m 0700 "$kdir"
+    (
+        . "$NVMET_TOP/tests/guest/data/auth-keys.sh"
+        for var in $(compgen -v AUTH_); do
+            [ -n "${!var}" ] && printf '%s' "${!var}" > "$kdir/$var"
+        done
+    )
+    rm -f "$img" && truncate -s 64M "$img"
+    args=(-blockdev driver=file,filename="$img",node-name=disk0
+          -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420
+          -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,allow-any-host=off
+          -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0)
+    for n in 1 2 3 4 5; do
+        local h="nvmet-host,id=host$n,subsystems=sub0"
+        h+=",nqn=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-$(printf %012d $n)"
+        h+=",dhchap-hashes=${hashes[n]},dhchap-dhgroups=${groups[n]}"
+        args+=(-object "secret,id=hkey$n,file=$kdir/AUTH_H${n}_KEY")
+        h+=",dhchap-secret=hkey$n"
+        if [ -f "$kdir/AUTH_H${n}_CKEY" ]; then
+            args+=(-object "secret,id=ckey$n,file=$kdir/AUTH_H${n}_CKEY")
+            h+=",dhchap-ctrl-secret=ckey$n"
+        fi
+        args+=(-object "$h")
+    done
+    args+=(-trace "enable=nvmet_*,file=$LOGDIR/guest-auth.trace")
+    # shellcheck disable=SC2086
+    guest_run guest-auth --qemu "$q/qemu-system-x86_64" --test auth \
+        --timeout 900 --param subnqn=$nqn --param mib=2 \
+        ${NVMET_GUEST_ARGS:-} -- "${args[@]}"
+    rm -f "$img"
+    rm -rf "$kdir"
+}
+
+guest_prepare() {
     if ! "$NVMET_TOP/scripts/build-qemu.sh" qemu-system-x86_64 \
             storage-daemon/qemu-storage-daemon qemu-img \
             > "$LOGDIR/build-qemu.log" 2>&1; then
         record guest 0 1 "QEMU build failed"
-        return
+        return 1
     fi
     if ! "$NVMET_TOP/scripts/build-guest.sh" > "$LOGDIR/build-guest.log" 2>&1; then
         tail -n 40 "$LOGDIR/build-guest.log" >&2
         record guest 0 1 "guest image build failed"
-        return
+        return 1
     fi
+}
+
+guest_suite() {
+    local q=$NVMET_BUILD/qemu/build
+    guest_prepare || return
     local img=$LOGDIR/guest-disk.img nqn=nqn.2026-11.org.qemu:tests
     rm -f "$img" "$img.2" && truncate -s 64M "$img" && truncate -s 32M "$img.2"
     guest_run guest-nvme-io-qemu --qemu "$q/qemu-system-x86_64" \
@@ -155,6 +204,8 @@ guest_suite() {
         -object nvmet-namespace,id=ns2,subsystem=sub0,nsid=2,node-name=disk1,block-size=4096 \
         -object nvmet-namespace,id=ns3,subsystem=sub0,nsid=3,node-name=null0
     rm -f "$img.2"
+
+    guest_auth
 
     # the same against qemu-storage-daemon: the guest's QEMU has no target
     rm -f "$img" && truncate -s 64M "$img"
@@ -182,6 +233,7 @@ for s in "${suites[@]}"; do
                        -Db_sanitize=address,undefined -Db_lundef=false ;;
         qtest) qtest_suite ;;
         guest) guest_suite ;;
+        guest-auth) guest_prepare && guest_auth ;;
     esac
 done
 

@@ -127,6 +127,36 @@ void nvmet_host_free(NvmetHost *host);
 const char *nvmet_host_nqn(NvmetHost *host);
 bool nvmet_subsys_add_host(NvmetSubsys *subsys, NvmetHost *host,
                            GError **errp);
+
+/*
+ * DH-HMAC-CHAP keys of a host, as DHHC-1 strings (NULL: none).  Without a
+ * host key the host is not asked to authenticate; a controller key makes
+ * bidirectional authentication possible.  The strings are parsed (CRC
+ * checked) and copied; the caller wipes its copies.  New keys apply to the
+ * next authentication; sessions already authenticated stay so.
+ */
+bool nvmet_host_set_dhchap_keys(NvmetHost *host, const char *host_key,
+                                const char *ctrl_key, GError **errp);
+/*
+ * Hashes (bit 1 SHA-256, 2 SHA-384, 3 SHA-512) and DH groups (bit 0 null,
+ * 1 ffdhe2048 ... 5 ffdhe8192) the target may choose for this host;
+ * 0 means all.
+ */
+void nvmet_host_set_dhchap_allowed(NvmetHost *host, uint32_t hashes,
+                                   uint32_t dhgroups);
+
+/*
+ * Make the random choices of the target for queues of this subsystem
+ * (challenges, sequence numbers, DH private values) a deterministic
+ * function of @seed and of the queue (host NQN, queue ID, and how many
+ * times that queue was connected and authenticated before), independent
+ * of the order in which queues and hosts interleave.  NULL: use
+ * ops.random_bytes.
+ */
+void nvmet_subsys_set_seed(NvmetSubsys *subsys, const void *seed, size_t len);
+
+/* Overwrite a NUL-terminated secret string, then g_free() it. */
+void nvmet_secret_str_free(char *s);
 void nvmet_subsys_remove_host(NvmetSubsys *subsys, NvmetHost *host);
 
 typedef struct NvmetNsConfig {
@@ -228,6 +258,27 @@ typedef struct NvmetCtrlInfo {
     uint16_t nr_io_queues;       /* connected I/O queues */
     bool enabled;
 } NvmetCtrlInfo;
+
+typedef struct NvmetQueueInfo {
+    uint16_t qid;
+    const char *peer;
+    uint16_t sqsize;
+    bool hdgst, ddgst;
+    bool auth_required;          /* Connect asked the host to authenticate */
+    bool authenticated;
+    uint32_t auth_count;         /* successful (re)authentications */
+    uint32_t auth_failures;
+    uint8_t auth_hash;           /* of the last success; 0: none */
+    uint8_t auth_dhgroup;
+    bool tls;
+} NvmetQueueInfo;
+
+/* Call @fn for every queue of the controller @cntlid of @subnqn. */
+bool nvmet_target_ctrl_queues(NvmetTarget *t, const char *subnqn,
+                              uint16_t cntlid,
+                              void (*fn)(const NvmetQueueInfo *info,
+                                         void *opaque),
+                              void *opaque);
 
 /* Call @fn for every live controller of every subsystem. */
 void nvmet_target_foreach_ctrl(NvmetTarget *t,

@@ -431,4 +431,21 @@ enum {
 
 #define NVME_NQN_MAX_LEN         223
 
+/* ---- In-band authentication ----------------------------------------------- */
+
+/* Secure channel concatenation (SC_C in AUTH_Negotiate) */
+#define NVME_AUTH_SECP_NOSC            0x00
+#define NVME_AUTH_SECP_SC              0x01
+#define NVME_AUTH_SECP_NEWTLSPSK       0x02
+#define NVME_AUTH_SECP_REPLACETLSPSK   0x03
+
+/* AUTH_Failure reason code explanations */
+#define NVME_AUTH_FAIL_FAILED            0x01
+#define NVME_AUTH_FAIL_NOT_USABLE        0x02
+#define NVME_AUTH_FAIL_CONCAT_MISMATCH   0x03
+#define NVME_AUTH_FAIL_HASH_UNUSABLE     0x04
+#define NVME_AUTH_FAIL_DHGROUP_UNUSABLE  0x05
+#define NVME_AUTH_FAIL_INCORRECT_PAYLOAD 0x06
+#define NVME_AUTH_FAIL_INCORRECT_MESSAGE 0x07
+
 #endif /* NVMET_PROTO_H */

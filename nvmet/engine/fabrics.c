@@ -171,8 +171,17 @@ static void exec_connect(NvmetReq *req)
     ctrl->sqs[qid] = q;
     q->sqflow_disabled = cattr & NVME_CONNECT_CATTR_DISABLE_SQFLOW;
     nvmet_queue_bind(q, ctrl, qid, sqsize + 1, &req);
+    nvmet_queue_count_connection(q);
     req->dw0 = ctrl->cntlid;
-    trace_nvmet_connect_ok(q->name, ctrl->cntlid, qid);
+    /*
+     * A host with a DH-HMAC-CHAP key authenticates on every queue before
+     * anything else (ATR).  ASCR is never set: Linux refuses it.
+     */
+    q->auth.required = nvmet_auth_needed(q, hostnqn);
+    if (q->auth.required) {
+        req->dw0 |= NVME_CONNECT_AUTHREQ_ATR;
+    }
+    trace_nvmet_connect_ok(q->name, ctrl->cntlid, qid, q->auth.required);
     nvmet_req_complete(req, NVME_SC_SUCCESS);
 }
 
@@ -308,6 +317,14 @@ void nvmet_exec_fabrics(NvmetReq *req)
         } else {
             exec_prop_set(req);
         }
+        return;
+    case NVME_FCTYPE_AUTH_SEND:
+        nvmet_ctrl_keep_alive(q->ctrl);
+        nvmet_exec_auth_send(req);
+        return;
+    case NVME_FCTYPE_AUTH_RECV:
+        nvmet_ctrl_keep_alive(q->ctrl);
+        nvmet_exec_auth_recv(req);
         return;
     case NVME_FCTYPE_DISCONNECT:
         if (q->qid == 0) {

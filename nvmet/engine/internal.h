@@ -44,6 +44,18 @@
 
 /* ---- per-queue security state (attach points) -------------------------- */
 
+typedef struct NvmetDhchapKey NvmetDhchapKey;
+typedef struct NvmetDh NvmetDh;
+
+enum {
+    AUTH_STEP_IDLE,             /* no transaction: a Negotiate may come */
+    AUTH_STEP_CHALLENGE,        /* negotiated: the challenge is due */
+    AUTH_STEP_REPLY,            /* challenge sent: waiting for the reply */
+    AUTH_STEP_SUCCESS1,         /* reply verified: success1 is due */
+    AUTH_STEP_SUCCESS2,         /* success1 sent: waiting for success2 */
+    AUTH_STEP_FAILURE1,         /* failed: failure1 is due */
+};
+
 /*
  * Authentication state of one submission queue (DH-HMAC-CHAP).  Every
  * queue owns its own; nothing of it is global or per controller.
@@ -51,6 +63,26 @@
 typedef struct NvmetQueueAuth {
     bool required;          /* Connect told the host to authenticate */
     bool authenticated;     /* the queue may carry other commands */
+    uint32_t count;         /* successful authentications */
+    uint32_t failures;      /* failed ones */
+
+    /* the current transaction */
+    uint8_t step;
+    uint16_t tid;
+    bool tid_valid;
+    uint8_t sc_c;
+    uint8_t hash, dhgid;
+    bool bidi;
+    uint8_t fail_reason;
+    uint32_t s1, s2;
+    uint8_t c1[64], c2[64];
+    bool c2_valid;
+    NvmetDh *dh;
+    uint8_t skey[64];       /* session key H(g^xy) */
+    size_t skey_len;
+    NvmetDhchapKey *host_key, *ctrl_key;
+    uint32_t key_generation;
+    int64_t deadline;       /* INT64_MAX: no timeout pending */
 } NvmetQueueAuth;
 
 /* TLS session state of one submission queue. */
@@ -82,6 +114,11 @@ struct NvmetHost {
     NvmetTarget *t;
     char *nqn;
     GPtrArray *subsystems;      /* subsystems that list this host */
+    NvmetDhchapKey *host_key;   /* DH-HMAC-CHAP, NULL: no authentication */
+    NvmetDhchapKey *ctrl_key;
+    uint32_t key_generation;
+    uint32_t allowed_hashes;    /* bit per hash ID, 0: all */
+    uint32_t allowed_groups;    /* bit per DH group ID, 0: all */
 };
 
 struct NvmetSubsys {
@@ -93,6 +130,9 @@ struct NvmetSubsys {
     GList *ctrls;
     GPtrArray *ports;           /* ports exporting this subsystem */
     uint16_t next_cntlid;
+    bool seeded;                /* deterministic random choices */
+    uint8_t seed_key[32];
+    GHashTable *conn_counts;    /* "qid hostnqn" -> connections so far */
 };
 
 struct NvmetNs {
@@ -272,6 +312,8 @@ struct NvmetQueue {
     /* per-SQ security state */
     NvmetQueueAuth auth;
     NvmetQueueTls tls;
+    uint16_t conn_index;        /* earlier connections of this host+qid */
+    uint32_t random_draws;
 };
 
 /* ---- crc32c.c ------------------------------------------------------------- */
@@ -302,6 +344,7 @@ void nvmet_ctrl_reset(NvmetCtrl *ctrl);
 void nvmet_ctrl_add_aen(NvmetCtrl *ctrl, uint32_t result);
 void nvmet_ctrl_process_aens(NvmetCtrl *ctrl);
 void nvmet_disc_changed(NvmetTarget *t);
+void nvmet_queue_count_connection(NvmetQueue *q);
 
 /* ---- tcp.c -------------------------------------------------------------- */
 void nvmet_queue_kick(NvmetQueue *q);
@@ -322,6 +365,20 @@ void nvmet_exec_admin(NvmetReq *req);
 void nvmet_exec_io(NvmetReq *req);
 void nvmet_exec_disc(NvmetReq *req);
 void nvmet_error_log_add(NvmetReq *req);
+
+/* ---- auth.c / concat.c -------------------------------------------------- */
+NvmetHost *nvmet_target_find_host(NvmetTarget *t, const char *nqn);
+bool nvmet_auth_needed(NvmetQueue *q, const char *hostnqn);
+void nvmet_exec_auth_send(NvmetReq *req);
+void nvmet_exec_auth_recv(NvmetReq *req);
+void nvmet_auth_clear_exchange(NvmetQueueAuth *a);
+void nvmet_auth_expire(NvmetQueue *q);
+void nvmet_auth_success(NvmetQueue *q);
+void nvmet_queue_random(NvmetQueue *q, void *buf, size_t len);
+void nvmet_queue_auth_info(NvmetQueue *q, NvmetQueueInfo *info);
+bool nvmet_concat_check(NvmetQueue *q, uint8_t sc_c);
+void nvmet_concat_generate_psk(NvmetQueue *q);
+bool nvmet_port_tls_possible(NvmetPort *port);
 
 /* ---- helpers ---------------------------------------------------------------- */
 static inline uint32_t nvmet_sqe_dw(const NvmetReq *req, unsigned off)

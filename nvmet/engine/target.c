@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "internal.h"
+#include "crypto.h"
 
 GQuark nvmet_error_quark(void)
 {
@@ -98,6 +99,16 @@ int64_t nvmet_target_next_deadline(NvmetTarget *t)
     int64_t min = INT64_MAX;
 
     foreach_subsys_all(t, min_deadline_fn, &min);
+    /* authentication transactions waiting for the host's next message */
+    for (GList *p = t->ports; p; p = p->next) {
+        NvmetPort *port = p->data;
+
+        for (GList *l = port->queues; l; l = l->next) {
+            NvmetQueue *q = l->data;
+
+            min = MIN(min, q->auth.deadline);
+        }
+    }
     return min;
 }
 
@@ -127,6 +138,26 @@ static void expire_fn(NvmetSubsys *s, void *opaque)
         NvmetCtrl *ctrl = l->data;
 
         l = l->next;
+        if (ctrl->ka_deadline > now) {
+            continue;
+        }
+        /*
+         * A host cannot send Keep Alive while a queue of its controller is
+         * in the middle of an authentication transaction (no keep-alive
+         * before the admin queue is authenticated; Linux starts keep-alive
+         * only after its I/O queues connected).  A slow host, e.g. a TCG
+         * guest computing an ffdhe8192 value, must not lose its controller
+         * then: the authentication timeout bounds such waits instead.
+         */
+        for (unsigned i = 0; i <= ctrl->max_qid; i++) {
+            NvmetQueue *q = ctrl->sqs[i];
+
+            if (q && q->auth.step != AUTH_STEP_IDLE) {
+                trace_nvmet_kato_deferred(ctrl->cntlid, i, ctrl->kato_ms);
+                ctrl->ka_deadline = now + ctrl->kato_ms;
+                break;
+            }
+        }
         if (ctrl->ka_deadline <= now) {
             trace_nvmet_kato_expired(ctrl->cntlid, ctrl->subnqn,
                                      ctrl->hostnqn, ctrl->kato_ms);
@@ -139,6 +170,17 @@ void nvmet_target_timer(NvmetTarget *t)
 {
     int64_t now = nvmet_now(t);
 
+    for (GList *p = t->ports; p; p = p->next) {
+        NvmetPort *port = p->data;
+
+        for (GList *l = port->queues; l; l = l->next) {
+            NvmetQueue *q = l->data;
+
+            if (q->auth.deadline <= now) {
+                nvmet_auth_expire(q);
+            }
+        }
+    }
     foreach_subsys_all(t, expire_fn, &now);
     t->armed_deadline = INT64_MAX;
     nvmet_update_timer(t);
@@ -177,6 +219,8 @@ static NvmetSubsys *subsys_alloc(NvmetTarget *t, const NvmetSubsysConfig *cfg)
     s->hosts = g_ptr_array_new();
     s->ns = g_ptr_array_new();
     s->ports = g_ptr_array_new();
+    s->conn_counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                           NULL);
     return s;
 }
 
@@ -185,6 +229,9 @@ NvmetTarget *nvmet_target_new(const NvmetEngineOps *ops, void *opaque)
     NvmetTarget *t = g_new0(NvmetTarget, 1);
     NvmetSubsysConfig cfg;
 
+    /* no global RNG in the engine: every random choice comes from here */
+    g_assert(ops->random_bytes);
+    nvmet_crypto_init();
     t->ops = *ops;
     t->opaque = opaque;
     t->armed_deadline = INT64_MAX;
@@ -202,6 +249,8 @@ NvmetTarget *nvmet_target_new(const NvmetEngineOps *ops, void *opaque)
 
 static void subsys_release(NvmetSubsys *s)
 {
+    g_hash_table_destroy(s->conn_counts);
+    nvmet_memzero(s->seed_key, sizeof(s->seed_key));
     g_ptr_array_free(s->hosts, true);
     g_ptr_array_free(s->ns, true);
     g_ptr_array_free(s->ports, true);
@@ -595,6 +644,8 @@ void nvmet_host_free(NvmetHost *host)
         nvmet_subsys_remove_host(g_ptr_array_index(host->subsystems, 0), host);
     }
     t->hosts = g_list_remove(t->hosts, host);
+    nvmet_dhchap_key_free(host->host_key);
+    nvmet_dhchap_key_free(host->ctrl_key);
     g_ptr_array_free(host->subsystems, true);
     g_free(host->nqn);
     g_free(host);
@@ -931,6 +982,32 @@ void nvmet_ctrl_process_aens(NvmetCtrl *ctrl)
     }
 }
 
+/*
+ * Number the connections of each (host, queue ID) of a subsystem, for the
+ * deterministic random streams of seeded subsystems.
+ */
+void nvmet_queue_count_connection(NvmetQueue *q)
+{
+    NvmetSubsys *s = q->ctrl->subsys;
+    g_autofree char *key = g_strdup_printf("%u %s", q->qid,
+                                           q->ctrl->hostnqn);
+    gpointer old;
+
+    old = g_hash_table_lookup(s->conn_counts, key);
+    q->conn_index = GPOINTER_TO_UINT(old);
+    q->random_draws = 0;
+    g_hash_table_replace(s->conn_counts, g_steal_pointer(&key),
+                         GUINT_TO_POINTER(q->conn_index + 1));
+}
+
+void nvmet_secret_str_free(char *s)
+{
+    if (s) {
+        nvmet_memzero(s, strlen(s));
+        g_free(s);
+    }
+}
+
 /* ---- inspection ------------------------------------------------------------ */
 
 typedef struct {
@@ -957,6 +1034,37 @@ static void foreach_ctrl_fn(NvmetSubsys *s, void *opaque)
         }
         f->fn(&info, f->opaque);
     }
+}
+
+bool nvmet_target_ctrl_queues(NvmetTarget *t, const char *subnqn,
+                              uint16_t cntlid,
+                              void (*fn)(const NvmetQueueInfo *info,
+                                         void *opaque),
+                              void *opaque)
+{
+    NvmetSubsys *s = nvmet_subsys_find(t, subnqn);
+    NvmetCtrl *ctrl = s ? nvmet_ctrl_find(s, cntlid) : NULL;
+
+    if (!ctrl) {
+        return false;
+    }
+    for (unsigned i = 0; i <= ctrl->max_qid; i++) {
+        NvmetQueue *q = ctrl->sqs[i];
+        NvmetQueueInfo info = { 0 };
+
+        if (!q) {
+            continue;
+        }
+        info.qid = q->qid;
+        info.peer = q->peer;
+        info.sqsize = q->sqsize;
+        info.hdgst = q->hdgst;
+        info.ddgst = q->ddgst;
+        info.tls = q->tls.active;
+        nvmet_queue_auth_info(q, &info);
+        fn(&info, opaque);
+    }
+    return true;
 }
 
 void nvmet_target_foreach_ctrl(NvmetTarget *t,

@@ -1061,6 +1061,7 @@ NvmetQueue *nvmet_queue_new(NvmetPort *port, const char *peer, void *opaque)
     g_queue_init(&q->wait_buf);
     q->nr_reqs = NVMET_ADMIN_MAX_SQSIZE;
     q->reqs = g_new0(NvmetReq, q->nr_reqs);
+    q->auth.deadline = INT64_MAX;
     rx_reset(q);
     port->queues = g_list_prepend(port->queues, q);
     trace_nvmet_queue_new(q->name, port->cfg.portid);
@@ -1153,6 +1154,7 @@ static void queue_try_free(NvmetQueue *q)
         out_seg_free(seg);
     }
     trace_nvmet_queue_free(q->name);
+    nvmet_auth_clear_exchange(&q->auth);
     g_free(q->reqs);
     g_free(q->peer);
     g_free(q->name);

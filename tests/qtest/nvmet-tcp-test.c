@@ -540,6 +540,474 @@ static void test_host_acl(void)
     target_stop(t);
 }
 
+/* ---- DH-HMAC-CHAP ------------------------------------------------------------ */
+
+#define AUTHNQN "nqn.2026-11.org.qemu:qtest-auth"
+
+static const uint8_t key_a[48] = {
+    0x51, 0x0f, 0x2c, 0x9d, 0x73, 0xe8, 0x04, 0xb6, 0x3a, 0x91, 0xcf, 0x27,
+    0x6e, 0xd0, 0x15, 0x8b, 0xf2, 0x49, 0xa3, 0x1c, 0x7d, 0x60, 0xbe, 0x05,
+    0x98, 0x3f, 0xe1, 0x24, 0x5a, 0xc7, 0x0b, 0x86, 0x11, 0xd9, 0x4e, 0x72,
+    0xa8, 0x36, 0xfb, 0x0d, 0x64, 0x9c, 0x23, 0xe7, 0x5f, 0x80, 0xb1, 0x4a,
+};
+static const uint8_t key_b[32] = {
+    0xc4, 0x1e, 0x87, 0x3b, 0x60, 0xf9, 0x2d, 0xa5, 0x0e, 0x73, 0xd8, 0x46,
+    0xbb, 0x12, 0x9f, 0x61, 0x2a, 0xe4, 0x57, 0x08, 0xcd, 0x39, 0x84, 0xf0,
+    0x6b, 0x15, 0xa2, 0xde, 0x47, 0x93, 0x0c, 0x78,
+};
+static const uint8_t key_c[64] = {
+    0x07, 0x8e, 0x19, 0xf4, 0x62, 0xad, 0x35, 0xc0, 0x5b, 0xe6, 0x21, 0x9a,
+    0x7c, 0x03, 0xd5, 0x48, 0xb9, 0x6f, 0x12, 0xe3, 0x84, 0x2b, 0xf7, 0x50,
+    0xca, 0x1d, 0x96, 0x3e, 0x65, 0xa0, 0x0f, 0xdb, 0x2e, 0x73, 0xc8, 0x19,
+    0xb4, 0x4d, 0xe0, 0x87, 0x36, 0xfa, 0x51, 0x0c, 0x9b, 0x68, 0x25, 0xd1,
+    0x7a, 0x43, 0xee, 0x90, 0x1b, 0xc6, 0x5d, 0x04, 0xa9, 0x32, 0xf5, 0x8e,
+    0x67, 0x2c, 0xb3, 0x40,
+};
+
+typedef struct AuthCase {
+    const char *hash, *group;   /* the only ones the host object allows */
+    uint8_t hid, gid;           /* their NVMe identifiers */
+    uint8_t transform;          /* of the keys */
+    bool bidi;
+} AuthCase;
+
+typedef struct AuthTarget {
+    Target *t;
+    char *hkey, *ckey;          /* DHHC-1 strings */
+    char *keyfile;
+} AuthTarget;
+
+/*
+ * A target whose subsystem AUTHNQN admits only HOSTNQN, with the host key
+ * from a secret file and the controller key from secret data.
+ */
+static AuthTarget *auth_target_start(const AuthCase *ac, const char *sub_props,
+                                     const char *extra)
+{
+    AuthTarget *at = g_new0(AuthTarget, 1);
+    g_autofree char *args = NULL, *allowed = NULL;
+    int fd;
+
+    at->hkey = nvmf_dhchap_key_encode(key_a, sizeof(key_a), ac->transform);
+    at->ckey = ac->bidi ? nvmf_dhchap_key_encode(key_b, sizeof(key_b),
+                                                 ac->transform) : NULL;
+    fd = g_file_open_tmp("nvmet-tcp-test-key-XXXXXX", &at->keyfile, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(write(fd, at->hkey, strlen(at->hkey)), ==,
+                    strlen(at->hkey));
+    close(fd);
+    if (ac->hash) {
+        allowed = g_strdup_printf(",dhchap-hashes=%s,dhchap-dhgroups=%s",
+                                  ac->hash, ac->group);
+    }
+    args = g_strdup_printf(
+        "-object nvmet-subsystem,id=asub,nqn=" AUTHNQN ",ports=port0%s "
+        "-object nvmet-namespace,id=ans1,subsystem=asub,nsid=1,"
+        "node-name=disk0 "
+        "-object secret,id=hkey,file=%s "
+        "%s%s%s "
+        "-object nvmet-host,id=ahost,nqn=" HOSTNQN ",subsystems=asub,"
+        "dhchap-secret=hkey%s%s %s",
+        sub_props ? sub_props : "", at->keyfile,
+        at->ckey ? "-object secret,id=ckey,data=" : "",
+        at->ckey ? at->ckey : "", at->ckey ? " " : "",
+        at->ckey ? ",dhchap-ctrl-secret=ckey" : "",
+        allowed ? allowed : "", extra ? extra : "");
+    at->t = target_start(args);
+    return at;
+}
+
+static void auth_target_stop(AuthTarget *at)
+{
+    target_stop(at->t);
+    unlink(at->keyfile);
+    g_free(at->keyfile);
+    g_free(at->hkey);
+    g_free(at->ckey);
+    g_free(at);
+}
+
+static void auth_params(NvmfAuthParams *p, const char *hkey, const char *ckey,
+                        uint16_t tid)
+{
+    static const uint8_t hashes[] = { 1, 2, 3 };
+    static const uint8_t groups[] = { 0, 1, 2, 3, 4, 5 };
+
+    memset(p, 0, sizeof(*p));
+    p->hostnqn = HOSTNQN;
+    p->subnqn = AUTHNQN;
+    p->host_secret = hkey;
+    p->ctrl_secret = ckey;
+    memcpy(p->hashes, hashes, sizeof(hashes));
+    p->nhashes = sizeof(hashes);
+    memcpy(p->groups, groups, sizeof(groups));
+    p->ngroups = sizeof(groups);
+    p->tid = tid;
+}
+
+/* ICReq + Connect on @qid; returns the connection, Connect's DW0 in @dw0 */
+static Conn *auth_connect(int port, uint16_t qid, uint16_t cntlid,
+                          uint32_t *dw0)
+{
+    Conn *c = conn_open(port);
+    NvmfCqe cqe;
+
+    HOST_OK(c, nvmf_host_icreq(c->h, false, false, 0));
+    HOST_OK(c, nvmf_host_connect(c->h, qid, 31, cntlid, AUTHNQN, HOSTNQN,
+                                 hostid, qid ? 0 : 30000, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    c->cntlid = qid ? cntlid : (cqe.dw0 & 0xffff);
+    *dw0 = cqe.dw0;
+    nvmf_host_set_incapsule(c->h, 16384);
+    return c;
+}
+
+static void auth_must_pass(Conn *c, NvmfAuthParams *p, NvmfAuthResult *r)
+{
+    HOST_OK(c, nvmf_host_authenticate(c->h, p, r));
+    if (!r->authenticated) {
+        g_error("authentication failed: %s (status 0x%x, reason 0x%x)",
+                r->error, r->status, r->failure);
+    }
+}
+
+static uint8_t auth_must_fail(Conn *c, NvmfAuthParams *p)
+{
+    NvmfAuthResult r;
+
+    HOST_OK(c, nvmf_host_authenticate(c->h, p, &r));
+    g_assert_false(r.authenticated);
+    return r.failure;
+}
+
+static void rw_check(Conn *io, uint64_t lba, uint8_t fill)
+{
+    uint8_t wbuf[4096], rbuf[4096];
+    NvmfCqe cqe;
+
+    memset(wbuf, fill, sizeof(wbuf));
+    wbuf[0] = lba;
+    HOST_OK(io, nvmf_host_rw(io->h, true, 1, lba, 8, wbuf, sizeof(wbuf),
+                             &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    HOST_OK(io, nvmf_host_rw(io->h, false, 1, lba, 8, rbuf, sizeof(rbuf),
+                             &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmpmem(wbuf, sizeof(wbuf), rbuf, sizeof(rbuf));
+}
+
+static void test_auth_exchange(const void *opaque)
+{
+    const AuthCase *ac = opaque;
+    AuthTarget *at = auth_target_start(ac, NULL, NULL);
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    Conn *a, *io;
+    uint32_t dw0;
+    NvmfCqe cqe;
+
+    a = auth_connect(at->t->port, 0, 0xffff, &dw0);
+    g_assert_true(dw0 & NVME_CONNECT_AUTHREQ_ATR);
+    /* nothing but authentication first */
+    HOST_OK(a, nvmf_host_prop_get(a->h, NVME_REG_CAP, true, NULL, &cqe));
+    g_assert_cmphex(cqe.status, ==, NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
+
+    auth_params(&p, at->hkey, at->ckey, 1);
+    auth_must_pass(a, &p, &r);
+    g_assert_cmpuint(r.hash, ==, ac->hid);
+    g_assert_cmpuint(r.dhgid, ==, ac->gid);
+    g_assert_cmpint(r.ctrl_verified, ==, ac->bidi);
+    HOST_OK(a, nvmf_host_enable(a->h));
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0x00010001,
+                                      &cqe));
+
+    /* the I/O queue authenticates on its own */
+    io = auth_connect(at->t->port, 1, a->cntlid, &dw0);
+    g_assert_true(dw0 & NVME_CONNECT_AUTHREQ_ATR);
+    {
+        uint8_t buf[512] = { 0 };
+
+        HOST_OK(io, nvmf_host_rw(io->h, false, 1, 0, 1, buf, 512, &cqe));
+        g_assert_cmphex(cqe.status, ==,
+                        NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
+    }
+    auth_params(&p, at->hkey, at->ckey, 2);
+    auth_must_pass(io, &p, &r);
+    rw_check(io, 64, 0xa5);
+    conn_close(io);
+    conn_close(a);
+    auth_target_stop(at);
+}
+
+static void test_auth_reauth(void)
+{
+    static const AuthCase ac = { NULL, NULL, 0, 0, 1, true };
+    AuthTarget *at = auth_target_start(&ac, NULL, NULL);
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    Conn *a, *io;
+    uint32_t dw0;
+    NvmfCqe cqe;
+
+    a = auth_connect(at->t->port, 0, 0xffff, &dw0);
+    auth_params(&p, at->hkey, at->ckey, 1);
+    auth_must_pass(a, &p, &r);
+    HOST_OK(a, nvmf_host_enable(a->h));
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0x00010001,
+                                      &cqe));
+    io = auth_connect(at->t->port, 1, a->cntlid, &dw0);
+    auth_params(&p, at->hkey, at->ckey, 1);
+    auth_must_pass(io, &p, &r);
+
+    /* re-authenticate both queues many times, with other groups too */
+    for (int i = 0; i < 12; i++) {
+        auth_params(&p, at->hkey, at->ckey, 100 + i);
+        p.groups[0] = i % 6;
+        p.ngroups = 1;
+        auth_must_pass(a, &p, &r);
+        g_assert_cmpuint(r.dhgid, ==, i % 6);
+        auth_params(&p, at->hkey, at->ckey, 200 + i);
+        auth_must_pass(io, &p, &r);
+        rw_check(io, i * 8, i);
+        HOST_OK(a, nvmf_host_prop_get(a->h, NVME_REG_CSTS, false, NULL, &cqe));
+        g_assert_cmphex(cqe.status, ==, 0);
+    }
+    conn_close(io);
+    conn_close(a);
+    auth_target_stop(at);
+}
+
+static void test_auth_failures(void)
+{
+    static const AuthCase ac = { "sha384", "ffdhe2048", 2, 1, 0, true };
+    AuthTarget *at = auth_target_start(&ac, NULL, NULL);
+    g_autofree char *wrong = nvmf_dhchap_key_encode(key_c, 64, 0);
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    Conn *good, *c;
+    uint32_t dw0;
+    NvmfCqe cqe;
+
+    /* a good host, connected and authenticated, all along */
+    good = auth_connect(at->t->port, 0, 0xffff, &dw0);
+    auth_params(&p, at->hkey, at->ckey, 1);
+    auth_must_pass(good, &p, &r);
+    HOST_OK(good, nvmf_host_enable(good->h));
+
+    c = auth_connect(at->t->port, 0, 0xffff, &dw0);
+    /* wrong host key */
+    auth_params(&p, wrong, at->ckey, 2);
+    g_assert_cmphex(auth_must_fail(c, &p), ==, NVME_AUTH_FAIL_FAILED);
+    /* hash and group the host object does not allow */
+    auth_params(&p, at->hkey, at->ckey, 3);
+    p.hashes[0] = 1;
+    p.hashes[1] = 3;
+    p.nhashes = 2;
+    g_assert_cmphex(auth_must_fail(c, &p), ==, NVME_AUTH_FAIL_HASH_UNUSABLE);
+    auth_params(&p, at->hkey, at->ckey, 4);
+    p.groups[0] = 0;
+    p.groups[1] = 5;
+    p.ngroups = 2;
+    g_assert_cmphex(auth_must_fail(c, &p), ==,
+                    NVME_AUTH_FAIL_DHGROUP_UNUSABLE);
+    /* wrong transaction ID in the reply */
+    auth_params(&p, at->hkey, at->ckey, 5);
+    p.reply_tid_delta = 3;
+    g_assert_cmphex(auth_must_fail(c, &p), ==,
+                    NVME_AUTH_FAIL_INCORRECT_PAYLOAD);
+    /* the host reflects the controller's challenge */
+    auth_params(&p, at->hkey, at->ckey, 6);
+    p.reflect_c1 = true;
+    g_assert_cmphex(auth_must_fail(c, &p), ==, NVME_AUTH_FAIL_FAILED);
+    /* sequence number 0 with a challenge for the controller */
+    auth_params(&p, at->hkey, at->ckey, 7);
+    p.s2_zero = true;
+    g_assert_cmphex(auth_must_fail(c, &p), ==,
+                    NVME_AUTH_FAIL_INCORRECT_PAYLOAD);
+    /* out of order: a Reply with no transaction open */
+    {
+        uint8_t msg[16 + 48 * 2] = { 0x01, 0x02 }, buf[64];
+
+        msg[4] = 9;
+        msg[6] = 48;
+        HOST_OK(c, nvmf_host_auth_send(c->h, msg, sizeof(msg), &cqe));
+        HOST_OK(c, nvmf_host_auth_recv(c->h, buf, sizeof(buf), &cqe));
+        g_assert_cmphex(buf[1], ==, 0xf1);              /* FAILURE1 */
+        g_assert_cmphex(buf[7], ==, NVME_AUTH_FAIL_INCORRECT_MESSAGE);
+    }
+    /* the same connection still authenticates with the right key */
+    auth_params(&p, at->hkey, at->ckey, 8);
+    auth_must_pass(c, &p, &r);
+    conn_close(c);
+
+    /* a host that is not configured for the subsystem never gets in */
+    c = conn_open(at->t->port);
+    HOST_OK(c, nvmf_host_icreq(c->h, false, false, 0));
+    HOST_OK(c, nvmf_host_connect(c->h, 0, 31, 0xffff, AUTHNQN, HOSTNQN2,
+                                 hostid, 0, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==,
+                    NVME_SC_CONNECT_INVALID_HOST | NVME_STATUS_DNR);
+    conn_close(c);
+
+    /* the good host was not disturbed */
+    HOST_OK(good, nvmf_host_prop_get(good->h, NVME_REG_CSTS, false, NULL,
+                                     &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmphex(cqe.dw0 & 1, ==, 1);
+    conn_close(good);
+    auth_target_stop(at);
+}
+
+static void test_auth_qmp_rotation(void)
+{
+    static const AuthCase ac = { NULL, NULL, 0, 0, 2, true };
+    AuthTarget *at = auth_target_start(&ac, NULL, NULL);
+    g_autofree char *hkey2 = nvmf_dhchap_key_encode(key_c, 64, 3);
+    g_autofree char *ckey2 = nvmf_dhchap_key_encode(key_a, 48, 3);
+    g_autofree char *badcrc = g_strdup(hkey2);
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    QDict *rsp;
+    Conn *a, *c;
+    uint32_t dw0;
+
+    a = auth_connect(at->t->port, 0, 0xffff, &dw0);
+    auth_params(&p, at->hkey, at->ckey, 1);
+    auth_must_pass(a, &p, &r);
+    HOST_OK(a, nvmf_host_enable(a->h));
+
+    /* the properties name the secret objects, never the keys */
+    rsp = qtest_qmp(at->t->qts, "{ 'execute': 'qom-get', 'arguments': "
+                    "{ 'path': '/objects/ahost', "
+                    "'property': 'dhchap-secret' } }");
+    g_assert_cmpstr(qdict_get_str(rsp, "return"), ==, "hkey");
+    qobject_unref(rsp);
+
+    qtest_qmp_assert_success(at->t->qts,
+        "{ 'execute': 'object-add', 'arguments': { 'qom-type': 'secret', "
+        "'id': 'hkey2', 'data': %s } }", hkey2);
+    qtest_qmp_assert_success(at->t->qts,
+        "{ 'execute': 'object-add', 'arguments': { 'qom-type': 'secret', "
+        "'id': 'ckey2', 'data': %s } }", ckey2);
+    /* refused changes leave the keys alone */
+    rsp = qtest_qmp(at->t->qts, "{ 'execute': 'nvmet-host-set-dhchap-secrets',"
+                    " 'arguments': { 'id': 'nope', 'dhchap-secret': 'hkey2' } }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"), "not an nvmet-host"));
+    qobject_unref(rsp);
+    badcrc[20] = badcrc[20] == 'A' ? 'B' : 'A';
+    qtest_qmp_assert_success(at->t->qts,
+        "{ 'execute': 'object-add', 'arguments': { 'qom-type': 'secret', "
+        "'id': 'bad', 'data': %s } }", badcrc);
+    rsp = qtest_qmp(at->t->qts, "{ 'execute': 'nvmet-host-set-dhchap-secrets',"
+                    " 'arguments': { 'id': 'ahost', 'dhchap-secret': 'bad' } }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"), "CRC"));
+    qobject_unref(rsp);
+    auth_params(&p, at->hkey, at->ckey, 2);
+    auth_must_pass(a, &p, &r);
+
+    /* rotate: the next exchange needs the new keys */
+    qtest_qmp_assert_success(at->t->qts,
+        "{ 'execute': 'nvmet-host-set-dhchap-secrets', 'arguments': "
+        "{ 'id': 'ahost', 'dhchap-secret': 'hkey2', "
+        "'dhchap-ctrl-secret': 'ckey2' } }");
+    /* the authenticated queue keeps working */
+    {
+        NvmfCqe cqe;
+
+        HOST_OK(a, nvmf_host_prop_get(a->h, NVME_REG_CSTS, false, NULL, &cqe));
+        g_assert_cmphex(cqe.status, ==, 0);
+    }
+    auth_params(&p, at->hkey, at->ckey, 3);
+    g_assert_cmphex(auth_must_fail(a, &p), ==, NVME_AUTH_FAIL_FAILED);
+    auth_params(&p, hkey2, ckey2, 4);
+    auth_must_pass(a, &p, &r);
+    g_assert_true(r.ctrl_verified);
+    /* a new connection too */
+    c = auth_connect(at->t->port, 0, 0xffff, &dw0);
+    auth_params(&p, hkey2, at->ckey, 5);
+    HOST_OK(c, nvmf_host_authenticate(c->h, &p, &r));
+    g_assert_false(r.authenticated);
+    g_assert_true(r.ctrl_mismatch);         /* the old controller key */
+    auth_params(&p, hkey2, ckey2, 6);
+    auth_must_pass(c, &p, &r);
+    g_assert_true(r.ctrl_verified);
+    conn_close(c);
+
+    /* dropping the keys: the host no longer has to authenticate */
+    qtest_qmp_assert_success(at->t->qts,
+        "{ 'execute': 'nvmet-host-set-dhchap-secrets', 'arguments': "
+        "{ 'id': 'ahost' } }");
+    c = auth_connect(at->t->port, 0, 0xffff, &dw0);
+    g_assert_false(dw0 & NVME_CONNECT_AUTHREQ_ATR);
+    conn_close(c);
+    conn_close(a);
+    auth_target_stop(at);
+}
+
+/*
+ * The challenges two connections get for a fixed Negotiate from a target
+ * started with @qemu_args and subsystem properties @sub_props.
+ */
+static void seeded_challenge(const char *qemu_args, const char *sub_props,
+                             uint8_t *out, size_t len)
+{
+    static const AuthCase ac = { "sha512", "ffdhe3072", 3, 2, 1, false };
+    AuthTarget *at = auth_target_start(&ac, sub_props, qemu_args);
+    uint8_t msg[72] = { 0 }, buf[4096];
+    uint32_t dw0;
+    NvmfCqe cqe;
+    Conn *c;
+
+    for (int i = 0; i < 2; i++) {
+        c = auth_connect(at->t->port, 0, 0xffff, &dw0);
+        msg[4] = 5;                         /* T_ID */
+        msg[7] = 1;                         /* one protocol descriptor */
+        msg[8] = 1;                         /* DH-HMAC-CHAP */
+        msg[10] = 1;
+        msg[11] = 1;
+        msg[12] = 3;                        /* SHA-512 */
+        msg[42] = 2;                        /* ffdhe3072 */
+        HOST_OK(c, nvmf_host_auth_send(c->h, msg, sizeof(msg), &cqe));
+        g_assert_cmphex(cqe.status, ==, 0);
+        HOST_OK(c, nvmf_host_auth_recv(c->h, buf, sizeof(buf), &cqe));
+        g_assert_cmphex(cqe.status, ==, 0);
+        g_assert_cmphex(buf[1], ==, 0x01);  /* DH-HMAC-CHAP_Challenge */
+        memcpy(out + i * len / 2, buf, len / 2);
+        conn_close(c);
+    }
+    auth_target_stop(at);
+}
+
+static void test_auth_determinism(void)
+{
+    size_t len = 2 * (16 + 64 + 384), half = len / 2;
+    g_autofree uint8_t *a = g_malloc(len), *b = g_malloc(len);
+    g_autofree uint8_t *c = g_malloc(len), *d = g_malloc(len);
+
+    /* QEMU's -seed: two runs, the same challenges, S1 and DH values */
+    seeded_challenge("-seed 1234", NULL, a, len);
+    seeded_challenge("-seed 1234", NULL, b, len);
+    g_assert_cmpmem(a, len, b, len);
+    /* the two connections of one run differ */
+    g_assert_true(memcmp(a + 12, a + half + 12, half - 12) != 0);
+    seeded_challenge("-seed 1235", NULL, c, len);
+    g_assert_true(memcmp(a + 12, c + 12, half - 12) != 0);
+
+    /* the subsystem's seed property, whatever -seed says */
+    seeded_challenge("-seed 1", ",seed=77", a, len);
+    seeded_challenge("-seed 2", ",seed=77", b, len);
+    g_assert_cmpmem(a, len, b, len);
+    seeded_challenge("", ",seed=78", c, len);
+    g_assert_true(memcmp(a + 12, c + 12, half - 12) != 0);
+
+    /* without a seed: random */
+    seeded_challenge("", NULL, c, len);
+    seeded_challenge("", NULL, d, len);
+    g_assert_true(memcmp(c + 12, d + 12, half - 12) != 0);
+}
+
 static bool have_ipv6_loopback(void)
 {
     struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6 };
@@ -643,6 +1111,23 @@ static void test_bad_options(void)
                          "is not a TCP port number");
     expect_startup_error("-object nvmet-port,id=p0,traddr=192.0.2.1,trsvcid=0",
                          "cannot listen on 192.0.2.1");
+
+    /* DH-HMAC-CHAP keys */
+    expect_startup_error("-object nvmet-host,id=h0,nqn=" HOSTNQN ","
+                         "dhchap-secret=nokey",
+                         "dhchap-secret: No secret with id 'nokey'");
+    expect_startup_error("-object secret,id=k0,data=DHHC-1:00:QUJDRA==: "
+                         "-object nvmet-host,id=h0,nqn=" HOSTNQN ","
+                         "dhchap-secret=k0", "32, 48 or 64 bytes");
+    expect_startup_error("-object secret,id=k0,data=notakey "
+                         "-object nvmet-host,id=h0,nqn=" HOSTNQN ","
+                         "dhchap-secret=k0", "DHHC-1");
+    expect_startup_error("-object secret,id=k0,data=x "
+                         "-object nvmet-host,id=h0,nqn=" HOSTNQN ","
+                         "dhchap-ctrl-secret=k0",
+                         "dhchap-ctrl-secret needs dhchap-secret");
+    expect_startup_error("-object nvmet-host,id=h0,nqn=" HOSTNQN ","
+                         "dhchap-hashes=md5", "md5");
 
     /* port in use: a second QEMU on the first one's port */
     t = target_start(NULL);
@@ -769,5 +1254,27 @@ int main(int argc, char **argv)
     qtest_add_func("/nvmet-tcp/host-acl", test_host_acl);
     qtest_add_func("/nvmet-tcp/bad-options", test_bad_options);
     qtest_add_func("/nvmet-tcp/storage-daemon", test_storage_daemon);
+    {
+        static const AuthCase cases[] = {
+            { "sha256", "ffdhe2048", 1, 1, 1, true },
+            { "sha384", "ffdhe3072", 2, 2, 2, false },
+            { "sha512", "null", 3, 0, 3, true },
+            { "sha256", "ffdhe4096", 1, 3, 0, true },
+            { "sha384", "ffdhe6144", 2, 4, 0, false },
+            { "sha512", "ffdhe8192", 3, 5, 1, true },
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+            g_autofree char *path = g_strdup_printf(
+                "/nvmet-tcp/auth/exchange/%s-%s-%s", cases[i].hash,
+                cases[i].group, cases[i].bidi ? "bidi" : "uni");
+
+            qtest_add_data_func(path, &cases[i], test_auth_exchange);
+        }
+    }
+    qtest_add_func("/nvmet-tcp/auth/reauth", test_auth_reauth);
+    qtest_add_func("/nvmet-tcp/auth/failures", test_auth_failures);
+    qtest_add_func("/nvmet-tcp/auth/qmp-rotation", test_auth_qmp_rotation);
+    qtest_add_func("/nvmet-tcp/auth/determinism", test_auth_determinism);
     return g_test_run();
 }

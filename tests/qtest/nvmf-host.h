@@ -110,4 +110,46 @@ int nvmf_host_get_log(NvmfHost *h, uint8_t lid, uint32_t nsid, uint64_t off,
 int nvmf_host_set_features(NvmfHost *h, uint8_t fid, uint32_t cdw11,
                            NvmfCqe *cqe);
 
+/* ---- DH-HMAC-CHAP (nvmf-host-auth.c) ------------------------------------- */
+
+typedef struct NvmfAuthParams {
+    const char *hostnqn, *subnqn;
+    const char *host_secret;        /* DHHC-1 */
+    const char *ctrl_secret;        /* DHHC-1 or NULL: unidirectional */
+    uint8_t hashes[3], nhashes;     /* offered, in order */
+    uint8_t groups[6], ngroups;
+    uint8_t sc_c;
+    uint16_t tid;
+    GRand *rand;                    /* NULL: g_random_int() */
+    /* misbehaviour on purpose */
+    bool corrupt_response;          /* wrong R1 */
+    bool reflect_c1;                /* C2 = C1 */
+    bool s2_zero;                   /* SEQNUM 0 with a challenge */
+    int reply_tid_delta;            /* wrong transaction ID in the reply */
+} NvmfAuthParams;
+
+typedef struct NvmfAuthResult {
+    bool authenticated;
+    const char *error;              /* why not, for messages */
+    uint16_t status;                /* NVMe status of a failed command */
+    uint8_t failure;                /* FAILURE1 reason code explanation */
+    uint8_t hash, dhgid;
+    bool rvalid, ctrl_verified, ctrl_mismatch;
+    uint8_t challenge[16];          /* header of the challenge received */
+    uint8_t psk[64];                /* generated PSK with concatenation */
+    size_t psk_len;
+} NvmfAuthResult;
+
+int nvmf_host_authenticate(NvmfHost *h, NvmfAuthParams *p, NvmfAuthResult *r);
+int nvmf_host_auth_send(NvmfHost *h, const void *msg, uint32_t len,
+                        NvmfCqe *cqe);
+int nvmf_host_auth_recv(NvmfHost *h, void *buf, uint32_t al, NvmfCqe *cqe);
+bool nvmf_dhchap_key_decode(const char *str, uint8_t *secret, size_t *len,
+                            uint8_t *transform);
+char *nvmf_dhchap_key_encode(const uint8_t *secret, size_t len,
+                             uint8_t transform);
+size_t nvmf_dh_len(uint8_t gid);
+void nvmf_dh_compute(uint8_t gid, const uint8_t *x, size_t xlen,
+                     const uint8_t *peer, uint8_t *pub, uint8_t *shared);
+
 #endif

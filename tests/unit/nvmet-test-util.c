@@ -36,8 +36,19 @@ static void tt_trace(const char *event, const char *msg, void *opaque)
     g_ptr_array_add(tt->traces, g_strdup_printf("%s %s", event, msg));
 }
 
+/* Reproducible per test run: g_test_rand_int follows --seed. */
+static void tt_random(void *opaque, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+
+    for (size_t i = 0; i < len; i++) {
+        p[i] = g_test_rand_int();
+    }
+}
+
 static const NvmetEngineOps tt_ops = {
     .now_ms = tt_now,
+    .random_bytes = tt_random,
     .queue_kick = tt_kick,
     .timer_update = tt_timer,
 };
