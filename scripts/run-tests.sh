@@ -20,6 +20,8 @@
 # --quick: unit suites only.
 # NVMET_GUEST_ARGS: extra tests/guest/run.sh options for the guest tests
 #   (debugging, e.g. "--dmesg --param hosts=5").
+# NVMET_AUTH_SEED, NVMET_AUTH_PCAP: seed the guest-auth target's subsystem
+#   and capture the guest's traffic (scripts/capture-dhchap-vectors.sh).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -91,7 +93,7 @@ unit_suite() {   # NAME BUILDDIR [meson options]
     local t
     for t in $(cd "$dir" && meson introspect --tests | python3 -c \
                'import json,sys; print(" ".join(t["cmd"][0] for t in json.load(sys.stdin)))'); do
-        run_tap "$name-$(basename "$t")" "$t" --tap
+        G_TEST_SRCDIR=$NVMET_TOP/tests/unit run_tap "$name-$(basename "$t")" "$t" --tap
     done
 }
 
@@ -137,25 +139,25 @@ guest_run() {
 guest_auth() {
     local q=$NVMET_BUILD/qemu/build img=$LOGDIR/auth-disk.img
     local nqn=nqn.2026-11.org.qemu:auth kdir=$LOGDIR/auth-keys
-    local hashes=(x sha256 sha384 sha512 sha256 sha384)
-    local groups=(x ffdhe2048 ffdhe3072 ffdhe4096 null ffdhe8192)
-    local args=() n var
+    local args=() n var hash group
     rm -rf "$kdir" && mkdir -m 0700 "$kdir"
     (
         . "$NVMET_TOP/tests/guest/data/auth-keys.sh"
-        for var in $(compgen -v AUTH_); do
+        for var in $(compgen -v AUTH_ | grep -E '_C?KEY$'); do
             [ -n "${!var}" ] && printf '%s' "${!var}" > "$kdir/$var"
         done
     )
     rm -f "$img" && truncate -s 64M "$img"
     args=(-blockdev driver=file,filename="$img",node-name=disk0
           -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420
-          -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,allow-any-host=off
+          -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,allow-any-host=off${NVMET_AUTH_SEED:+,seed=$NVMET_AUTH_SEED}
           -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0)
     for n in 1 2 3 4 5; do
         local h="nvmet-host,id=host$n,subsystems=sub0"
         h+=",nqn=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-$(printf %012d $n)"
-        h+=",dhchap-hashes=${hashes[n]},dhchap-dhgroups=${groups[n]}"
+        hash=$(. "$NVMET_TOP/tests/guest/data/auth-keys.sh"; eval echo "\$AUTH_H${n}_HASH")
+        group=$(. "$NVMET_TOP/tests/guest/data/auth-keys.sh"; eval echo "\$AUTH_H${n}_GROUP")
+        h+=",dhchap-hashes=$hash,dhchap-dhgroups=$group"
         args+=(-object "secret,id=hkey$n,file=$kdir/AUTH_H${n}_KEY")
         h+=",dhchap-secret=hkey$n"
         if [ -f "$kdir/AUTH_H${n}_CKEY" ]; then
@@ -168,6 +170,7 @@ guest_auth() {
     # shellcheck disable=SC2086
     guest_run guest-auth --qemu "$q/qemu-system-x86_64" --test auth \
         --timeout 900 --param subnqn=$nqn --param mib=2 \
+        ${NVMET_AUTH_PCAP:+--pcap "$NVMET_AUTH_PCAP"} \
         ${NVMET_GUEST_ARGS:-} -- "${args[@]}"
     rm -f "$img"
     rm -rf "$kdir"

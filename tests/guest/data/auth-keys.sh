@@ -5,7 +5,13 @@
 # (tests/guest/auth.sh sources this file).  Test material only.
 #
 # Host N: AUTH_HN_KEY host key, AUTH_HN_CKEY controller key (empty:
-# unidirectional).  AUTH_BAD_* are keys no host is configured with.
+# unidirectional), AUTH_HN_HASH and AUTH_HN_GROUP the only hash and DH group
+# the target allows it.  AUTH_BAD_* are keys no host is configured with.
+AUTH_H1_HASH=sha256 AUTH_H1_GROUP=ffdhe2048
+AUTH_H2_HASH=sha384 AUTH_H2_GROUP=ffdhe3072
+AUTH_H3_HASH=sha512 AUTH_H3_GROUP=ffdhe4096
+AUTH_H4_HASH=sha256 AUTH_H4_GROUP=null
+AUTH_H5_HASH=sha384 AUTH_H5_GROUP=ffdhe8192
 AUTH_H1_KEY='DHHC-1:01:/kGYeNstqGrGGSTO+kOb3mkElEaefvFavB24JC25u5mZD8Sq:'
 AUTH_H1_CKEY='DHHC-1:01:p7JQNJO5aFJ484W4UYOoKXp4wqW1rnZmqXq+EQy047l8Dtzy:'
 AUTH_H2_KEY='DHHC-1:02:Aw3eBHv1pGl+D2K36N5LCqq7eD894fbq2eAiGtfn/N9SAneFuvkkW+dd1zcUvQBfard/zw==:'
