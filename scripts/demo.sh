@@ -3,8 +3,10 @@
 #
 # The demo: build QEMU with the NVMe-oF TCP target and a Linux guest, then
 # start QEMU with the target on its command line and the guest inside it.
-# The guest's nvme-tcp host discovers the target, connects, writes random
-# data, reconnects and verifies it.  Everything is built on first use.
+# The guest's nvme-tcp host discovers the target, connects with
+# bidirectional DH-HMAC-CHAP authentication (SHA-384, ffdhe3072), writes
+# random data, re-authenticates, reconnects and verifies the data.
+# Everything is built on first use.
 #
 #   scripts/demo.sh [--shell]     (--shell: stay in the guest afterwards)
 set -euo pipefail
@@ -21,13 +23,24 @@ SUBNQN=nqn.2026-11.org.qemu:demo
 extra=()
 [ "${1:-}" = --shell ] && extra+=(--shell)
 
-# The target is four -object options next to an ordinary -blockdev: the
+# The DH-HMAC-CHAP keys of the demo host (the guest has the same file)
+. "$NVMET_TOP/tests/guest/data/auth-keys.sh"
+HOSTNQN=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000002
+KEYS=$NVMET_BUILD/demo-keys
+rm -rf "$KEYS" && mkdir -m 0700 "$KEYS"
+printf '%s' "$AUTH_H2_KEY" > "$KEYS/host.key"
+printf '%s' "$AUTH_H2_CKEY" > "$KEYS/ctrl.key"
+
+# The target is a few -object options next to an ordinary -blockdev: the
 # guest reaches QEMU's 127.0.0.1:4420 as 10.0.2.2:4420 (user networking).
 set -x
 "$NVMET_TOP/tests/guest/run.sh" --qemu "$QEMU" --test demo --timeout 600 \
     --param subnqn=$SUBNQN "${extra[@]}" -- \
     -blockdev driver=file,filename="$DISK",node-name=file0 \
     -blockdev driver=qcow2,file=file0,node-name=disk0 \
+    -object secret,id=hostkey,file="$KEYS/host.key" \
+    -object secret,id=ctrlkey,file="$KEYS/ctrl.key" \
     -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420 \
-    -object nvmet-subsystem,id=sub0,nqn=$SUBNQN,ports=port0,allow-any-host=on \
-    -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0
+    -object nvmet-subsystem,id=sub0,nqn=$SUBNQN,ports=port0 \
+    -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
+    -object nvmet-host,id=host0,nqn=$HOSTNQN,subsystems=sub0,dhchap-secret=hostkey,dhchap-ctrl-secret=ctrlkey,dhchap-hashes=sha384,dhchap-dhgroups=ffdhe3072

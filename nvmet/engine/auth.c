@@ -211,8 +211,14 @@ bool nvmet_auth_needed(NvmetQueue *q, const char *hostnqn)
 
     /*
      * Like nvmet, a queue secured by TLS does not authenticate again at
-     * connect: the PSK already proved who the host is.
+     * connect: the PSK already proved who the host is.  Discovery
+     * controllers do not authenticate either (nvmet looks the key up among
+     * the hosts of the subsystem, and the discovery subsystem has none), so
+     * a plain `nvme discover --hostnqn=...` works for a host with a key.
      */
+    if (q->ctrl && q->ctrl->subsys && q->ctrl->subsys->discovery) {
+        return false;
+    }
     return h && h->host_key && !q->tls.active;
 }
 
@@ -406,24 +412,9 @@ static void handle_negotiate(NvmetQueue *q, const uint8_t *m, uint32_t tl)
 static void host_response(NvmetQueue *q, const uint8_t *ca, uint8_t *out)
 {
     NvmetQueueAuth *a = &q->auth;
-    size_t hl = nvmet_hash_len(a->hash);
-    uint8_t tk[NVMET_MAX_HASH_LEN], seq[4], tid[2], zero = 0;
-    size_t tklen = nvmet_dhchap_transform(a->host_key, q->ctrl->hostnqn, tk);
-    NvmetBuf parts[] = {
-        { ca, hl },
-        { seq, 4 },
-        { tid, 2 },
-        { &a->sc_c, 1 },
-        { "HostHost", 8 },
-        { q->ctrl->hostnqn, strlen(q->ctrl->hostnqn) },
-        { &zero, 1 },
-        { q->ctrl->subnqn, strlen(q->ctrl->subnqn) },
-    };
 
-    nvmet_st32(seq, a->s1);
-    nvmet_st16(tid, a->tid);
-    nvmet_hmac(a->hash, tk, tklen, parts, G_N_ELEMENTS(parts), out);
-    nvmet_memzero(tk, sizeof(tk));
+    nvmet_dhchap_response(a->hash, a->host_key, false, ca, a->s1, a->tid,
+                          a->sc_c, q->ctrl->hostnqn, q->ctrl->subnqn, out);
 }
 
 /*
@@ -435,37 +426,16 @@ static void host_response(NvmetQueue *q, const uint8_t *ca, uint8_t *out)
 static void ctrl_response(NvmetQueue *q, const uint8_t *ca, uint8_t *out)
 {
     NvmetQueueAuth *a = &q->auth;
-    size_t hl = nvmet_hash_len(a->hash);
-    uint8_t tk[NVMET_MAX_HASH_LEN], seq[4], tid[2], zero = 0;
-    size_t tklen = nvmet_dhchap_transform(a->ctrl_key, q->ctrl->subnqn, tk);
-    NvmetBuf parts[] = {
-        { ca, hl },
-        { seq, 4 },
-        { tid, 2 },
-        { &a->sc_c, 1 },
-        { "Controller", 10 },
-        { q->ctrl->subnqn, strlen(q->ctrl->subnqn) },
-        { &zero, 1 },
-        { q->ctrl->hostnqn, strlen(q->ctrl->hostnqn) },
-    };
 
-    nvmet_st32(seq, a->s2);
-    nvmet_st16(tid, a->tid);
-    nvmet_hmac(a->hash, tk, tklen, parts, G_N_ELEMENTS(parts), out);
-    nvmet_memzero(tk, sizeof(tk));
+    nvmet_dhchap_response(a->hash, a->ctrl_key, true, ca, a->s2, a->tid,
+                          a->sc_c, q->ctrl->hostnqn, q->ctrl->subnqn, out);
 }
 
 /* Ca = HMAC(Ks, C) with a DH exchange, C itself without. */
 static void augment(NvmetQueueAuth *a, const uint8_t *c, uint8_t *out)
 {
-    size_t hl = nvmet_hash_len(a->hash);
-    NvmetBuf part = { c, hl };
-
-    if (a->dhgid == NVMET_DH_NULL) {
-        memcpy(out, c, hl);
-    } else {
-        nvmet_hmac(a->hash, a->skey, a->skey_len, &part, 1, out);
-    }
+    nvmet_dhchap_augment(a->hash, a->skey,
+                         a->dhgid == NVMET_DH_NULL ? 0 : a->skey_len, c, out);
 }
 
 static void handle_reply(NvmetQueue *q, const uint8_t *m, uint32_t tl)

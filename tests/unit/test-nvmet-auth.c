@@ -347,6 +347,24 @@ static void test_no_key_no_auth(void)
     tt_free(tt);
 }
 
+static void test_discovery_no_auth(void)
+{
+    /* like nvmet: the discovery controller does not authenticate hosts */
+    AuthFixture *f = af_new(1, true);
+    TestConn *tc = tc_new(f->tt);
+    NvmfCqe cqe;
+
+    g_assert_cmpint(nvmf_host_icreq(tc->h, false, false, 0), ==, 0);
+    g_assert_cmpint(nvmf_host_connect(tc->h, 0, 31, 0xffff,
+                                      NVME_DISC_SUBSYS_NAME, HOSTNQN,
+                                      test_hostid, 0, 0, &cqe), ==, 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmphex(cqe.dw0 & NVME_CONNECT_AUTHREQ_ATR, ==, 0);
+    g_assert_cmpint(nvmf_host_enable(tc->h), ==, 0);
+    tc_free(tc);
+    af_free(f);
+}
+
 /* ---- re-authentication and the state that must survive -------------------- */
 
 static void test_reauth_many(void)
@@ -796,6 +814,7 @@ int main(int argc, char **argv)
     g_test_add_func("/nvmet/auth/default-choice", test_default_choice);
     g_test_add_func("/nvmet/auth/io-queues", test_io_queues);
     g_test_add_func("/nvmet/auth/no-key-no-auth", test_no_key_no_auth);
+    g_test_add_func("/nvmet/auth/discovery-no-auth", test_discovery_no_auth);
     g_test_add_func("/nvmet/auth/reauth-many", test_reauth_many);
     g_test_add_func("/nvmet/auth/key-rotation", test_key_rotation);
     g_test_add_func("/nvmet/auth/failures", test_failures);
