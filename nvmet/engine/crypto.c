@@ -364,6 +364,65 @@ size_t nvmet_dhchap_transform(const NvmetDhchapKey *key, const char *nqn,
     return nvmet_hash_len(key->hmac);
 }
 
+/*
+ * The augmented challenge Ca = HMAC_hash(Ks, C) with Ks = H(g^xy mod p) the
+ * session key of a DH exchange; without one (NULL group, @skey_len 0) it
+ * is the challenge C itself.  @c and @ca are hash-length.
+ */
+void nvmet_dhchap_augment(uint8_t hid, const uint8_t *skey, size_t skey_len,
+                          const uint8_t *c, uint8_t *ca)
+{
+    NvmetBuf part = { c, nvmet_hash_len(hid) };
+
+    if (!skey_len) {
+        memmove(ca, c, part.len);
+    } else {
+        nvmet_hmac(hid, skey, skey_len, &part, 1, ca);
+    }
+}
+
+/*
+ * A DH-HMAC-CHAP response, keyed with the transformed secret @key:
+ *   R1 = HMAC_hash(Kh', Ca1 || le32(S1) || le16(T_ID) || SC_C || "HostHost"
+ *                  || HostNQN || 00h || SubNQN)
+ *   R2 = HMAC_hash(Kc', Ca2 || le32(S2) || le16(T_ID) || SC_C || "Controller"
+ *                  || SubNQN || 00h || HostNQN)
+ * with the host key transformed with the host NQN and the controller key
+ * with the subsystem NQN (Linux nvme_auth_dhchap_setup_host_response() and
+ * nvmet_auth_ctrl_hash() compute the same bytes).
+ */
+bool nvmet_dhchap_response(uint8_t hid, const NvmetDhchapKey *key,
+                           bool controller, const uint8_t *ca, uint32_t seq,
+                           uint16_t tid, uint8_t sc_c, const char *hostnqn,
+                           const char *subnqn, uint8_t *out)
+{
+    const char *own = controller ? subnqn : hostnqn;
+    const char *peer = controller ? hostnqn : subnqn;
+    uint8_t tk[NVMET_MAX_HASH_LEN], seqb[4], tidb[2], zero = 0;
+    size_t tklen;
+    NvmetBuf parts[] = {
+        { ca, nvmet_hash_len(hid) },
+        { seqb, 4 },
+        { tidb, 2 },
+        { &sc_c, 1 },
+        { controller ? "Controller" : "HostHost", controller ? 10 : 8 },
+        { own, strlen(own) },
+        { &zero, 1 },
+        { peer, strlen(peer) },
+    };
+    bool ok;
+
+    if (!key || !nvmet_hash_len(hid)) {
+        return false;
+    }
+    tklen = nvmet_dhchap_transform(key, own, tk);
+    nvmet_st32(seqb, seq);
+    nvmet_st16(tidb, tid);
+    ok = nvmet_hmac(hid, tk, tklen, parts, G_N_ELEMENTS(parts), out);
+    nvmet_memzero(tk, sizeof(tk));
+    return ok;
+}
+
 /* ---- finite-field Diffie-Hellman (RFC 7919 groups) ------------------------ */
 
 typedef struct DhGroup {

@@ -66,6 +66,12 @@ NvmetDhchapKey *nvmet_dhchap_key_dup(const NvmetDhchapKey *key);
 void nvmet_dhchap_key_free(NvmetDhchapKey *key);
 size_t nvmet_dhchap_transform(const NvmetDhchapKey *key, const char *nqn,
                               uint8_t *out);
+void nvmet_dhchap_augment(uint8_t hid, const uint8_t *skey, size_t skey_len,
+                          const uint8_t *c, uint8_t *ca);
+bool nvmet_dhchap_response(uint8_t hid, const NvmetDhchapKey *key,
+                           bool controller, const uint8_t *ca, uint32_t seq,
+                           uint16_t tid, uint8_t sc_c, const char *hostnqn,
+                           const char *subnqn, uint8_t *out);
 
 /* Finite-field DH over the RFC 7919 groups. */
 typedef struct NvmetDh NvmetDh;
