@@ -37,9 +37,12 @@ struct NvmetPortObject {
     uint32_t max_queues;
     uint32_t mdts;
     bool sqflow_disable;
+    int tls;                    /* NvmetTlsMode */
+    char *tls_keylog;
 
     /* state */
     NvmetPort *port;
+    FILE *keylog;
     QIONetListener *listener;
     QTAILQ_HEAD(, NvmetConn) conns;
     unsigned users;             /* subsystems exported on this port */

@@ -237,6 +237,19 @@ static void nvmet_port_complete(UserCreatable *uc, Error **errp)
     cfg.trsvcid = p->trsvcid;
     cfg.ipv6 = strchr(p->traddr, ':') != NULL;
     cfg.sqflow_disable_ok = p->sqflow_disable;
+    cfg.tls = p->tls == NVMET_TLS_MODE_REQUIRED ? NVMET_PORT_TLS_REQUIRED :
+              p->tls == NVMET_TLS_MODE_ALLOWED ? NVMET_PORT_TLS_ALLOWED :
+              NVMET_PORT_TLS_NONE;
+    if (p->tls_keylog) {
+        p->keylog = fopen(p->tls_keylog, "a");
+        if (!p->keylog) {
+            error_setg_errno(errp, errno, "nvmet-port '%s': cannot open "
+                             "tls-keylog '%s'", id, p->tls_keylog);
+            nvmet_qemu_port_close(p);
+            return;
+        }
+        setvbuf(p->keylog, NULL, _IOLBF, 0);
+    }
     if (p->inline_data_size != UINT32_MAX) {
         cfg.inline_data_size = p->inline_data_size;
     }
@@ -295,6 +308,10 @@ static void nvmet_port_unparent(Object *obj)
         nvmet_port_free(p->port);
         p->port = NULL;
     }
+    if (p->keylog) {
+        fclose(p->keylog);
+        p->keylog = NULL;
+    }
 }
 
 static void nvmet_port_init(Object *obj)
@@ -315,6 +332,19 @@ static void nvmet_port_finalize(Object *obj)
 
     g_free(p->traddr);
     g_free(p->trsvcid);
+    g_free(p->tls_keylog);
+}
+
+static int nvmet_port_get_tls(Object *obj, Error **errp)
+{
+    return NVMET_PORT(obj)->tls;
+}
+
+static void nvmet_port_set_tls(Object *obj, int value, Error **errp)
+{
+    if (nvmet_check_mutable(obj, "tls", errp)) {
+        NVMET_PORT(obj)->tls = value;
+    }
 }
 
 static void nvmet_port_class_init(ObjectClass *oc, void *data)
@@ -344,6 +374,13 @@ static void nvmet_port_class_init(ObjectClass *oc, void *data)
          "maximum data transfer size as a power of two of 4 KiB pages");
     PROP(oc, "sqflow-disable", "bool", bool, NvmetPortObject, sqflow_disable,
          "allow hosts to disable SQ flow control (TREQ bit 2)");
+    object_class_property_add_enum(oc, "tls", "NvmetTlsMode",
+                                   &NvmetTlsMode_lookup, nvmet_port_get_tls,
+                                   nvmet_port_set_tls);
+    object_class_property_set_description(oc, "tls",
+        "TLS 1.3 on this port: none, allowed or required (default none)");
+    PROP(oc, "tls-keylog", "str", str, NvmetPortObject, tls_keylog,
+         "file to append TLS secrets to (NSS key log format)");
 }
 
 /* ======================================================================== */

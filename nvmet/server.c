@@ -79,11 +79,22 @@ static void nvmet_ops_random(void *opaque, void *buf, size_t len)
     qemu_guest_getrandom_nofail(buf, len);
 }
 
+static void nvmet_ops_keylog(void *opaque, NvmetQueue *q, void *qopaque,
+                             const char *line)
+{
+    NvmetConn *c = qopaque;
+
+    if (c && c->port->keylog) {
+        fprintf(c->port->keylog, "%s\n", line);
+    }
+}
+
 static const NvmetEngineOps nvmet_ops = {
     .now_ms = nvmet_ops_now,
     .queue_kick = nvmet_ops_kick,
     .timer_update = nvmet_ops_timer_update,
     .random_bytes = nvmet_ops_random,
+    .tls_keylog = nvmet_ops_keylog,
 };
 
 static void nvmet_timer_cb(void *opaque)

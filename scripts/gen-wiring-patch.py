@@ -61,7 +61,8 @@ EDITS = [
     ('tests/qtest/meson.build',
      "  'migration-test': migration_files + migration_tls_files,\n",
      "  'migration-test': migration_files + migration_tls_files,\n"
-     "  'nvmet-tcp-test': [files('nvmf-host.c', 'nvmf-host-auth.c'),\n"
+     "  'nvmet-tcp-test': [files('nvmf-host.c', 'nvmf-host-auth.c',\n"
+     "                            'nvmf-host-tls.c'),\n"
      "                     nvmet_nettle, nvmet_gmp, gnutls],\n"),
     ('tests/qtest/meson.build',
      "  'migration-test' : 480,\n",

@@ -60,8 +60,14 @@ typedef struct NvmetEngineOps {
      * (or after) @deadline_ms.  INT64_MAX means no deadline.
      */
     void (*timer_update)(void *opaque, int64_t deadline_ms);
-    /* Fill @buf with @len random bytes (may be NULL: then zeroes). */
+    /* Fill @buf with @len random bytes (required). */
     void (*random_bytes)(void *opaque, void *buf, size_t len);
+    /*
+     * A TLS session established a secret: @line is one NSS key log line
+     * ("LABEL <client random> <secret>", no newline).  NULL: no key log.
+     */
+    void (*tls_keylog)(void *opaque, NvmetQueue *q, void *queue_opaque,
+                       const char *line);
 } NvmetEngineOps;
 
 NvmetTarget *nvmet_target_new(const NvmetEngineOps *ops, void *opaque);
@@ -76,8 +82,16 @@ int64_t nvmet_target_next_deadline(NvmetTarget *t);
 /* True if @nqn is syntactically acceptable as an NQN. */
 bool nvmet_nqn_valid(const char *nqn, GError **errp);
 
+/* TLS on a port, as nvmet's addr_treq/addr_tsas */
+typedef enum NvmetPortTls {
+    NVMET_PORT_TLS_NONE,         /* cleartext only */
+    NVMET_PORT_TLS_ALLOWED,      /* TLS 1.3 or cleartext ("not required") */
+    NVMET_PORT_TLS_REQUIRED,     /* TLS 1.3 only */
+} NvmetPortTls;
+
 typedef struct NvmetPortConfig {
     uint16_t portid;
+    NvmetPortTls tls;
     const char *traddr;          /* numeric address, as put in discovery logs */
     const char *trsvcid;         /* port number, as a string */
     bool ipv6;
@@ -154,6 +168,20 @@ void nvmet_host_set_dhchap_allowed(NvmetHost *host, uint32_t hashes,
  * ops.random_bytes.
  */
 void nvmet_subsys_set_seed(NvmetSubsys *subsys, const void *seed, size_t len);
+/*
+ * Quirk: drop a queue's TLS key when an authentication on it succeeds, as
+ * Linux nvmet did before "nvmet-tcp: Don't free SQ on authentication
+ * success": a later REPLACETLSPSK on that queue then fails with
+ * CONCAT_MISMATCH.  For host-driver developers testing their error path.
+ */
+void nvmet_subsys_set_quirk_free_tls_key(NvmetSubsys *subsys, bool on);
+/*
+ * The host's configured TLS PSK in the interchange format
+ * "NVMeTLSkey-1:HH:...:" (NULL: none).  Identities version 0 and 1 are
+ * accepted for it.
+ */
+bool nvmet_host_set_tls_psk(NvmetHost *host, const char *interchange,
+                            GError **errp);
 
 /* Overwrite a NUL-terminated secret string, then g_free() it. */
 void nvmet_secret_str_free(char *s);

@@ -453,7 +453,10 @@ static uint8_t *disc_log(NvmetQueue *q, const char *hostnqn, size_t *len)
         e[0] = NVMF_TRTYPE_TCP;
         e[1] = pc->ipv6 ? NVMF_ADRFAM_IPV6 : NVMF_ADRFAM_IPV4;
         e[2] = s->discovery ? NVME_NQN_CURR : NVME_NQN_NVME;
-        e[3] = pc->treq | (pc->sqflow_disable_ok ? NVMF_TREQ_DISABLE_SQFLOW : 0);
+        e[3] = (pc->tls == NVMET_PORT_TLS_REQUIRED ? NVMF_TREQ_REQUIRED :
+                pc->tls == NVMET_PORT_TLS_ALLOWED ? NVMF_TREQ_NOT_REQUIRED :
+                pc->treq) |
+               (pc->sqflow_disable_ok ? NVMF_TREQ_DISABLE_SQFLOW : 0);
         nvmet_st16(e + 4, pc->portid);
         nvmet_st16(e + 6, NVME_CNTLID_DYNAMIC);
         nvmet_st16(e + 8, NVMET_ADMIN_MAX_SQSIZE);
@@ -462,7 +465,9 @@ static uint8_t *disc_log(NvmetQueue *q, const char *hostnqn, size_t *len)
         nvmet_st_ascii(e + 32, 32, pc->trsvcid);
         memcpy(e + 256, s->cfg.nqn, strlen(s->cfg.nqn));
         nvmet_st_ascii(e + 512, 256, pc->traddr);
-        e[768] = NVMF_TCP_SECTYPE_NONE;   /* TSAS: sectype */
+        /* TSAS: sectype */
+        e[768] = pc->tls != NVMET_PORT_TLS_NONE ? NVMF_TCP_SECTYPE_TLS13 :
+                 NVMF_TCP_SECTYPE_NONE;
     }
     g_ptr_array_free(subs, true);
     return buf;

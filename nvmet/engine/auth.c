@@ -274,6 +274,11 @@ void nvmet_subsys_set_seed(NvmetSubsys *subsys, const void *seed, size_t len)
     }
 }
 
+void nvmet_subsys_set_quirk_free_tls_key(NvmetSubsys *subsys, bool on)
+{
+    subsys->quirk_free_tls_key = on;
+}
+
 /* ---- Authentication Send ------------------------------------------------- */
 
 static bool in_list(const uint8_t *list, unsigned n, uint8_t id)
@@ -374,6 +379,20 @@ static void handle_negotiate(NvmetQueue *q, const uint8_t *m, uint32_t tl)
         fail1(q, NVME_AUTH_FAIL_HASH_UNUSABLE,
               "no hash function offered by the host is allowed");
         return;
+    }
+    if (sc_c != NVME_AUTH_SECP_NOSC && hash == NVMET_HASH_SHA512) {
+        /* TLS PSKs are SHA-256 or SHA-384: generated ones as well */
+        static const uint8_t tls_hashes[] = {
+            NVMET_HASH_SHA256, NVMET_HASH_SHA384,
+        };
+
+        hash = pick(hashes, tls_hashes, G_N_ELEMENTS(tls_hashes), desc + 4,
+                    halen);
+        if (hash < 0) {
+            fail1(q, NVME_AUTH_FAIL_HASH_UNUSABLE,
+                  "secure channel concatenation needs SHA-256 or SHA-384");
+            return;
+        }
     }
     group = pick(groups, group_order, G_N_ELEMENTS(group_order),
                  desc + 4 + MAX_IDS, dhlen);
@@ -556,6 +575,12 @@ void nvmet_auth_success(NvmetQueue *q)
     a->count++;
     trace_nvmet_auth_success(q->name, a->tid, nvmet_hash_name(a->hash),
                              nvmet_dh_name(a->dhgid), a->bidi, a->count);
+    if (q->tls.has_key && q->ctrl && q->ctrl->subsys &&
+        q->ctrl->subsys->quirk_free_tls_key) {
+        /* the seed bug, on purpose: the queue forgets its TLS key */
+        q->tls.has_key = false;
+        trace_nvmet_quirk_free_tls_key(q->name, q->tls.key_serial);
+    }
 }
 
 void nvmet_exec_auth_send(NvmetReq *req)
@@ -821,13 +846,15 @@ bool nvmet_concat_check(NvmetQueue *q, uint8_t sc_c)
               "secure channel concatenation needs a port with TLS");
         return false;
     }
-    if (sc_c == NVME_AUTH_SECP_NEWTLSPSK && q->tls.active) {
+    if (sc_c == NVME_AUTH_SECP_NEWTLSPSK && q->tls.has_key) {
         fail1(q, NVME_AUTH_FAIL_CONCAT_MISMATCH,
               "NEWTLSPSK on a queue that is already TLS-secured");
         return false;
     }
-    if (sc_c == NVME_AUTH_SECP_REPLACETLSPSK && !q->tls.active) {
-        fail1(q, NVME_AUTH_FAIL_CONCAT_MISMATCH,
+    if (sc_c == NVME_AUTH_SECP_REPLACETLSPSK && !q->tls.has_key) {
+        fail1(q, NVME_AUTH_FAIL_CONCAT_MISMATCH, q->tls.active ?
+              "REPLACETLSPSK on a TLS queue whose key was dropped "
+              "(quirk free-tls-key-on-auth)" :
               "REPLACETLSPSK on a queue that is not TLS-secured");
         return false;
     }

@@ -102,6 +102,16 @@ static void exec_connect(NvmetReq *req)
         nvmet_req_complete(req, NVME_SC_CONNECT_INVALID_HOST | NVME_STATUS_DNR);
         return;
     }
+    /* a PSK names a host and a subsystem: Connect must name the same */
+    if (q->tls.active && q->tls.hostnqn &&
+        (!g_str_equal(q->tls.hostnqn, hostnqn) ||
+         (!subsys->discovery && !g_str_equal(q->tls.subnqn, subnqn)))) {
+        trace_nvmet_connect_tls_mismatch(q->name, hostnqn, subnqn,
+                                         q->tls.identity);
+        req->dw0 = IPO_DATA(NVME_CONNECT_DATA_HOSTNQN);
+        nvmet_req_complete(req, NVME_SC_CONNECT_INVALID_HOST | NVME_STATUS_DNR);
+        return;
+    }
     if ((cattr & NVME_CONNECT_CATTR_DISABLE_SQFLOW) &&
         !q->port->cfg.sqflow_disable_ok) {
         connect_invalid(req, IPO_SQE(NVME_CONNECT_CATTR),

@@ -85,9 +85,33 @@ typedef struct NvmetQueueAuth {
     int64_t deadline;       /* INT64_MAX: no timeout pending */
 } NvmetQueueAuth;
 
-/* TLS session state of one submission queue. */
+typedef enum NvmetTlsState {
+    NVMET_TLS_OFF,          /* cleartext NVMe/TCP */
+    NVMET_TLS_DETECT,       /* first byte decides: TLS record or ICReq */
+    NVMET_TLS_HANDSHAKE,
+    NVMET_TLS_ACTIVE,       /* PDUs travel in TLS records */
+    NVMET_TLS_FAILED,       /* handshake or record error: closing */
+} NvmetTlsState;
+
+/*
+ * TLS session state of one submission queue: its own GnuTLS session, the
+ * ciphertext in both directions, and the PSK the host proved it has.
+ */
 typedef struct NvmetQueueTls {
     bool active;            /* the connection runs over TLS */
+    bool has_key;           /* the queue holds its PSK (REPLACETLSPSK) */
+    NvmetTlsState state;
+    void *session;          /* gnutls_session_t */
+    void *cred;             /* gnutls_psk_server_credentials_t */
+    GByteArray *in;         /* received records not yet taken by GnuTLS */
+    size_t in_off;
+    GByteArray *out;        /* records to send */
+    size_t out_off;
+    char *identity;         /* PSK identity of the handshake */
+    char *hostnqn, *subnqn; /* the identity names these */
+    bool generated;         /* a generated (concatenation) PSK */
+    uint8_t hash;           /* 1 SHA-256, 2 SHA-384 */
+    uint32_t key_serial;    /* the PSK's serial number (traces) */
 } NvmetQueueTls;
 
 /* ---- objects --------------------------------------------------------------- */
@@ -101,6 +125,8 @@ struct NvmetTarget {
     NvmetSubsys *disc;          /* the well-known discovery subsystem */
     uint64_t disc_genctr;
     int64_t armed_deadline;     /* last deadline passed to timer_update */
+    GHashTable *gen_psks;       /* "hostnqn subnqn" -> NvmetGenPsk */
+    uint32_t next_psk_serial;
 };
 
 struct NvmetPort {
@@ -119,6 +145,8 @@ struct NvmetHost {
     uint32_t key_generation;
     uint32_t allowed_hashes;    /* bit per hash ID, 0: all */
     uint32_t allowed_groups;    /* bit per DH group ID, 0: all */
+    struct NvmetPsk *tls_psk;   /* configured TLS PSK, NULL: none */
+    uint32_t tls_psk_serial;
 };
 
 struct NvmetSubsys {
@@ -131,6 +159,7 @@ struct NvmetSubsys {
     GPtrArray *ports;           /* ports exporting this subsystem */
     uint16_t next_cntlid;
     bool seeded;                /* deterministic random choices */
+    bool quirk_free_tls_key;    /* reproduce the seed bug on purpose */
     uint8_t seed_key[32];
     GHashTable *conn_counts;    /* "qid hostnqn" -> connections so far */
 };
@@ -379,6 +408,37 @@ void nvmet_queue_auth_info(NvmetQueue *q, NvmetQueueInfo *info);
 bool nvmet_concat_check(NvmetQueue *q, uint8_t sc_c);
 void nvmet_concat_generate_psk(NvmetQueue *q);
 bool nvmet_port_tls_possible(NvmetPort *port);
+
+/* ---- tls.c ---------------------------------------------------------------- */
+void nvmet_tls_queue_init(NvmetQueue *q);
+void nvmet_tls_queue_free(NvmetQueue *q);
+/* Takes @buf if the connection is (or turns out to be) TLS. */
+bool nvmet_tls_input(NvmetQueue *q, const void *buf, size_t len);
+bool nvmet_tls_in_use(NvmetQueue *q);
+size_t nvmet_tls_output(NvmetQueue *q, const uint8_t **data);
+void nvmet_tls_output_advance(NvmetQueue *q, size_t n);
+
+/* ---- tcp.c (plaintext side, for tls.c) ------------------------------------ */
+void nvmet_pdu_input(NvmetQueue *q, const void *buf, size_t len);
+size_t nvmet_plain_output(NvmetQueue *q, const uint8_t **data);
+void nvmet_plain_output_advance(NvmetQueue *q, size_t n);
+
+/*
+ * concat.c: the TLS PSK for an identity a host presents, with the names it
+ * binds; false (and a reason for the trace) if there is none.
+ */
+typedef struct NvmetTlsPskMatch {
+    uint8_t key[64];
+    size_t key_len;
+    uint8_t hash;
+    bool generated;
+    char *hostnqn, *subnqn;
+    uint32_t serial;
+} NvmetTlsPskMatch;
+bool nvmet_tls_find_psk(NvmetQueue *q, const char *identity,
+                        NvmetTlsPskMatch *m, const char **why);
+void nvmet_concat_target_free(NvmetTarget *t);
+void nvmet_host_tls_psk_free(NvmetHost *host);
 
 /* ---- helpers ---------------------------------------------------------------- */
 static inline uint32_t nvmet_sqe_dw(const NvmetReq *req, unsigned off)

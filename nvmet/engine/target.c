@@ -268,6 +268,7 @@ void nvmet_target_free(NvmetTarget *t)
         nvmet_ctrl_teardown(t->disc->ctrls->data, "target removed");
     }
     subsys_release(t->disc);
+    nvmet_concat_target_free(t);
     g_free(t);
 }
 
@@ -646,6 +647,7 @@ void nvmet_host_free(NvmetHost *host)
     t->hosts = g_list_remove(t->hosts, host);
     nvmet_dhchap_key_free(host->host_key);
     nvmet_dhchap_key_free(host->ctrl_key);
+    nvmet_host_tls_psk_free(host);
     g_ptr_array_free(host->subsystems, true);
     g_free(host->nqn);
     g_free(host);

@@ -90,7 +90,7 @@ static void out_seg_free(NvmetOutSeg *seg)
 
 static void budget_release(NvmetQueue *q, uint32_t bytes);
 
-size_t nvmet_queue_output(NvmetQueue *q, const uint8_t **data)
+size_t nvmet_plain_output(NvmetQueue *q, const uint8_t **data)
 {
     NvmetOutSeg *seg = g_queue_peek_head(&q->out);
 
@@ -102,7 +102,7 @@ size_t nvmet_queue_output(NvmetQueue *q, const uint8_t **data)
     return seg->len - q->out_head;
 }
 
-int nvmet_queue_output_iov(NvmetQueue *q, struct iovec *iov, int max)
+static int plain_output_iov(NvmetQueue *q, struct iovec *iov, int max)
 {
     int n = 0;
 
@@ -116,7 +116,7 @@ int nvmet_queue_output_iov(NvmetQueue *q, struct iovec *iov, int max)
     return n;
 }
 
-void nvmet_queue_output_advance(NvmetQueue *q, size_t n)
+void nvmet_plain_output_advance(NvmetQueue *q, size_t n)
 {
     while (n > 0) {
         NvmetOutSeg *seg = g_queue_peek_head(&q->out);
@@ -135,6 +135,44 @@ void nvmet_queue_output_advance(NvmetQueue *q, size_t n)
             budget_release(q, seg->budget);
         }
         out_seg_free(seg);
+    }
+}
+
+/*
+ * What the user sends: the PDUs themselves, or on a TLS connection the
+ * records that carry them (nvmet_tls_output* encrypt pending PDUs first).
+ */
+size_t nvmet_queue_output(NvmetQueue *q, const uint8_t **data)
+{
+    if (nvmet_tls_in_use(q)) {
+        return nvmet_tls_output(q, data);
+    }
+    return nvmet_plain_output(q, data);
+}
+
+int nvmet_queue_output_iov(NvmetQueue *q, struct iovec *iov, int max)
+{
+    const uint8_t *data;
+    size_t n;
+
+    if (!nvmet_tls_in_use(q)) {
+        return plain_output_iov(q, iov, max);
+    }
+    n = nvmet_tls_output(q, &data);
+    if (!n || max < 1) {
+        return 0;
+    }
+    iov[0].iov_base = (void *)data;
+    iov[0].iov_len = n;
+    return 1;
+}
+
+void nvmet_queue_output_advance(NvmetQueue *q, size_t n)
+{
+    if (nvmet_tls_in_use(q)) {
+        nvmet_tls_output_advance(q, n);
+    } else {
+        nvmet_plain_output_advance(q, n);
     }
 }
 
@@ -957,6 +995,14 @@ static void rx_data_done(NvmetQueue *q, bool digest_ok)
 
 void nvmet_queue_input(NvmetQueue *q, const void *buf, size_t len)
 {
+    if (!nvmet_tls_input(q, buf, len)) {
+        nvmet_pdu_input(q, buf, len);
+    }
+}
+
+/* PDU bytes of the connection, decrypted if it runs over TLS */
+void nvmet_pdu_input(NvmetQueue *q, const void *buf, size_t len)
+{
     const uint8_t *p = buf;
 
     while (len > 0 && !q->released) {
@@ -1063,6 +1109,7 @@ NvmetQueue *nvmet_queue_new(NvmetPort *port, const char *peer, void *opaque)
     q->reqs = g_new0(NvmetReq, q->nr_reqs);
     q->auth.deadline = INT64_MAX;
     rx_reset(q);
+    nvmet_tls_queue_init(q);
     port->queues = g_list_prepend(port->queues, q);
     trace_nvmet_queue_new(q->name, port->cfg.portid);
     return q;
@@ -1155,6 +1202,7 @@ static void queue_try_free(NvmetQueue *q)
     }
     trace_nvmet_queue_free(q->name);
     nvmet_auth_clear_exchange(&q->auth);
+    nvmet_tls_queue_free(q);
     g_free(q->reqs);
     g_free(q->peer);
     g_free(q->name);

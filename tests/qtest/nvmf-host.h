@@ -152,4 +152,18 @@ size_t nvmf_dh_len(uint8_t gid);
 void nvmf_dh_compute(uint8_t gid, const uint8_t *x, size_t xlen,
                      const uint8_t *peer, uint8_t *pub, uint8_t *shared);
 
+/* ---- TLS 1.3 PSK client (nvmf-host-tls.c) ------------------------------- */
+
+typedef struct NvmfTls NvmfTls;
+
+/* A client session over @inner; @hash 1: SHA-256 PSK, 2: SHA-384 */
+NvmfTls *nvmf_tls_new(const NvmfTransport *inner, const char *identity,
+                      const uint8_t *key, size_t key_len, uint8_t hash);
+int nvmf_tls_handshake(NvmfTls *t);
+const char *nvmf_tls_error(NvmfTls *t);
+char *nvmf_tls_description(NvmfTls *t);
+/* The transport that sends and receives through the session. */
+NvmfTransport nvmf_tls_transport(NvmfTls *t);
+void nvmf_tls_free(NvmfTls *t);
+
 #endif

@@ -245,16 +245,37 @@ ssize_t nvmet_test_recv(void *opaque, void *buf, size_t len)
     }
 }
 
-TestConn *tc_new(TestTarget *tt)
+TestConn *tc_new_on(TestTarget *tt, NvmetPort *port)
 {
     TestConn *tc = g_new0(TestConn, 1);
     NvmfTransport tr = { tc_send, nvmet_test_recv, tc };
 
     tc->tt = tt;
-    tc->q = nvmet_queue_new(tt->port, "test-peer", tc);
+    tc->q = nvmet_queue_new(port, "test-peer", tc);
     tc->h = nvmf_host_new(&tr);
     g_queue_init(&tc->held);
     return tc;
+}
+
+TestConn *tc_new(TestTarget *tt)
+{
+    return tc_new_on(tt, tt->port);
+}
+
+int tc_start_tls(TestConn *tc, const char *identity, const uint8_t *key,
+                 size_t len, uint8_t hash)
+{
+    NvmfTransport raw = { tc_send, nvmet_test_recv, tc };
+    NvmfTransport tr;
+
+    tc->tls = nvmf_tls_new(&raw, identity, key, len, hash);
+    if (nvmf_tls_handshake(tc->tls) < 0) {
+        return -1;
+    }
+    tr = nvmf_tls_transport(tc->tls);
+    nvmf_host_free(tc->h);
+    tc->h = nvmf_host_new(&tr);
+    return 0;
 }
 
 void tc_free(TestConn *tc)
@@ -267,6 +288,7 @@ void tc_free(TestConn *tc)
         nvmet_io_complete(io, -EIO);
     }
     nvmf_host_free(tc->h);
+    nvmf_tls_free(tc->tls);
     g_free(tc);
 }
 

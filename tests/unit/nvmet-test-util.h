@@ -44,6 +44,7 @@ typedef struct TestConn {
     NvmetQueue *q;
     NvmfHost *h;
     bool hold_io;           /* leave I/O pending instead of completing it */
+    NvmfTls *tls;           /* tc_start_tls() */
     GQueue held;            /* NvmetIo * */
     uint16_t cntlid;
 } TestConn;
@@ -63,6 +64,14 @@ NvmetNs *tt_add_ns(TestTarget *tt, NvmetSubsys *s, uint32_t nsid,
 void tt_remove_ns(TestTarget *tt, NvmetNs *ns);
 
 TestConn *tc_new(TestTarget *tt);
+/* A connection to another port of the target */
+TestConn *tc_new_on(TestTarget *tt, NvmetPort *port);
+/*
+ * TLS handshake as the host with a PSK; afterwards the connection's host
+ * talks through the session.  0 or -1 (nvmf_tls_error(tc->tls) says why).
+ */
+int tc_start_tls(TestConn *tc, const char *identity, const uint8_t *key,
+                 size_t len, uint8_t hash);
 void tc_free(TestConn *tc);
 /* Complete I/O held back with hold_io. */
 void tc_complete_held(TestConn *tc);

@@ -1,0 +1,532 @@
+/*
+ * TLS 1.3 PSK per queue and secure channel concatenation: configured PSKs
+ * (identity versions 0 and 1), port modes, refused identities and keys,
+ * NEWTLSPSK, TLS reconnection with the generated PSK, REPLACETLSPSK again
+ * and again, and the quirk that reproduces the seed bug.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+#include "nvmet-test-util.h"
+#include "../../nvmet/engine/crypto.h"
+#include "../../nvmet/engine/psk.h"
+
+#define HOSTNQN TEST_HOSTNQN
+
+/* libnvme's test/psk.c key, SHA-256 */
+static const char *psk01 =
+    "NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:";
+
+static const uint8_t dh_secret[48] = {
+    0x21, 0x43, 0x65, 0x87, 0xa9, 0xcb, 0xed, 0x0f, 0x12, 0x34, 0x56, 0x78,
+    0x9a, 0xbc, 0xde, 0xf0, 0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78,
+    0x87, 0x96, 0xa5, 0xb4, 0xc3, 0xd2, 0xe1, 0xf0, 0x11, 0x22, 0x33, 0x44,
+    0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01,
+};
+
+typedef struct TlsFixture {
+    TestTarget *tt;
+    NvmetPort *port;            /* the TLS port */
+    char *hkey, *ckey;
+} TlsFixture;
+
+static TlsFixture *tf_new(NvmetPortTls mode)
+{
+    TlsFixture *f = g_new0(TlsFixture, 1);
+    NvmetPortConfig pc;
+    GError *err = NULL;
+
+    f->tt = tt_new();
+    nvmet_port_config_init(&pc);
+    pc.traddr = "127.0.0.1";
+    pc.trsvcid = "4421";
+    pc.portid = 2;
+    pc.tls = mode;
+    f->port = nvmet_port_new(f->tt->t, &pc, &err);
+    g_assert_no_error(err);
+    nvmet_port_add_subsys(f->port, f->tt->subsys);
+    nvmet_subsys_set_allow_any_host(f->tt->subsys, false);
+    f->tt->host = nvmet_host_new(f->tt->t, HOSTNQN, &err);
+    g_assert_no_error(err);
+    g_assert_true(nvmet_subsys_add_host(f->tt->subsys, f->tt->host, &err));
+    return f;
+}
+
+static void tf_free(TlsFixture *f)
+{
+    nvmet_port_free(f->port);
+    tt_free(f->tt);
+    g_free(f->hkey);
+    g_free(f->ckey);
+    g_free(f);
+}
+
+/* The host's side of a configured PSK: identity and TLS PSK */
+static void host_configured(const char *interchange, uint8_t version,
+                            const char *hostnqn, char *identity,
+                            uint8_t *tls_psk, uint8_t *hash)
+{
+    NvmetPsk psk;
+    NvmetPskIdentity id;
+    GError *err = NULL;
+
+    g_assert_true(nvmet_psk_parse(interchange, &psk, &err));
+    g_assert_true(nvmet_psk_configured_derive(&psk, version, hostnqn,
+                                              TEST_SUBNQN, &id, tls_psk,
+                                              &err));
+    g_assert_no_error(err);
+    g_assert_true(nvmet_psk_identity_format(&id, identity, &err));
+    *hash = id.hash;
+}
+
+static uint16_t connect_admin(TestConn *tc, const char *hostnqn,
+                              uint32_t *dw0)
+{
+    NvmfCqe cqe;
+
+    g_assert_cmpint(nvmf_host_icreq(tc->h, false, false, 0), ==, 0);
+    g_assert_cmpint(nvmf_host_connect(tc->h, 0, 31, 0xffff, TEST_SUBNQN,
+                                      hostnqn, test_hostid, 0, 0, &cqe),
+                    ==, 0);
+    if (dw0) {
+        *dw0 = cqe.dw0;
+    }
+    tc->cntlid = cqe.dw0 & 0xffff;
+    return cqe.status;
+}
+
+static void rw_roundtrip(TestConn *io, uint64_t lba, uint8_t fill)
+{
+    uint8_t w[4096], r[4096];
+    NvmfCqe cqe;
+
+    memset(w, fill, sizeof(w));
+    g_assert_cmpint(nvmf_host_rw(io->h, true, 1, lba, 8, w, sizeof(w), &cqe),
+                    ==, 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmpint(nvmf_host_rw(io->h, false, 1, lba, 8, r, sizeof(r), &cqe),
+                    ==, 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmpmem(w, sizeof(w), r, sizeof(r));
+}
+
+/* ---- configured PSKs ------------------------------------------------------ */
+
+static void test_configured(const void *opaque)
+{
+    uint8_t version = GPOINTER_TO_UINT(opaque);
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_REQUIRED);
+    char identity[NVMET_PSK_IDENTITY_SIZE];
+    uint8_t key[48], hash;
+    GError *err = NULL;
+    TestConn *a, *io;
+    uint32_t dw0;
+    NvmfCqe cqe;
+
+    g_assert_true(nvmet_host_set_tls_psk(f->tt->host, psk01, &err));
+    host_configured(psk01, version, HOSTNQN, identity, key, &hash);
+    g_assert_true(g_str_has_prefix(identity, version ? "NVMe1R01 " :
+                                   "NVMe0R01 "));
+
+    a = tc_new_on(f->tt, f->port);
+    if (tc_start_tls(a, identity, key, 32, hash) < 0) {
+        g_error("handshake: %s", nvmf_tls_error(a->tls));
+    }
+    g_assert_true(tt_trace_has(f->tt, "TLS established"));
+    {
+        g_autofree char *desc = nvmf_tls_description(a->tls);
+
+        g_assert_nonnull(strstr(desc, "TLS1.3"));
+        g_assert_nonnull(strstr(desc, "AES-128-GCM"));
+    }
+    g_assert_cmphex(connect_admin(a, HOSTNQN, &dw0), ==, 0);
+    g_assert_cmphex(dw0 & NVME_CONNECT_AUTHREQ_ATR, ==, 0);
+    g_assert_cmpint(nvmf_host_enable(a->h), ==, 0);
+    g_assert_cmpint(nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES,
+                                           0x00010001, &cqe), ==, 0);
+
+    io = tc_new_on(f->tt, f->port);
+    g_assert_cmpint(tc_start_tls(io, identity, key, 32, hash), ==, 0);
+    g_assert_cmpint(nvmf_host_icreq(io->h, true, true, 0), ==, 0);
+    g_assert_cmpint(nvmf_host_connect(io->h, 1, 31, a->cntlid, TEST_SUBNQN,
+                                      HOSTNQN, test_hostid, 0, 0, &cqe), ==, 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    nvmf_host_set_incapsule(io->h, 8192);
+    /* large transfers: many records in both directions */
+    {
+        size_t len = 512 * 1024;
+        g_autofree uint8_t *w = g_malloc(len), *r = g_malloc(len);
+
+        for (size_t i = 0; i < len; i++) {
+            w[i] = i * 7 + (i >> 9);
+        }
+        g_assert_cmpint(nvmf_host_rw(io->h, true, 1, 0, len / 512, w, len,
+                                     &cqe), ==, 0);
+        g_assert_cmphex(cqe.status, ==, 0);
+        g_assert_cmpint(nvmf_host_rw(io->h, false, 1, 0, len / 512, r, len,
+                                     &cqe), ==, 0);
+        g_assert_cmphex(cqe.status, ==, 0);
+        g_assert_cmpmem(w, len, r, len);
+    }
+    tc_free(io);
+    tc_free(a);
+    tf_free(f);
+}
+
+static void test_port_modes(void)
+{
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_REQUIRED);
+    char identity[NVMET_PSK_IDENTITY_SIZE];
+    uint8_t key[48], hash;
+    GError *err = NULL;
+    TestConn *c;
+
+    g_assert_true(nvmet_host_set_tls_psk(f->tt->host, psk01, &err));
+    /* cleartext on a TLS-required port: closed without an answer */
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmpint(nvmf_host_icreq(c->h, false, false, 0), ==, -1);
+    g_assert_true(nvmet_queue_wants_close(c->q));
+    g_assert_true(tt_trace_has(f->tt, "the port requires TLS"));
+    tc_free(c);
+    /* the cleartext port still works */
+    c = tc_new(f->tt);
+    g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
+    tc_free(c);
+    tf_free(f);
+
+    /* "not required": both */
+    f = tf_new(NVMET_PORT_TLS_ALLOWED);
+    g_assert_true(nvmet_host_set_tls_psk(f->tt->host, psk01, &err));
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
+    tc_free(c);
+    host_configured(psk01, 1, HOSTNQN, identity, key, &hash);
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmpint(tc_start_tls(c, identity, key, 32, hash), ==, 0);
+    g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
+    tc_free(c);
+    tf_free(f);
+}
+
+static void test_discovery_log(void)
+{
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_REQUIRED);
+    char identity[NVMET_PSK_IDENTITY_SIZE];
+    uint8_t key[48], hash, log[3072];
+    GError *err = NULL;
+    TestConn *c;
+    NvmfCqe cqe;
+
+    g_assert_true(nvmet_host_set_tls_psk(f->tt->host, psk01, &err));
+    host_configured(psk01, 1, HOSTNQN, identity, key, &hash);
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmpint(tc_start_tls(c, identity, key, 32, hash), ==, 0);
+    g_assert_cmpint(nvmf_host_icreq(c->h, false, false, 0), ==, 0);
+    g_assert_cmpint(nvmf_host_connect(c->h, 0, 31, 0xffff,
+                                      NVME_DISC_SUBSYS_NAME, HOSTNQN,
+                                      test_hostid, 0, 0, &cqe), ==, 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmpint(nvmf_host_enable(c->h), ==, 0);
+    g_assert_cmpint(nvmf_host_get_log(c->h, NVME_LOG_DISC, 0, 0, log,
+                                      sizeof(log), &cqe), ==, 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmpuint(nvmet_ld64(log + 8), ==, 2);
+    for (int i = 0; i < 2; i++) {
+        const uint8_t *e = log + 1024 + i * 1024;
+
+        g_assert_cmphex(e[3] & 3, ==, NVMF_TREQ_REQUIRED);
+        g_assert_cmphex(e[768], ==, NVMF_TCP_SECTYPE_TLS13);
+    }
+    tc_free(c);
+    tf_free(f);
+}
+
+static void test_refusals(void)
+{
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_REQUIRED);
+    char identity[NVMET_PSK_IDENTITY_SIZE], other[NVMET_PSK_IDENTITY_SIZE];
+    uint8_t key[48], hash;
+    GError *err = NULL;
+    NvmetHost *h2;
+    TestConn *c;
+
+    g_assert_true(nvmet_host_set_tls_psk(f->tt->host, psk01, &err));
+    host_configured(psk01, 1, HOSTNQN, identity, key, &hash);
+
+    /* right identity, wrong key */
+    c = tc_new_on(f->tt, f->port);
+    key[0] ^= 1;
+    g_assert_cmpint(tc_start_tls(c, identity, key, 32, hash), ==, -1);
+    key[0] ^= 1;
+    g_assert_true(nvmet_queue_wants_close(c->q));
+    g_assert_true(tt_trace_has(f->tt, "TLS handshake failed"));
+    tc_free(c);
+
+    /* an identity for a host without a PSK */
+    h2 = nvmet_host_new(f->tt->t, TEST_HOSTNQN2, &err);
+    g_assert_true(nvmet_subsys_add_host(f->tt->subsys, h2, &err));
+    host_configured(psk01, 1, TEST_HOSTNQN2, other, key, &hash);
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmpint(tc_start_tls(c, other, key, 32, hash), ==, -1);
+    g_assert_true(tt_trace_has(f->tt, "no TLS PSK is configured"));
+    tc_free(c);
+
+    /* a digest that does not belong to the PSK */
+    {
+        char *d = strrchr(identity, ' ') + 1;
+
+        host_configured(psk01, 1, HOSTNQN, identity, key, &hash);
+        d[0] = d[0] == 'A' ? 'B' : 'A';
+        c = tc_new_on(f->tt, f->port);
+        g_assert_cmpint(tc_start_tls(c, identity, key, 32, hash), ==, -1);
+        g_assert_true(tt_trace_has(f->tt, "does not match"));
+        tc_free(c);
+    }
+    /* not an NVMe identity at all */
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmpint(tc_start_tls(c, "client1", key, 32, 1), ==, -1);
+    g_assert_true(tt_trace_has(f->tt, "not an NVMe TLS PSK identity"));
+    tc_free(c);
+
+    /* the PSK of host 1, then a Connect as host 2 */
+    g_assert_true(nvmet_host_set_tls_psk(h2, psk01, &err));
+    host_configured(psk01, 1, HOSTNQN, identity, key, &hash);
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmpint(tc_start_tls(c, identity, key, 32, hash), ==, 0);
+    g_assert_cmphex(connect_admin(c, TEST_HOSTNQN2, NULL), ==,
+                    NVME_SC_CONNECT_INVALID_HOST | NVME_STATUS_DNR);
+    g_assert_true(tt_trace_has(f->tt, "the TLS PSK identity is"));
+    tc_free(c);
+    nvmet_host_free(h2);
+    tf_free(f);
+}
+
+/* ---- secure channel concatenation -------------------------------------------- */
+
+static void auth_params(NvmfAuthParams *p, TlsFixture *f, uint8_t sc_c,
+                        uint16_t tid)
+{
+    static const uint8_t hashes[] = { 1, 2, 3 };
+    static const uint8_t groups[] = { 1, 2, 3, 4, 5 };
+
+    memset(p, 0, sizeof(*p));
+    p->hostnqn = HOSTNQN;
+    p->subnqn = TEST_SUBNQN;
+    p->host_secret = f->hkey;
+    p->ctrl_secret = f->ckey;
+    memcpy(p->hashes, hashes, 3);
+    p->nhashes = 3;
+    memcpy(p->groups, groups, 5);
+    p->ngroups = 5;
+    p->sc_c = sc_c;
+    p->tid = tid;
+}
+
+/* The identity and TLS PSK the host derives from a generated PSK */
+static void host_generated(NvmfAuthResult *r, char *identity, uint8_t *key)
+{
+    NvmetPskIdentity id = { .version = 1, .generated = true, .hash = r->hash };
+    GError *err = NULL;
+
+    g_assert_cmpuint(r->psk_len, ==, nvmet_hash_len(r->hash));
+    g_strlcpy(id.hostnqn, HOSTNQN, sizeof(id.hostnqn));
+    g_strlcpy(id.subnqn, TEST_SUBNQN, sizeof(id.subnqn));
+    g_assert_true(nvmet_psk_digest(r->hash, r->psk, r->psk_len, HOSTNQN,
+                                   TEST_SUBNQN, id.digest, &err));
+    g_assert_true(nvmet_psk_identity_format(&id, identity, &err));
+    g_assert_true(nvmet_psk_tls_psk(&id, r->psk, r->psk_len, key, &err));
+    g_assert_no_error(err);
+}
+
+/* a TLS admin queue with a generated PSK, enabled */
+static TestConn *tls_admin(TlsFixture *f, const char *identity,
+                           const uint8_t *key, uint8_t hash)
+{
+    TestConn *a = tc_new_on(f->tt, f->port);
+    uint32_t dw0;
+
+    if (tc_start_tls(a, identity, key, nvmet_hash_len(hash), hash) < 0) {
+        g_error("handshake with %s: %s", identity, nvmf_tls_error(a->tls));
+    }
+    g_assert_cmphex(connect_admin(a, HOSTNQN, &dw0), ==, 0);
+    /* like nvmet: no authentication on a TLS queue */
+    g_assert_cmphex(dw0 & NVME_CONNECT_AUTHREQ_ATR, ==, 0);
+    g_assert_cmpint(nvmf_host_enable(a->h), ==, 0);
+    return a;
+}
+
+static void concat_fixture(TlsFixture *f, bool quirk)
+{
+    GError *err = NULL;
+
+    f->hkey = nvmf_dhchap_key_encode(dh_secret, 48, 2);
+    f->ckey = nvmf_dhchap_key_encode(dh_secret + 8, 32, 1);
+    g_assert_true(nvmet_host_set_dhchap_keys(f->tt->host, f->hkey, f->ckey,
+                                             &err));
+    nvmet_subsys_set_quirk_free_tls_key(f->tt->subsys, quirk);
+}
+
+static void test_concat(void)
+{
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_ALLOWED);
+    char identity[NVMET_PSK_IDENTITY_SIZE], old[NVMET_PSK_IDENTITY_SIZE];
+    uint8_t key[48], oldkey[48], hash;
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    TestConn *c, *a, *io;
+    uint32_t dw0;
+    NvmfCqe cqe;
+
+    concat_fixture(f, false);
+    /* NEWTLSPSK on the cleartext admin queue */
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmphex(connect_admin(c, HOSTNQN, &dw0), ==, 0);
+    g_assert_true(dw0 & NVME_CONNECT_AUTHREQ_ATR);
+    auth_params(&p, f, NVME_AUTH_SECP_NEWTLSPSK, 1);
+    g_assert_cmpint(nvmf_host_authenticate(c->h, &p, &r), ==, 0);
+    g_assert_true(r.authenticated);
+    g_assert_false(r.rvalid);           /* no controller response: concat */
+    g_assert_cmpuint(r.hash, !=, 3);    /* SHA-512 cannot make a TLS PSK */
+    g_assert_cmpuint(r.dhgid, !=, 0);
+    hash = r.hash;
+    host_generated(&r, identity, key);
+    g_assert_true(g_str_has_prefix(identity, hash == 1 ? "NVMe1G01 " :
+                                   "NVMe1G02 "));
+    g_assert_true(tt_trace_has(f->tt, "NEWTLSPSK: generated PSK"));
+    /* the host tears the cleartext queue down and comes back over TLS */
+    tc_free(c);
+
+    a = tls_admin(f, identity, key, hash);
+    g_assert_cmpint(nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES,
+                                           0x00010001, &cqe), ==, 0);
+    io = tc_new_on(f->tt, f->port);
+    g_assert_cmpint(tc_start_tls(io, identity, key, nvmet_hash_len(hash),
+                                 hash), ==, 0);
+    g_assert_cmpint(nvmf_host_icreq(io->h, false, false, 0), ==, 0);
+    g_assert_cmpint(nvmf_host_connect(io->h, 1, 31, a->cntlid, TEST_SUBNQN,
+                                      HOSTNQN, test_hostid, 0, 0, &cqe), ==, 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmphex(cqe.dw0 & NVME_CONNECT_AUTHREQ_ATR, ==, 0);
+    nvmf_host_set_incapsule(io->h, 8192);
+    rw_roundtrip(io, 0, 0x11);
+
+    /* NEWTLSPSK on a TLS queue is refused */
+    auth_params(&p, f, NVME_AUTH_SECP_NEWTLSPSK, 2);
+    g_assert_cmpint(nvmf_host_authenticate(a->h, &p, &r), ==, 0);
+    g_assert_false(r.authenticated);
+    g_assert_cmphex(r.failure, ==, NVME_AUTH_FAIL_CONCAT_MISMATCH);
+
+    /* REPLACETLSPSK 100 times on the same TLS admin queue */
+    for (int i = 0; i < 100; i++) {
+        memcpy(old, identity, sizeof(old));
+        memcpy(oldkey, key, sizeof(key));
+        auth_params(&p, f, NVME_AUTH_SECP_REPLACETLSPSK, 10 + i);
+        g_assert_cmpint(nvmf_host_authenticate(a->h, &p, &r), ==, 0);
+        if (!r.authenticated) {
+            g_error("REPLACETLSPSK #%d: %s (reason 0x%x)", i + 1, r.error,
+                    r.failure);
+        }
+        host_generated(&r, identity, key);
+        g_assert_cmpstr(identity, !=, old);
+        /* the admin queue and the I/O queue keep working */
+        g_assert_cmpint(nvmf_host_prop_get(a->h, NVME_REG_CSTS, false, NULL,
+                                           &cqe), ==, 0);
+        g_assert_cmphex(cqe.status, ==, 0);
+        if (i % 10 == 0) {
+            TestConn *n;
+
+            rw_roundtrip(io, i, i);
+            /* the old identity is gone, the new one works */
+            n = tc_new_on(f->tt, f->port);
+            g_assert_cmpint(tc_start_tls(n, old, oldkey, nvmet_hash_len(hash),
+                                         hash), ==, -1);
+            tc_free(n);
+            n = tls_admin(f, identity, key, hash);
+            tc_free(n);
+        }
+    }
+    g_assert_true(tt_trace_has(f->tt, "REPLACETLSPSK: generated PSK"));
+    /* REPLACETLSPSK on a cleartext queue is refused */
+    c = tc_new(f->tt);
+    g_assert_cmphex(connect_admin(c, HOSTNQN, &dw0), ==, 0);
+    auth_params(&p, f, NVME_AUTH_SECP_REPLACETLSPSK, 7);
+    g_assert_cmpint(nvmf_host_authenticate(c->h, &p, &r), ==, 0);
+    g_assert_cmphex(r.failure, ==, NVME_AUTH_FAIL_CONCAT_MISMATCH);
+    /* and concatenation on an I/O queue too */
+    auth_params(&p, f, NVME_AUTH_SECP_REPLACETLSPSK, 8);
+    g_assert_cmpint(nvmf_host_authenticate(io->h, &p, &r), ==, 0);
+    g_assert_cmphex(r.failure, ==, NVME_AUTH_FAIL_CONCAT_MISMATCH);
+    tc_free(c);
+    tc_free(io);
+    tc_free(a);
+    tf_free(f);
+}
+
+static void test_concat_needs_tls_port(void)
+{
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_ALLOWED);
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    TestConn *c;
+
+    concat_fixture(f, false);
+    c = tc_new(f->tt);                  /* the port without TLS */
+    g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
+    auth_params(&p, f, NVME_AUTH_SECP_NEWTLSPSK, 1);
+    g_assert_cmpint(nvmf_host_authenticate(c->h, &p, &r), ==, 0);
+    g_assert_false(r.authenticated);
+    g_assert_cmphex(r.failure, ==, NVME_AUTH_FAIL_CONCAT_MISMATCH);
+    g_assert_true(tt_trace_has(f->tt, "needs a port with TLS"));
+    tc_free(c);
+    tf_free(f);
+}
+
+/* The seed bug on purpose: the second REPLACETLSPSK fails */
+static void test_quirk(void)
+{
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_ALLOWED);
+    char identity[NVMET_PSK_IDENTITY_SIZE];
+    uint8_t key[48];
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    TestConn *c, *a;
+
+    concat_fixture(f, true);
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
+    auth_params(&p, f, NVME_AUTH_SECP_NEWTLSPSK, 1);
+    g_assert_cmpint(nvmf_host_authenticate(c->h, &p, &r), ==, 0);
+    g_assert_true(r.authenticated);
+    host_generated(&r, identity, key);
+    tc_free(c);
+
+    a = tls_admin(f, identity, key, r.hash);
+    auth_params(&p, f, NVME_AUTH_SECP_REPLACETLSPSK, 2);
+    g_assert_cmpint(nvmf_host_authenticate(a->h, &p, &r), ==, 0);
+    g_assert_true(r.authenticated);
+    g_assert_true(tt_trace_has(f->tt, "queue dropped TLS key"));
+    auth_params(&p, f, NVME_AUTH_SECP_REPLACETLSPSK, 3);
+    g_assert_cmpint(nvmf_host_authenticate(a->h, &p, &r), ==, 0);
+    g_assert_false(r.authenticated);
+    g_assert_cmphex(r.failure, ==, NVME_AUTH_FAIL_CONCAT_MISMATCH);
+    g_assert_true(tt_trace_has(f->tt, "whose key was dropped"));
+    tc_free(a);
+    tf_free(f);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_data_func("/nvmet/tls/configured/v0", GUINT_TO_POINTER(0),
+                         test_configured);
+    g_test_add_data_func("/nvmet/tls/configured/v1", GUINT_TO_POINTER(1),
+                         test_configured);
+    g_test_add_func("/nvmet/tls/port-modes", test_port_modes);
+    g_test_add_func("/nvmet/tls/discovery-log", test_discovery_log);
+    g_test_add_func("/nvmet/tls/refusals", test_refusals);
+    g_test_add_func("/nvmet/tls/concat", test_concat);
+    g_test_add_func("/nvmet/tls/concat-needs-tls-port",
+                    test_concat_needs_tls_port);
+    g_test_add_func("/nvmet/tls/quirk-free-tls-key", test_quirk);
+    return g_test_run();
+}
