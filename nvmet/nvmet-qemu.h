@@ -62,6 +62,7 @@ struct NvmetSubsystemObject {
     uint32_t ieee_oui;
     bool has_seed;
     uint64_t seed;
+    bool quirk_free_tls_key;
 
     NvmetSubsys *subsys;
     GPtrArray *port_objs;       /* referenced NvmetPortObject */
@@ -77,6 +78,7 @@ struct NvmetHostObject {
     char *dhchap_ctrl_secret;
     NvmetDhchapHashList *dhchap_hashes;
     NvmetDhchapGroupList *dhchap_dhgroups;
+    char *tls_psk;
 
     NvmetHost *host;
     GPtrArray *subsys_objs;     /* referenced NvmetSubsystemObject */

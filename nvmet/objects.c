@@ -20,6 +20,7 @@
 #include "qapi/qapi-visit-nvmet.h"
 #include "crypto/secret_common.h"
 #include "qemu/cutils.h"
+#include "qemu/error-report.h"
 #include "qemu/uuid.h"
 #include "qom/object_interfaces.h"
 #include "block/block.h"
@@ -442,6 +443,12 @@ static void nvmet_subsystem_complete(UserCreatable *uc, Error **errp)
         stq_le_p(seed, s->seed);
         nvmet_subsys_set_seed(s->subsys, seed, sizeof(seed));
     }
+    if (s->quirk_free_tls_key) {
+        nvmet_subsys_set_quirk_free_tls_key(s->subsys, true);
+        warn_report("nvmet-subsystem '%s': quirk-free-tls-key is on: "
+                    "REPLACETLSPSK will fail after a re-authentication",
+                    object_get_canonical_path_component(OBJECT(s)));
+    }
     s->port_objs = g_ptr_array_new();
     for (unsigned i = 0; i < ports->len; i++) {
         NvmetPortObject *p = g_ptr_array_index(ports, i);
@@ -566,6 +573,9 @@ static void nvmet_subsystem_class_init(ObjectClass *oc, void *data)
          "IEEE OUI reported in Identify Controller");
     object_class_property_add(oc, "seed", "uint64", nvmet_subsystem_get_seed,
                               nvmet_subsystem_set_seed, NULL, NULL);
+    PROP(oc, "quirk-free-tls-key", "bool", bool, NvmetSubsystemObject,
+         quirk_free_tls_key, "reproduce the seed bug: forget a queue's "
+         "TLS key when it authenticates (REPLACETLSPSK then fails)");
     object_class_property_set_description(oc, "seed",
         "seed making the target's random choices for this subsystem "
         "deterministic");
@@ -595,6 +605,7 @@ bool nvmet_host_object_set_keys(NvmetHostObject *h, const char *secret,
             error_prepend(errp, "nvmet-host '%s': dhchap-secret: ", id);
             goto out;
         }
+        g_strstrip(hkey);           /* nvme gen-dhchap-key > file: newline */
     }
     if (ctrl_secret) {
         if (!secret) {
@@ -607,6 +618,7 @@ bool nvmet_host_object_set_keys(NvmetHostObject *h, const char *secret,
             error_prepend(errp, "nvmet-host '%s': dhchap-ctrl-secret: ", id);
             goto out;
         }
+        g_strstrip(ckey);
     }
     ok = nvmet_host_set_dhchap_keys(h->host, hkey, ckey, &gerr);
     if (!ok) {
@@ -653,6 +665,26 @@ static void nvmet_host_complete(UserCreatable *uc, Error **errp)
         nvmet_host_free(h->host);
         h->host = NULL;
         return;
+    }
+    if (h->tls_psk) {
+        char *psk = qcrypto_secret_lookup_as_utf8(h->tls_psk, errp);
+
+        if (!psk) {
+            error_prepend(errp, "nvmet-host '%s': tls-psk: ", id);
+            nvmet_host_free(h->host);
+            h->host = NULL;
+            return;
+        }
+        g_strstrip(psk);
+        if (!nvmet_host_set_tls_psk(h->host, psk, &gerr)) {
+            nvmet_secret_str_free(psk);
+            *errp = nvmet_gerror(gerr);
+            error_prepend(errp, "nvmet-host '%s': tls-psk: ", id);
+            nvmet_host_free(h->host);
+            h->host = NULL;
+            return;
+        }
+        nvmet_secret_str_free(psk);
     }
     {
         uint32_t hashes = 0, groups = 0;
@@ -756,6 +788,7 @@ static void nvmet_host_finalize(Object *obj)
     qapi_free_strList(h->subsystems);
     g_free(h->dhchap_secret);
     g_free(h->dhchap_ctrl_secret);
+    g_free(h->tls_psk);
     qapi_free_NvmetDhchapHashList(h->dhchap_hashes);
     qapi_free_NvmetDhchapGroupList(h->dhchap_dhgroups);
 }
@@ -782,6 +815,8 @@ static void nvmet_host_class_init(ObjectClass *oc, void *data)
                               NULL, NULL);
     object_class_property_set_description(oc, "dhchap-hashes",
         "DH-HMAC-CHAP hashes the target may choose (default all)");
+    PROP(oc, "tls-psk", "str", str, NvmetHostObject, tls_psk,
+         "id of a secret object with the host's TLS PSK (NVMeTLSkey-1)");
     object_class_property_add(oc, "dhchap-dhgroups", "NvmetDhchapGroupList",
                               nvmet_host_get_groups, nvmet_host_set_groups,
                               NULL, NULL);

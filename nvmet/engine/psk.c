@@ -39,7 +39,7 @@
 #define PSK_LABEL_TLS   "nvme-tls-psk"
 #define PSK_NQN_MAX     (NVMET_PSK_NQN_SIZE - 1)
 
-/* ---- base64 (RFC 4648, with padding) ------------------------------------ */
+/* ---- base64 (RFC 4648, with padding) ------------------------------------- */
 
 static const char b64_chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -216,6 +216,12 @@ static bool digest_ok(const char *what, uint8_t hid, const char *digest,
     }
     ok = b64_decode(what, digest, len, raw, sizeof(raw), &n, errp);
     nvmet_memzero(raw, sizeof(raw));
+    if (ok && n != nvmet_hash_len(hid)) {
+        g_set_error(errp, NVMET_ERROR, 0,
+                    "%s: the PSK digest decodes to %zu bytes, not %zu", what,
+                    n, nvmet_hash_len(hid));
+        return false;
+    }
     return ok;
 }
 
@@ -244,7 +250,7 @@ static bool psk_len_ok(const char *what, uint8_t hid, size_t len,
     return true;
 }
 
-/* ---- the interchange format ----------------------------------------------- */
+/* ---- the interchange format ---------------------------------------------- */
 
 /*
  * "NVMeTLSkey-1:HH:<base64>:" with HH 00 (32 or 48 bytes), 01 (32 bytes)
@@ -395,7 +401,7 @@ bool nvmet_psk_retained(const NvmetPsk *psk, const char *hostnqn,
     return ok;
 }
 
-/* ---- identities ------------------------------------------------------------- */
+/* ---- identities ---------------------------------------------------------- */
 
 static bool identity_ok(const NvmetPskIdentity *id, GError **errp)
 {
@@ -525,7 +531,7 @@ bool nvmet_psk_identity_format(const NvmetPskIdentity *id, char *out,
     return true;
 }
 
-/* ---- derivations ------------------------------------------------------------ */
+/* ---- derivations --------------------------------------------------------- */
 
 /*
  * The PSK digest of identity version 1 (@out: NVMET_PSK_DIGEST_SIZE):
@@ -639,7 +645,7 @@ bool nvmet_psk_generate(uint8_t hid, const uint8_t *skey, size_t skey_len,
     return true;
 }
 
-/* ---- chains ------------------------------------------------------------------ */
+/* ---- chains -------------------------------------------------------------- */
 
 /*
  * A configured PSK for the pair (@hostnqn, @subnqn): the identity of
