@@ -63,6 +63,16 @@ static void exec_connect(NvmetReq *req)
         nvmet_req_complete(req, NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR);
         return;
     }
+    if (q->reqs_busy > 1) {
+        /*
+         * A command sent before Connect may still wait for its data (R2T)
+         * or a buffer; nvmet_queue_bind() must not move it under its feet.
+         */
+        trace_nvmet_connect_invalid(q->name, "other commands outstanding",
+                                    0, 0);
+        nvmet_req_complete(req, NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR);
+        return;
+    }
     if (recfmt != 0) {
         trace_nvmet_connect_invalid(q->name, "unsupported record format",
                                     NVME_CONNECT_RECFMT, 0);

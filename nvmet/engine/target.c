@@ -912,7 +912,11 @@ void nvmet_ctrl_keep_alive(NvmetCtrl *ctrl)
         return;
     }
     ctrl->ka_deadline = nvmet_now(ctrl->t) + ctrl->kato_ms;
-    if (ctrl->t->armed_deadline == INT64_MAX) {
+    /*
+     * Usually the deadline only moves later, found when the armed timer
+     * fires; but a new controller may need an earlier one than is armed.
+     */
+    if (ctrl->ka_deadline < ctrl->t->armed_deadline) {
         nvmet_update_timer(ctrl->t);
     }
 }

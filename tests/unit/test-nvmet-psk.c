@@ -617,7 +617,7 @@ static void test_derive_errors(void)
 {
     g_autoptr(GError) err = NULL;
     g_autofree char *nqn = g_strnfill(200, 'n');
-    uint8_t skey[48] = { 1 }, c[48] = { 2 }, out[64];
+    uint8_t skey[48] = { 1 }, c[64] = { 2 }, out[64];
     char digest[NVMET_PSK_DIGEST_SIZE], buf[NVMET_PSK_IDENTITY_SIZE];
     NvmetPskIdentity id, other;
     NvmetPsk psk = { .hmac = 1, .len = 32 };
