@@ -17,6 +17,7 @@
 #              tests/guest/*.sh) against the target in QEMU and in
 #              qemu-storage-daemon
 #   guest-auth only the DH-HMAC-CHAP guest test (part of guest)
+#   guest-tls  only the TLS / concatenation guest test (part of guest)
 # --quick: unit suites only.
 # NVMET_GUEST_ARGS: extra tests/guest/run.sh options for the guest tests
 #   (debugging, e.g. "--dmesg --param hosts=5").
@@ -29,8 +30,8 @@ suites=()
 for a in "$@"; do
     case $a in
         --quick) suites=(unit unit-asan) ;;
-        unit|unit-asan|qtest|guest|guest-auth) suites+=("$a") ;;
-        -h|--help) sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        unit|unit-asan|qtest|guest|guest-auth|guest-tls) suites+=("$a") ;;
+        -h|--help) sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown suite '$a'" ;;
     esac
 done
@@ -176,6 +177,61 @@ guest_auth() {
     rm -rf "$kdir"
 }
 
+# TLS and secure channel concatenation with the Linux host and tlshd
+# (tests/guest/tls.sh); keys from tests/guest/data/tls-keys.sh.
+guest_tls() {
+    local q=$NVMET_BUILD/qemu/build img=$LOGDIR/tls-disk.img
+    local nqn=nqn.2026-11.org.qemu:tls qnqn=nqn.2026-11.org.qemu:tls-quirk
+    local kdir=$LOGDIR/tls-keys keylog=$LOGDIR/tls-keylog.txt
+    local trace=$LOGDIR/guest-tls.trace p=0 f=0 var
+    rm -rf "$kdir" "$keylog" && mkdir -m 0700 "$kdir"
+    (
+        . "$NVMET_TOP/tests/guest/data/tls-keys.sh"
+        for var in TLS_PSK TLS_H2_KEY TLS_H2_CKEY; do
+            printf '%s' "${!var}" > "$kdir/$var"
+        done
+        echo "$TLS_H1" > "$kdir/h1"; echo "$TLS_H2" > "$kdir/h2"
+    )
+    rm -f "$img" && truncate -s 64M "$img"
+    # shellcheck disable=SC2086
+    guest_run guest-tls --qemu "$q/qemu-system-x86_64" --test tls \
+        --timeout 900 --param subnqn=$nqn --param qsubnqn=$qnqn --param mib=2 \
+        ${NVMET_GUEST_ARGS:-} -- \
+        -blockdev driver=file,filename="$img",node-name=disk0 \
+        -blockdev driver=null-co,size=16777216,read-zeroes=on,node-name=null0 \
+        -object secret,id=psk1,file="$kdir/TLS_PSK" \
+        -object secret,id=h2key,file="$kdir/TLS_H2_KEY" \
+        -object secret,id=h2ckey,file="$kdir/TLS_H2_CKEY" \
+        -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420,tls=allowed,tls-keylog="$keylog" \
+        -object nvmet-port,id=port1,traddr=127.0.0.1,trsvcid=4421,tls=required \
+        -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,ports=port1 \
+        -object nvmet-subsystem,id=sub1,nqn=$qnqn,ports=port0,quirk-free-tls-key=on \
+        -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
+        -object nvmet-namespace,id=ns2,subsystem=sub1,nsid=1,node-name=null0 \
+        -object nvmet-host,id=h1,nqn="$(cat "$kdir/h1")",subsystems=sub0,tls-psk=psk1 \
+        -object nvmet-host,id=h2,nqn="$(cat "$kdir/h2")",subsystems=sub0,subsystems=sub1,dhchap-secret=h2key,dhchap-ctrl-secret=h2ckey \
+        -trace "enable=nvmet_*,file=$trace"
+    # what the target saw, from its side
+    if grep -q 'CLIENT_TRAFFIC_SECRET_0 ' "$keylog" 2>/dev/null; then
+        p=$((p + 1))
+    else
+        f=$((f + 1)); echo "FAIL: no TLS key log in $keylog" >&2
+    fi
+    if grep -q 'REPLACETLSPSK: generated PSK' "$trace" 2>/dev/null; then
+        p=$((p + 1))
+    else
+        f=$((f + 1)); echo "FAIL: no REPLACETLSPSK in the target trace" >&2
+    fi
+    if grep -q 'reason 0x03 (secure channel concatenation mismatch)' "$trace" 2>/dev/null; then
+        p=$((p + 1))
+    else
+        f=$((f + 1)); echo "FAIL: the quirk did not produce CONCAT_MISMATCH" >&2
+    fi
+    record guest-tls-target "$p" "$f"
+    rm -f "$img"
+    rm -rf "$kdir"
+}
+
 guest_prepare() {
     if ! "$NVMET_TOP/scripts/build-qemu.sh" qemu-system-x86_64 \
             storage-daemon/qemu-storage-daemon qemu-img \
@@ -209,6 +265,7 @@ guest_suite() {
     rm -f "$img.2"
 
     guest_auth
+    guest_tls
 
     # the same against qemu-storage-daemon: the guest's QEMU has no target
     rm -f "$img" && truncate -s 64M "$img"
@@ -237,6 +294,7 @@ for s in "${suites[@]}"; do
         qtest) qtest_suite ;;
         guest) guest_suite ;;
         guest-auth) guest_prepare && guest_auth ;;
+        guest-tls) guest_prepare && guest_tls ;;
     esac
 done
 

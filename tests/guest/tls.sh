@@ -1,0 +1,202 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# TLS 1.3 PSK and secure channel concatenation with the Linux nvme-tcp host
+# (tlshd doing the handshakes) against our target.
+#
+# The target (scripts/run-tests.sh guest_tls) has:
+#   port 4420, tls=allowed: subsystem NVMET_SUBNQN and NVMET_QSUBNQN
+#   port 4421, tls=required: subsystem NVMET_SUBNQN
+#   host 1 (TLS_H1): a configured PSK (TLS_PSK), no DH-HMAC-CHAP key
+#   host 2 (TLS_H2): DH-HMAC-CHAP host and controller keys (concatenation)
+#   NVMET_QSUBNQN has quirk-free-tls-key=on (the seed bug on purpose)
+# Steps: configured PSK (identity v1, then v0) with verified I/O; cleartext
+# refused on the TLS-required port; a wrong PSK refused; --concat with
+# bidirectional DH-HMAC-CHAP; REPLACETLSPSK five times through
+# tls_configured_key with verified I/O and a new tls_key each time;
+# disconnect and reconnect; the quirk turning a re-authentication's
+# REPLACETLSPSK into CONCAT_MISMATCH.
+#
+# Parameters: NVMET_SUBNQN, NVMET_QSUBNQN, NVMET_MIB (2), NVMET_ROTATIONS (5)
+. /tests/lib.sh
+. /tests/data/tls-keys.sh
+
+ADDR=10.0.2.2
+NQN=${NVMET_SUBNQN:?}
+QNQN=${NVMET_QSUBNQN:?}
+MIB=${NVMET_MIB:-2}
+ROT=${NVMET_ROTATIONS:-5}
+
+ctrl_of() {     # NQN HOSTNQN: the controller of that host
+    for _c in $(nvme_ctrls "$1"); do
+        [ "$(cat "/sys/class/nvme/$_c/hostnqn")" = "$2" ] && { echo "$_c"; return 0; }
+    done
+    return 1
+}
+live() {        # NQN HOSTNQN
+    _lc=$(ctrl_of "$1" "$2") && [ "$(cat "/sys/class/nvme/$_lc/state")" = live ]
+}
+gone() { ! ctrl_of "$1" "$2" > /dev/null; }
+disconnect_all() {
+    for _n in "$NQN" "$QNQN"; do
+        [ -z "$(nvme_ctrls "$_n")" ] || nvme disconnect -n "$_n" > /dev/null 2>&1
+        wait_gone "$_n" 20
+    done
+}
+attr() { cat "/sys/class/nvme/$1/$2" 2>/dev/null; }
+io_check() {    # DEV TAG
+    write_random_to "$1" "$MIB" 0 "$2" && verify_from "$1" "$MIB" 0 "$2"
+}
+klog_mark() { dmesg -c > /dev/null; }
+# re-authenticate controller $c by writing its DH-HMAC-CHAP key (with
+# concatenation: REPLACETLSPSK on the TLS admin queue, without a reset)
+reauth_once() {
+    _n=$(dmesg | grep -c "$c: qid 0: authenticated")
+    printf '%s' "$TLS_H2_KEY" > "/sys/class/nvme/$c/dhchap_secret"
+    sleep 2
+    dmesg | grep "$c: " | tail -n 4
+    [ "$(dmesg | grep -c "$c: qid 0: authenticated")" -gt "$_n" ]
+}
+
+require "tlshd" start_tlshd
+require ".nvme keyring" keyctl id %:.nvme
+keyctl link %:.nvme @us 2>/dev/null
+
+# ---------------------------------------------------------------- configured PSK
+# the identity (keyring description) of the PSK controller $1 uses
+psk_identity() {
+    _ser=$(attr "$1" tls_key) && [ -n "$_ser" ] || return 1
+    keyctl rdescribe "0x$_ser" | cut -d';' -f5-
+}
+identity_is() {     # CTRL PREFIX
+    _id=$(psk_identity "$1") || return 1
+    echo "PSK identity: $_id"
+    case $_id in "$2"*) return 0 ;; esac
+    return 1
+}
+
+for v in 1 0; do
+    section "configured PSK, identity version $v"
+    keyctl clear %:.nvme
+    step "insert the PSK (nvme check-tls-key --identity=$v --insert)" \
+        nvme check-tls-key --keydata="$TLS_PSK" --hostnqn="$TLS_H1" \
+        --subsysnqn="$NQN" --identity="$v" --insert
+    step "connect --tls (port 4421, TLS required)" \
+        nvme connect -t tcp -a "$ADDR" -s 4421 -n "$NQN" --hostnqn="$TLS_H1" \
+        --hostid="$TLS_H1_ID" --tls
+    if step "controller live" wait_for 30 live "$NQN" "$TLS_H1"; then
+        c=$(ctrl_of "$NQN" "$TLS_H1")
+        info "tls_key" attr "$c" tls_key
+        check "tls_key set" test -n "$(attr "$c" tls_key)"
+        step_v "the PSK identity is version $v" identity_is "$c" "NVMe${v}R01 "
+        dev=$(wait_ns "$NQN" 1 20)
+        step "verified I/O over TLS (v$v)" io_check "$dev" "psk$v"
+    fi
+    step "disconnect" disconnect_all
+done
+
+section "cleartext on the TLS-required port is refused"
+step "connect without --tls to port 4421 fails" \
+    sh -c "! nvme connect -t tcp -a $ADDR -s 4421 -n $NQN --hostnqn=$TLS_H1 --hostid=$TLS_H1_ID"
+disconnect_all
+
+section "a wrong PSK is refused"
+# identity version 0 has no digest: same identity, different key
+keyctl clear %:.nvme
+step "insert a wrong PSK under the same v0 identity" \
+    nvme check-tls-key --keydata="$TLS_BAD_PSK" --hostnqn="$TLS_H1" \
+    --subsysnqn="$NQN" --identity=0 --insert
+step "connect --tls with the wrong PSK fails" \
+    sh -c "! nvme connect -t tcp -a $ADDR -s 4421 -n $NQN --hostnqn=$TLS_H1 --hostid=$TLS_H1_ID --tls"
+disconnect_all
+info "tlshd log (tail)" tail -n 5 /tmp/tlshd.log
+
+# ---------------------------------------------------------------- concatenation
+section "secure channel concatenation: --concat with bidirectional DH-HMAC-CHAP"
+keyctl clear %:.nvme
+klog_mark
+step "connect --concat" \
+    nvme connect -t tcp -a "$ADDR" -s 4420 -n "$NQN" --hostnqn="$TLS_H2" \
+    --hostid="$TLS_H2_ID" --dhchap-secret="$TLS_H2_KEY" \
+    --dhchap-ctrl-secret="$TLS_H2_CKEY" --concat
+if step "controller live" wait_for 30 live "$NQN" "$TLS_H2"; then
+    c=$(ctrl_of "$NQN" "$TLS_H2")
+    info "kernel log" sh -c "dmesg | grep -E 'nvme|tls' | tail -n 8"
+    key0=$(attr "$c" tls_key)
+    check "connected over TLS with a generated PSK (tls_key $key0)" test -n "$key0"
+    step_v "the PSK identity is a generated one" identity_is "$c" "NVMe1G0"
+    info "keyring" sh -c "keyctl show %:.nvme | grep NVMe1G"
+    check "the generated PSK is in the keyring" sh -c "keyctl show %:.nvme | grep -q NVMe1G"
+    dev=$(wait_ns "$NQN" 1 20)
+    step "verified I/O over the generated PSK" io_check "$dev" concat0
+    prev=$key0
+    i=1
+    while [ $i -le "$ROT" ]; do
+        step "REPLACETLSPSK $i: echo 0 > tls_configured_key" \
+            sh -c "echo 0 > /sys/class/nvme/$c/tls_configured_key"
+        if step "REPLACETLSPSK $i: controller live again" \
+                sh -c "sleep 1; . /tests/lib.sh; wait_for 30 sh -c '[ \"\$(cat /sys/class/nvme/$c/state)\" = live ] && [ -n \"\$(cat /sys/class/nvme/$c/tls_key)\" ] && [ \"\$(cat /sys/class/nvme/$c/tls_key)\" != $prev ]'"; then
+            new=$(attr "$c" tls_key)
+            check "REPLACETLSPSK $i: tls_key changed ($prev -> $new)" test "$new" != "$prev"
+            prev=$new
+            dev=$(wait_ns "$NQN" 1 20)
+            step "REPLACETLSPSK $i: verified I/O" io_check "$dev" "rot$i"
+        else
+            info "state" sh -c "cat /sys/class/nvme/$c/state /sys/class/nvme/$c/tls_key; dmesg | tail -n 20"
+        fi
+        i=$((i + 1))
+    done
+    step "re-authentication by key write (REPLACETLSPSK, no reset) 1" reauth_once
+    step "re-authentication by key write (REPLACETLSPSK, no reset) 2" reauth_once
+    dev=$(wait_ns "$NQN" 1 20)
+    step "verified I/O after the re-authentications" io_check "$dev" "rot$ROT"
+    step "disconnect" disconnect_all
+    klog_mark
+    step "reconnect --concat" \
+        nvme connect -t tcp -a "$ADDR" -s 4420 -n "$NQN" --hostnqn="$TLS_H2" \
+        --hostid="$TLS_H2_ID" --dhchap-secret="$TLS_H2_KEY" \
+        --dhchap-ctrl-secret="$TLS_H2_CKEY" --concat
+    if step "controller live after reconnecting" wait_for 30 live "$NQN" "$TLS_H2"; then
+        c=$(ctrl_of "$NQN" "$TLS_H2")
+        dev=$(wait_ns "$NQN" 1 20)
+        step "data written before the reconnection reads back" \
+            verify_from "$dev" "$MIB" 0 "rot$ROT"
+    fi
+fi
+disconnect_all
+
+# ---------------------------------------------------------------- the quirk
+section "quirk-free-tls-key: the seed bug on purpose"
+# The Linux host re-authenticates a concatenated controller's admin queue
+# with REPLACETLSPSK when its DH-HMAC-CHAP key is written (no reset).  The
+# quirk makes the target forget the queue's TLS key after the first one,
+# so the second gets CONCAT_MISMATCH.  An fprobe on the host's message
+# check shows the Failure1 reason code (3).
+authval_on() {
+    _de=$TRACE/dynamic_events
+    echo 'f:nvmetest/authval nvme_auth_receive_validate%return ret=$retval' >> "$_de" &&
+        echo 1 > "$TRACE/events/nvmetest/authval/enable" && echo 1 > "$TRACE/tracing_on" &&
+        : > "$TRACE/trace"
+}
+authval_has() { grep -q "authval: .* ret=$1\$" "$TRACE/trace" || grep -q "authval: .* ret=0x$1\$" "$TRACE/trace"; }
+klog_mark
+step "connect --concat to the quirky subsystem" \
+    nvme connect -t tcp -a "$ADDR" -s 4420 -n "$QNQN" --hostnqn="$TLS_H2" \
+    --hostid="$TLS_H2_ID" --dhchap-secret="$TLS_H2_KEY" \
+    --dhchap-ctrl-secret="$TLS_H2_CKEY" --concat
+if step "controller live" wait_for 30 live "$QNQN" "$TLS_H2"; then
+    c=$(ctrl_of "$QNQN" "$TLS_H2")
+    probe=0
+    authval_on && probe=1
+    reauth_refused() { ! reauth_once; }
+    step "re-authentication 1 (REPLACETLSPSK) succeeds" reauth_once
+    step "re-authentication 2 (REPLACETLSPSK) is refused" reauth_refused
+    if [ $probe = 1 ]; then
+        info "host auth message checks" sh -c "grep authval $TRACE/trace | tail -n 6"
+        check "the host received Failure1 reason 3 (CONCAT_MISMATCH)" authval_has 3
+    else
+        skip "Failure1 reason on the host" "no fprobe support"
+    fi
+fi
+disconnect_all
+stop_tlshd
