@@ -4,8 +4,11 @@
 # The demo: build QEMU with the NVMe-oF TCP target and a Linux guest, then
 # start QEMU with the target on its command line and the guest inside it.
 # The guest's nvme-tcp host discovers the target, connects with
-# bidirectional DH-HMAC-CHAP authentication (SHA-384, ffdhe3072), writes
-# random data, re-authenticates, reconnects and verifies the data.
+# bidirectional DH-HMAC-CHAP authentication (ffdhe3072) and secure channel
+# concatenation (nvme connect --concat: NEWTLSPSK, then TLS 1.3 with the
+# generated PSK), writes random data, rotates the PSK three times
+# (REPLACETLSPSK through tls_configured_key), reconnects and verifies the
+# data after every step.
 # Everything is built on first use.
 #
 #   scripts/demo.sh [--shell]     (--shell: stay in the guest afterwards)
@@ -40,7 +43,7 @@ set -x
     -blockdev driver=qcow2,file=file0,node-name=disk0 \
     -object secret,id=hostkey,file="$KEYS/host.key" \
     -object secret,id=ctrlkey,file="$KEYS/ctrl.key" \
-    -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420 \
+    -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420,tls=allowed \
     -object nvmet-subsystem,id=sub0,nqn=$SUBNQN,ports=port0 \
     -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
-    -object nvmet-host,id=host0,nqn=$HOSTNQN,subsystems=sub0,dhchap-secret=hostkey,dhchap-ctrl-secret=ctrlkey,dhchap-hashes=sha384,dhchap-dhgroups=ffdhe3072
+    -object nvmet-host,id=host0,nqn=$HOSTNQN,subsystems=sub0,dhchap-secret=hostkey,dhchap-ctrl-secret=ctrlkey,dhchap-hashes=sha256,dhchap-dhgroups=ffdhe3072

@@ -4,8 +4,10 @@
 # The demo (scripts/demo.sh): the guest's Linux nvme-tcp host discovers the
 # NVMe-oF TCP target that runs inside the same QEMU process (10.0.2.2 from
 # the guest), connects with bidirectional DH-HMAC-CHAP (keys of host 2 in
-# /tests/data/auth-keys.sh), writes random data, re-authenticates through
-# sysfs, reconnects and verifies the data.
+# /tests/data/auth-keys.sh) and secure channel concatenation (--concat:
+# NEWTLSPSK, then TLS 1.3 with the generated PSK), writes random data,
+# rotates the PSK three times (REPLACETLSPSK) verifying the data after each,
+# reconnects and verifies it again.
 #
 # Parameters: NVMET_SUBNQN, NVMET_PORT (4420), NVMET_MIB (16)
 . /tests/lib.sh
@@ -37,34 +39,47 @@ show_ctrl() {
     nvme list
 }
 
+tlsinfo() {
+    c=$(nvme_ctrl "$NQN")
+    ser=$(cat /sys/class/nvme/$c/tls_key)
+    echo "tls_key $ser: $(keyctl rdescribe 0x$ser | cut -d';' -f5-)"
+}
+
 section "Discovery: nvme discover -t tcp -a $ADDR -s $PORT --hostnqn=$HOSTNQN"
 require "discover" discover_check "$ADDR" "$PORT" "$NQN" --hostnqn="$HOSTNQN" --hostid="$HOSTID"
 
-section "Connect with header and data digests"
-require "connect $NQN" connect --hdr-digest --data-digest
+section "Connect: DH-HMAC-CHAP (bidirectional) + secure channel concatenation"
+require "tlshd" start_tlshd
+keyctl link %:.nvme @us 2>/dev/null
+require "connect --concat $NQN" connect --concat
 step_v "controller and namespace" show_ctrl
 dev=$(nvme_ns_dev "$NQN" 1)
-
 auth_log() { dmesg | grep -E "$(nvme_ctrl "$NQN"): .*(authenticat)"; }
-step_v "DH-HMAC-CHAP: host and controller authenticated" auth_log
+step_v "DH-HMAC-CHAP with NEWTLSPSK: host authenticated (with --concat Linux does not check the controller response)" auth_log
+step_v "reconnected over TLS 1.3 with the generated PSK" tlsinfo
 
 section "Write $MIB MiB of random data to $dev"
 step "write" write_random_to "$dev" "$MIB" 0 demo
 
-section "Re-authenticate: echo <key> > /sys/class/nvme/$(nvme_ctrl "$NQN")/dhchap_secret"
-reauth() {
+rotate() {
     c=$(nvme_ctrl "$NQN")
-    n=$(dmesg | grep -c "$c: qid 0: authenticated with")
-    printf '%s' "$AUTH_H2_KEY" > "/sys/class/nvme/$c/dhchap_secret" || return 1
-    wait_for 20 sh -c "[ \$(dmesg | grep -c '$c: qid 0: authenticated with') -gt $n ]" || return 1
-    dmesg | grep "$c: " | tail -n 3
+    old=$(cat /sys/class/nvme/$c/tls_key)
+    echo 0 > /sys/class/nvme/$c/tls_configured_key || return 1
+    wait_for 30 sh -c "[ \"\$(cat /sys/class/nvme/$c/state)\" = live ] && [ -n \"\$(cat /sys/class/nvme/$c/tls_key)\" ] && [ \"\$(cat /sys/class/nvme/$c/tls_key)\" != $old ]" || return 1
+    echo "tls_key $old -> $(cat /sys/class/nvme/$c/tls_key)"
+    tlsinfo
 }
-step_v "re-authentication" reauth
-step "read back after re-authentication" verify_from "$dev" "$MIB" 0 demo
+for i in 1 2 3; do
+    section "Rotate the PSK ($i): echo 0 > /sys/class/nvme/$(nvme_ctrl "$NQN")/tls_configured_key (REPLACETLSPSK)"
+    step_v "REPLACETLSPSK $i, reconnected with the new PSK" rotate
+    dev=$(nvme_ns_dev "$NQN" 1)
+    step "read back after rotation $i, sha256 matches" verify_from "$dev" "$MIB" 0 demo
+done
 
 section "Disconnect, reconnect, read back and compare"
 step "disconnect" disconnect
-require "reconnect" connect
+require "reconnect --concat" connect --concat
 dev=$(nvme_ns_dev "$NQN" 1)
 step "read back, sha256 matches" verify_from "$dev" "$MIB" 0 demo
 step "disconnect" disconnect
+stop_tlshd
