@@ -35,6 +35,7 @@ typedef struct Target {
 typedef struct Conn {
     int fd;
     NvmfHost *h;
+    NvmfTls *tls;
     uint16_t cntlid;
 } Conn;
 
@@ -108,8 +109,26 @@ static Conn *conn_open(int port)
 static void conn_close(Conn *c)
 {
     nvmf_host_free(c->h);
+    nvmf_tls_free(c->tls);
     close(c->fd);
     g_free(c);
+}
+
+/* TLS handshake with a PSK; the host then talks through the session */
+static int conn_start_tls(Conn *c, const char *identity, const uint8_t *key,
+                          size_t len, uint8_t hash)
+{
+    NvmfTransport raw = { sock_send, sock_recv, c };
+    NvmfTransport tr;
+
+    c->tls = nvmf_tls_new(&raw, identity, key, len, hash);
+    if (nvmf_tls_handshake(c->tls) < 0) {
+        return -1;
+    }
+    tr = nvmf_tls_transport(c->tls);
+    nvmf_host_free(c->h);
+    c->h = nvmf_host_new(&tr);
+    return 0;
 }
 
 #define HOST_OK(c, expr) do {                                              \
@@ -1008,6 +1027,238 @@ static void test_auth_determinism(void)
     g_assert_true(memcmp(c + 12, d + 12, half - 12) != 0);
 }
 
+/* ---- TLS and secure channel concatenation ------------------------------------ */
+
+#define TLSNQN  "nqn.2026-11.org.qemu:qtest-tls"
+#define QUIRKNQN "nqn.2026-11.org.qemu:qtest-quirk"
+
+static const char *tls_psk01 =
+    "NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:";
+
+typedef struct TlsTarget {
+    QTestState *qts;
+    char *disk, *keylog, *pskfile;
+    int port, rport;            /* tls=allowed, tls=required */
+    char *hkey, *ckey;
+} TlsTarget;
+
+static TlsTarget *tls_target_start(void)
+{
+    TlsTarget *tt = g_new0(TlsTarget, 1);
+    int fd;
+
+    tt->disk = make_disk();
+    tt->keylog = g_strdup_printf("%s.keylog", tt->disk);
+    fd = g_file_open_tmp("nvmet-tcp-test-psk-XXXXXX", &tt->pskfile, NULL);
+    g_assert_cmpint(write(fd, tls_psk01, strlen(tls_psk01)), ==,
+                    strlen(tls_psk01));
+    close(fd);
+    tt->hkey = nvmf_dhchap_key_encode(key_a, 48, 2);
+    tt->ckey = nvmf_dhchap_key_encode(key_b, 32, 1);
+    tt->qts = qtest_initf(
+        "-M none "
+        "-blockdev driver=file,filename=%s,node-name=disk0 "
+        "-blockdev driver=null-co,size=1048576,node-name=null0 "
+        "-object secret,id=psk,file=%s "
+        "-object secret,id=hk,data=%s -object secret,id=ck,data=%s "
+        "-object nvmet-port,id=port0,trsvcid=0,tls=allowed,tls-keylog=%s "
+        "-object nvmet-port,id=port1,trsvcid=0,tls=required "
+        "-object nvmet-subsystem,id=sub0,nqn=" TLSNQN ",ports=port0,"
+        "ports=port1 "
+        "-object nvmet-subsystem,id=sub1,nqn=" QUIRKNQN ",ports=port0,"
+        "quirk-free-tls-key=on "
+        "-object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 "
+        "-object nvmet-namespace,id=ns2,subsystem=sub1,nsid=1,node-name=null0 "
+        "-object nvmet-host,id=h1,nqn=" HOSTNQN ",subsystems=sub0,"
+        "subsystems=sub1,tls-psk=psk,dhchap-secret=hk,dhchap-ctrl-secret=ck",
+        tt->disk, tt->pskfile, tt->hkey, tt->ckey, tt->keylog);
+    tt->port = qom_port(tt->qts, "/objects/port0");
+    tt->rport = qom_port(tt->qts, "/objects/port1");
+    return tt;
+}
+
+static void tls_target_stop(TlsTarget *tt)
+{
+    qtest_quit(tt->qts);
+    unlink(tt->disk);
+    unlink(tt->keylog);
+    unlink(tt->pskfile);
+    g_free(tt->disk);
+    g_free(tt->keylog);
+    g_free(tt->pskfile);
+    g_free(tt->hkey);
+    g_free(tt->ckey);
+    g_free(tt);
+}
+
+static Conn *tls_conn(int port, const char *identity, const uint8_t *key,
+                      uint8_t hash)
+{
+    Conn *c = conn_open(port);
+
+    if (conn_start_tls(c, identity, key, hash == 2 ? 48 : 32, hash) < 0) {
+        g_error("TLS handshake with '%s': %s", identity,
+                nvmf_tls_error(c->tls));
+    }
+    return c;
+}
+
+static uint32_t tls_connect(Conn *c, const char *subnqn, uint16_t qid,
+                            uint16_t cntlid)
+{
+    NvmfCqe cqe;
+
+    HOST_OK(c, nvmf_host_icreq(c->h, false, false, 0));
+    HOST_OK(c, nvmf_host_connect(c->h, qid, 31, cntlid, subnqn, HOSTNQN,
+                                 hostid, 0, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    c->cntlid = qid ? cntlid : (cqe.dw0 & 0xffff);
+    return cqe.dw0;
+}
+
+static void test_tls_configured(void)
+{
+    TlsTarget *tt = tls_target_start();
+    g_autofree char *identity = NULL, *log = NULL;
+    uint8_t key[48], hash;
+    Conn *a, *io, *c;
+    NvmfCqe cqe;
+
+    identity = nvmf_tls_configured(tls_psk01, 1, HOSTNQN, TLSNQN, key, &hash);
+    g_assert_nonnull(identity);
+    a = tls_conn(tt->port, identity, key, hash);
+    g_assert_cmphex(tls_connect(a, TLSNQN, 0, 0xffff) &
+                    NVME_CONNECT_AUTHREQ_ATR, ==, 0);
+    HOST_OK(a, nvmf_host_enable(a->h));
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0x00010001,
+                                      &cqe));
+    io = tls_conn(tt->port, identity, key, hash);
+    tls_connect(io, TLSNQN, 1, a->cntlid);
+    nvmf_host_set_incapsule(io->h, 16384);
+    rw_check(io, 8, 0x3c);
+    conn_close(io);
+    conn_close(a);
+
+    /* identity version 0 on the TLS-required port */
+    g_free(identity);
+    identity = nvmf_tls_configured(tls_psk01, 0, HOSTNQN, TLSNQN, key, &hash);
+    c = tls_conn(tt->rport, identity, key, hash);
+    tls_connect(c, TLSNQN, 0, 0xffff);
+    HOST_OK(c, nvmf_host_enable(c->h));
+    conn_close(c);
+    /* cleartext is refused there */
+    c = conn_open(tt->rport);
+    g_assert_cmpint(nvmf_host_icreq(c->h, false, false, 0), ==, -1);
+    conn_close(c);
+
+    /* the key log has this session's secrets */
+    g_assert_true(g_file_get_contents(tt->keylog, &log, NULL, NULL) ||
+                  !"no key log");
+    g_assert_nonnull(strstr(log, "CLIENT_HANDSHAKE_TRAFFIC_SECRET "));
+    g_assert_nonnull(strstr(log, "SERVER_TRAFFIC_SECRET_0 "));
+    tls_target_stop(tt);
+}
+
+/* DH-HMAC-CHAP with SC_C on @c; the generated PSK's identity and key */
+static char *tls_concat_auth(Conn *c, TlsTarget *tt, const char *subnqn,
+                             uint8_t sc_c, uint16_t tid, uint8_t *key,
+                             uint8_t *hash)
+{
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+
+    auth_params(&p, tt->hkey, tt->ckey, tid);
+    p.subnqn = subnqn;
+    p.sc_c = sc_c;
+    HOST_OK(c, nvmf_host_authenticate(c->h, &p, &r));
+    if (!r.authenticated) {
+        return NULL;
+    }
+    *hash = r.hash;
+    return nvmf_tls_generated(r.hash, r.psk, r.psk_len, HOSTNQN, subnqn, key);
+}
+
+static void test_tls_concat(void)
+{
+    TlsTarget *tt = tls_target_start();
+    g_autofree char *identity = NULL;
+    uint8_t key[48], hash;
+    Conn *c, *a, *io;
+    NvmfCqe cqe;
+
+    /* NEWTLSPSK on a cleartext admin queue */
+    c = conn_open(tt->port);
+    g_assert_true(tls_connect(c, TLSNQN, 0, 0xffff) &
+                  NVME_CONNECT_AUTHREQ_ATR);
+    identity = tls_concat_auth(c, tt, TLSNQN, NVME_AUTH_SECP_NEWTLSPSK, 1,
+                               key, &hash);
+    g_assert_nonnull(identity);
+    conn_close(c);
+
+    /* back over TLS with the generated PSK */
+    a = tls_conn(tt->port, identity, key, hash);
+    tls_connect(a, TLSNQN, 0, 0xffff);
+    HOST_OK(a, nvmf_host_enable(a->h));
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0x00010001,
+                                      &cqe));
+    io = tls_conn(tt->port, identity, key, hash);
+    tls_connect(io, TLSNQN, 1, a->cntlid);
+    nvmf_host_set_incapsule(io->h, 16384);
+    rw_check(io, 0, 0x77);
+
+    /* REPLACETLSPSK again and again; each new PSK works, the old does not */
+    for (int i = 0; i < 20; i++) {
+        g_autofree char *old = g_steal_pointer(&identity);
+        uint8_t oldkey[48];
+        Conn *n;
+
+        memcpy(oldkey, key, sizeof(key));
+        identity = tls_concat_auth(a, tt, TLSNQN,
+                                   NVME_AUTH_SECP_REPLACETLSPSK, 10 + i, key,
+                                   &hash);
+        g_assert_nonnull(identity);
+        g_assert_cmpstr(identity, !=, old);
+        n = conn_open(tt->port);
+        g_assert_cmpint(conn_start_tls(n, old, oldkey, hash == 2 ? 48 : 32,
+                                       hash), ==, -1);
+        conn_close(n);
+        n = tls_conn(tt->port, identity, key, hash);
+        tls_connect(n, TLSNQN, 0, 0xffff);
+        conn_close(n);
+        rw_check(io, 8 + i, i);
+    }
+    conn_close(io);
+    conn_close(a);
+
+    /* the quirk: the second REPLACETLSPSK on a queue fails */
+    c = conn_open(tt->port);
+    tls_connect(c, QUIRKNQN, 0, 0xffff);
+    g_free(identity);
+    identity = tls_concat_auth(c, tt, QUIRKNQN, NVME_AUTH_SECP_NEWTLSPSK, 1,
+                               key, &hash);
+    g_assert_nonnull(identity);
+    conn_close(c);
+    a = tls_conn(tt->port, identity, key, hash);
+    tls_connect(a, QUIRKNQN, 0, 0xffff);
+    g_free(identity);
+    identity = tls_concat_auth(a, tt, QUIRKNQN, NVME_AUTH_SECP_REPLACETLSPSK,
+                               2, key, &hash);
+    g_assert_nonnull(identity);
+    {
+        NvmfAuthParams p;
+        NvmfAuthResult r;
+
+        auth_params(&p, tt->hkey, tt->ckey, 3);
+        p.subnqn = QUIRKNQN;
+        p.sc_c = NVME_AUTH_SECP_REPLACETLSPSK;
+        HOST_OK(a, nvmf_host_authenticate(a->h, &p, &r));
+        g_assert_false(r.authenticated);
+        g_assert_cmphex(r.failure, ==, NVME_AUTH_FAIL_CONCAT_MISMATCH);
+    }
+    conn_close(a);
+    tls_target_stop(tt);
+}
+
 static bool have_ipv6_loopback(void)
 {
     struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6 };
@@ -1276,5 +1527,7 @@ int main(int argc, char **argv)
     qtest_add_func("/nvmet-tcp/auth/failures", test_auth_failures);
     qtest_add_func("/nvmet-tcp/auth/qmp-rotation", test_auth_qmp_rotation);
     qtest_add_func("/nvmet-tcp/auth/determinism", test_auth_determinism);
+    qtest_add_func("/nvmet-tcp/tls/configured", test_tls_configured);
+    qtest_add_func("/nvmet-tcp/tls/concat-replace", test_tls_concat);
     return g_test_run();
 }

@@ -88,7 +88,7 @@ static void hash(uint8_t hid, const uint8_t *data, size_t len, uint8_t *out)
 }
 
 /* zlib's CRC-32 */
-static uint32_t crc32_z(const uint8_t *p, size_t n)
+uint32_t nvmf_crc32(const uint8_t *p, size_t n)
 {
     uint32_t c = 0xffffffffu;
 
@@ -125,7 +125,7 @@ bool nvmf_dhchap_key_decode(const char *str, uint8_t *secret, size_t *len,
     if (n != 36 && n != 52 && n != 68) {
         return false;
     }
-    if (crc32_z(raw, n - 4) != nvmet_ld32(raw + n - 4)) {
+    if (nvmf_crc32(raw, n - 4) != nvmet_ld32(raw + n - 4)) {
         return false;
     }
     memcpy(secret, raw, n - 4);
@@ -140,7 +140,7 @@ char *nvmf_dhchap_key_encode(const uint8_t *secret, size_t len,
     g_autofree char *b64 = NULL;
 
     memcpy(raw, secret, len);
-    nvmet_st32(raw + len, crc32_z(secret, len));
+    nvmet_st32(raw + len, nvmf_crc32(secret, len));
     b64 = g_base64_encode(raw, len + 4);
     return g_strdup_printf("DHHC-1:%02u:%s:", transform, b64);
 }

@@ -8,7 +8,11 @@
 #include <errno.h>
 #include <string.h>
 #include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <gnutls/gnutls.h>
+#include <nettle/hmac.h>
+#include <nettle/sha2.h>
 #include "nvmf-host.h"
 
 struct NvmfTls {
@@ -160,4 +164,132 @@ void nvmf_tls_free(NvmfTls *t)
     gnutls_psk_free_client_credentials(t->cred);
     g_free(t->error);
     g_free(t);
+}
+
+/* ---- PSK identities and TLS PSKs, as the Linux host derives them --------- */
+
+static void hmac1(uint8_t hash, const uint8_t *key, size_t klen,
+                  const void *a, size_t alen, const void *b, size_t blen,
+                  uint8_t *out)
+{
+    if (hash == 2) {
+        struct hmac_sha384_ctx c;
+
+        hmac_sha384_set_key(&c, klen, key);
+        hmac_sha384_update(&c, alen, a);
+        if (blen) {
+            hmac_sha384_update(&c, blen, b);
+        }
+        hmac_sha384_digest(&c, SHA384_DIGEST_SIZE, out);
+    } else {
+        struct hmac_sha256_ctx c;
+
+        hmac_sha256_set_key(&c, klen, key);
+        hmac_sha256_update(&c, alen, a);
+        if (blen) {
+            hmac_sha256_update(&c, blen, b);
+        }
+        hmac_sha256_digest(&c, SHA256_DIGEST_SIZE, out);
+    }
+}
+
+/* RFC 8446 HKDF-Expand-Label(HKDF-Extract(0, ikm), label, ctx, L), L <= hl */
+static void expand_label(uint8_t hash, const uint8_t *ikm, size_t ilen,
+                         const char *label, const void *ctx, size_t clen,
+                         size_t L, uint8_t *out)
+{
+    size_t hl = hash == 2 ? 48 : 32;
+    uint8_t zero[48] = { 0 }, prk[48], t[48];
+    GByteArray *info = g_byte_array_new();
+    uint8_t b[2] = { L >> 8, L & 0xff }, one = 1, n;
+
+    hmac1(hash, zero, hl, ikm, ilen, NULL, 0, prk);
+    g_byte_array_append(info, b, 2);
+    n = 6 + strlen(label);
+    g_byte_array_append(info, &n, 1);
+    g_byte_array_append(info, (const uint8_t *)"tls13 ", 6);
+    g_byte_array_append(info, (const uint8_t *)label, strlen(label));
+    n = clen;
+    g_byte_array_append(info, &n, 1);
+    g_byte_array_append(info, ctx, clen);
+    g_byte_array_append(info, &one, 1);
+    hmac1(hash, prk, hl, info->data, info->len, NULL, 0, t);
+    memcpy(out, t, L);
+    g_byte_array_free(info, true);
+}
+
+static char *psk_digest(uint8_t hash, const uint8_t *psk, size_t len,
+                        const char *hostnqn, const char *subnqn)
+{
+    g_autofree char *msg = g_strdup_printf("%s %s NVMe-over-Fabrics",
+                                           hostnqn, subnqn);
+    uint8_t d[48];
+
+    hmac1(hash, psk, len, msg, strlen(msg), NULL, 0, d);
+    return g_base64_encode(d, hash == 2 ? 48 : 32);
+}
+
+char *nvmf_tls_generated(uint8_t hash, const uint8_t *psk, size_t len,
+                         const char *hostnqn, const char *subnqn,
+                         uint8_t *tls_psk)
+{
+    g_autofree char *digest = psk_digest(hash, psk, len, hostnqn, subnqn);
+    g_autofree char *ctx = g_strdup_printf("%02u %s", hash, digest);
+
+    expand_label(hash, psk, len, "nvme-tls-psk", ctx, strlen(ctx), len,
+                 tls_psk);
+    return g_strdup_printf("NVMe1G%02u %s %s %s", hash, hostnqn, subnqn,
+                           digest);
+}
+
+char *nvmf_tls_configured(const char *interchange, unsigned version,
+                          const char *hostnqn, const char *subnqn,
+                          uint8_t *tls_psk, uint8_t *hash_out)
+{
+    g_auto(GStrv) f = g_strsplit(interchange, ":", -1);
+    g_autofree uint8_t *raw = NULL;
+    uint8_t retained[48];
+    size_t rlen, klen;
+    unsigned hh;
+    uint8_t hash;
+    char *identity;
+
+    if (g_strv_length(f) != 4 || strcmp(f[0], "NVMeTLSkey-1")) {
+        return NULL;
+    }
+    hh = atoi(f[1]);
+    raw = g_base64_decode(f[2], &rlen);
+    if (rlen != 36 && rlen != 52) {
+        return NULL;
+    }
+    klen = rlen - 4;
+    if (nvmf_crc32(raw, klen) != (raw[klen] | raw[klen + 1] << 8 |
+                                   raw[klen + 2] << 16 |
+                                   (uint32_t)raw[klen + 3] << 24)) {
+        return NULL;
+    }
+    hash = hh ? hh : (klen == 48 ? 2 : 1);
+    if (hh) {
+        expand_label(hh, raw, klen, "HostNQN", hostnqn, strlen(hostnqn),
+                     klen, retained);
+    } else {
+        memcpy(retained, raw, klen);
+    }
+    if (version == 0) {
+        identity = g_strdup_printf("NVMe0R%02u %s %s", hash, hostnqn, subnqn);
+        expand_label(hash, retained, klen, "nvme-tls-psk", identity,
+                     strlen(identity), klen, tls_psk);
+    } else {
+        g_autofree char *digest = psk_digest(hash, retained, klen, hostnqn,
+                                             subnqn);
+        g_autofree char *ctx = g_strdup_printf("%02u %s", hash, digest);
+
+        identity = g_strdup_printf("NVMe1R%02u %s %s %s", hash, hostnqn,
+                                   subnqn, digest);
+        expand_label(hash, retained, klen, "nvme-tls-psk", ctx, strlen(ctx),
+                     klen, tls_psk);
+    }
+    memset(retained, 0, sizeof(retained));
+    *hash_out = hash;
+    return identity;
 }

@@ -61,22 +61,33 @@ static void tf_free(TlsFixture *f)
     g_free(f);
 }
 
-/* The host's side of a configured PSK: identity and TLS PSK */
+/*
+ * The host's side of a configured PSK: identity and TLS PSK, from the test
+ * host's own derivation, which must agree with the target's psk.c.
+ */
 static void host_configured(const char *interchange, uint8_t version,
                             const char *hostnqn, char *identity,
                             uint8_t *tls_psk, uint8_t *hash)
 {
+    g_autofree char *hid = NULL;
+    uint8_t want[48];
     NvmetPsk psk;
     NvmetPskIdentity id;
+    char tid[NVMET_PSK_IDENTITY_SIZE];
     GError *err = NULL;
+
+    hid = nvmf_tls_configured(interchange, version, hostnqn, TEST_SUBNQN,
+                              tls_psk, hash);
+    g_assert_nonnull(hid);
+    g_strlcpy(identity, hid, NVMET_PSK_IDENTITY_SIZE);
 
     g_assert_true(nvmet_psk_parse(interchange, &psk, &err));
     g_assert_true(nvmet_psk_configured_derive(&psk, version, hostnqn,
-                                              TEST_SUBNQN, &id, tls_psk,
-                                              &err));
+                                              TEST_SUBNQN, &id, want, &err));
+    g_assert_true(nvmet_psk_identity_format(&id, tid, &err));
     g_assert_no_error(err);
-    g_assert_true(nvmet_psk_identity_format(&id, identity, &err));
-    *hash = id.hash;
+    g_assert_cmpstr(tid, ==, identity);
+    g_assert_cmpmem(want, psk.len, tls_psk, psk.len);
 }
 
 static uint16_t connect_admin(TestConn *tc, const char *hostnqn,
@@ -326,16 +337,25 @@ static void auth_params(NvmfAuthParams *p, TlsFixture *f, uint8_t sc_c,
 static void host_generated(NvmfAuthResult *r, char *identity, uint8_t *key)
 {
     NvmetPskIdentity id = { .version = 1, .generated = true, .hash = r->hash };
+    g_autofree char *hid = NULL;
+    char tid[NVMET_PSK_IDENTITY_SIZE];
+    uint8_t want[48];
     GError *err = NULL;
 
     g_assert_cmpuint(r->psk_len, ==, nvmet_hash_len(r->hash));
+    hid = nvmf_tls_generated(r->hash, r->psk, r->psk_len, HOSTNQN,
+                             TEST_SUBNQN, key);
+    g_strlcpy(identity, hid, NVMET_PSK_IDENTITY_SIZE);
+    /* the target's derivation agrees */
     g_strlcpy(id.hostnqn, HOSTNQN, sizeof(id.hostnqn));
     g_strlcpy(id.subnqn, TEST_SUBNQN, sizeof(id.subnqn));
     g_assert_true(nvmet_psk_digest(r->hash, r->psk, r->psk_len, HOSTNQN,
                                    TEST_SUBNQN, id.digest, &err));
-    g_assert_true(nvmet_psk_identity_format(&id, identity, &err));
-    g_assert_true(nvmet_psk_tls_psk(&id, r->psk, r->psk_len, key, &err));
+    g_assert_true(nvmet_psk_identity_format(&id, tid, &err));
+    g_assert_true(nvmet_psk_tls_psk(&id, r->psk, r->psk_len, want, &err));
     g_assert_no_error(err);
+    g_assert_cmpstr(tid, ==, identity);
+    g_assert_cmpmem(want, r->psk_len, key, r->psk_len);
 }
 
 /* a TLS admin queue with a generated PSK, enabled */
