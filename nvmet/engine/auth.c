@@ -380,17 +380,22 @@ static void handle_negotiate(NvmetQueue *q, const uint8_t *m, uint32_t tl)
               "no hash function offered by the host is allowed");
         return;
     }
-    if (sc_c != NVME_AUTH_SECP_NOSC && hash == NVMET_HASH_SHA512) {
-        /* TLS PSKs are SHA-256 or SHA-384: generated ones as well */
+    if (sc_c != NVME_AUTH_SECP_NOSC &&
+        (hash == NVMET_HASH_SHA512 ||
+         (hash == NVMET_HASH_SHA384 && !nvmet_tls_sha384_available()))) {
+        /* the generated PSK becomes a TLS PSK: SHA-256 or SHA-384 */
         static const uint8_t tls_hashes[] = {
             NVMET_HASH_SHA256, NVMET_HASH_SHA384,
         };
 
-        hash = pick(hashes, tls_hashes, G_N_ELEMENTS(tls_hashes), desc + 4,
-                    halen);
+        hash = pick(hashes, tls_hashes, nvmet_tls_sha384_available() ? 2 : 1,
+                    desc + 4, halen);
         if (hash < 0) {
             fail1(q, NVME_AUTH_FAIL_HASH_UNUSABLE,
-                  "secure channel concatenation needs SHA-256 or SHA-384");
+                  nvmet_tls_sha384_available() ?
+                  "secure channel concatenation needs SHA-256 or SHA-384" :
+                  "secure channel concatenation needs SHA-256 (SHA-384 "
+                  "TLS PSKs need GnuTLS 3.8)");
             return;
         }
     }

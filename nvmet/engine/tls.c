@@ -111,6 +111,29 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf,
 
 /* ---- PSK and key log callbacks ------------------------------------------ */
 
+/*
+ * GnuTLS 3.8 lets a server have PSKs of either hash (credentials for
+ * GNUTLS_MAC_UNKNOWN try SHA-384 and SHA-256 binders); older versions know
+ * SHA-256 PSKs only.
+ */
+#if GNUTLS_VERSION_NUMBER >= 0x030800
+#define NVMET_HAVE_PSK_HASHES 1
+#endif
+
+bool nvmet_tls_sha384_available(void)
+{
+#ifdef NVMET_HAVE_PSK_HASHES
+    return gnutls_check_version("3.8.0") != NULL;
+#else
+    return false;
+#endif
+}
+
+const char *nvmet_tls_library_version(void)
+{
+    return gnutls_check_version(NULL);
+}
+
 static int tls_psk_cb(gnutls_session_t session, const char *identity,
                       gnutls_datum_t *key)
 {
@@ -140,6 +163,22 @@ static int tls_psk_cb(gnutls_session_t session, const char *identity,
                         "configured", m.serial);
     return 0;
 }
+
+#ifdef NVMET_HAVE_PSK_HASHES
+static int tls_psk_cb3(gnutls_session_t session,
+                       const gnutls_datum_t *username, gnutls_datum_t *key,
+                       gnutls_psk_key_flags *flags)
+{
+    g_autofree char *identity = g_strndup((const char *)username->data,
+                                          username->size);
+
+    *flags = GNUTLS_PSK_KEY_RAW;
+    if (strlen(identity) != username->size) {
+        return -1;                      /* an embedded NUL */
+    }
+    return tls_psk_cb(session, identity, key);
+}
+#endif
 
 static int tls_keylog_cb(gnutls_session_t session, const char *label,
                          const gnutls_datum_t *secret)
@@ -181,13 +220,21 @@ static bool tls_start(NvmetQueue *q)
     const char *errpos = NULL;
     int ret;
 
+#ifdef NVMET_HAVE_PSK_HASHES
+    ret = gnutls_psk_allocate_server_credentials2(&cred, GNUTLS_MAC_UNKNOWN);
+#else
     ret = gnutls_psk_allocate_server_credentials(&cred);
+#endif
     if (ret < 0) {
         tls_fail(q, "setup", ret);
         return false;
     }
     tls->cred = cred;
+#ifdef NVMET_HAVE_PSK_HASHES
+    gnutls_psk_set_server_credentials_function3(cred, tls_psk_cb3);
+#else
     gnutls_psk_set_server_credentials_function(cred, tls_psk_cb);
+#endif
     ret = gnutls_init(&session, GNUTLS_SERVER | GNUTLS_NONBLOCK |
                       GNUTLS_NO_TICKETS);
     if (ret < 0) {

@@ -13,9 +13,15 @@
 
 #define HOSTNQN TEST_HOSTNQN
 
-/* libnvme's test/psk.c key, SHA-256 */
+/* libnvme's test/psk.c keys, SHA-256 and SHA-384 */
 static const char *psk01 =
     "NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:";
+static const char *psk02 =
+    "NVMeTLSkey-1:02:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwP/w0S89ELi3W2L"
+    "xIcLXVsDn8kXZQ==:";
+
+/* engine internals (tls.c) */
+bool nvmet_tls_sha384_available(void);
 
 static const uint8_t dh_secret[48] = {
     0x21, 0x43, 0x65, 0x87, 0xa9, 0xcb, 0xed, 0x0f, 0x12, 0x34, 0x56, 0x78,
@@ -534,6 +540,76 @@ static void test_quirk(void)
     tf_free(f);
 }
 
+/*
+ * SHA-384 PSKs: with GnuTLS 3.8 a configured SHA-384 PSK and a SHA-384
+ * generated one negotiate TLS_AES_256_GCM_SHA384; with an older GnuTLS the
+ * configuration is refused with a clear error and concatenation picks
+ * SHA-256.
+ */
+static void test_sha384(void)
+{
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_ALLOWED);
+    char identity[NVMET_PSK_IDENTITY_SIZE];
+    uint8_t key[48], hash;
+    GError *err = NULL;
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    TestConn *c;
+
+    if (!nvmet_tls_sha384_available()) {
+        g_assert_false(nvmet_host_set_tls_psk(f->tt->host, psk02, &err));
+        g_assert_nonnull(strstr(err->message, "GnuTLS 3.8"));
+        g_clear_error(&err);
+        /* a host that offers SHA-384 and SHA-256 gets SHA-256 */
+        concat_fixture(f, false);
+        c = tc_new_on(f->tt, f->port);
+        g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
+        auth_params(&p, f, NVME_AUTH_SECP_NEWTLSPSK, 1);
+        p.hashes[0] = 2;
+        p.hashes[1] = 1;
+        p.nhashes = 2;
+        g_assert_cmpint(nvmf_host_authenticate(c->h, &p, &r), ==, 0);
+        g_assert_true(r.authenticated);
+        g_assert_cmpuint(r.hash, ==, 1);
+        /* one that offers only SHA-384 is told why not */
+        p.nhashes = 1;
+        p.tid = 2;
+        g_assert_cmpint(nvmf_host_authenticate(c->h, &p, &r), ==, 0);
+        g_assert_cmphex(r.failure, ==, NVME_AUTH_FAIL_HASH_UNUSABLE);
+        g_assert_true(tt_trace_has(f->tt, "need GnuTLS 3.8"));
+        tc_free(c);
+        tf_free(f);
+        return;
+    }
+    g_assert_true(nvmet_host_set_tls_psk(f->tt->host, psk02, &err));
+    host_configured(psk02, 1, HOSTNQN, identity, key, &hash);
+    g_assert_cmpuint(hash, ==, 2);
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmpint(tc_start_tls(c, identity, key, 48, 2), ==, 0);
+    {
+        g_autofree char *desc = nvmf_tls_description(c->tls);
+
+        g_assert_nonnull(strstr(desc, "AES-256-GCM"));
+    }
+    g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
+    tc_free(c);
+    /* a generated SHA-384 PSK */
+    concat_fixture(f, false);
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
+    auth_params(&p, f, NVME_AUTH_SECP_NEWTLSPSK, 1);
+    p.hashes[0] = 2;
+    p.nhashes = 1;
+    g_assert_cmpint(nvmf_host_authenticate(c->h, &p, &r), ==, 0);
+    g_assert_true(r.authenticated);
+    g_assert_cmpuint(r.hash, ==, 2);
+    host_generated(&r, identity, key);
+    tc_free(c);
+    c = tls_admin(f, identity, key, 2);
+    tc_free(c);
+    tf_free(f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -548,5 +624,6 @@ int main(int argc, char **argv)
     g_test_add_func("/nvmet/tls/concat-needs-tls-port",
                     test_concat_needs_tls_port);
     g_test_add_func("/nvmet/tls/quirk-free-tls-key", test_quirk);
+    g_test_add_func("/nvmet/tls/sha384", test_sha384);
     return g_test_run();
 }
