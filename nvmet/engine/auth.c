@@ -395,7 +395,7 @@ static void handle_negotiate(NvmetQueue *q, const uint8_t *m, uint32_t tl)
                   nvmet_tls_sha384_available() ?
                   "secure channel concatenation needs SHA-256 or SHA-384" :
                   "secure channel concatenation needs SHA-256 (SHA-384 "
-                  "TLS PSKs need GnuTLS 3.8)");
+                  "TLS PSKs need GnuTLS 3.8.11)");
             return;
         }
     }

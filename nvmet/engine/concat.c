@@ -83,7 +83,7 @@ bool nvmet_host_set_tls_psk(NvmetHost *host, const char *interchange,
         if (nvmet_psk_hash(psk) == NVMET_HASH_SHA384 &&
             !nvmet_tls_sha384_available()) {
             g_set_error(errp, NVMET_ERROR, 0,
-                        "a SHA-384 TLS PSK needs GnuTLS 3.8 or later, but "
+                        "a SHA-384 TLS PSK needs GnuTLS 3.8.11 or later, but "
                         "GnuTLS %s is in use (scripts/build-gnutls.sh builds "
                         "one)", nvmet_tls_library_version());
             nvmet_memzero(psk, sizeof(*psk));

@@ -415,7 +415,7 @@ void nvmet_tls_queue_free(NvmetQueue *q);
 /* Takes @buf if the connection is (or turns out to be) TLS. */
 bool nvmet_tls_input(NvmetQueue *q, const void *buf, size_t len);
 bool nvmet_tls_in_use(NvmetQueue *q);
-/* SHA-384 PSKs need GnuTLS 3.8 */
+/* SHA-384 PSKs need GnuTLS 3.8.11 */
 bool nvmet_tls_sha384_available(void);
 const char *nvmet_tls_library_version(void);
 size_t nvmet_tls_output(NvmetQueue *q, const uint8_t **data);

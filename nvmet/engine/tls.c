@@ -112,18 +112,18 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf,
 /* ---- PSK and key log callbacks ------------------------------------------ */
 
 /*
- * GnuTLS 3.8 lets a server have PSKs of either hash (credentials for
+ * GnuTLS 3.8.11 lets a server have PSKs of either hash (credentials for
  * GNUTLS_MAC_UNKNOWN try SHA-384 and SHA-256 binders); older versions know
  * SHA-256 PSKs only.
  */
-#if GNUTLS_VERSION_NUMBER >= 0x030800
+#if GNUTLS_VERSION_NUMBER >= 0x03080b
 #define NVMET_HAVE_PSK_HASHES 1
 #endif
 
 bool nvmet_tls_sha384_available(void)
 {
 #ifdef NVMET_HAVE_PSK_HASHES
-    return gnutls_check_version("3.8.0") != NULL;
+    return gnutls_check_version("3.8.11") != NULL;
 #else
     return false;
 #endif

@@ -59,12 +59,12 @@ NvmfTls *nvmf_tls_new(const NvmfTransport *inner, const char *identity,
         "+ECDHE-PSK:+GROUP-ALL:+SIGN-ALL:+COMP-NULL";
 
     t->inner = *inner;
-#if GNUTLS_VERSION_NUMBER >= 0x030800
+#if GNUTLS_VERSION_NUMBER >= 0x03080b
     g_assert(gnutls_psk_allocate_client_credentials2(&t->cred, hash == 2 ?
                                                      GNUTLS_MAC_SHA384 :
                                                      GNUTLS_MAC_SHA256) == 0);
 #else
-    /* GnuTLS < 3.8 has SHA-256 PSKs only */
+    /* GnuTLS < 3.8.11 has SHA-256 PSKs only */
     g_assert(hash != 2);
     g_assert(gnutls_psk_allocate_client_credentials(&t->cred) == 0);
 #endif
