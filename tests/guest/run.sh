@@ -12,7 +12,9 @@
 #                      project build build/qemu/build/qemu-system-x86_64,
 #                      else the first qemu-system-x86_64 in PATH)
 #   --test NAME        guest test to run: tests/guest/NAME.sh (required)
-#   --timeout SEC      kill QEMU and fail after SEC seconds (default 600)
+#   --timeout SEC      kill QEMU and fail after SEC seconds (default 600);
+#                      if the guest has not reached /init after
+#                      $NVMET_BOOT_TIMEOUT s (150), QEMU is restarted once
 #   --param KEY=VALUE  pass nvmet.KEY=VALUE on the kernel command line; the
 #                      guest script sees NVMET_KEY=VALUE (repeatable)
 #   --append ARGS      extra kernel command-line arguments
@@ -41,9 +43,9 @@ GUEST=$ROOT/build/guest
 TESTDIR=$ROOT/tests/guest
 
 die() { echo "run.sh: error: $*" >&2; exit 2; }
-usage() { sed -n '4,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,38p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
-qemu=${QEMU:-} test="" timeout=600 mem=1024 smp=2 pcap="" logfile="" build=0 pack_only=0
+qemu=${QEMU:-} test="" timeout=600 boot_timeout=${NVMET_BOOT_TIMEOUT:-150} mem=1024 smp=2 pcap="" logfile="" build=0 pack_only=0
 shell=0 dmesg=0 append="" netopts=""
 params=()
 extra=()
@@ -175,9 +177,41 @@ if [ $shell = 1 ]; then
     "$qemu" "${qargs[@]}" 2>&1 | tee -a "$logfile"
     qrc=${PIPESTATUS[0]}
 else
-    timeout -k 10 "$timeout" "$qemu" "${qargs[@]}" < /dev/null 2>&1 |
-        sed -u 's/\r$//' | tee -a "$logfile"
-    qrc=${PIPESTATUS[0]}
+    # A TCG guest very rarely hangs before reaching /init (seen once with
+    # 2 vCPUs on a loaded machine): give the boot $boot_timeout s and retry
+    # once before calling the test failed.
+    pidfile=$(mktemp "$GUEST/.qemu-pid.XXXXXX")
+    for attempt in 1 2; do
+        start_line=$(wc -l < "$logfile")
+        rm -f "$pidfile"
+        { timeout -k 10 "$timeout" "$qemu" "${qargs[@]}" -pidfile "$pidfile" \
+              < /dev/null 2>&1; echo "run.sh: qemu-exit $?"; } |
+            sed -u 's/\r$//' | tee -a "$logfile" &
+        pipe=$!
+        booted=0 waited=0
+        while kill -0 $pipe 2>/dev/null; do
+            if awk -v s="$start_line" 'NR > s && /init: started/ { f = 1 } END { exit !f }' "$logfile"; then
+                booted=1
+                break
+            fi
+            if [ $waited -ge "$boot_timeout" ]; then
+                break
+            fi
+            sleep 1
+            waited=$((waited + 1))
+        done
+        if [ $booted = 0 ] && [ $attempt = 1 ] && kill -0 $pipe 2>/dev/null; then
+            echo "run.sh: the guest did not reach /init in ${boot_timeout}s; killing QEMU and retrying once" | tee -a "$logfile"
+            [ -s "$pidfile" ] && kill -9 "$(cat "$pidfile")" 2>/dev/null
+            wait $pipe
+            continue
+        fi
+        wait $pipe
+        break
+    done
+    rm -f "$pidfile"
+    qrc=$(sed -n 's/^run.sh: qemu-exit \([0-9]*\)$/\1/p' "$logfile" | tail -n1)
+    qrc=${qrc:-1}
 fi
 set -e
 t1=$(date +%s.%N)
