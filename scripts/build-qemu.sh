@@ -13,7 +13,9 @@
 #   3. stage = pristine + scripts/qemu-patches/*.patch + this repository's
 #      files (see OVERLAY below), synced into build/qemu/src touching only
 #      files whose content changed;
-#   4. configure once into build/qemu/build, then ninja.
+#   4. a private GnuTLS >= 3.8.11 (scripts/build-gnutls.sh: SHA-384 TLS
+#      PSKs), found by QEMU's configure through PKG_CONFIG_PATH;
+#   5. configure once into build/qemu/build, then ninja.
 #
 # --refresh downloads the qemu source package again (a newer 10.0.x).
 set -euo pipefail
@@ -86,8 +88,17 @@ rm -rf "$QDIR/stage"
 echo "$overlay_hash" > "$QDIR/src.stamp"
 fi
 
-# ---- 4. configure and build -------------------------------------------------
-want="qemu $ver: ${CONFIGURE_ARGS[*]}"
+# ---- 4. GnuTLS ----------------------------------------------------------------
+# The .pc file carries an rpath, so the binaries load the private library
+# without LD_LIBRARY_PATH.  Exported for ninja too: a meson re-run must see
+# the same GnuTLS as the first configure.
+pcpath=$("$NVMET_TOP/scripts/build-gnutls.sh" | sed -n 's/^PKG_CONFIG_PATH=//p')
+[ -n "$pcpath" ] || die "scripts/build-gnutls.sh did not give a PKG_CONFIG_PATH"
+export PKG_CONFIG_PATH=$pcpath
+gnutls_ver=$(pkg-config --modversion gnutls)
+
+# ---- 5. configure and build -------------------------------------------------
+want="qemu $ver, gnutls $gnutls_ver: ${CONFIGURE_ARGS[*]}"
 if [ ! -f "$QDIR/build/build.ninja" ] ||
    [ "$(cat "$QDIR/build/.nvmet-configure" 2>/dev/null)" != "$want" ]; then
     log "configuring"

@@ -73,14 +73,34 @@ run_tap() {
     [ "$skip" = 0 ] && summary[-1]=${summary[-1]% (0 skipped)}
 }
 
+# ---- GnuTLS >= 3.8.11 (SHA-384 TLS PSKs), built once by build-gnutls.sh -----
+# Exports PKG_CONFIG_PATH so that meson finds it, and tells the tests that
+# SHA-384 PSKs must work (they fail instead of taking the old-GnuTLS branch).
+use_private_gnutls() {
+    [ -n "${NVMET_GNUTLS_PC:-}" ] && return 0
+    NVMET_GNUTLS_PC=$("$NVMET_TOP/scripts/build-gnutls.sh" 2>> "$LOGDIR/build-gnutls.log" |
+                      sed -n 's/^PKG_CONFIG_PATH=//p')
+    if [ -z "$NVMET_GNUTLS_PC" ]; then
+        tail -n 30 "$LOGDIR/build-gnutls.log" >&2
+        return 1
+    fi
+    export PKG_CONFIG_PATH=$NVMET_GNUTLS_PC NVMET_REQUIRE_TLS_SHA384=1
+}
+
 # ---- unit: the engine on its own -------------------------------------------
 engine_build() {   # DIR [meson options]
     local dir=$1; shift
     apt_install build-essential pkg-config ninja-build meson/bookworm-backports \
         libglib2.0-dev nettle-dev libgmp-dev libgnutls28-dev python3
-    if [ ! -f "$dir/build.ninja" ]; then
+    use_private_gnutls || return 1
+    # (re)configure when the build dir is new or was set up with another GnuTLS
+    local want; want="gnutls $(pkg-config --modversion gnutls)"
+    if [ ! -f "$dir/build.ninja" ] ||
+       [ "$(cat "$dir/.nvmet-setup" 2>/dev/null)" != "$want" ]; then
+        rm -rf "$dir"
         meson setup "$dir" "$NVMET_TOP" "$@" > "$dir.setup.log" 2>&1 ||
             { cat "$dir.setup.log" >&2; return 1; }
+        echo "$want" > "$dir/.nvmet-setup"
     fi
     ninja -C "$dir" > "$dir.build.log" 2>&1 || { tail -n 40 "$dir.build.log" >&2; return 1; }
 }
@@ -100,6 +120,10 @@ unit_suite() {   # NAME BUILDDIR [meson options]
 
 # ---- qtest -------------------------------------------------------------------
 qtest_suite() {
+    if ! use_private_gnutls; then
+        record qtest 0 1 "GnuTLS build failed"
+        return
+    fi
     if ! "$NVMET_TOP/scripts/build-qemu.sh" qemu-system-x86_64 \
             storage-daemon/qemu-storage-daemon qemu-img \
             tests/qtest/nvmet-tcp-test > "$LOGDIR/build-qemu.log" 2>&1; then
@@ -187,10 +211,11 @@ guest_tls() {
     rm -rf "$kdir" "$keylog" && mkdir -m 0700 "$kdir"
     (
         . "$NVMET_TOP/tests/guest/data/tls-keys.sh"
-        for var in TLS_PSK TLS_H2_KEY TLS_H2_CKEY; do
+        for var in TLS_PSK TLS_H2_KEY TLS_H2_CKEY TLS_PSK384 TLS_H4_KEY TLS_H4_CKEY; do
             printf '%s' "${!var}" > "$kdir/$var"
         done
         echo "$TLS_H1" > "$kdir/h1"; echo "$TLS_H2" > "$kdir/h2"
+        echo "$TLS_H3" > "$kdir/h3"; echo "$TLS_H4" > "$kdir/h4"
     )
     rm -f "$img" && truncate -s 64M "$img"
     # shellcheck disable=SC2086
@@ -202,6 +227,9 @@ guest_tls() {
         -object secret,id=psk1,file="$kdir/TLS_PSK" \
         -object secret,id=h2key,file="$kdir/TLS_H2_KEY" \
         -object secret,id=h2ckey,file="$kdir/TLS_H2_CKEY" \
+        -object secret,id=psk384,file="$kdir/TLS_PSK384" \
+        -object secret,id=h4key,file="$kdir/TLS_H4_KEY" \
+        -object secret,id=h4ckey,file="$kdir/TLS_H4_CKEY" \
         -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420,tls=allowed,tls-keylog="$keylog" \
         -object nvmet-port,id=port1,traddr=127.0.0.1,trsvcid=4421,tls=required \
         -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,ports=port1 \
@@ -210,6 +238,8 @@ guest_tls() {
         -object nvmet-namespace,id=ns2,subsystem=sub1,nsid=1,node-name=null0 \
         -object nvmet-host,id=h1,nqn="$(cat "$kdir/h1")",subsystems=sub0,tls-psk=psk1 \
         -object nvmet-host,id=h2,nqn="$(cat "$kdir/h2")",subsystems=sub0,subsystems=sub1,dhchap-secret=h2key,dhchap-ctrl-secret=h2ckey \
+        -object nvmet-host,id=h3,nqn="$(cat "$kdir/h3")",subsystems=sub0,tls-psk=psk384 \
+        -object nvmet-host,id=h4,nqn="$(cat "$kdir/h4")",subsystems=sub0,dhchap-secret=h4key,dhchap-ctrl-secret=h4ckey,dhchap-hashes=sha384 \
         -trace "enable=nvmet_*,file=$trace"
     # what the target saw, from its side
     if grep -q 'CLIENT_TRAFFIC_SECRET_0 ' "$keylog" 2>/dev/null; then
@@ -227,12 +257,24 @@ guest_tls() {
     else
         f=$((f + 1)); echo "FAIL: the quirk did not produce CONCAT_MISMATCH" >&2
     fi
+    # SHA-384 PSKs negotiated TLS_AES_256_GCM_SHA384 (configured, generated)
+    for var in NVMe1R02 NVMe1G02; do
+        if grep -q "TLS established with PSK identity '$var .*AES-256-GCM" "$trace" 2>/dev/null; then
+            p=$((p + 1))
+        else
+            f=$((f + 1)); echo "FAIL: no AES-256-GCM session with a $var PSK in the target trace" >&2
+        fi
+    done
     record guest-tls-target "$p" "$f"
     rm -f "$img"
     rm -rf "$kdir"
 }
 
 guest_prepare() {
+    if ! use_private_gnutls; then
+        record guest 0 1 "GnuTLS build failed"
+        return 1
+    fi
     if ! "$NVMET_TOP/scripts/build-qemu.sh" qemu-system-x86_64 \
             storage-daemon/qemu-storage-daemon qemu-img \
             > "$LOGDIR/build-qemu.log" 2>&1; then

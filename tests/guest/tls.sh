@@ -9,13 +9,16 @@
 #   port 4421, tls=required: subsystem NVMET_SUBNQN
 #   host 1 (TLS_H1): a configured PSK (TLS_PSK), no DH-HMAC-CHAP key
 #   host 2 (TLS_H2): DH-HMAC-CHAP host and controller keys (concatenation)
+#   host 3 (TLS_H3): a configured SHA-384 PSK (TLS_PSK384)
+#   host 4 (TLS_H4): DH-HMAC-CHAP keys, allowed hash SHA-384 only
 #   NVMET_QSUBNQN has quirk-free-tls-key=on (the seed bug on purpose)
 # Steps: configured PSK (identity v1, then v0) with verified I/O; cleartext
 # refused on the TLS-required port; a wrong PSK refused; --concat with
 # bidirectional DH-HMAC-CHAP; REPLACETLSPSK five times through
 # tls_configured_key with verified I/O and a new tls_key each time;
-# disconnect and reconnect; the quirk turning a re-authentication's
-# REPLACETLSPSK into CONCAT_MISMATCH.
+# disconnect and reconnect; SHA-384 PSKs (TLS_AES_256_GCM_SHA384): a
+# configured one and concatenation with SHA-384 and two rotations; the quirk
+# turning a re-authentication's REPLACETLSPSK into CONCAT_MISMATCH.
 #
 # Parameters: NVMET_SUBNQN, NVMET_QSUBNQN, NVMET_MIB (2), NVMET_ROTATIONS (5)
 . /tests/lib.sh
@@ -164,6 +167,57 @@ if step "controller live" wait_for 30 live "$NQN" "$TLS_H2"; then
     fi
 fi
 disconnect_all
+
+# ---------------------------------------------------------------- SHA-384 PSKs
+# rotate CTRL N TAG: N x REPLACETLSPSK through tls_configured_key, each with a
+# new tls_key (the generated identity keeps prefix $ID_PREFIX) and verified I/O
+rotate() {
+    rot_c=$1 rot_tag=$3 rot_i=1 rot_prev=$(attr "$1" tls_key)
+    while [ $rot_i -le "$2" ]; do
+        step "$rot_tag: REPLACETLSPSK $rot_i" \
+            sh -c "echo 0 > /sys/class/nvme/$rot_c/tls_configured_key"
+        if step "$rot_tag: REPLACETLSPSK $rot_i: live with a new tls_key" \
+                sh -c "sleep 1; . /tests/lib.sh; wait_for 30 sh -c '[ \"\$(cat /sys/class/nvme/$rot_c/state)\" = live ] && [ -n \"\$(cat /sys/class/nvme/$rot_c/tls_key)\" ] && [ \"\$(cat /sys/class/nvme/$rot_c/tls_key)\" != $rot_prev ]'"; then
+            rot_prev=$(attr "$rot_c" tls_key)
+            step_v "$rot_tag: REPLACETLSPSK $rot_i: identity $ID_PREFIX" identity_is "$rot_c" "$ID_PREFIX"
+            dev=$(wait_ns "$NQN" 1 20)
+            step "$rot_tag: REPLACETLSPSK $rot_i: verified I/O" io_check "$dev" "$rot_tag$rot_i"
+        fi
+        rot_i=$((rot_i + 1))
+    done
+}
+
+section "configured SHA-384 PSK (TLS_AES_256_GCM_SHA384)"
+keyctl clear %:.nvme
+step "insert the SHA-384 PSK (identity version 1)" \
+    nvme check-tls-key --keydata="$TLS_PSK384" --hostnqn="$TLS_H3" \
+    --subsysnqn="$NQN" --identity=1 --insert
+step "connect --tls with the SHA-384 PSK" \
+    nvme connect -t tcp -a "$ADDR" -s 4421 -n "$NQN" --hostnqn="$TLS_H3" \
+    --hostid="$TLS_H3_ID" --tls
+if step "controller live" wait_for 30 live "$NQN" "$TLS_H3"; then
+    c=$(ctrl_of "$NQN" "$TLS_H3")
+    step_v "the PSK identity is a SHA-384 one" identity_is "$c" "NVMe1R02 "
+    dev=$(wait_ns "$NQN" 1 20)
+    step "verified I/O over TLS with the SHA-384 PSK" io_check "$dev" psk384
+fi
+step "disconnect" disconnect_all
+
+section "secure channel concatenation with SHA-384"
+keyctl clear %:.nvme
+step "connect --concat (the target allows this host SHA-384 only)" \
+    nvme connect -t tcp -a "$ADDR" -s 4420 -n "$NQN" --hostnqn="$TLS_H4" \
+    --hostid="$TLS_H4_ID" --dhchap-secret="$TLS_H4_KEY" \
+    --dhchap-ctrl-secret="$TLS_H4_CKEY" --concat
+if step "controller live" wait_for 30 live "$NQN" "$TLS_H4"; then
+    c=$(ctrl_of "$NQN" "$TLS_H4")
+    ID_PREFIX="NVMe1G02 "
+    step_v "the generated PSK is a SHA-384 one" identity_is "$c" "$ID_PREFIX"
+    dev=$(wait_ns "$NQN" 1 20)
+    step "verified I/O over the generated SHA-384 PSK" io_check "$dev" c384
+    rotate "$c" 2 c384r
+fi
+step "disconnect" disconnect_all
 
 # ---------------------------------------------------------------- the quirk
 section "quirk-free-tls-key: the seed bug on purpose"

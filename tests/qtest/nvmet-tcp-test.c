@@ -12,6 +12,7 @@
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "nvmf-host.h"
+#include <gnutls/gnutls.h>
 
 #define SUBNQN   "nqn.2026-11.org.qemu:qtest-subsys"
 #define HOSTNQN  "nqn.2014-08.org.nvmexpress:uuid:3f0c2a9e-5b1d-4c8e-9a7f-1d2e3f405162"
@@ -1259,6 +1260,139 @@ static void test_tls_concat(void)
     tls_target_stop(tt);
 }
 
+/*
+ * SHA-384 PSKs (TLS_AES_256_GCM_SHA384): a configured "02" PSK with
+ * identity versions 1 and 0, and concatenation with DH-HMAC-CHAP SHA-384
+ * (the only hash this host may use) so that the generated PSK and every
+ * replacement are SHA-384 ones.  Needs GnuTLS >= 3.8.11 in QEMU and here.
+ */
+static const char *tls_psk02 =
+    "NVMeTLSkey-1:02:3P3dHY2XwpvkSkxo+wqmwYUT3ndZD7cpoKYSXkg3JlX5PjSmTYYhAT1B"
+    "igTnmPrWI6luiQ==:";
+
+static void test_tls_sha384(void)
+{
+    g_autofree char *disk = NULL, *hkey = NULL, *ckey = NULL;
+    g_autofree char *identity = NULL, *desc = NULL;
+    QTestState *qts;
+    uint8_t key[48], hash;
+    int port;
+    Conn *c, *a, *io;
+    NvmfCqe cqe;
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+
+    if (gnutls_check_version("3.8.11") == NULL) {
+        if (g_getenv("NVMET_REQUIRE_TLS_SHA384")) {
+            g_test_message("NVMET_REQUIRE_TLS_SHA384 is set but GnuTLS %s "
+                           "has no SHA-384 PSKs", gnutls_check_version(NULL));
+            g_test_fail();
+        } else {
+            g_test_skip("GnuTLS < 3.8.11: no SHA-384 TLS PSKs");
+        }
+        return;
+    }
+    disk = make_disk();
+    hkey = nvmf_dhchap_key_encode(key_a, 48, 2);
+    ckey = nvmf_dhchap_key_encode(key_b, 32, 1);
+    qts = qtest_initf(
+        "-M none "
+        "-blockdev driver=file,filename=%s,node-name=disk0 "
+        "-object secret,id=psk,data=%s "
+        "-object secret,id=hk,data=%s -object secret,id=ck,data=%s "
+        "-object nvmet-port,id=port0,trsvcid=0,tls=required "
+        "-object nvmet-subsystem,id=sub0,nqn=" TLSNQN ",ports=port0 "
+        "-object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 "
+        "-object nvmet-host,id=h1,nqn=" HOSTNQN ",subsystems=sub0,"
+        "tls-psk=psk,dhchap-secret=hk,dhchap-ctrl-secret=ck,"
+        "dhchap-hashes=sha384",
+        disk, tls_psk02, hkey, ckey);
+    port = qom_port(qts, "/objects/port0");
+
+    /* configured SHA-384 PSK, identity version 1 then 0; a queue that came
+     * over TLS is not asked for DH-HMAC-CHAP */
+    for (int v = 1; v >= 0; v--) {
+        g_free(identity);
+        identity = nvmf_tls_configured(tls_psk02, v, HOSTNQN, TLSNQN, key,
+                                       &hash);
+        g_assert_nonnull(identity);
+        g_assert_cmpuint(hash, ==, 2);
+        g_assert_true(g_str_has_prefix(identity, v ? "NVMe1R02 " :
+                                       "NVMe0R02 "));
+        a = tls_conn(port, identity, key, hash);
+        g_free(desc);
+        desc = nvmf_tls_description(a->tls);
+        g_assert_nonnull(strstr(desc, "AES-256-GCM"));
+        g_assert_cmphex(tls_connect(a, TLSNQN, 0, 0xffff) &
+                        NVME_CONNECT_AUTHREQ_ATR, ==, 0);
+        HOST_OK(a, nvmf_host_enable(a->h));
+        conn_close(a);
+    }
+    /* a SHA-256 handshake with the same secret bytes is refused */
+    c = conn_open(port);
+    g_assert_cmpint(conn_start_tls(c, identity, key, 32, 1), ==, -1);
+    conn_close(c);
+
+    /* concatenation needs a TLS port that lets cleartext in: none here */
+    qtest_quit(qts);
+    qts = qtest_initf(
+        "-M none "
+        "-blockdev driver=file,filename=%s,node-name=disk0 "
+        "-object secret,id=hk,data=%s -object secret,id=ck,data=%s "
+        "-object nvmet-port,id=port0,trsvcid=0,tls=allowed "
+        "-object nvmet-subsystem,id=sub0,nqn=" TLSNQN ",ports=port0 "
+        "-object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 "
+        "-object nvmet-host,id=h1,nqn=" HOSTNQN ",subsystems=sub0,"
+        "dhchap-secret=hk,dhchap-ctrl-secret=ck,dhchap-hashes=sha384",
+        disk, hkey, ckey);
+    port = qom_port(qts, "/objects/port0");
+    c = conn_open(port);
+    tls_connect(c, TLSNQN, 0, 0xffff);
+    auth_params(&p, hkey, ckey, 1);
+    p.subnqn = TLSNQN;
+    p.sc_c = NVME_AUTH_SECP_NEWTLSPSK;
+    HOST_OK(c, nvmf_host_authenticate(c->h, &p, &r));
+    g_assert_true(r.authenticated);
+    g_assert_cmpuint(r.hash, ==, 2);
+    g_free(identity);
+    identity = nvmf_tls_generated(r.hash, r.psk, r.psk_len, HOSTNQN, TLSNQN,
+                                  key);
+    g_assert_true(g_str_has_prefix(identity, "NVMe1G02 "));
+    conn_close(c);
+    a = tls_conn(port, identity, key, 2);
+    tls_connect(a, TLSNQN, 0, 0xffff);
+    HOST_OK(a, nvmf_host_enable(a->h));
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0x00010001,
+                                      &cqe));
+    io = tls_conn(port, identity, key, 2);
+    tls_connect(io, TLSNQN, 1, a->cntlid);
+    rw_check(io, 0, 0x38);
+    for (int i = 0; i < 5; i++) {
+        Conn *n;
+
+        auth_params(&p, hkey, ckey, 10 + i);
+        p.subnqn = TLSNQN;
+        p.sc_c = NVME_AUTH_SECP_REPLACETLSPSK;
+        HOST_OK(a, nvmf_host_authenticate(a->h, &p, &r));
+        g_assert_true(r.authenticated);
+        g_assert_cmpuint(r.hash, ==, 2);
+        g_free(identity);
+        identity = nvmf_tls_generated(r.hash, r.psk, r.psk_len, HOSTNQN,
+                                      TLSNQN, key);
+        n = tls_conn(port, identity, key, 2);
+        g_free(desc);
+        desc = nvmf_tls_description(n->tls);
+        g_assert_nonnull(strstr(desc, "AES-256-GCM"));
+        tls_connect(n, TLSNQN, 0, 0xffff);
+        conn_close(n);
+        rw_check(io, 8 + i, 0x40 + i);
+    }
+    conn_close(io);
+    conn_close(a);
+    qtest_quit(qts);
+    unlink(disk);
+}
+
 static bool have_ipv6_loopback(void)
 {
     struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6 };
@@ -1529,5 +1663,6 @@ int main(int argc, char **argv)
     qtest_add_func("/nvmet-tcp/auth/determinism", test_auth_determinism);
     qtest_add_func("/nvmet-tcp/tls/configured", test_tls_configured);
     qtest_add_func("/nvmet-tcp/tls/concat-replace", test_tls_concat);
+    qtest_add_func("/nvmet-tcp/tls/sha384", test_tls_sha384);
     return g_test_run();
 }
