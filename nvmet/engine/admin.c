@@ -149,10 +149,8 @@ static void identify_ctrl(NvmetReq *req, uint8_t *id)
     id[IDC_FCATT] = 0;             /* dynamic controller model */
     id[IDC_MSDBD] = 1;
     nvmet_st16(id + IDC_OFCS, disc ? 0 : OFCS_DISCONNECT);
-    id[IDC_DCTYPE] = disc ? 2 : 0; /* central discovery controller: no */
-    if (disc) {
-        id[IDC_DCTYPE] = 0;
-    }
+    /* a discovery controller here is a direct discovery controller (DDC) */
+    id[IDC_DCTYPE] = disc ? 1 : 0;
     /* power state 0: 25 W, entry/exit latency 16 us */
     nvmet_st16(id + IDC_PSD0, 2500);
     nvmet_st32(id + IDC_PSD0 + 4, 16);
@@ -678,17 +676,34 @@ static void exec_get_features(NvmetReq *req)
     uint32_t cdw10 = cdw(req, NVME_SQE_CDW10);
     uint8_t fid = cdw10 & 0xff;
     uint8_t sel = (cdw10 >> 8) & 7;
-    bool dflt = sel == 1;
+    /* nothing is saveable, so the saved value (SEL 2) is the default one */
+    bool dflt = sel == 1 || sel == 2;
 
     trace_nvmet_get_features(req->q->name, fid, sel);
-    if (sel == 3) {
-        /* supported capabilities: changeable, not saveable */
-        req->dw0 = 1u << 2;
-        nvmet_req_complete(req, NVME_SC_SUCCESS);
-        return;
+    if (sel > 3) {
+        goto invalid;               /* reserved */
     }
     if (disc && fid != NVME_FEAT_KATO && fid != NVME_FEAT_ASYNC_EVENT) {
         goto invalid;
+    }
+    if (sel == 3) {
+        /* supported capabilities: not saveable, not namespace specific */
+        switch (fid) {
+        case NVME_FEAT_HOST_ID:
+            req->dw0 = 0;           /* fixed by Connect */
+            break;
+        case NVME_FEAT_ARBITRATION: case NVME_FEAT_POWER_MGMT:
+        case NVME_FEAT_TEMP_THRESH: case NVME_FEAT_ERR_RECOVERY:
+        case NVME_FEAT_VOLATILE_WC: case NVME_FEAT_NUM_QUEUES:
+        case NVME_FEAT_WRITE_ATOMIC: case NVME_FEAT_ASYNC_EVENT:
+        case NVME_FEAT_KATO: case NVME_FEAT_HOST_BEHAVIOR:
+            req->dw0 = 1u << 2;     /* changeable */
+            break;
+        default:
+            goto invalid;
+        }
+        nvmet_req_complete(req, NVME_SC_SUCCESS);
+        return;
     }
     switch (fid) {
     case NVME_FEAT_ARBITRATION:

@@ -992,9 +992,9 @@ static void test_features_num_queues(void)
                     0);
     g_assert_cmphex(dw0, ==, 0x00030003);
     g_assert_cmphex(feat(tc, NVME_FEAT_NUM_QUEUES, 0), ==, 0x00030003);
-    /* default and saved values */
+    /* default and saved values (nothing is saveable: saved = default) */
     g_assert_cmphex(feat(tc, NVME_FEAT_NUM_QUEUES, 1), ==, 0x007f007f);
-    g_assert_cmphex(feat(tc, NVME_FEAT_NUM_QUEUES, 2), ==, 0x00030003);
+    g_assert_cmphex(feat(tc, NVME_FEAT_NUM_QUEUES, 2), ==, 0x007f007f);
     /* pairs: the smaller of the two counts */
     g_assert_cmphex(set_feat(tc, NVME_FEAT_NUM_QUEUES, 0x00050001, &dw0), ==,
                     0);
@@ -1076,6 +1076,14 @@ static void test_features_values(void)
     g_assert_cmphex(dw0, ==, 4);
     g_assert_cmphex(get_feat(tc, NVME_FEAT_KATO, 3, 0, &dw0), ==, 0);
     g_assert_cmphex(dw0, ==, 4);
+    /* the host identifier is fixed by Connect: not changeable */
+    g_assert_cmphex(get_feat(tc, NVME_FEAT_HOST_ID, 3, 0, &dw0), ==, 0);
+    g_assert_cmphex(dw0, ==, 0);
+    /* capabilities of a feature we do not have; a reserved SEL */
+    g_assert_cmphex(get_feat(tc, 0x7f, 3, 0, &dw0), ==,
+                    NVME_SC_INVALID_FIELD | DNR);
+    g_assert_cmphex(get_feat(tc, NVME_FEAT_KATO, 4, 0, &dw0), ==,
+                    NVME_SC_INVALID_FIELD | DNR);
 
     /* a controller reset restores the defaults */
     g_assert_cmphex(set_feat(tc, NVME_FEAT_VOLATILE_WC, 0, NULL), ==, 0);
@@ -1274,6 +1282,7 @@ static void test_disc_identify(void)
     g_assert_cmphex(nvmet_ld16(id + 520), ==, 0);           /* ONCS */
     g_assert_cmphex(id[525], ==, 0);                        /* VWC */
     g_assert_cmphex(nvmet_ld16(id + 1804), ==, 0);          /* OFCS */
+    g_assert_cmpuint(id[1806], ==, 1);                      /* DCTYPE: DDC */
     g_assert_cmpuint(nvmet_ld16(id + 320), ==, 10);         /* KAS */
     strcpy((char *)nqn, NVME_DISC_SUBSYS_NAME);
     g_assert_cmpmem(id + 768, 256, nqn, 256);
