@@ -1207,8 +1207,8 @@ static void test_tls_concat(void)
     nvmf_host_set_incapsule(io->h, 16384);
     rw_check(io, 0, 0x77);
 
-    /* REPLACETLSPSK again and again; each new PSK works, the old does not */
-    for (int i = 0; i < 20; i++) {
+    /* REPLACETLSPSK 100 times; each new PSK works, the old one does not */
+    for (int i = 0; i < 100; i++) {
         g_autofree char *old = g_steal_pointer(&identity);
         uint8_t oldkey[48];
         Conn *n;
