@@ -105,17 +105,49 @@ engine_build() {   # DIR [meson options]
     ninja -C "$dir" > "$dir.build.log" 2>&1 || { tail -n 40 "$dir.build.log" >&2; return 1; }
 }
 
+# meson_tests DIR SUITE: one line per test of that meson suite,
+# "NAME<TAB>CMD<TAB>ARG..." (the test's whole command line)
+meson_tests() {
+    (cd "$1" && meson introspect --tests) | python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    if any(x.split(":")[-1] == sys.argv[1] for x in t["suite"]):
+        print("\t".join([t["name"]] + t["cmd"]))' "$2"
+}
+
+# run_cmd NAME CMD...: a test that is not TAP: 1 passed or 1 failed by its
+# exit status (the fuzz driver; crash reproducers land in $LOGDIR)
+run_cmd() {
+    local name=$1; shift
+    local log="$LOGDIR/$name.log"
+    log "suite $name: $*"
+    if (cd "$LOGDIR" && timeout 300 "$@") > "$log" 2>&1; then
+        record "$name" 1 0
+    else
+        tail -n 20 "$log" >&2
+        record "$name" 0 1
+    fi
+    tail -n 1 "$log" >&2
+}
+
 unit_suite() {   # NAME BUILDDIR [meson options]
     local name=$1 dir=$2; shift 2
     if ! engine_build "$dir" "$@"; then
         record "$name" 0 1 "build failed"
         return
     fi
-    local t
-    for t in $(cd "$dir" && meson introspect --tests | python3 -c \
-               'import json,sys; print(" ".join(t["cmd"][0] for t in json.load(sys.stdin)))'); do
-        G_TEST_SRCDIR=$NVMET_TOP/tests/unit run_tap "$name-$(basename "$t")" "$t" --tap
-    done
+    local tname cmd
+    # the GLib unit tests speak TAP
+    while IFS=$'\t' read -r tname cmd _; do
+        G_TEST_SRCDIR=$NVMET_TOP/tests/unit run_tap "$name-$(basename "$cmd")" "$cmd" --tap
+    done < <(meson_tests "$dir" unit)
+    # the fuzz driver (corpus replay, seeded random inputs) under ASan/UBSan
+    if [ "$name" = unit-asan ]; then
+        local -a argv
+        while IFS=$'\t' read -r -a argv; do
+            run_cmd "$name-${argv[0]}" "${argv[@]:1}"
+        done < <(meson_tests "$dir" fuzz)
+    fi
 }
 
 # ---- qtest -------------------------------------------------------------------

@@ -1,0 +1,443 @@
+/*
+ * Standalone driver for the NVMe-oF TCP target fuzzing harness, for builds
+ * without libFuzzer (gcc, or CI under ASan/UBSan).
+ *
+ *   fuzz-nvmet FILE|DIR...                  replay inputs
+ *   fuzz-nvmet --random N --seed S DIR...   also run N generated inputs:
+ *                                            random bytes, mutated corpus
+ *                                            files, spliced PDU templates
+ *
+ * Input I of seed S depends on nothing but S, I and the corpus, so a crash
+ * can be reproduced with --write-input I FILE.  On a crash the input is
+ * also saved as fuzz-crash-S-I in the current directory.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "fuzz-nvmet.h"
+#include "fuzz-templates.h"
+
+#define DEFAULT_MAX_LEN 4096
+
+typedef struct Corpus {
+    GPtrArray *files;           /* GBytes */
+    GPtrArray *names;
+} Corpus;
+
+/* The input being run, for the crash handlers. */
+static const uint8_t *cur_data;
+static size_t cur_len;
+static char crash_name[128];
+
+static void save_crash(void)
+{
+    int fd;
+
+    if (!cur_data || !crash_name[0]) {
+        return;
+    }
+    fd = open(crash_name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        ssize_t r = write(fd, cur_data, cur_len);
+
+        (void)r;
+        close(fd);
+        r = write(2, "fuzz-nvmet: crashing input saved as ", 36);
+        r = write(2, crash_name, strlen(crash_name));
+        r = write(2, "\n", 1);
+    }
+    cur_data = NULL;
+}
+
+static void crash_signal(int sig)
+{
+    save_crash();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void hang_signal(int sig)
+{
+    ssize_t r = write(2, "fuzz-nvmet: input timed out (hang?)\n", 36);
+
+    (void)r;
+    crash_signal(SIGABRT);
+}
+
+/* Sanitizer runtimes call this before exiting on an error. */
+extern void __sanitizer_set_death_callback(void (*cb)(void))
+    __attribute__((weak));
+
+static unsigned input_timeout = 10;
+
+static void run_one(const uint8_t *data, size_t len, const char *name)
+{
+    cur_data = data;
+    cur_len = len;
+    g_strlcpy(crash_name, name, sizeof(crash_name));
+    alarm(input_timeout);
+    LLVMFuzzerTestOneInput(data, len);
+    alarm(0);
+    cur_data = NULL;
+}
+
+static void corpus_add_file(Corpus *c, const char *path)
+{
+    g_autofree char *buf = NULL;
+    gsize len;
+    GError *err = NULL;
+
+    if (!g_file_get_contents(path, &buf, &len, &err)) {
+        fprintf(stderr, "fuzz-nvmet: %s\n", err->message);
+        exit(2);
+    }
+    g_ptr_array_add(c->files, g_bytes_new_take(g_steal_pointer(&buf), len));
+    g_ptr_array_add(c->names, g_strdup(path));
+}
+
+static gint cmp_str(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char **)a, *(char **)b);
+}
+
+static void corpus_add(Corpus *c, const char *path)
+{
+    GDir *dir;
+    const char *name;
+    GPtrArray *list;
+
+    if (!g_file_test(path, G_FILE_TEST_IS_DIR)) {
+        corpus_add_file(c, path);
+        return;
+    }
+    dir = g_dir_open(path, 0, NULL);
+    if (!dir) {
+        fprintf(stderr, "fuzz-nvmet: cannot open %s\n", path);
+        exit(2);
+    }
+    list = g_ptr_array_new_with_free_func(g_free);
+    while ((name = g_dir_read_name(dir))) {
+        g_autofree char *full = g_build_filename(path, name, NULL);
+
+        if (name[0] != '.' && g_file_test(full, G_FILE_TEST_IS_REGULAR) &&
+            !g_str_has_suffix(name, ".md")) {
+            g_ptr_array_add(list, g_steal_pointer(&full));
+        }
+    }
+    g_dir_close(dir);
+    g_ptr_array_sort(list, cmp_str);
+    for (unsigned i = 0; i < list->len; i++) {
+        corpus_add_file(c, g_ptr_array_index(list, i));
+    }
+    g_ptr_array_free(list, true);
+}
+
+/* ---- the mutator --------------------------------------------------------------- */
+
+static void ba_insert(GByteArray *b, size_t pos, const uint8_t *p, size_t n)
+{
+    g_array_insert_vals((GArray *)b, pos, p, n);
+}
+
+static uint32_t rnd(uint64_t *rng, uint32_t n)
+{
+    return n ? fuzz_rand(rng) % n : 0;
+}
+
+static const uint8_t *corpus_pick(Corpus *c, uint64_t *rng, size_t *len)
+{
+    GBytes *b = g_ptr_array_index(c->files, rnd(rng, c->files->len));
+
+    return g_bytes_get_data(b, len);
+}
+
+static void mutate(GByteArray *b, uint64_t *rng, Corpus *c)
+{
+    static const uint8_t bytes[] = { 0, 1, 0x40, 0x5a, 0x7f, 0x80, 0xfe, 0xff };
+    static const uint32_t words[] = {
+        0, 1, 4, 24, 72, 128, 1024, 4096, 8192, 0x7fff, 0xffff, 0x10000,
+        0x7fffffff, 0x80000000, 0xffffffff, 0x00460001,
+    };
+    unsigned n = 1 + rnd(rng, 8);
+
+    for (unsigned i = 0; i < n; i++) {
+        size_t pos = rnd(rng, b->len);
+        uint32_t w;
+
+        if (!b->len) {
+            g_byte_array_append(b, (const uint8_t[]){ 0 }, 1);
+            continue;
+        }
+        switch (rnd(rng, 10)) {
+        case 0:
+            b->data[pos] ^= 1u << rnd(rng, 8);
+            break;
+        case 1:
+            b->data[pos] = fuzz_rand(rng);
+            break;
+        case 2:
+            b->data[pos] = bytes[rnd(rng, sizeof(bytes))];
+            break;
+        case 3: {
+            uint8_t ins[16];
+            unsigned k = 1 + rnd(rng, sizeof(ins));
+
+            for (unsigned j = 0; j < k; j++) {
+                ins[j] = fuzz_rand(rng);
+            }
+            ba_insert(b, pos, ins, k);
+            break;
+        }
+        case 4:
+            if (b->len > 1) {
+                size_t k = 1 + rnd(rng, 16);
+
+                g_byte_array_remove_range(b, pos, MIN(k, b->len - pos));
+            }
+            break;
+        case 5: {
+            size_t from = rnd(rng, b->len);
+            size_t k = 1 + rnd(rng, 64);
+            g_autofree uint8_t *tmp = NULL;
+
+            k = MIN(k, b->len - from);
+            tmp = g_malloc(k);
+            memcpy(tmp, b->data + from, k);
+            ba_insert(b, pos, tmp, k);
+            break;
+        }
+        case 6:
+            w = words[rnd(rng, G_N_ELEMENTS(words))];
+            for (unsigned j = 0; j < 4 && pos + j < b->len; j++) {
+                b->data[pos + j] = w >> (8 * j);
+            }
+            break;
+        case 7: {
+            GByteArray *t = g_byte_array_new();
+
+            fuzz_tpl_random(t, rng);
+            ba_insert(b, pos, t->data, t->len);
+            g_byte_array_free(t, true);
+            break;
+        }
+        case 8:
+            if (c->files->len) {
+                size_t len;
+                const uint8_t *p = corpus_pick(c, rng, &len);
+                size_t from = rnd(rng, len);
+
+                g_byte_array_set_size(b, pos);
+                g_byte_array_append(b, p + from, len - from);
+            }
+            break;
+        case 9:
+            g_byte_array_set_size(b, MAX(pos, 1));
+            break;
+        }
+    }
+}
+
+/* Input @idx of @seed. */
+static GByteArray *generate(uint64_t seed, uint64_t idx, Corpus *c,
+                            size_t max_len)
+{
+    uint64_t rng = seed * 0x2545f4914f6cdd1dull + idx;
+    GByteArray *b = g_byte_array_new();
+    uint32_t how;
+    size_t len;
+    const uint8_t *p;
+
+    fuzz_rand(&rng);
+    how = rnd(&rng, 10);
+    if (!c->files->len && how >= 1 && how <= 4) {
+        how = 5;
+    }
+    if (how == 0) {
+        /* random bytes */
+        len = 1 + rnd(&rng, 300);
+        for (size_t i = 0; i < len; i++) {
+            uint8_t v = fuzz_rand(&rng);
+
+            g_byte_array_append(b, &v, 1);
+        }
+    } else if (how <= 4) {
+        /* a mutated corpus file */
+        p = corpus_pick(c, &rng, &len);
+        g_byte_array_append(b, p, len);
+        mutate(b, &rng, c);
+    } else if (how <= 7) {
+        /* a session made of templates */
+        uint8_t cfg = fuzz_rand(&rng);
+        unsigned k = 1 + rnd(&rng, 24);
+
+        g_byte_array_append(b, &cfg, 1);
+        for (unsigned i = 0; i < k; i++) {
+            fuzz_tpl_random(b, &rng);
+        }
+        if (rnd(&rng, 2)) {
+            mutate(b, &rng, c);
+        }
+    } else {
+        /* a corpus prefix, templates, and maybe random mutations */
+        unsigned k = 1 + rnd(&rng, 8);
+
+        if (c->files->len) {
+            p = corpus_pick(c, &rng, &len);
+            size_t cut = rnd(&rng, len + 1);
+
+            g_byte_array_append(b, p, MAX(1, cut));
+        } else {
+            uint8_t cfg = fuzz_rand(&rng);
+
+            g_byte_array_append(b, &cfg, 1);
+        }
+        for (unsigned i = 0; i < k; i++) {
+            fuzz_tpl_random(b, &rng);
+        }
+        if (rnd(&rng, 3) == 0) {
+            mutate(b, &rng, c);
+        }
+    }
+    if (b->len > max_len) {
+        g_byte_array_set_size(b, max_len);
+    }
+    return b;
+}
+
+/* ---- main ------------------------------------------------------------------------ */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: fuzz-nvmet [--random N] [--seed S] [--time SECONDS]\n"
+            "                  [--max-len BYTES] [--timeout SECONDS]\n"
+            "                  [--write-input I FILE]\n"
+            "                  [-v] [FILE|DIR]...\n"
+            "Replays FILEs and the files in DIRs through the harness; with\n"
+            "--random also runs N generated inputs (mutating those files),\n"
+            "stopping early after --time SECONDS.  An input running longer\n"
+            "than --timeout SECONDS (default 10, 0: none) counts as a hang.\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    Corpus corpus = {
+        g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref),
+        g_ptr_array_new_with_free_func(g_free),
+    };
+    uint64_t nrandom = 0, seed = 1, write_idx = 0;
+    const char *write_file = NULL;
+    double time_limit = 0;
+    size_t max_len = DEFAULT_MAX_LEN;
+    bool verbose = false;
+    uint64_t ran = 0, bytes = 0;
+    gint64 start;
+    double secs;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (!strcmp(a, "--random") && i + 1 < argc) {
+            nrandom = g_ascii_strtoull(argv[++i], NULL, 0);
+        } else if (!strcmp(a, "--seed") && i + 1 < argc) {
+            seed = g_ascii_strtoull(argv[++i], NULL, 0);
+        } else if (!strcmp(a, "--time") && i + 1 < argc) {
+            time_limit = g_ascii_strtod(argv[++i], NULL);
+        } else if (!strcmp(a, "--timeout") && i + 1 < argc) {
+            input_timeout = g_ascii_strtoull(argv[++i], NULL, 0);
+        } else if (!strcmp(a, "--max-len") && i + 1 < argc) {
+            max_len = MAX(1, g_ascii_strtoull(argv[++i], NULL, 0));
+        } else if (!strcmp(a, "--write-input") && i + 2 < argc) {
+            write_idx = g_ascii_strtoull(argv[++i], NULL, 0);
+            write_file = argv[++i];
+        } else if (!strcmp(a, "-v")) {
+            verbose = true;
+        } else if (a[0] == '-') {
+            usage();
+        } else {
+            corpus_add(&corpus, a);
+        }
+    }
+
+    if (write_file) {
+        GByteArray *b = generate(seed, write_idx, &corpus, max_len);
+        GError *err = NULL;
+
+        if (!g_file_set_contents(write_file, (char *)b->data, b->len, &err)) {
+            fprintf(stderr, "fuzz-nvmet: %s\n", err->message);
+            return 2;
+        }
+        g_byte_array_free(b, true);
+        return 0;
+    }
+
+    signal(SIGABRT, crash_signal);
+    signal(SIGSEGV, crash_signal);
+    signal(SIGBUS, crash_signal);
+    signal(SIGFPE, crash_signal);
+    signal(SIGILL, crash_signal);
+    signal(SIGALRM, hang_signal);
+    if (__sanitizer_set_death_callback) {
+        __sanitizer_set_death_callback(save_crash);
+    }
+
+    start = g_get_monotonic_time();
+    for (unsigned i = 0; i < corpus.files->len; i++) {
+        size_t len;
+        const uint8_t *p = g_bytes_get_data(g_ptr_array_index(corpus.files, i),
+                                            &len);
+        g_autofree char *name = g_strdup_printf(
+            "fuzz-crash-replay-%s",
+            strrchr(g_ptr_array_index(corpus.names, i), '/') ?
+            strrchr(g_ptr_array_index(corpus.names, i), '/') + 1 :
+            (char *)g_ptr_array_index(corpus.names, i));
+
+        if (verbose) {
+            printf("replay %s (%zu bytes)\n",
+                   (char *)g_ptr_array_index(corpus.names, i), len);
+        }
+        run_one(p, len, name);
+        ran++;
+        bytes += len;
+    }
+    for (uint64_t i = 0; i < nrandom; i++) {
+        GByteArray *b = generate(seed, i, &corpus, max_len);
+        char name[64];
+
+        snprintf(name, sizeof(name), "fuzz-crash-%" PRIu64 "-%" PRIu64,
+                 seed, i);
+        run_one(b->data, b->len, name);
+        ran++;
+        bytes += b->len;
+        g_byte_array_free(b, true);
+        if (verbose && (i + 1) % 10000 == 0) {
+            printf("%" PRIu64 " inputs, %.1f s\n", i + 1,
+                   (g_get_monotonic_time() - start) / 1e6);
+            fflush(stdout);
+        }
+        if (time_limit > 0 && (i & 63) == 63 &&
+            (g_get_monotonic_time() - start) / 1e6 >= time_limit) {
+            nrandom = i + 1;
+            break;
+        }
+    }
+    secs = (g_get_monotonic_time() - start) / 1e6;
+    printf("fuzz-nvmet: %" PRIu64 " inputs (%u files, %" PRIu64
+           " random, seed %" PRIu64 "), %" PRIu64 " bytes in %.2f s, "
+           "%.0f exec/s: no failures\n",
+           ran, corpus.files->len, nrandom, seed, bytes, secs,
+           secs > 0 ? ran / secs : 0.0);
+    g_ptr_array_free(corpus.files, true);
+    g_ptr_array_free(corpus.names, true);
+    return 0;
+}
