@@ -110,6 +110,8 @@ void nvmet_qemu_port_close(NvmetPortObject *p);
 /* objects.c */
 bool nvmet_host_object_set_keys(NvmetHostObject *h, const char *secret,
                                 const char *ctrl_secret, Error **errp);
+bool nvmet_host_object_set_psk(NvmetHostObject *h, const char *secret,
+                               Error **errp);
 NvmetPortObject *nvmet_port_object_find(const char *id, Error **errp);
 NvmetSubsystemObject *nvmet_subsystem_object_find(const char *id,
                                                   Error **errp);

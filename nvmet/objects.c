@@ -634,6 +634,34 @@ out:
     return ok;
 }
 
+/* Give the host the TLS PSK in secret object @secret (NULL: none). */
+bool nvmet_host_object_set_psk(NvmetHostObject *h, const char *secret,
+                               Error **errp)
+{
+    const char *id = object_get_canonical_path_component(OBJECT(h));
+    GError *gerr = NULL;
+    char *psk = NULL;
+    bool ok;
+
+    if (secret) {
+        psk = qcrypto_secret_lookup_as_utf8(secret, errp);
+        if (!psk) {
+            error_prepend(errp, "nvmet-host '%s': tls-psk: ", id);
+            return false;
+        }
+        g_strstrip(psk);            /* nvme gen-tls-key > file: newline */
+    }
+    ok = nvmet_host_set_tls_psk(h->host, psk, &gerr);
+    nvmet_secret_str_free(psk);
+    if (!ok) {
+        *errp = nvmet_gerror(gerr);
+        error_prepend(errp, "nvmet-host '%s': tls-psk: ", id);
+        return false;
+    }
+    trace_nvmet_qemu_host_psk(id, secret ? secret : "");
+    return true;
+}
+
 static void nvmet_host_complete(UserCreatable *uc, Error **errp)
 {
     NvmetHostObject *h = NVMET_HOST(uc);
@@ -666,25 +694,10 @@ static void nvmet_host_complete(UserCreatable *uc, Error **errp)
         h->host = NULL;
         return;
     }
-    if (h->tls_psk) {
-        char *psk = qcrypto_secret_lookup_as_utf8(h->tls_psk, errp);
-
-        if (!psk) {
-            error_prepend(errp, "nvmet-host '%s': tls-psk: ", id);
-            nvmet_host_free(h->host);
-            h->host = NULL;
-            return;
-        }
-        g_strstrip(psk);
-        if (!nvmet_host_set_tls_psk(h->host, psk, &gerr)) {
-            nvmet_secret_str_free(psk);
-            *errp = nvmet_gerror(gerr);
-            error_prepend(errp, "nvmet-host '%s': tls-psk: ", id);
-            nvmet_host_free(h->host);
-            h->host = NULL;
-            return;
-        }
-        nvmet_secret_str_free(psk);
+    if (h->tls_psk && !nvmet_host_object_set_psk(h, h->tls_psk, errp)) {
+        nvmet_host_free(h->host);
+        h->host = NULL;
+        return;
     }
     {
         uint32_t hashes = 0, groups = 0;

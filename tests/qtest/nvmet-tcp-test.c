@@ -1157,6 +1157,55 @@ static void test_tls_configured(void)
                   !"no key log");
     g_assert_nonnull(strstr(log, "CLIENT_HANDSHAKE_TRAFFIC_SECRET "));
     g_assert_nonnull(strstr(log, "SERVER_TRAFFIC_SECRET_0 "));
+
+    /*
+     * QMP: a new configured PSK.  New connections need it (the v1 identity
+     * of the old one is refused), an established session goes on.
+     */
+    g_free(identity);
+    identity = nvmf_tls_configured(tls_psk01, 1, HOSTNQN, TLSNQN, key, &hash);
+    a = tls_conn(tt->port, identity, key, hash);
+    tls_connect(a, TLSNQN, 0, 0xffff);
+    HOST_OK(a, nvmf_host_enable(a->h));
+    {
+        static const char *psk2 =
+            "NVMeTLSkey-1:01:P9ST8Fo6s2glEK9OUpB9bYwnt4M8UOQnOocs2ZWRhLTioFTv:";
+        g_autofree char *id2 = NULL;
+        uint8_t key2[48], hash2;
+        QDict *rsp;
+        uint64_t csts;
+        NvmfCqe pc;
+
+        rsp = qtest_qmp(tt->qts, "{ 'execute': 'object-add', 'arguments': "
+                        "{ 'qom-type': 'secret', 'id': 'psk2', 'data': %s } }",
+                        psk2);
+        g_assert_false(qdict_haskey(rsp, "error"));
+        qobject_unref(rsp);
+        rsp = qtest_qmp(tt->qts, "{ 'execute': 'nvmet-host-set-tls-psk', "
+                        "'arguments': { 'id': 'h1', 'tls-psk': 'psk2' } }");
+        g_assert_false(qdict_haskey(rsp, "error"));
+        qobject_unref(rsp);
+        /* a secret that is not a PSK is refused and changes nothing */
+        rsp = qtest_qmp(tt->qts, "{ 'execute': 'nvmet-host-set-tls-psk', "
+                        "'arguments': { 'id': 'h1', 'tls-psk': 'hk' } }");
+        g_assert_true(qdict_haskey(rsp, "error"));
+        qobject_unref(rsp);
+
+        c = conn_open(tt->port);
+        g_assert_cmpint(conn_start_tls(c, identity, key, hash == 2 ? 48 : 32,
+                                       hash), ==, -1);
+        conn_close(c);
+        id2 = nvmf_tls_configured(psk2, 1, HOSTNQN, TLSNQN, key2, &hash2);
+        g_assert_cmpstr(id2, !=, identity);
+        c = tls_conn(tt->port, id2, key2, hash2);
+        tls_connect(c, TLSNQN, 0, 0xffff);
+        conn_close(c);
+        /* the session made with the old PSK still works */
+        HOST_OK(a, nvmf_host_prop_get(a->h, NVME_REG_CSTS, false, &csts,
+                                      &pc));
+        g_assert_cmphex(csts & 1, ==, 1);
+        conn_close(a);
+    }
     tls_target_stop(tt);
 }
 
