@@ -116,18 +116,21 @@ for t in json.load(sys.stdin):
 }
 
 # run_cmd NAME CMD...: a test that is not TAP: 1 passed or 1 failed by its
-# exit status (the fuzz driver; crash reproducers land in $LOGDIR)
+# exit status (the fuzz driver), run in $LOGDIR
 run_cmd() {
     local name=$1; shift
-    local log="$LOGDIR/$name.log"
+    local log="$LOGDIR/$name.log" rc
     log "suite $name: $*"
-    if (cd "$LOGDIR" && timeout 300 "$@") > "$log" 2>&1; then
+    (cd "$LOGDIR" && timeout 300 "$@") > "$log" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ]; then
         record "$name" 1 0
+        tail -n 1 "$log" >&2
     else
-        tail -n 20 "$log" >&2
-        record "$name" 0 1
+        grep -E 'ERROR|SUMMARY|runtime error|^fuzz-nvmet:' "$log" | head -n 20 >&2
+        [ $rc -eq 124 ] && echo "$name: killed after 300 s" >&2
+        record "$name" 0 1 "exit status $rc"
     fi
-    tail -n 1 "$log" >&2
 }
 
 unit_suite() {   # NAME BUILDDIR [meson options]
@@ -137,15 +140,18 @@ unit_suite() {   # NAME BUILDDIR [meson options]
         return
     fi
     local tname cmd
+    # like meson test: a UBSan report fails the test instead of scrolling by
+    local -x UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1}
     # the GLib unit tests speak TAP
     while IFS=$'\t' read -r tname cmd _; do
         G_TEST_SRCDIR=$NVMET_TOP/tests/unit run_tap "$name-$(basename "$cmd")" "$cmd" --tap
     done < <(meson_tests "$dir" unit)
-    # the fuzz driver (corpus replay, seeded random inputs) under ASan/UBSan
+    # the fuzz driver (corpus replay, seeded random inputs; ~6 s) only under
+    # ASan/UBSan, where it finds more; failing inputs are saved in $LOGDIR
     if [ "$name" = unit-asan ]; then
         local -a argv
         while IFS=$'\t' read -r -a argv; do
-            run_cmd "$name-${argv[0]}" "${argv[@]:1}"
+            run_cmd "$name-${argv[0]}" "${argv[@]:1}" --crash-dir "$LOGDIR"
         done < <(meson_tests "$dir" fuzz)
     fi
 }

@@ -7,15 +7,18 @@
  *                                            random bytes, mutated corpus
  *                                            files, spliced PDU templates
  *
- * Input I of seed S depends on nothing but S, I and the corpus, so a crash
- * can be reproduced with --write-input I FILE.  On a crash the input is
- * also saved as fuzz-crash-S-I in the current directory.
+ * Input I of seed S depends on nothing but S, I, --max-len and the corpus,
+ * so a crash can be reproduced with --write-input I FILE.  On a crash the
+ * input is also saved as fuzz-crash-S-I in the --crash-dir directory, by
+ * default the one holding this executable (the build directory, never the
+ * source tree).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +39,8 @@ typedef struct Corpus {
 /* The input being run, for the crash handlers. */
 static const uint8_t *cur_data;
 static size_t cur_len;
-static char crash_name[128];
+static char crash_name[PATH_MAX];
+static const char *crash_dir;
 
 static void save_crash(void)
 {
@@ -54,6 +58,12 @@ static void save_crash(void)
         r = write(2, "fuzz-nvmet: crashing input saved as ", 36);
         r = write(2, crash_name, strlen(crash_name));
         r = write(2, "\n", 1);
+    } else {
+        ssize_t r = write(2, "fuzz-nvmet: cannot save the input as ", 37);
+
+        r = write(2, crash_name, strlen(crash_name));
+        r = write(2, "\n", 1);
+        (void)r;
     }
     cur_data = NULL;
 }
@@ -77,16 +87,77 @@ static void hang_signal(int sig)
 extern void __sanitizer_set_death_callback(void (*cb)(void))
     __attribute__((weak));
 
+/*
+ * UBSan only prints a report and carries on unless told otherwise (meson
+ * test sets UBSAN_OPTIONS, a plain run does not): stop at the first one, so
+ * that the run fails.  Abort rather than exit, since with gcc the UBSan
+ * runtime is not the ASan one and ignores the death callback; the SIGABRT
+ * handler saves the input.  UBSAN_OPTIONS still overrides this.
+ */
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+    return "halt_on_error=1:abort_on_error=1:print_stacktrace=1";
+}
+
+/*
+ * Leaks: LeakSanitizer looks only at exit, which says that something leaked
+ * but not which input did it.  As libFuzzer does, count allocations and
+ * frees during each input, and when they differ (the harness frees all it
+ * built, so they rarely do) ask LeakSanitizer right away.
+ */
+extern int __sanitizer_install_malloc_and_free_hooks(
+    void (*malloc_hook)(const volatile void *, size_t),
+    void (*free_hook)(const volatile void *)) __attribute__((weak));
+extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
+
+static uint64_t nr_mallocs, nr_frees;
+
+static void count_malloc(const volatile void *p, size_t size)
+{
+    __atomic_fetch_add(&nr_mallocs, 1, __ATOMIC_RELAXED);
+}
+
+static void count_free(const volatile void *p)
+{
+    __atomic_fetch_add(&nr_frees, 1, __ATOMIC_RELAXED);
+}
+
+static bool leak_checks;
+static uint64_t nr_leak_checks;
+
+/* Did the input that started at @mallocs / @frees leak? */
+static bool input_leaked(uint64_t mallocs, uint64_t frees)
+{
+    if (!leak_checks ||
+        __atomic_load_n(&nr_mallocs, __ATOMIC_RELAXED) - mallocs ==
+        __atomic_load_n(&nr_frees, __ATOMIC_RELAXED) - frees) {
+        return false;
+    }
+    nr_leak_checks++;
+    return __lsan_do_recoverable_leak_check() != 0;
+}
+
 static unsigned input_timeout = 10;
 
 static void run_one(const uint8_t *data, size_t len, const char *name)
 {
+    uint64_t m, f;
+
     cur_data = data;
     cur_len = len;
-    g_strlcpy(crash_name, name, sizeof(crash_name));
+    snprintf(crash_name, sizeof(crash_name), "%s/%s", crash_dir, name);
+    m = __atomic_load_n(&nr_mallocs, __ATOMIC_RELAXED);
+    f = __atomic_load_n(&nr_frees, __ATOMIC_RELAXED);
     alarm(input_timeout);
     LLVMFuzzerTestOneInput(data, len);
     alarm(0);
+    if (input_leaked(m, f)) {
+        fprintf(stderr, "fuzz-nvmet: the input leaked memory\n");
+        save_crash();
+        fflush(NULL);
+        _exit(1);               /* not exit(): the report is out already */
+    }
     cur_data = NULL;
 }
 
@@ -320,12 +391,14 @@ static void usage(void)
     fprintf(stderr,
             "usage: fuzz-nvmet [--random N] [--seed S] [--time SECONDS]\n"
             "                  [--max-len BYTES] [--timeout SECONDS]\n"
-            "                  [--write-input I FILE]\n"
+            "                  [--write-input I FILE] [--crash-dir DIR]\n"
             "                  [-v] [FILE|DIR]...\n"
             "Replays FILEs and the files in DIRs through the harness; with\n"
             "--random also runs N generated inputs (mutating those files),\n"
             "stopping early after --time SECONDS.  An input running longer\n"
-            "than --timeout SECONDS (default 10, 0: none) counts as a hang.\n");
+            "than --timeout SECONDS (default 10, 0: none) counts as a hang.\n"
+            "A failing input is saved in --crash-dir (default: the directory\n"
+            "of this executable).\n");
     exit(2);
 }
 
@@ -337,6 +410,7 @@ int main(int argc, char **argv)
     };
     uint64_t nrandom = 0, seed = 1, write_idx = 0;
     const char *write_file = NULL;
+    g_autofree char *exe_dir = NULL;
     double time_limit = 0;
     size_t max_len = DEFAULT_MAX_LEN;
     bool verbose = false;
@@ -356,10 +430,14 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--timeout") && i + 1 < argc) {
             input_timeout = g_ascii_strtoull(argv[++i], NULL, 0);
         } else if (!strcmp(a, "--max-len") && i + 1 < argc) {
-            max_len = MAX(1, g_ascii_strtoull(argv[++i], NULL, 0));
+            /* not inside MAX(), which evaluates its arguments twice */
+            max_len = g_ascii_strtoull(argv[++i], NULL, 0);
+            max_len = MAX(max_len, 1);
         } else if (!strcmp(a, "--write-input") && i + 2 < argc) {
             write_idx = g_ascii_strtoull(argv[++i], NULL, 0);
             write_file = argv[++i];
+        } else if (!strcmp(a, "--crash-dir") && i + 1 < argc) {
+            crash_dir = argv[++i];
         } else if (!strcmp(a, "-v")) {
             verbose = true;
         } else if (a[0] == '-') {
@@ -373,12 +451,29 @@ int main(int argc, char **argv)
         GByteArray *b = generate(seed, write_idx, &corpus, max_len);
         GError *err = NULL;
 
-        if (!g_file_set_contents(write_file, (char *)b->data, b->len, &err)) {
+        bool ok = g_file_set_contents(write_file, (char *)b->data, b->len,
+                                      &err);
+
+        if (!ok) {
             fprintf(stderr, "fuzz-nvmet: %s\n", err->message);
-            return 2;
+            g_error_free(err);
         }
         g_byte_array_free(b, true);
-        return 0;
+        g_ptr_array_free(corpus.files, true);
+        g_ptr_array_free(corpus.names, true);
+        return ok ? 0 : 2;
+    }
+
+    if (!crash_dir) {
+        /* next to the executable, in the build directory */
+        g_autofree char *exe = g_file_read_link("/proc/self/exe", NULL);
+
+        crash_dir = exe_dir = g_path_get_dirname(exe ? exe : argv[0]);
+    }
+    if (g_mkdir_with_parents(crash_dir, 0755) < 0) {
+        fprintf(stderr, "fuzz-nvmet: cannot create %s: %s\n", crash_dir,
+                g_strerror(errno));
+        return 2;
     }
 
     signal(SIGABRT, crash_signal);
@@ -389,6 +484,11 @@ int main(int argc, char **argv)
     signal(SIGALRM, hang_signal);
     if (__sanitizer_set_death_callback) {
         __sanitizer_set_death_callback(save_crash);
+    }
+    if (__sanitizer_install_malloc_and_free_hooks &&
+        __lsan_do_recoverable_leak_check) {
+        leak_checks = __sanitizer_install_malloc_and_free_hooks(count_malloc,
+                                                                count_free);
     }
 
     start = g_get_monotonic_time();
@@ -437,6 +537,11 @@ int main(int argc, char **argv)
            "%.0f exec/s: no failures\n",
            ran, corpus.files->len, nrandom, seed, bytes, secs,
            secs > 0 ? ran / secs : 0.0);
+    if (verbose) {
+        printf("fuzz-nvmet: %s, %" PRIu64 " per-input leak checks\n",
+               leak_checks ? "LeakSanitizer" : "no LeakSanitizer",
+               nr_leak_checks);
+    }
     g_ptr_array_free(corpus.files, true);
     g_ptr_array_free(corpus.names, true);
     return 0;

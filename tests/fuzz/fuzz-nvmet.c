@@ -919,7 +919,9 @@ static void op_io(Fuzz *fz, FuzzIn *in)
     FrameOpts o;
 
     if (ctl & 8) {
-        slba = (uint64_t)in_u32(in) << 32 | in_u32(in);
+        /* two statements: the order of the reads must not be unspecified */
+        slba = (uint64_t)in_u32(in) << 32;
+        slba |= in_u32(in);
     }
     sqe[NVME_SQE_OPC] = opc;
     nvmet_st32(sqe + NVME_SQE_NSID, nsid);
@@ -946,8 +948,10 @@ static void op_io(Fuzz *fz, FuzzIn *in)
         if (opc == NVME_CMD_DSM) {
             /* ranges: context attributes, length, SLBA, small values */
             for (int64_t i = 0; i + 16 <= dlen; i += 16) {
+                uint8_t blocks = out[i + 5] % 16;
+
                 memset(out + i, 0, 16);
-                nvmet_st32(out + i + 4, out[i + 5] % 16);
+                nvmet_st32(out + i + 4, blocks);
                 nvmet_st64(out + i + 8, (i / 16 * 13) % 140);
             }
         }
