@@ -216,10 +216,22 @@ bool nvmet_auth_needed(NvmetQueue *q, const char *hostnqn)
      * the hosts of the subsystem, and the discovery subsystem has none), so
      * a plain `nvme discover --hostnqn=...` works for a host with a key.
      */
-    if (q->ctrl && q->ctrl->subsys && q->ctrl->subsys->discovery) {
+    if (!h || !h->host_key || q->tls.active ||
+        !q->ctrl || !q->ctrl->subsys || q->ctrl->subsys->discovery) {
         return false;
     }
-    return h && h->host_key && !q->tls.active;
+    /*
+     * The key belongs to the host's links to subsystems: on an
+     * allow-any-host subsystem that does not list the host, it connects
+     * without authenticating (nvmet skips authentication on such
+     * subsystems altogether, and refuses to link hosts to them).
+     */
+    for (unsigned i = 0; i < q->ctrl->subsys->hosts->len; i++) {
+        if (g_ptr_array_index(q->ctrl->subsys->hosts, i) == h) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* ---- deterministic per-queue randomness ------------------------------- */

@@ -141,6 +141,10 @@ static AuthFixture *af_new(uint8_t transform, bool bidi)
     g_assert_true(nvmet_host_set_dhchap_keys(f->tt->host, f->hkey, f->ckey,
                                              &err));
     g_assert_no_error(err);
+    /* the key applies where the host is listed */
+    nvmet_subsys_set_allow_any_host(f->tt->subsys, false);
+    g_assert_true(nvmet_subsys_add_host(f->tt->subsys, f->tt->host, &err));
+    g_assert_no_error(err);
     return f;
 }
 
@@ -345,6 +349,30 @@ static void test_no_key_no_auth(void)
     g_assert_cmpint(nvmf_host_enable(tc->h), ==, 0);
     tc_free(tc);
     tt_free(tt);
+}
+
+static void test_any_host_no_auth(void)
+{
+    /*
+     * A host with a key that connects to an allow-any-host subsystem not
+     * listing it is not asked to authenticate; listed, it is.
+     */
+    AuthFixture *f = af_new(1, true);
+    TestConn *tc;
+
+    nvmet_subsys_remove_host(f->tt->subsys, f->tt->host);
+    nvmet_subsys_set_allow_any_host(f->tt->subsys, true);
+    tc = tc_new(f->tt);
+    g_assert_cmphex(connect_admin(tc) & NVME_CONNECT_AUTHREQ_ATR, ==, 0);
+    g_assert_cmpint(nvmf_host_enable(tc->h), ==, 0);
+    tc_free(tc);
+    nvmet_subsys_set_allow_any_host(f->tt->subsys, false);
+    g_assert_true(nvmet_subsys_add_host(f->tt->subsys, f->tt->host, NULL));
+    tc = tc_new(f->tt);
+    g_assert_cmphex(connect_admin(tc) & NVME_CONNECT_AUTHREQ_ATR, ==,
+                    NVME_CONNECT_AUTHREQ_ATR);
+    tc_free(tc);
+    af_free(f);
 }
 
 static void test_discovery_no_auth(void)
@@ -729,6 +757,7 @@ static void seeded_run(uint64_t seed, bool swap, uint8_t out[2][16 + 48 + 256])
     NvmfCqe cqe;
 
     nvmet_host_set_dhchap_keys(h2, f->hkey, NULL, &err);
+    g_assert_true(nvmet_subsys_add_host(f->tt->subsys, h2, &err));
     nvmet_st64(s, seed);
     nvmet_subsys_set_seed(f->tt->subsys, s, 8);
     for (int i = 0; i < 2; i++) {
@@ -742,6 +771,8 @@ static void seeded_run(uint64_t seed, bool swap, uint8_t out[2][16 + 48 + 256])
         g_assert_cmpint(nvmf_host_connect(tc[i]->h, 0, 31, 0xffff,
                                           TEST_SUBNQN, nqn, test_hostid,
                                           0, 0, &cqe), ==, 0);
+        g_assert_cmphex(cqe.status, ==, 0);
+        g_assert_true(cqe.dw0 & NVME_CONNECT_AUTHREQ_ATR);
     }
     msg[7] = 1;
     msg[8] = 1;
@@ -815,6 +846,7 @@ int main(int argc, char **argv)
     g_test_add_func("/nvmet/auth/io-queues", test_io_queues);
     g_test_add_func("/nvmet/auth/no-key-no-auth", test_no_key_no_auth);
     g_test_add_func("/nvmet/auth/discovery-no-auth", test_discovery_no_auth);
+    g_test_add_func("/nvmet/auth/any-host-no-auth", test_any_host_no_auth);
     g_test_add_func("/nvmet/auth/reauth-many", test_reauth_many);
     g_test_add_func("/nvmet/auth/key-rotation", test_key_rotation);
     g_test_add_func("/nvmet/auth/failures", test_failures);
