@@ -1574,6 +1574,27 @@ static void test_bad_options(void)
 
 /* ---- qemu-storage-daemon --------------------------------------------------- */
 
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    socklen_t l = sizeof(sa);
+    int port;
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &l), ==, 0);
+    port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+/* an assertion failure must not leave the daemon running */
+static void kill_daemon(void *data)
+{
+    kill(*(GPid *)data, SIGTERM);
+}
+
 static void test_storage_daemon(void)
 {
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
@@ -1581,15 +1602,18 @@ static void test_storage_daemon(void)
     g_autofree char *qsd = g_build_filename(dir, "storage-daemon",
                                             "qemu-storage-daemon", NULL);
     g_autofree char *disk = make_disk();
+    g_autofree char *disk2 = make_disk();
     g_autofree char *pidfile = g_strdup_printf("%s.pid", disk);
-    int port = 0;
+    int port, tport;
     GPid pid;
     Conn *a, *io;
     NvmfCqe cqe;
     uint8_t wbuf[8192], rbuf[8192];
-    char *argv[16];
+    char *argv[40];
     int argc = 0;
-    g_autofree char *bd = NULL, *obj = NULL;
+    g_autofree char *bd = NULL, *obj = NULL, *bd2 = NULL, *tobj = NULL;
+    g_autofree char *psk = NULL, *hk = NULL, *ck = NULL;
+    TlsTarget keys = { 0 };
 
     if (g_getenv("QTEST_QEMU_STORAGE_DAEMON_BINARY")) {
         g_free(qsd);
@@ -1599,21 +1623,43 @@ static void test_storage_daemon(void)
         g_test_skip("qemu-storage-daemon not built");
         return;
     }
-    /* pick a free port for the daemon */
-    {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = { .sin_family = AF_INET };
-        socklen_t l = sizeof(sa);
-
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-        getsockname(fd, (struct sockaddr *)&sa, &l);
-        port = ntohs(sa.sin_port);
-        close(fd);
-    }
+    /* pick free ports for the daemon */
+    port = free_port();
+    do {
+        tport = free_port();
+    } while (tport == port);
     bd = g_strdup_printf("driver=file,filename=%s,node-name=disk0", disk);
     obj = g_strdup_printf("nvmet-port,id=port0,trsvcid=%d", port);
     argv[argc++] = qsd;
+    /* and a TLS port with a host that has a configured PSK and DH-HMAC-CHAP
+     * keys for secure channel concatenation */
+    keys.hkey = nvmf_dhchap_key_encode(key_a, 48, 2);
+    keys.ckey = nvmf_dhchap_key_encode(key_b, 32, 1);
+    bd2 = g_strdup_printf("driver=file,filename=%s,node-name=disk1", disk2);
+    tobj = g_strdup_printf("nvmet-port,id=port1,trsvcid=%d,tls=allowed",
+                           tport);
+    psk = g_strdup_printf("secret,id=psk,data=%s", tls_psk01);
+    hk = g_strdup_printf("secret,id=hk,data=%s", keys.hkey);
+    ck = g_strdup_printf("secret,id=ck,data=%s", keys.ckey);
+    argv[argc++] = (char *)"--blockdev";
+    argv[argc++] = bd2;
+    argv[argc++] = (char *)"--object";
+    argv[argc++] = psk;
+    argv[argc++] = (char *)"--object";
+    argv[argc++] = hk;
+    argv[argc++] = (char *)"--object";
+    argv[argc++] = ck;
+    argv[argc++] = (char *)"--object";
+    argv[argc++] = tobj;
+    argv[argc++] = (char *)"--object";
+    argv[argc++] = (char *)"nvmet-subsystem,id=sub1,nqn=" TLSNQN
+                           ",ports.0=port1";
+    argv[argc++] = (char *)"--object";
+    argv[argc++] = (char *)"nvmet-namespace,id=ns2,subsystem=sub1,nsid=1,"
+                           "node-name=disk1";
+    argv[argc++] = (char *)"--object";
+    argv[argc++] = (char *)"nvmet-host,id=h1,nqn=" HOSTNQN ",subsystems.0=sub1,"
+                           "tls-psk=psk,dhchap-secret=hk,dhchap-ctrl-secret=ck";
     argv[argc++] = (char *)"--blockdev";
     argv[argc++] = bd;
     argv[argc++] = (char *)"--object";
@@ -1627,9 +1673,14 @@ static void test_storage_daemon(void)
                            "node-name=disk0";
     argv[argc++] = (char *)"--pidfile";
     argv[argc++] = pidfile;
+    if (g_getenv("NVMET_QSD_TRACE")) {
+        argv[argc++] = (char *)"--trace";
+        argv[argc++] = (char *)g_getenv("NVMET_QSD_TRACE");
+    }
     argv[argc] = NULL;
     g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
                                 NULL, NULL, &pid, NULL));
+    qtest_add_abrt_handler(kill_daemon, &pid);
     for (int i = 0; i < 200 && !g_file_test(pidfile, G_FILE_TEST_EXISTS); i++) {
         g_usleep(50 * 1000);
     }
@@ -1648,9 +1699,53 @@ static void test_storage_daemon(void)
     g_assert_cmpmem(rbuf, sizeof(rbuf), wbuf, sizeof(wbuf));
     conn_close(io);
     conn_close(a);
+
+    /* TLS: the configured PSK, then NEWTLSPSK and REPLACETLSPSK x3 */
+    {
+        g_autofree char *identity = NULL;
+        uint8_t key[48], hash;
+        Conn *c;
+
+        identity = nvmf_tls_configured(tls_psk01, 1, HOSTNQN, TLSNQN, key,
+                                       &hash);
+        a = tls_conn(tport, identity, key, hash);
+        tls_connect(a, TLSNQN, 0, 0xffff);
+        HOST_OK(a, nvmf_host_enable(a->h));
+        conn_close(a);
+
+        c = conn_open(tport);
+        g_assert_true(tls_connect(c, TLSNQN, 0, 0xffff) &
+                      NVME_CONNECT_AUTHREQ_ATR);
+        g_free(identity);
+        identity = tls_concat_auth(c, &keys, TLSNQN, NVME_AUTH_SECP_NEWTLSPSK,
+                                   1, key, &hash);
+        g_assert_nonnull(identity);
+        conn_close(c);
+        a = tls_conn(tport, identity, key, hash);
+        tls_connect(a, TLSNQN, 0, 0xffff);
+        HOST_OK(a, nvmf_host_enable(a->h));
+        HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES,
+                                          0x00010001, &cqe));
+        for (int i = 0; i < 3; i++) {
+            g_free(identity);
+            identity = tls_concat_auth(a, &keys, TLSNQN,
+                                       NVME_AUTH_SECP_REPLACETLSPSK, 2 + i,
+                                       key, &hash);
+            g_assert_nonnull(identity);
+            io = tls_conn(tport, identity, key, hash);
+            tls_connect(io, TLSNQN, 1, a->cntlid);
+            rw_check(io, 16 * i, 0x51 + i);
+            conn_close(io);
+        }
+        conn_close(a);
+    }
+    qtest_remove_abrt_handler(&pid);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     g_spawn_close_pid(pid);
+    g_free(keys.hkey);
+    g_free(keys.ckey);
+    unlink(disk2);
 
     /* the data reached the image file */
     {
