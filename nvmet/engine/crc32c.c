@@ -89,7 +89,6 @@ static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
 static uint32_t (*crc32c_impl)(uint32_t, const uint8_t *, size_t);
 
 /* For tests and benchmarks: force the table implementation. */
-void nvmet_crc32c_force_sw(bool sw);
 void nvmet_crc32c_force_sw(bool sw)
 {
     crc32c_impl = sw ? crc32c_sw : NULL;

@@ -347,6 +347,8 @@ struct NvmetQueue {
 
 /* ---- crc32c.c ------------------------------------------------------------- */
 uint32_t nvmet_crc32c(uint32_t crc, const void *buf, size_t len);
+/* tests and benchmarks: use the table implementation even with SSE4.2 */
+void nvmet_crc32c_force_sw(bool sw);
 static inline uint32_t nvmet_digest(const void *buf, size_t len)
 {
     return ~nvmet_crc32c(~0u, buf, len);

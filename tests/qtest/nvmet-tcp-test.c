@@ -1358,8 +1358,10 @@ static void test_tls_sha384(void)
         disk, tls_psk02, hkey, ckey);
     port = qom_port(qts, "/objects/port0");
 
-    /* configured SHA-384 PSK, identity version 1 then 0; a queue that came
-     * over TLS is not asked for DH-HMAC-CHAP */
+    /*
+     * configured SHA-384 PSK, identity version 1 then 0; a queue that came
+     * over TLS is not asked for DH-HMAC-CHAP
+     */
     for (int v = 1; v >= 0; v--) {
         g_free(identity);
         identity = nvmf_tls_configured(tls_psk02, v, HOSTNQN, TLSNQN, key,
@@ -1631,8 +1633,10 @@ static void test_storage_daemon(void)
     bd = g_strdup_printf("driver=file,filename=%s,node-name=disk0", disk);
     obj = g_strdup_printf("nvmet-port,id=port0,trsvcid=%d", port);
     argv[argc++] = qsd;
-    /* and a TLS port with a host that has a configured PSK and DH-HMAC-CHAP
-     * keys for secure channel concatenation */
+    /*
+     * and a TLS port with a host that has a configured PSK and DH-HMAC-CHAP
+     * keys for secure channel concatenation
+     */
     keys.hkey = nvmf_dhchap_key_encode(key_a, 48, 2);
     keys.ckey = nvmf_dhchap_key_encode(key_b, 32, 1);
     bd2 = g_strdup_printf("driver=file,filename=%s,node-name=disk1", disk2);
