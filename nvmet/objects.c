@@ -242,10 +242,19 @@ static void nvmet_port_complete(UserCreatable *uc, Error **errp)
               p->tls == NVMET_TLS_MODE_ALLOWED ? NVMET_PORT_TLS_ALLOWED :
               NVMET_PORT_TLS_NONE;
     if (p->tls_keylog) {
-        p->keylog = fopen(p->tls_keylog, "a");
+        /* TLS secrets: a new file is readable by its owner only */
+        int fd = qemu_create(p->tls_keylog, O_WRONLY | O_APPEND, 0600, errp);
+
+        if (fd < 0) {
+            error_prepend(errp, "nvmet-port '%s': tls-keylog: ", id);
+            nvmet_qemu_port_close(p);
+            return;
+        }
+        p->keylog = fdopen(fd, "a");
         if (!p->keylog) {
             error_setg_errno(errp, errno, "nvmet-port '%s': cannot open "
                              "tls-keylog '%s'", id, p->tls_keylog);
+            qemu_close(fd);
             nvmet_qemu_port_close(p);
             return;
         }

@@ -1157,6 +1157,13 @@ static void test_tls_configured(void)
                   !"no key log");
     g_assert_nonnull(strstr(log, "CLIENT_HANDSHAKE_TRAFFIC_SECRET "));
     g_assert_nonnull(strstr(log, "SERVER_TRAFFIC_SECRET_0 "));
+    {
+        struct stat st;
+
+        /* session keys: only the owner may read them */
+        g_assert_cmpint(stat(tt->keylog, &st), ==, 0);
+        g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+    }
 
     /*
      * QMP: a new configured PSK.  New connections need it (the v1 identity
