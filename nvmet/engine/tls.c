@@ -36,12 +36,16 @@ static char *hex(const uint8_t *p, size_t len)
     return s;
 }
 
+/*
+ * Once a session started, the connection carries records only, to the end:
+ * after a failure, what GnuTLS left to send (an alert) goes out, but never
+ * the PDUs still waiting to be encrypted, which would go in the clear.
+ */
 bool nvmet_tls_in_use(NvmetQueue *q)
 {
     return q->tls.state == NVMET_TLS_HANDSHAKE ||
            q->tls.state == NVMET_TLS_ACTIVE ||
-           (q->tls.state == NVMET_TLS_FAILED && q->tls.out &&
-            q->tls.out->len > q->tls.out_off);
+           (q->tls.state == NVMET_TLS_FAILED && q->tls.out);
 }
 
 void nvmet_tls_queue_init(NvmetQueue *q)
