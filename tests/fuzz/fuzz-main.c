@@ -6,12 +6,15 @@
  *   fuzz-nvmet --random N --seed S DIR...   also run N generated inputs:
  *                                            random bytes, mutated corpus
  *                                            files, spliced PDU templates
+ *   fuzz-nvmet --tls --random N ...         generated inputs on TLS
+ *                                            sessions: mutated tls-* files,
+ *                                            templates after a handshake
  *
- * Input I of seed S depends on nothing but S, I, --max-len and the corpus,
- * so a crash can be reproduced with --write-input I FILE.  On a crash the
- * input is also saved as fuzz-crash-S-I in the --crash-dir directory, by
- * default the one holding this executable (the build directory, never the
- * source tree).
+ * Input I of seed S depends on nothing but S, I, --max-len, --tls and the
+ * corpus, so a crash can be reproduced with --write-input I FILE.  On a
+ * crash the input is also saved as fuzz-crash-S-I in the --crash-dir
+ * directory, by default the one holding this executable (the build
+ * directory, never the source tree).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -34,6 +37,8 @@
 typedef struct Corpus {
     GPtrArray *files;           /* GBytes */
     GPtrArray *names;
+    GArray *pick;               /* indices of the files to mutate */
+    bool tls;                   /* --tls */
 } Corpus;
 
 /* The input being run, for the crash handlers. */
@@ -226,9 +231,37 @@ static uint32_t rnd(uint64_t *rng, uint32_t n)
 
 static const uint8_t *corpus_pick(Corpus *c, uint64_t *rng, size_t *len)
 {
-    GBytes *b = g_ptr_array_index(c->files, rnd(rng, c->files->len));
+    guint i = g_array_index(c->pick, guint, rnd(rng, c->pick->len));
 
-    return g_bytes_get_data(b, len);
+    return g_bytes_get_data(g_ptr_array_index(c->files, i), len);
+}
+
+/*
+ * Generated inputs mutate the tls-* corpus files with --tls, the others
+ * without (TLS inputs are several times slower, and get a run of their
+ * own); all of them are replayed.
+ */
+static void corpus_select(Corpus *c)
+{
+    c->pick = g_array_new(false, false, sizeof(guint));
+    for (guint i = 0; i < c->files->len; i++) {
+        g_autofree char *base = g_path_get_basename(
+            g_ptr_array_index(c->names, i));
+
+        if (g_str_has_prefix(base, "tls-") == c->tls) {
+            g_array_append_val(c->pick, i);
+        }
+    }
+}
+
+/* One snippet: with --tls, a third of them work on the TLS layer. */
+static void tpl_random(Corpus *c, GByteArray *b, uint64_t *rng)
+{
+    if (c->tls && rnd(rng, 3) == 0) {
+        fuzz_tpl_tls_random(b, rng);
+    } else {
+        fuzz_tpl_random(b, rng);
+    }
 }
 
 static void mutate(GByteArray *b, uint64_t *rng, Corpus *c)
@@ -295,13 +328,13 @@ static void mutate(GByteArray *b, uint64_t *rng, Corpus *c)
         case 7: {
             GByteArray *t = g_byte_array_new();
 
-            fuzz_tpl_random(t, rng);
+            tpl_random(c, t, rng);
             ba_insert(b, pos, t->data, t->len);
             g_byte_array_free(t, true);
             break;
         }
         case 8:
-            if (c->files->len) {
+            if (c->pick->len) {
                 size_t len;
                 const uint8_t *p = corpus_pick(c, rng, &len);
                 size_t from = rnd(rng, len);
@@ -329,11 +362,17 @@ static GByteArray *generate(uint64_t seed, uint64_t idx, Corpus *c,
 
     fuzz_rand(&rng);
     how = rnd(&rng, 10);
-    if (!c->files->len && how >= 1 && how <= 4) {
+    if (!c->pick->len && how >= 1 && how <= 4) {
         how = 5;
     }
     if (how == 0) {
-        /* random bytes */
+        /* random bytes (with --tls after a TLS session) */
+        if (c->tls) {
+            uint8_t cfg = fuzz_rand(&rng);
+
+            g_byte_array_append(b, &cfg, 1);
+            fuzz_tpl_tls_start(b, &rng);
+        }
         len = 1 + rnd(&rng, 300);
         for (size_t i = 0; i < len; i++) {
             uint8_t v = fuzz_rand(&rng);
@@ -351,8 +390,11 @@ static GByteArray *generate(uint64_t seed, uint64_t idx, Corpus *c,
         unsigned k = 1 + rnd(&rng, 24);
 
         g_byte_array_append(b, &cfg, 1);
+        if (c->tls) {
+            fuzz_tpl_tls_start(b, &rng);
+        }
         for (unsigned i = 0; i < k; i++) {
-            fuzz_tpl_random(b, &rng);
+            tpl_random(c, b, &rng);
         }
         if (rnd(&rng, 2)) {
             mutate(b, &rng, c);
@@ -361,7 +403,7 @@ static GByteArray *generate(uint64_t seed, uint64_t idx, Corpus *c,
         /* a corpus prefix, templates, and maybe random mutations */
         unsigned k = 1 + rnd(&rng, 8);
 
-        if (c->files->len) {
+        if (c->pick->len) {
             p = corpus_pick(c, &rng, &len);
             size_t cut = rnd(&rng, len + 1);
 
@@ -370,9 +412,12 @@ static GByteArray *generate(uint64_t seed, uint64_t idx, Corpus *c,
             uint8_t cfg = fuzz_rand(&rng);
 
             g_byte_array_append(b, &cfg, 1);
+            if (c->tls) {
+                fuzz_tpl_tls_start(b, &rng);
+            }
         }
         for (unsigned i = 0; i < k; i++) {
-            fuzz_tpl_random(b, &rng);
+            tpl_random(c, b, &rng);
         }
         if (rnd(&rng, 3) == 0) {
             mutate(b, &rng, c);
@@ -390,12 +435,13 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: fuzz-nvmet [--random N] [--seed S] [--time SECONDS]\n"
-            "                  [--max-len BYTES] [--timeout SECONDS]\n"
+            "                  [--tls] [--max-len BYTES] [--timeout SECONDS]\n"
             "                  [--write-input I FILE] [--crash-dir DIR]\n"
             "                  [-v] [FILE|DIR]...\n"
             "Replays FILEs and the files in DIRs through the harness; with\n"
             "--random also runs N generated inputs (mutating those files),\n"
-            "stopping early after --time SECONDS.  An input running longer\n"
+            "stopping early after --time SECONDS; with --tls, inputs on TLS\n"
+            "sessions.  An input running longer\n"
             "than --timeout SECONDS (default 10, 0: none) counts as a hang.\n"
             "A failing input is saved in --crash-dir (default: the directory\n"
             "of this executable).\n");
@@ -438,6 +484,8 @@ int main(int argc, char **argv)
             write_file = argv[++i];
         } else if (!strcmp(a, "--crash-dir") && i + 1 < argc) {
             crash_dir = argv[++i];
+        } else if (!strcmp(a, "--tls")) {
+            corpus.tls = true;
         } else if (!strcmp(a, "-v")) {
             verbose = true;
         } else if (a[0] == '-') {
@@ -446,6 +494,7 @@ int main(int argc, char **argv)
             corpus_add(&corpus, a);
         }
     }
+    corpus_select(&corpus);
 
     if (write_file) {
         GByteArray *b = generate(seed, write_idx, &corpus, max_len);
@@ -461,6 +510,7 @@ int main(int argc, char **argv)
         g_byte_array_free(b, true);
         g_ptr_array_free(corpus.files, true);
         g_ptr_array_free(corpus.names, true);
+        g_array_free(corpus.pick, true);
         return ok ? 0 : 2;
     }
 
@@ -533,10 +583,10 @@ int main(int argc, char **argv)
     }
     secs = (g_get_monotonic_time() - start) / 1e6;
     printf("fuzz-nvmet: %" PRIu64 " inputs (%u files, %" PRIu64
-           " random, seed %" PRIu64 "), %" PRIu64 " bytes in %.2f s, "
+           " random%s, seed %" PRIu64 "), %" PRIu64 " bytes in %.2f s, "
            "%.0f exec/s: no failures\n",
-           ran, corpus.files->len, nrandom, seed, bytes, secs,
-           secs > 0 ? ran / secs : 0.0);
+           ran, corpus.files->len, nrandom, corpus.tls ? " TLS" : "", seed,
+           bytes, secs, secs > 0 ? ran / secs : 0.0);
     if (verbose) {
         printf("fuzz-nvmet: %s, %" PRIu64 " per-input leak checks\n",
                leak_checks ? "LeakSanitizer" : "no LeakSanitizer",
@@ -544,5 +594,6 @@ int main(int argc, char **argv)
     }
     g_ptr_array_free(corpus.files, true);
     g_ptr_array_free(corpus.names, true);
+    g_array_free(corpus.pick, true);
     return 0;
 }

@@ -1,15 +1,17 @@
 /*
  * Fuzzing harness for the NVMe-oF TCP target engine.
  *
- * Each input builds a fresh target (one port, an allow-any-host subsystem
- * with a 512 B and a 4 KiB block namespace, and a subsystem whose host must
- * pass bidirectional DH-HMAC-CHAP), optionally drives a valid prefix (ICReq,
- * Connect, authentication) with the test host, then interprets the rest of
- * the input as operations (fuzz-nvmet.h): raw bytes cut at fuzzed
- * boundaries, framed capsules with correct digests, answers to R2Ts, clock
- * advances, connection churn, held block I/O.  Everything the engine sends
- * is parsed and checked for sane PDU framing; everything is freed at the
- * end of the input.
+ * Each input builds a fresh target (a port without TLS, one with TLS
+ * allowed and one with TLS required, an allow-any-host subsystem with a
+ * 512 B and a 4 KiB block namespace, a subsystem whose host must pass
+ * bidirectional DH-HMAC-CHAP, and a host with a configured TLS PSK),
+ * optionally drives a valid prefix (ICReq, Connect, authentication) with
+ * the test host, then interprets the rest of the input as operations
+ * (fuzz-nvmet.h): raw bytes cut at fuzzed boundaries, framed capsules with
+ * correct digests, answers to R2Ts, clock advances, connection churn, held
+ * block I/O, TLS sessions and the records under them.  Everything the
+ * engine sends is parsed and checked for sane PDU framing (decrypted first
+ * on TLS connections); everything is freed at the end of the input.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -26,8 +28,9 @@
 #include "nvmet/trace-hook.h"
 #include "../qtest/nvmf-host.h"
 #include "fuzz-nvmet.h"
+#include "fuzz-tls.h"
 
-#define FUZZ_MAX_CONNS      6
+#define FUZZ_MAX_CONNS      12
 #define FUZZ_MAX_R2T        16
 #define FUZZ_MAX_HOST_AUTH  3
 #define FUZZ_INLINE_SIZE    8192
@@ -38,6 +41,13 @@
 #define FUZZ_NS2_SIZE       (128 * 1024)
 #define FUZZ_KATO_MS        5000
 #define FUZZ_SERVICE_LOOPS  10000
+/* GnuTLS refuses more than 8 key updates a second: stay below, so that
+ * the outcome does not depend on the wall clock */
+#define FUZZ_MAX_KEY_UPDATES 6
+#define FUZZ_GEN_PSK_LIFETIME_MS (3600 * 1000)      /* as concat.c */
+
+/* engine internals (tls.c) */
+bool nvmet_tls_sha384_available(void);
 
 /* ---- input reader ---------------------------------------------------------- */
 
@@ -100,6 +110,50 @@ typedef struct OutCheck {
     unsigned pdus;
 } OutCheck;
 
+/* The harness's side of the TLS layer of one connection. */
+typedef struct ConnTls {
+    uint8_t port;               /* NVMET_PORT_TLS_* of the connection's port */
+    bool fed;                   /* its first byte went in */
+    bool on;                    /* ... and was a TLS record: records follow */
+    FuzzTls *tc;                /* the harness's client session, or NULL */
+    bool up;                    /* handshake done: PDUs go encrypted */
+    bool lost;                  /* the client session is of no more use */
+    bool clean;                 /* only the client's valid records went in */
+    bool meddled;               /* something else than its records, in order */
+    bool unframed;              /* the engine may be amid a record the
+                                 * harness does not know the end of */
+    bool expect_close;          /* a tampered record went in */
+    bool dropped;               /* a record was dropped: the next one fails */
+    GByteArray *rx;             /* decrypted, not read by the test host yet */
+    /* records from the engine */
+    GByteArray *rec;            /* the one being collected */
+    unsigned nrec;
+    bool fatal_alert;           /* a cleartext fatal alert went out */
+    /* what the harness does to the client's records (FUZZ_MG_*) */
+    uint8_t mg_kind, mg_at, mg_arg2;
+    uint16_t mg_arg;
+    unsigned mg_seen;           /* records since the mangle was armed */
+    GByteArray *held;           /* ciphertext held back, sent by RELEASE */
+    bool held_tampered;
+    GByteArray *swap;           /* a record to deliver after the next one */
+    unsigned chunk;             /* deliver ciphertext in pieces (0: at once) */
+    size_t rec_size;            /* plaintext per record (0: up to 16 KiB) */
+    unsigned key_updates;
+    bool valid;                 /* the engine must accept the client's PSK */
+    bool known;                 /* ... and the harness knows whether */
+    const char *hostnqn, *subnqn; /* the Connect that fits the session */
+} ConnTls;
+
+/* The generated PSK of HOSTNQN for one subsystem, as the host knows it. */
+typedef struct FuzzGenPsk {
+    char *identity;             /* NULL: none */
+    bool unknown;               /* an exchange broke off: the engine may
+                                 * hold another one */
+    uint8_t key[48];
+    uint8_t hash;
+    int64_t expires;
+} FuzzGenPsk;
+
 typedef struct Fuzz Fuzz;
 
 typedef struct FuzzConn {
@@ -115,14 +169,24 @@ typedef struct FuzzConn {
     bool connect_pending;
     FuzzR2T r2t[FUZZ_MAX_R2T];
     unsigned nr_r2t;
+    ConnTls tls;
 } FuzzConn;
 
 struct Fuzz {
     NvmetTarget *t;
     NvmetPort *port;
+    NvmetPort *tls_port[2];     /* TLS allowed, TLS required */
     NvmetSubsys *plain, *auth;
     NvmetNs *ns1, *ns2, *ns3;
     NvmetHost *host;
+    NvmetHost *host3;           /* FUZZ_HOSTNQN3: configured TLS PSK */
+    /* what the hosts know about their TLS PSKs, to predict handshakes */
+    int psk_of[2];              /* fuzz_tls_keys[] index configured for
+                                 * HOSTNQN, HOSTNQN3; -1: none */
+    FuzzGenPsk gen[2], gen_old[2];  /* HOSTNQN's, plain and auth subsystem */
+    bool sha384;
+    bool tls_hook;              /* the trace hook watches TLS failures */
+    bool quirk;                 /* quirk_free_tls_key on the auth subsystem */
     FuzzDisk disk1, disk2;
     int64_t now, deadline;
     uint64_t rng;
@@ -158,6 +222,59 @@ static void fuzz_init_keys(void)
         }
         fuzz_keys[k] = nvmf_dhchap_key_encode(secret, lens[k], transforms[k]);
     }
+}
+
+/*
+ * Configured TLS PSKs in the interchange format: SHA-256 and SHA-384 with
+ * the HKDF transform (HH 01, 02), and without it (HH 00, 32 and 48 bytes).
+ */
+#define FUZZ_NR_TLS_KEYS 4
+static char *fuzz_tls_keys[FUZZ_NR_TLS_KEYS];
+static const uint8_t fuzz_tls_key_hash[FUZZ_NR_TLS_KEYS] = { 1, 2, 1, 2 };
+
+static void fuzz_init_tls_keys(void)
+{
+    static const uint8_t lens[FUZZ_NR_TLS_KEYS] = { 32, 48, 32, 48 };
+    static const uint8_t hh[FUZZ_NR_TLS_KEYS] = { 1, 2, 0, 0 };
+    uint8_t raw[48 + 4];
+
+    if (fuzz_tls_keys[0]) {
+        return;
+    }
+    for (unsigned k = 0; k < FUZZ_NR_TLS_KEYS; k++) {
+        g_autofree char *b64 = NULL;
+        uint32_t crc;
+
+        for (unsigned i = 0; i < lens[k]; i++) {
+            raw[i] = (uint8_t)(i * 53 + k * 29 + 7);
+        }
+        crc = nvmf_crc32(raw, lens[k]);
+        for (unsigned i = 0; i < 4; i++) {
+            raw[lens[k] + i] = crc >> (8 * i);
+        }
+        b64 = g_base64_encode(raw, lens[k] + 4);
+        fuzz_tls_keys[k] = g_strdup_printf("NVMeTLSkey-1:%02u:%s:", hh[k],
+                                           b64);
+    }
+}
+
+/* What the harness does on the TLS layer, with FUZZ_NVMET_LOG set. */
+static void G_GNUC_PRINTF(2, 3) fz_log(FuzzConn *c, const char *fmt, ...)
+{
+    static int on = -1;
+    va_list ap;
+
+    if (on < 0) {
+        on = getenv("FUZZ_NVMET_LOG") != NULL;
+    }
+    if (!on) {
+        return;
+    }
+    fprintf(stderr, "fuzz-nvmet: connection %u: ", c->idx);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
 }
 
 static void G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN
@@ -205,18 +322,52 @@ static void fz_random(void *opaque, void *buf, size_t len)
     }
 }
 
+/* An NSS key log line: LABEL <client random> <secret>, in hex. */
+static void fz_keylog(void *opaque, NvmetQueue *q, void *qopaque,
+                      const char *line)
+{
+    FuzzConn *c = qopaque;
+    g_auto(GStrv) f = g_strsplit(line, " ", -1);
+    bool ok = g_strv_length(f) == 3 && strlen(f[1]) == 64 &&
+              (strlen(f[2]) == 64 || strlen(f[2]) == 96) &&
+              strstr(f[0], "_SECRET");
+
+    for (unsigned i = 1; ok && i < 3; i++) {
+        for (const char *p = f[i]; *p; p++) {
+            ok &= g_ascii_isxdigit(*p) && !g_ascii_isupper(*p);
+        }
+    }
+    if (!ok) {
+        check_fail(c, "bad TLS key log line '%.40s...'", line);
+    }
+}
+
 static const NvmetEngineOps fz_ops = {
     .now_ms = fz_now,
     .queue_kick = fz_kick,
     .timer_update = fz_timer,
     .random_bytes = fz_random,
+    .tls_keylog = fz_keylog,
 };
 
 static void fz_trace(const char *event, const char *msg, void *opaque)
 {
+    Fuzz *fz = opaque;
+    unsigned idx;
+
     /* formatting the message is the point; make sure it is a string */
     if (strlen(event) + strlen(msg) == (size_t)-1) {
         abort();
+    }
+    /*
+     * The engine's TLS step failed on a connection (named "fuzz-tls-N"):
+     * fine if the harness misbehaved on it, a bug if it did not.
+     */
+    if (!strcmp(event, "nvmet_tls_error") &&
+        sscanf(msg, "fuzz-tls-%u", &idx) == 1 && idx < fz->nr_conns &&
+        fz->conns[idx]->tls.clean) {
+        check_fail(fz->conns[idx], "the engine's TLS failed on a session "
+                   "the harness did not disturb: %s", msg);
     }
 }
 
@@ -462,8 +613,128 @@ static bool conn_run_io(FuzzConn *c)
     return any;
 }
 
-/* Take up to @len output bytes (through the checker); 0 if none. */
-static size_t conn_pull(FuzzConn *c, uint8_t *buf, size_t len)
+/* ---- TLS: the record layer between the harness and the engine ---------- */
+
+/*
+ * On a connection to a TLS port whose first byte was a TLS record, the
+ * engine sends and receives records.  With a client session of the
+ * harness (FUZZ_TLS_SESSION), PDUs are encrypted on the way in and the
+ * engine's records decrypted on the way out, then checked like cleartext
+ * output; without one (raw bytes, a handshake left halfway) only the
+ * record framing is checked.
+ */
+static bool tls_encrypting(FuzzConn *c)
+{
+    return c->tls.tc && c->tls.up && !c->tls.lost;
+}
+
+/* Bytes to the engine, as they are (ciphertext on a TLS connection). */
+static void deliver(FuzzConn *c, const uint8_t *p, size_t len, size_t split)
+{
+    ConnTls *t = &c->tls;
+
+    if (!len || !c->q) {
+        return;
+    }
+    if (!t->fed) {
+        t->fed = true;
+        t->on = t->port != NVMET_PORT_TLS_NONE && p[0] == 0x16;
+    }
+    while (len && c->q) {
+        size_t n = split ? MIN(split, len) : len;
+
+        nvmet_queue_input(c->q, p, n);
+        p += n;
+        len -= n;
+    }
+    if (c->q && t->port == NVMET_PORT_TLS_REQUIRED && !t->on &&
+        !nvmet_queue_wants_close(c->q)) {
+        check_fail(c, "cleartext accepted on a port that requires TLS");
+    }
+}
+
+static uint16_t ld16be(const uint8_t *p)
+{
+    return p[0] << 8 | p[1];
+}
+
+/* Records the engine sends: framing only (they are encrypted). */
+static void check_records(FuzzConn *c, const uint8_t *p, size_t len)
+{
+    ConnTls *t = &c->tls;
+
+    while (len) {
+        size_t want = t->rec->len < 5 ? 5 : 5 + ld16be(t->rec->data + 3);
+        size_t n = MIN(len, want - t->rec->len);
+        const uint8_t *r;
+
+        g_byte_array_append(t->rec, p, n);
+        p += n;
+        len -= n;
+        if (t->rec->len < want) {
+            continue;
+        }
+        r = t->rec->data;
+        if (want == 5) {
+            /* a header: is it one? */
+            if (t->fatal_alert) {
+                check_fail(c, "TLS record type %u after a fatal alert", r[0]);
+            }
+            if (r[0] < 20 || r[0] > 23 || r[1] != 3 || r[2] < 1 || r[2] > 3) {
+                check_fail(c, "TLS record %u: header %02x %02x%02x", t->nrec,
+                           r[0], r[1], r[2]);
+            }
+            if (ld16be(r + 3) == 0 || ld16be(r + 3) > 16384 + 256) {
+                check_fail(c, "TLS record %u: length %u", t->nrec,
+                           ld16be(r + 3));
+            }
+            if (t->nrec == 0 && r[0] != 21 && r[0] != 22) {
+                check_fail(c, "first TLS record of type %u", r[0]);
+            }
+            continue;
+        }
+        if (r[0] == 21 && want == 7 && r[5] == 2) {
+            t->fatal_alert = true;      /* in the clear: before the keys */
+        }
+        t->nrec++;
+        g_byte_array_set_size(t->rec, 0);
+    }
+}
+
+/* Decrypt what the client session has, check it, keep it for the host. */
+static void tls_decrypt(FuzzConn *c)
+{
+    ConnTls *t = &c->tls;
+    uint8_t buf[16384];
+
+    while (tls_encrypting(c)) {
+        bool eof = false;
+        ssize_t n = fuzz_tls_recv(t->tc, buf, sizeof(buf), &eof);
+
+        if (n > 0) {
+            check_bytes(c, buf, n);
+            g_byte_array_append(t->rx, buf, n);
+            continue;
+        }
+        if (eof) {
+            t->lost = true;
+        } else if (fuzz_tls_err_is_alert(n)) {
+            /* the engine gave up its session: it must close the queue */
+            if (c->q && !nvmet_queue_wants_close(c->q)) {
+                check_fail(c, "fatal TLS alert, but the queue stays open");
+            }
+            t->lost = true;
+        } else if (n != FUZZ_TLS_AGAIN) {
+            /* nothing but the engine writes what the client reads */
+            check_fail(c, "the engine's TLS records do not decrypt: %s",
+                       fuzz_tls_strerror(n));
+        }
+        break;
+    }
+}
+
+/* Take up to @len cleartext output bytes (through the checker); 0: none. */
+static size_t plain_pull(FuzzConn *c, uint8_t *buf, size_t len)
 {
     const uint8_t *data;
     size_t n;
@@ -482,6 +753,213 @@ static size_t conn_pull(FuzzConn *c, uint8_t *buf, size_t len)
     return n;
 }
 
+/*
+ * Take all the engine has to send on a TLS connection: check the records,
+ * pass them to the client session, decrypt.  True if there was any.  (If
+ * the first byte made it a cleartext connection after all, check and drop
+ * the PDUs.)
+ */
+static bool tls_drain(FuzzConn *c)
+{
+    const uint8_t *data;
+    size_t n;
+    bool any = false;
+
+    if (!c->tls.on) {
+        while (plain_pull(c, NULL, 65536)) {
+            any = true;
+        }
+        return any;
+    }
+    while (c->q && (n = nvmet_queue_output(c->q, &data))) {
+        any = true;
+        check_records(c, data, n);
+        if (c->tls.tc && !c->tls.lost) {
+            fuzz_tls_input(c->tls.tc, data, n);
+        }
+        nvmet_queue_output_advance(c->q, n);
+    }
+    tls_decrypt(c);
+    return any;
+}
+
+/* One record of the client after the mangler: deliver or hold back. */
+static void wire(FuzzConn *c, const uint8_t *p, size_t len, bool tampered)
+{
+    ConnTls *t = &c->tls;
+
+    if (t->held->len) {
+        /* behind a truncated record: wait for FUZZ_TLS_RELEASE */
+        g_byte_array_append(t->held, p, len);
+        t->held_tampered |= tampered;
+        return;
+    }
+    deliver(c, p, len, t->chunk);
+    if (tampered && !t->unframed) {
+        fz_log(c, "a tampered record went in");
+        t->expect_close = true;
+    }
+}
+
+/* Must the engine refuse an encrypted record with outer content type @t? */
+static bool type_fails(uint8_t t)
+{
+    return t < 21 || t > 24;    /* CCS after the handshake, unknown types */
+}
+
+/* One record the client session produced, on its way to the engine. */
+static void wire_record(FuzzConn *c, uint8_t *r, size_t len)
+{
+    static const uint8_t types[8] = { 20, 21, 22, 23, 24, 0, 0xff, 25 };
+    ConnTls *t = &c->tls;
+    bool app = t->up;           /* under the traffic keys */
+    bool tampered = false;
+    unsigned pos, kind = FUZZ_MG_NONE;
+    uint32_t l;
+
+    if (t->mg_kind && t->mg_seen++ == t->mg_at) {
+        kind = t->mg_kind;
+        t->mg_kind = FUZZ_MG_NONE;
+        /* a record held back arrives whole later: the session stays fine */
+        t->meddled |= kind != FUZZ_MG_TRUNC;
+        t->clean &= !t->meddled;
+    }
+    switch (kind) {
+    case FUZZ_MG_FLIP:
+        pos = t->mg_arg % len;
+        l = ld16be(r + 3);
+        r[pos] ^= 1u << (t->mg_arg2 & 7);
+        /*
+         * GnuTLS authenticates a TLS 1.3 record with a constant header and
+         * takes the inner content type, so an outer type of alert,
+         * handshake or heartbeat passes; a longer length only waits for
+         * more bytes.  Anything else must fail.
+         */
+        tampered = app && (pos == 0 ? type_fails(r[0]) : pos < 3 ||
+                           pos >= 5 || ld16be(r + 3) < l);
+        t->unframed |= ld16be(r + 3) > l;
+        break;
+    case FUZZ_MG_TRUNC:
+        pos = t->mg_arg % len;
+        fz_log(c, "record %u: %u of %zu bytes, the rest held back",
+               t->mg_seen - 1, pos, len);
+        wire(c, r, pos, false);
+        g_byte_array_append(t->held, r + pos, len - pos);
+        return;
+    case FUZZ_MG_DROP:
+        fz_log(c, "record %u dropped", t->mg_seen - 1);
+        t->dropped = app;
+        return;
+    case FUZZ_MG_SWAP:
+        fz_log(c, "record %u held for after the next", t->mg_seen - 1);
+        g_byte_array_append(t->swap, r, len);
+        return;
+    case FUZZ_MG_DUP:
+        wire(c, r, len, false);
+        tampered = app;
+        break;
+    case FUZZ_MG_TYPE:
+        r[0] = types[t->mg_arg2 & 7];
+        tampered = app && type_fails(r[0]);
+        break;
+    case FUZZ_MG_LEN:
+        l = (uint32_t)(len - 5) + (int16_t)t->mg_arg;
+        r[3] = l >> 8;
+        r[4] = l;
+        tampered = app && (l & 0xffff) < len - 5;
+        t->unframed |= (l & 0xffff) > len - 5;
+        break;
+    }
+    if (kind) {
+        fz_log(c, "mangle %u on record %u (%zu bytes, type %u, %s): arg %u "
+               "arg2 %u", kind, t->mg_seen - 1, len, r[0],
+               app ? "application" : "handshake", t->mg_arg, t->mg_arg2);
+    }
+    /* a record that follows a dropped or held back one fails */
+    tampered |= t->dropped || (app && t->swap->len);
+    t->dropped = false;
+    wire(c, r, len, tampered);
+    if (t->swap->len && kind != FUZZ_MG_SWAP) {
+        g_autoptr(GByteArray) s = t->swap;
+
+        t->swap = g_byte_array_new();
+        wire(c, s->data, s->len, false);
+    }
+}
+
+/* Send what the client session produced. */
+static void tls_flush(FuzzConn *c)
+{
+    GByteArray *out;
+    size_t off = 0;
+
+    if (!c->tls.tc) {
+        return;
+    }
+    out = fuzz_tls_output(c->tls.tc);
+    while (off + 5 <= out->len && c->q) {
+        size_t len = 5 + ld16be(out->data + off + 3);
+
+        g_assert(off + len <= out->len);        /* whole records only */
+        wire_record(c, out->data + off, len);
+        off += len;
+    }
+    g_byte_array_set_size(out, 0);
+}
+
+/* Bytes from the harness or the test host: encrypted on a TLS session. */
+static void conn_send(FuzzConn *c, const uint8_t *p, size_t len, size_t split)
+{
+    ConnTls *t = &c->tls;
+    int ret;
+
+    if (!len || !c->q) {
+        return;
+    }
+    if (!tls_encrypting(c)) {
+        if (t->on || (t->port != NVMET_PORT_TLS_NONE && !t->fed &&
+                      p[0] == 0x16)) {
+            t->clean = false;   /* raw bytes into the record layer */
+            t->meddled = t->unframed = true;
+        }
+        deliver(c, p, len, split);
+        return;
+    }
+    /* in pieces: one record each (at most 256 of them, they are slow) */
+    if (split) {
+        split = MAX(split, (len + 255) / 256);
+    }
+    ret = fuzz_tls_send(t->tc, p, len, split ? split : t->rec_size);
+    if (ret < 0) {
+        fprintf(stderr, "fuzz-nvmet: TLS send: %s\n", fuzz_tls_strerror(ret));
+        abort();
+    }
+    tls_flush(c);
+}
+
+/* Take up to @len output bytes (checked, decrypted); 0 if none. */
+static size_t conn_pull(FuzzConn *c, uint8_t *buf, size_t len)
+{
+    GByteArray *rx = c->tls.rx;
+    size_t n;
+
+    if (!c->q) {
+        return 0;
+    }
+    if (!c->tls.on) {
+        return plain_pull(c, buf, len);
+    }
+    tls_drain(c);
+    n = MIN(rx->len, len);
+    if (n) {
+        if (buf) {
+            memcpy(buf, rx->data, n);
+        }
+        g_byte_array_remove_range(rx, 0, n);
+    }
+    return n;
+}
+
 /* Drain output and run I/O until the connection is quiet. */
 static void conn_service(FuzzConn *c)
 {
@@ -490,6 +968,11 @@ static void conn_service(FuzzConn *c)
 
         if (i == FUZZ_SERVICE_LOOPS) {
             check_fail(c, "the engine never stops producing output or I/O");
+        }
+        if (c->tls.on) {
+            /* decrypted output nobody waits for is dropped */
+            any = tls_drain(c);
+            g_byte_array_set_size(c->tls.rx, 0);
         }
         while (conn_pull(c, NULL, 65536)) {
             any = true;
@@ -502,8 +985,22 @@ static void conn_service(FuzzConn *c)
     if (!c->q) {
         return;
     }
+    /*
+     * The engine queues whole PDUs: with nothing more to send, its stream
+     * ends on a PDU boundary (on TLS, unless its session failed).
+     */
+    if (c->chk.pdu->len && (!c->tls.on || c->tls.clean)) {
+        check_fail(c, "the engine's output stops inside a PDU (%u of %u "
+                   "bytes)", c->chk.pdu->len, c->chk.plen);
+    }
     if (c->chk.term && !nvmet_queue_wants_close(c->q)) {
         check_fail(c, "C2HTermReq sent but the queue stays open");
+    }
+    if (c->tls.fatal_alert && !nvmet_queue_wants_close(c->q)) {
+        check_fail(c, "fatal TLS alert sent but the queue stays open");
+    }
+    if (c->tls.expect_close && !nvmet_queue_wants_close(c->q)) {
+        check_fail(c, "the engine took a tampered TLS record");
     }
     if (nvmet_queue_wants_close(c->q)) {
         conn_release(c);
@@ -524,7 +1021,7 @@ static int host_send(void *opaque, const void *buf, size_t len)
     if (!c->q) {
         return -1;
     }
-    nvmet_queue_input(c->q, buf, len);
+    conn_send(c, buf, len, 0);
     return 0;
 }
 
@@ -549,10 +1046,19 @@ static ssize_t host_recv(void *opaque, void *buf, size_t len)
     return c->q ? -1 : 0;
 }
 
-static FuzzConn *conn_new(Fuzz *fz)
+/*
+ * A new connection to port @pidx (0: no TLS, 1: TLS allowed, 2: TLS
+ * required).  Connections to the TLS ports are named fuzz-tls-N, so that
+ * engine traces point back to them.
+ */
+static FuzzConn *conn_new_on(Fuzz *fz, unsigned pidx)
 {
+    static const uint8_t modes[3] = {
+        NVMET_PORT_TLS_NONE, NVMET_PORT_TLS_ALLOWED, NVMET_PORT_TLS_REQUIRED,
+    };
     FuzzConn *c;
     NvmfTransport tr = { host_send, host_recv, NULL };
+    g_autofree char *peer = NULL;
 
     if (fz->nr_conns == FUZZ_MAX_CONNS) {
         return NULL;
@@ -561,19 +1067,37 @@ static FuzzConn *conn_new(Fuzz *fz)
     tr.opaque = c;
     c->fz = fz;
     c->idx = fz->nr_conns;
-    c->q = nvmet_queue_new(fz->port, "fuzz-peer", c);
+    peer = pidx ? g_strdup_printf("fuzz-tls-%u", c->idx) :
+           g_strdup("fuzz-peer");
+    c->q = nvmet_queue_new(pidx ? fz->tls_port[pidx - 1] : fz->port, peer, c);
     c->h = nvmf_host_new(&tr);
     c->chk.pdu = g_byte_array_new();
     c->next_cid = 0x100;
+    c->tls.port = modes[pidx];
+    c->tls.clean = true;
+    c->tls.rx = g_byte_array_new();
+    c->tls.rec = g_byte_array_new();
+    c->tls.held = g_byte_array_new();
+    c->tls.swap = g_byte_array_new();
     fz->conns[fz->nr_conns++] = c;
     fz->cur = c->idx;
     return c;
+}
+
+static FuzzConn *conn_new(Fuzz *fz)
+{
+    return conn_new_on(fz, 0);
 }
 
 static void conn_free(FuzzConn *c)
 {
     conn_release(c);
     nvmf_host_free(c->h);
+    fuzz_tls_free(c->tls.tc);
+    g_byte_array_free(c->tls.rx, true);
+    g_byte_array_free(c->tls.rec, true);
+    g_byte_array_free(c->tls.held, true);
+    g_byte_array_free(c->tls.swap, true);
     g_byte_array_free(c->chk.pdu, true);
     g_free(c);
 }
@@ -625,13 +1149,7 @@ static FrameOpts frame_opts(FuzzIn *in, uint8_t ctl)
 
 static void feed(FuzzConn *c, const uint8_t *p, size_t len, size_t split)
 {
-    while (len && c->q) {
-        size_t n = split ? MIN(split, len) : len;
-
-        nvmet_queue_input(c->q, p, n);
-        p += n;
-        len -= n;
-    }
+    conn_send(c, p, len, split);
 }
 
 /*
@@ -764,6 +1282,9 @@ static void send_icreq(FuzzConn *c, bool hdgst, bool ddgst, uint8_t hpda)
 }
 
 /* ---- operations ------------------------------------------------------------------ */
+
+static void gen_psk_record(Fuzz *fz, const char *hostnqn, const char *subnqn,
+                           uint8_t sc_c, const NvmfAuthResult *r);
 
 static void op_raw(Fuzz *fz, FuzzIn *in, bool chunked)
 {
@@ -962,15 +1483,20 @@ static void op_io(Fuzz *fz, FuzzIn *in)
     }
 }
 
-static const char *pick_nqn(FuzzIn *in, unsigned sel, bool host, char *buf)
+/* On a connection of FUZZ_TLS_SESSION, "the host without keys" is the one
+ * its PSK names. */
+static const char *pick_nqn(FuzzConn *c, FuzzIn *in, unsigned sel, bool host,
+                            char *buf)
 {
+    const char *h2 = c->tls.hostnqn ? c->tls.hostnqn : FUZZ_HOSTNQN2;
+
     switch (sel & 3) {
     case 0:
-        return host ? FUZZ_HOSTNQN2 : FUZZ_SUBNQN;
+        return host ? h2 : FUZZ_SUBNQN;
     case 1:
         return host ? FUZZ_HOSTNQN : FUZZ_AUTH_SUBNQN;
     case 2:
-        return host ? FUZZ_HOSTNQN2 : NVME_DISC_SUBSYS_NAME;
+        return host ? h2 : NVME_DISC_SUBSYS_NAME;
     default:
         in_bytes(in, (uint8_t *)buf, 32);
         buf[32] = 0;
@@ -985,8 +1511,8 @@ static void fab_connect(FuzzConn *c, FuzzIn *in)
     uint8_t sqe[NVME_SQE_SIZE] = { NVME_FABRICS_COMMAND };
     uint8_t data[NVME_CONNECT_DATA_LEN] = { 0 };
     char sbuf[33], hbuf[33];
-    const char *subnqn = pick_nqn(in, ctl, false, sbuf);
-    const char *hostnqn = pick_nqn(in, ctl >> 2, true, hbuf);
+    const char *subnqn = pick_nqn(c, in, ctl, false, sbuf);
+    const char *hostnqn = pick_nqn(c, in, ctl >> 2, true, hbuf);
     uint16_t qid = ctl & 0x10 ? in_u8(in) % 6 : 0;
     uint16_t sqsize = ctl & 0x20 ? in_u16(in) : 31;
     uint16_t cntlid = qid ? fz->cntlid : 0xffff;
@@ -1065,6 +1591,7 @@ static void fab_host_auth(FuzzConn *c, FuzzIn *in)
     p.reply_tid_delta = (f & 0x1c) == 0x1c;
     host_ok(c, nvmf_host_authenticate(c->h, &p, &r));
     g_rand_free(p.rand);
+    gen_psk_record(fz, p.hostnqn, p.subnqn, p.sc_c, &r);
 }
 
 static void op_fabrics(Fuzz *fz, FuzzIn *in)
@@ -1336,6 +1863,645 @@ static void op_held(Fuzz *fz, FuzzIn *in)
     }
 }
 
+/* ---- TLS operations ---------------------------------------------------- */
+
+/* From now on the trace hook watches for TLS failures (fz_trace). */
+static void tls_watch(Fuzz *fz)
+{
+    if (!fz->tls_hook) {
+        fz->tls_hook = true;
+        nvmet_trace_set_hook(fz_trace, fz);
+    }
+}
+
+/* May HOSTNQN and HOSTNQN3 (both listed on the auth subsystem) use @subnqn? */
+static bool tls_host_allowed(Fuzz *fz, const char *subnqn)
+{
+    if (!strcmp(subnqn, FUZZ_AUTH_SUBNQN)) {
+        return true;
+    }
+    /* the discovery subsystem admits every host */
+    return !strcmp(subnqn, NVME_DISC_SUBSYS_NAME) ||
+           (!strcmp(subnqn, FUZZ_SUBNQN) && fz->allow_any);
+}
+
+static FuzzGenPsk *gen_psk(Fuzz *fz, const char *subnqn, bool old)
+{
+    unsigned i;
+
+    if (!strcmp(subnqn, FUZZ_SUBNQN)) {
+        i = 0;
+    } else if (!strcmp(subnqn, FUZZ_AUTH_SUBNQN)) {
+        i = 1;
+    } else {
+        return NULL;
+    }
+    return old ? &fz->gen_old[i] : &fz->gen[i];
+}
+
+/*
+ * The test host authenticated on behalf of @hostnqn for @subnqn: with
+ * secure channel concatenation the engine now holds a generated PSK for the
+ * pair, and only that one.
+ */
+static void gen_psk_record(Fuzz *fz, const char *hostnqn, const char *subnqn,
+                           uint8_t sc_c, const NvmfAuthResult *r)
+{
+    FuzzGenPsk *g = gen_psk(fz, subnqn, false);
+    FuzzGenPsk *o = gen_psk(fz, subnqn, true);
+
+    if (!g || !sc_c || strcmp(hostnqn, FUZZ_HOSTNQN)) {
+        return;
+    }
+    if (!r->authenticated || !r->psk_len || (r->hash != 1 && r->hash != 2)) {
+        /*
+         * Refused, or broken off: the engine may have made a PSK the host
+         * does not know (say the exchange went through but a record after
+         * it did not).  Stop predicting handshakes for the pair.
+         */
+        g->unknown = o->unknown = true;
+        return;
+    }
+    g_free(o->identity);
+    *o = *g;
+    g->identity = nvmf_tls_generated(r->hash, r->psk, r->psk_len, hostnqn,
+                                     subnqn, g->key);
+    g->hash = r->hash;
+    g->expires = fz->now + FUZZ_GEN_PSK_LIFETIME_MS;
+    g->unknown = false;
+}
+
+/* What the client presents, and what the engine must make of it. */
+typedef struct TlsCred {
+    char *identity;
+    size_t id_len;
+    uint8_t key[48];
+    uint8_t hash;
+    bool valid;                 /* the engine must accept it */
+    bool known;                 /* ... and the harness knows whether */
+    const char *hostnqn, *subnqn;   /* the Connect that goes with it */
+} TlsCred;
+
+static void tls_cred(Fuzz *fz, FuzzIn *in, uint8_t a, TlsCred *cr)
+{
+    unsigned psel = (a >> 1) & 7, ssel = (a >> 4) & 3;
+    const char *idsub = ssel == FUZZ_TLS_SUB_AUTH ? FUZZ_AUTH_SUBNQN :
+                        ssel == FUZZ_TLS_SUB_DISC_ID ? NVME_DISC_SUBSYS_NAME :
+                        FUZZ_SUBNQN;
+    unsigned hi;
+    int k;
+
+    memset(cr, 0, sizeof(*cr));
+    cr->known = true;
+    cr->subnqn = ssel >= FUZZ_TLS_SUB_DISC ? NVME_DISC_SUBSYS_NAME : idsub;
+    if (psel == FUZZ_PSK_GEN || psel == FUZZ_PSK_GEN_OLD) {
+        FuzzGenPsk *g = gen_psk(fz, idsub, psel == FUZZ_PSK_GEN_OLD);
+
+        if (g && g->identity) {
+            cr->identity = g_strdup(g->identity);
+            cr->id_len = strlen(cr->identity);
+            cr->hash = g->hash;
+            memcpy(cr->key, g->key, sizeof(cr->key));
+            cr->hostnqn = FUZZ_HOSTNQN;
+            cr->valid = psel == FUZZ_PSK_GEN && fz->now < g->expires &&
+                        tls_host_allowed(fz, idsub);
+            cr->known = !g->unknown;
+            return;
+        }
+        /* none yet: a configured PSK instead, with a wrong key for OLD */
+        psel = psel == FUZZ_PSK_GEN ? FUZZ_PSK_HOST3 : FUZZ_PSK_WRONG_KEY;
+    }
+    if (psel == FUZZ_PSK_RAW) {
+        size_t n = in_u8(in) % 64;
+
+        cr->identity = g_malloc0(n + 1);
+        in_bytes(in, (uint8_t *)cr->identity, n);
+        cr->id_len = n;
+        memset(cr->key, 0x5a, 32);
+        cr->hash = 1;
+        cr->hostnqn = FUZZ_HOSTNQN3;
+        return;
+    }
+    cr->hostnqn = psel == FUZZ_PSK_HOST1 ? FUZZ_HOSTNQN :
+                  psel == FUZZ_PSK_HOST2 ? FUZZ_HOSTNQN2 : FUZZ_HOSTNQN3;
+    hi = psel == FUZZ_PSK_HOST1 ? 0 : 1;
+    k = fz->psk_of[hi] >= 0 ? fz->psk_of[hi] : 0;
+    if (psel == FUZZ_PSK_HOST3_OTHER) {
+        /* a PSK of the right form that is not the host's */
+        k = (k + 1 + (a & 1)) % FUZZ_NR_TLS_KEYS;
+    }
+    cr->identity = nvmf_tls_configured(fuzz_tls_keys[k],
+                                       a & FUZZ_TLS_A_V0 ? 0 : 1,
+                                       cr->hostnqn, idsub, cr->key, &cr->hash);
+    g_assert(cr->identity);
+    cr->id_len = strlen(cr->identity);
+    cr->valid = (psel == FUZZ_PSK_HOST3 || psel == FUZZ_PSK_HOST1) &&
+                fz->psk_of[hi] == k && tls_host_allowed(fz, idsub);
+    if (psel == FUZZ_PSK_WRONG_KEY) {
+        cr->key[7] ^= 0x20;
+    }
+}
+
+/* Run the client's handshake as far as it goes: 1 done, 0 stuck, < 0 failed. */
+static int tls_handshake_run(FuzzConn *c)
+{
+    ConnTls *t = &c->tls;
+
+    for (unsigned i = 0; i < 8 && c->q && t->tc && !t->lost && !t->up; i++) {
+        int ret = fuzz_tls_handshake(t->tc);
+        bool any = fuzz_tls_output(t->tc)->len;
+
+        tls_flush(c);
+        if (ret == 1) {
+            t->up = true;       /* records from now on are application data */
+        }
+        any |= tls_drain(c);
+        if (ret < 0) {
+            t->lost = true;
+            return ret;
+        }
+        if (ret == 1 || !any) {
+            break;
+        }
+    }
+    return t->up && !t->lost ? 1 : 0;
+}
+
+/* Did a handshake with a PSK of known validity end as it must? */
+static void tls_handshake_check(FuzzConn *c, int ret)
+{
+    ConnTls *t = &c->tls;
+
+    /* only if nothing but the client's own records went in, in order */
+    if (!t->known || t->meddled || !c->q || t->held->len || t->swap->len) {
+        return;
+    }
+    if (t->valid && (ret != 1 || nvmet_queue_wants_close(c->q))) {
+        check_fail(c, "TLS handshake with a valid PSK failed: %s",
+                   ret < 0 ? fuzz_tls_strerror(ret) :
+                   ret == 0 ? "stuck" : "the queue closes");
+    }
+    /* the client's handshake ends with the server's Finished */
+    if (!t->valid && ret == 1) {
+        check_fail(c, "TLS handshake with a PSK the engine must refuse "
+                   "succeeded");
+    }
+}
+
+/*
+ * Must the test host's next exchange on @c work?  Yes on a session with a
+ * valid PSK that nothing disturbed and nothing waits to disturb: the
+ * engine has no reason to lose a byte of it, however the records arrive.
+ */
+static bool tls_must_work(FuzzConn *c)
+{
+    ConnTls *t = &c->tls;
+
+    return c->q && t->clean && t->up && !t->lost && !t->meddled &&
+           !t->unframed && t->mg_kind == FUZZ_MG_NONE && !t->held->len &&
+           !t->swap->len;
+}
+
+static void tls_host_step(FuzzConn *c, bool ok, bool must, const char *what,
+                          uint16_t status)
+{
+    if (must && !ok) {
+        check_fail(c, "%s on an undisturbed TLS session failed: %s", what,
+                   nvmf_host_error(c->h) ? nvmf_host_error(c->h) : "?");
+    }
+    if (must && status) {
+        check_fail(c, "%s on an undisturbed TLS session: status 0x%x", what,
+                   status);
+    }
+}
+
+/* Start a client session on @c and run its handshake (or its first step). */
+static int tls_client_start(FuzzConn *c, const TlsCred *cr, uint8_t opts,
+                            bool hello_only)
+{
+    /* a GnuTLS server ignores limits below 512 bytes */
+    static const size_t rsl[4] = { 0, 512, 1024, 4096 };
+    ConnTls *t = &c->tls;
+    unsigned topts = (opts & FUZZ_TLS_O_ECDHE ? FUZZ_TLS_ECDHE : 0) |
+                     (opts & FUZZ_TLS_O_CHACHA ? FUZZ_TLS_CHACHA : 0);
+    int ret;
+
+    t->tc = fuzz_tls_new(cr->identity, cr->id_len, cr->key,
+                         cr->hash == 2 ? 48 : 32, cr->hash, topts,
+                         rsl[FUZZ_TLS_O_RSL(opts)]);
+    t->valid = cr->valid && !(opts & FUZZ_TLS_O_CHACHA);
+    t->known = cr->known;
+    /* an engine that refuses a bad PSK fails its TLS step: expected */
+    t->clean = t->valid && t->known;
+    t->hostnqn = cr->hostnqn;
+    t->subnqn = cr->subnqn;
+    if (hello_only) {
+        ret = fuzz_tls_handshake(t->tc);
+        tls_flush(c);
+        tls_drain(c);
+        if (ret < 0) {
+            t->lost = true;
+        }
+        return ret;
+    }
+    ret = tls_handshake_run(c);
+    fz_log(c, "handshake: %s (PSK %s)", ret == 1 ? "done" : ret == 0 ?
+           "stuck" : fuzz_tls_strerror(ret), !t->known ? "unpredictable" :
+           t->valid ? "valid" : "invalid");
+    tls_handshake_check(c, ret);
+    return ret;
+}
+
+/* FUZZ_TLS_SESSION */
+static void tls_session(Fuzz *fz, FuzzIn *in)
+{
+    uint8_t a = in_u8(in), b = in_u8(in);
+    uint8_t opts = a & FUZZ_TLS_A_OPTS ? in_u8(in) : 0;
+    uint8_t level = b & 7;
+    unsigned pidx = a & FUZZ_TLS_A_REQUIRED ? 2 : 1;
+    bool hd = b & FUZZ_TLS_B_HDGST, dd = b & FUZZ_TLS_B_DDGST;
+    uint8_t cattr = fz->cfg & FUZZ_CFG_NOSQFLOW ?
+                    NVME_CONNECT_CATTR_DISABLE_SQFLOW : 0;
+    uint8_t mg_kind = (opts >> 4) & 7, mg_at = 0, mg_arg2 = 0;
+    uint16_t mg_arg = 0;
+    unsigned chunk = 0;
+    TlsCred cr;
+    FuzzConn *c;
+    NvmfCqe cqe;
+    bool must, must_connect, ok;
+    int ret;
+
+    if (mg_kind) {
+        mg_at = in_u8(in);
+        mg_arg = in_u16(in);
+        mg_arg2 = in_u8(in);
+    }
+    if (opts & FUZZ_TLS_O_CHUNK) {
+        chunk = in_u8(in) + 1;
+    }
+    tls_watch(fz);
+    if (level == FUZZ_TLS_LVL_CLEAR) {
+        /* cleartext on a TLS port (for NEWTLSPSK; refused where required) */
+        unsigned psel = (a >> 1) & 7;
+        bool h1 = psel == FUZZ_PSK_GEN || psel == FUZZ_PSK_GEN_OLD ||
+                  psel == FUZZ_PSK_HOST1;
+
+        memset(&cr, 0, sizeof(cr));
+        cr.hostnqn = h1 ? FUZZ_HOSTNQN : FUZZ_HOSTNQN3;
+        cr.subnqn = ((a >> 4) & 3) == FUZZ_TLS_SUB_AUTH ? FUZZ_AUTH_SUBNQN :
+                    ((a >> 4) & 3) >= FUZZ_TLS_SUB_DISC ?
+                    NVME_DISC_SUBSYS_NAME : FUZZ_SUBNQN;
+    } else if (level != FUZZ_TLS_LVL_NONE) {
+        tls_cred(fz, in, a, &cr);
+    }
+    c = conn_new_on(fz, pidx);
+    if (!c) {
+        if (level != FUZZ_TLS_LVL_CLEAR && level != FUZZ_TLS_LVL_NONE) {
+            g_free(cr.identity);
+        }
+        return;
+    }
+    c->tls.chunk = chunk;
+    c->tls.mg_kind = mg_kind;
+    c->tls.mg_at = mg_at % 8;
+    c->tls.mg_arg = mg_arg;
+    c->tls.mg_arg2 = mg_arg2;
+    if (level == FUZZ_TLS_LVL_NONE) {
+        return;                 /* raw bytes may follow */
+    }
+    if (level == FUZZ_TLS_LVL_CLEAR) {
+        c->tls.hostnqn = cr.hostnqn;
+        c->tls.subnqn = cr.subnqn;
+        if (host_icreq(c, hd, dd) &&
+            host_ok(c, nvmf_host_connect(c->h, 0, 31, 0xffff, cr.subnqn,
+                                         cr.hostnqn, fuzz_hostid,
+                                         FUZZ_KATO_MS, cattr, &cqe)) &&
+            !cqe.status) {
+            fz->cntlid = cqe.dw0 & 0xffff;
+            if (b & FUZZ_TLS_B_ENABLE) {
+                host_ok(c, nvmf_host_enable(c->h));
+            }
+        }
+        return;
+    }
+    ret = tls_client_start(c, &cr, opts, level == FUZZ_TLS_LVL_HELLO);
+    /* the Connect must work too where the host may use the subsystem */
+    must_connect = !cattr && tls_host_allowed(fz, cr.subnqn);
+    if (ret != 1 || level < FUZZ_TLS_LVL_ICREQ) {
+        goto out;
+    }
+    must = tls_must_work(c);
+    ok = host_icreq(c, hd, dd);
+    tls_host_step(c, ok, must, "ICReq", 0);
+    if (!ok || level < FUZZ_TLS_LVL_CONNECT) {
+        goto out;
+    }
+    must = must_connect && tls_must_work(c);
+    ok = host_ok(c, nvmf_host_connect(c->h, 0, 31, 0xffff, cr.subnqn,
+                                      cr.hostnqn, fuzz_hostid, FUZZ_KATO_MS,
+                                      cattr, &cqe));
+    tls_host_step(c, ok, must, "admin Connect", ok ? cqe.status : 0);
+    if (!ok || cqe.status || level < FUZZ_TLS_LVL_ENABLE) {
+        goto out;
+    }
+    fz->cntlid = cqe.dw0 & 0xffff;
+    must = must && tls_must_work(c);
+    ok = host_ok(c, nvmf_host_enable(c->h));
+    tls_host_step(c, ok, must, "CC.EN", 0);
+    if (ok && level == FUZZ_TLS_LVL_IO &&
+        strcmp(cr.subnqn, NVME_DISC_SUBSYS_NAME)) {
+        /* an I/O queue with the same PSK on a second connection */
+        FuzzConn *io = conn_new_on(fz, pidx);
+
+        if (io) {
+            io->tls.chunk = chunk;
+            if (tls_client_start(io, &cr, opts & ~0xf0, false) == 1) {
+                must = must && tls_must_work(io);
+                ok = host_icreq(io, hd, dd);
+                tls_host_step(io, ok, must, "ICReq", 0);
+                ok = ok && host_ok(io, nvmf_host_connect(io->h, 1, 63,
+                                                         fz->cntlid,
+                                                         cr.subnqn,
+                                                         cr.hostnqn,
+                                                         fuzz_hostid, 0,
+                                                         cattr, &cqe));
+                tls_host_step(io, ok, must, "I/O queue Connect",
+                              ok ? cqe.status : 0);
+            }
+        }
+    }
+out:
+    g_free(cr.identity);
+}
+
+/* FUZZ_TLS_CONTINUE: on with a handshake left after the ClientHello. */
+static void tls_continue(Fuzz *fz)
+{
+    FuzzConn *c = cur_conn(fz);
+
+    if (c && c->q && c->tls.tc && !c->tls.up && !c->tls.lost) {
+        tls_handshake_check(c, tls_handshake_run(c));
+    }
+}
+
+/* FUZZ_TLS_RECORDS: records made up by the harness, past any session. */
+static void tls_records(Fuzz *fz, FuzzIn *in)
+{
+    static const uint8_t types[8] = { 22, 23, 21, 20, 24, 0, 22, 23 };
+    FuzzConn *c = cur_conn(fz);
+    unsigned n = in_u8(in) % 4 + 1;
+
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t h = in_u8(in);
+        uint16_t declared = h & 0x10 ? in_u16(in) : 0;
+        size_t blen = h & 0x80 ? in_u16(in) % 1500 : in_u8(in);
+        size_t off = 5;
+        g_autofree uint8_t *r = g_malloc0(5 + 4 + blen);
+
+        r[0] = types[h & 7];
+        r[1] = 3;
+        r[2] = h & 8 ? 1 : 3;
+        if (h & 0x20) {
+            /* an alert: level, description */
+            r[0] = 21;
+            blen = 2;
+        } else if (h & 0x40) {
+            /* a handshake message header: type, 24-bit length */
+            r[off++] = in_u8(in);
+            r[off++] = 0;
+            r[off++] = blen >> 8;
+            r[off++] = blen;
+        }
+        if (h & 0x80 && !(h & 0x20)) {
+            fill_pattern(r + off, blen, h);
+        } else {
+            in_bytes(in, r + off, blen);
+        }
+        off += blen;
+        if (!(h & 0x10)) {
+            declared = off - 5;
+        }
+        r[3] = declared >> 8;
+        r[4] = declared;
+        if (c && c->q) {
+            c->tls.clean = false;
+            c->tls.meddled = c->tls.unframed = true;
+            deliver(c, r, off, c->tls.chunk);
+        }
+    }
+}
+
+/* FUZZ_TLS_MANGLE */
+static void tls_mangle(Fuzz *fz, FuzzIn *in)
+{
+    FuzzConn *c = cur_conn(fz);
+    uint8_t kind = in_u8(in) % 8, at = in_u8(in);
+    uint16_t arg = in_u16(in);
+    uint8_t arg2 = in_u8(in);
+
+    if (c) {
+        c->tls.mg_kind = kind;
+        c->tls.mg_at = at % 8;
+        c->tls.mg_arg = arg;
+        c->tls.mg_arg2 = arg2;
+        c->tls.mg_seen = 0;
+    }
+}
+
+/* FUZZ_TLS_RELEASE: deliver what was held back, in pieces. */
+static void tls_release(Fuzz *fz, FuzzIn *in)
+{
+    FuzzConn *c = cur_conn(fz);
+    uint8_t chunk = in_u8(in);
+    ConnTls *t;
+
+    if (!c) {
+        return;
+    }
+    t = &c->tls;
+    if (t->held->len) {
+        g_autoptr(GByteArray) h = t->held;
+
+        t->held = g_byte_array_new();
+        deliver(c, h->data, h->len, chunk);
+        t->expect_close |= t->held_tampered;
+        t->held_tampered = false;
+    }
+    if (t->swap->len) {
+        g_autoptr(GByteArray) s = t->swap;
+
+        t->swap = g_byte_array_new();
+        deliver(c, s->data, s->len, chunk);
+    }
+    tls_drain(c);
+}
+
+/* FUZZ_TLS_CTL */
+static void tls_ctl(Fuzz *fz, FuzzIn *in)
+{
+    FuzzConn *c = cur_conn(fz);
+    uint8_t what = in_u8(in) % 8, arg = in_u8(in);
+    ConnTls *t;
+    int ret = 0;
+
+    if (!c || !c->q) {
+        return;
+    }
+    t = &c->tls;
+    switch (what) {
+    case FUZZ_CTL_CHUNK:
+        t->chunk = arg;
+        return;
+    case FUZZ_CTL_RECORD:
+        t->rec_size = arg * 16;
+        return;
+    }
+    if (!tls_encrypting(c)) {
+        return;
+    }
+    switch (what) {
+    case FUZZ_CTL_KEY_UPDATE:
+    case FUZZ_CTL_KEY_UPDATE_PEER:
+    case FUZZ_CTL_KEY_UPDATE_TWICE:
+        for (unsigned i = what == FUZZ_CTL_KEY_UPDATE_TWICE ? 2 : 1;
+             i && t->key_updates < FUZZ_MAX_KEY_UPDATES && ret >= 0; i--) {
+            t->key_updates++;
+            ret = fuzz_tls_key_update(t->tc, what != FUZZ_CTL_KEY_UPDATE);
+        }
+        break;
+    case FUZZ_CTL_WARNING_ALERT:
+    case FUZZ_CTL_FATAL_ALERT:
+        t->clean = false;
+        t->meddled = true;
+        ret = fuzz_tls_alert(t->tc, what == FUZZ_CTL_FATAL_ALERT, arg);
+        t->lost |= what == FUZZ_CTL_FATAL_ALERT;
+        break;
+    case FUZZ_CTL_BYE:
+        t->clean = false;
+        t->meddled = true;
+        ret = fuzz_tls_bye(t->tc);
+        t->lost = true;         /* nothing more to send in it */
+        break;
+    }
+    if (ret < 0) {
+        fprintf(stderr, "fuzz-nvmet: TLS control %u: %s\n", what,
+                fuzz_tls_strerror(ret));
+        abort();
+    }
+    tls_flush(c);
+    tls_drain(c);
+}
+
+/* FUZZ_TLS_HOSTPSK */
+static void tls_hostpsk(Fuzz *fz, FuzzIn *in)
+{
+    uint8_t b = in_u8(in);
+    unsigned hi = b & 1 ? 0 : 1;
+    NvmetHost *h = hi ? fz->host3 : fz->host;
+    unsigned k = (b >> 1) & 7;
+
+    if (k < FUZZ_NR_TLS_KEYS) {
+        if (nvmet_host_set_tls_psk(h, fuzz_tls_keys[k], NULL)) {
+            fz->psk_of[hi] = k;
+        } else if (fuzz_tls_key_hash[k] != 2 || fz->sha384) {
+            fprintf(stderr, "fuzz-nvmet: TLS PSK %u refused\n", k);
+            abort();
+        }
+    } else if (k == 6) {
+        /* malformed: refused, and nothing changes */
+        g_autofree char *bad = g_strdup(fuzz_tls_keys[0]);
+
+        switch ((b >> 5) & 3) {
+        case 0:
+            bad[20] ^= 1;               /* key data: the CRC fails */
+            break;
+        case 1:
+            bad[15] = '2';              /* 32 bytes for SHA-384 */
+            break;
+        case 2:
+            bad[11] = '2';              /* format version 2 */
+            break;
+        case 3:
+            bad[strlen(bad) - 1] = 0;   /* no ':' at the end */
+            break;
+        }
+        if (nvmet_host_set_tls_psk(h, bad, NULL)) {
+            fprintf(stderr, "fuzz-nvmet: malformed TLS PSK %s taken\n", bad);
+            abort();
+        }
+    } else {
+        nvmet_host_set_tls_psk(h, NULL, NULL);
+        fz->psk_of[hi] = -1;
+    }
+    if (b & 0x10) {
+        fz->quirk = !fz->quirk;
+        nvmet_subsys_set_quirk_free_tls_key(fz->auth, fz->quirk);
+    }
+}
+
+/* FUZZ_TLS_CONCAT: NEWTLSPSK or REPLACETLSPSK through the test host. */
+static void tls_concat(Fuzz *fz, FuzzIn *in)
+{
+    static const uint8_t hashes[4][2] = { { 1 }, { 2 }, { 2, 1 }, { 3, 1 } };
+    FuzzConn *c = cur_conn(fz);
+    uint8_t f = in_u8(in);
+    uint16_t tid = in_u16(in);
+    NvmfAuthParams p = { 0 };
+    NvmfAuthResult r = { 0 };
+
+    if (!c || !c->h_ready || c->h_broken || !c->q ||
+        fz->host_auths >= FUZZ_MAX_HOST_AUTH) {
+        return;
+    }
+    fz->host_auths++;
+    p.hostnqn = FUZZ_HOSTNQN;
+    p.subnqn = c->tls.subnqn ? c->tls.subnqn : FUZZ_AUTH_SUBNQN;
+    p.host_secret = fuzz_keys[f & 0x10 ? 2 : 0];
+    p.ctrl_secret = f & 0x08 ? fuzz_keys[1] : NULL;
+    memcpy(p.hashes, hashes[(f >> 1) & 3], 2);
+    p.nhashes = p.hashes[1] ? 2 : 1;
+    /* concatenation needs DH: ffdhe2048, maybe after NULL */
+    p.groups[0] = f & 0x20 ? 0 : 1;
+    p.groups[1] = 1;
+    p.ngroups = f & 0x20 ? 2 : 1;
+    p.sc_c = f & 1 ? NVME_AUTH_SECP_REPLACETLSPSK : NVME_AUTH_SECP_NEWTLSPSK;
+    p.tid = tid;
+    p.rand = g_rand_new_with_seed(tid);
+    host_ok(c, nvmf_host_authenticate(c->h, &p, &r));
+    g_rand_free(p.rand);
+    gen_psk_record(fz, p.hostnqn, p.subnqn, p.sc_c, &r);
+}
+
+static void op_tls(Fuzz *fz, FuzzIn *in)
+{
+    switch (in_u8(in) % FUZZ_TLS_COUNT) {
+    case FUZZ_TLS_SESSION:
+        tls_session(fz, in);
+        break;
+    case FUZZ_TLS_CONTINUE:
+        tls_continue(fz);
+        break;
+    case FUZZ_TLS_RECORDS:
+        tls_records(fz, in);
+        break;
+    case FUZZ_TLS_MANGLE:
+        tls_mangle(fz, in);
+        break;
+    case FUZZ_TLS_RELEASE:
+        tls_release(fz, in);
+        break;
+    case FUZZ_TLS_CTL:
+        tls_ctl(fz, in);
+        break;
+    case FUZZ_TLS_HOSTPSK:
+        tls_hostpsk(fz, in);
+        break;
+    case FUZZ_TLS_CONCAT:
+        tls_concat(fz, in);
+        break;
+    }
+}
+
 /* ---- scenario prefix ------------------------------------------------------------ */
 
 static void prefix(Fuzz *fz)
@@ -1425,6 +2591,7 @@ static void fuzz_setup(Fuzz *fz, uint8_t cfg)
     GError *err = NULL;
 
     fuzz_init_keys();
+    fuzz_init_tls_keys();
     fz->cfg = cfg;
     fz->now = 1000000;
     fz->deadline = INT64_MAX;
@@ -1445,6 +2612,13 @@ static void fuzz_setup(Fuzz *fz, uint8_t cfg)
     pc.max_queues = 4;
     pc.mdts = FUZZ_MDTS;
     fz->port = must(nvmet_port_new(fz->t, &pc, &err), err, "port");
+    for (unsigned i = 0; i < 2; i++) {
+        pc.portid = 2 + i;
+        pc.trsvcid = i ? "4422" : "4421";
+        pc.tls = i ? NVMET_PORT_TLS_REQUIRED : NVMET_PORT_TLS_ALLOWED;
+        fz->tls_port[i] = must(nvmet_port_new(fz->t, &pc, &err), err,
+                               "TLS port");
+    }
 
     nvmet_subsys_config_init(&sc);
     sc.nqn = FUZZ_SUBNQN;
@@ -1452,6 +2626,8 @@ static void fuzz_setup(Fuzz *fz, uint8_t cfg)
     sc.max_namespaces = 8;
     fz->plain = must(nvmet_subsys_new(fz->t, &sc, &err), err, "subsystem");
     nvmet_port_add_subsys(fz->port, fz->plain);
+    nvmet_port_add_subsys(fz->tls_port[0], fz->plain);
+    nvmet_port_add_subsys(fz->tls_port[1], fz->plain);
 
     fz->disk1.size = FUZZ_NS1_SIZE;
     fz->disk1.data = g_malloc0(FUZZ_NS1_SIZE);
@@ -1475,6 +2651,8 @@ static void fuzz_setup(Fuzz *fz, uint8_t cfg)
     sc.cntlid_max = 0x20;
     fz->auth = must(nvmet_subsys_new(fz->t, &sc, &err), err, "auth subsystem");
     nvmet_port_add_subsys(fz->port, fz->auth);
+    nvmet_port_add_subsys(fz->tls_port[0], fz->auth);
+    nvmet_port_add_subsys(fz->tls_port[1], fz->auth);
     fz->host = must(nvmet_host_new(fz->t, FUZZ_HOSTNQN, &err), err, "host");
     if (!nvmet_subsys_add_host(fz->auth, fz->host, &err) ||
         !nvmet_host_set_dhchap_keys(fz->host, fuzz_keys[0], fuzz_keys[1],
@@ -1483,6 +2661,16 @@ static void fuzz_setup(Fuzz *fz, uint8_t cfg)
     }
     /* any hash; NULL and ffdhe2048 only, bigger groups are slow */
     nvmet_host_set_dhchap_allowed(fz->host, 0, 0x3);
+    /* a host with a configured TLS PSK, no DH-HMAC-CHAP */
+    fz->sha384 = nvmet_tls_sha384_available();
+    fz->host3 = must(nvmet_host_new(fz->t, FUZZ_HOSTNQN3, &err), err,
+                     "TLS host");
+    if (!nvmet_subsys_add_host(fz->auth, fz->host3, &err) ||
+        !nvmet_host_set_tls_psk(fz->host3, fuzz_tls_keys[0], &err)) {
+        must(NULL, err, "TLS host PSK");
+    }
+    fz->psk_of[0] = -1;
+    fz->psk_of[1] = 0;
     nc.nsid = 1;
     nc.backend = &fz->disk1;
     nc.has_eui64 = false;
@@ -1501,6 +2689,11 @@ static void fuzz_teardown(Fuzz *fz)
         nvmet_io_complete(io, disk_do(io));
     }
     nvmet_host_free(fz->host);
+    nvmet_host_free(fz->host3);
+    for (unsigned i = 0; i < 2; i++) {
+        g_free(fz->gen[i].identity);
+        g_free(fz->gen_old[i].identity);
+    }
     nvmet_subsys_free(fz->plain);
     nvmet_subsys_free(fz->auth);
     nvmet_ns_free(fz->ns1);
@@ -1509,6 +2702,8 @@ static void fuzz_teardown(Fuzz *fz)
     }
     nvmet_ns_free(fz->ns3);
     nvmet_port_free(fz->port);
+    nvmet_port_free(fz->tls_port[0]);
+    nvmet_port_free(fz->tls_port[1]);
     nvmet_target_free(fz->t);
     nvmet_trace_set_hook(NULL, NULL);
     g_free(fz->disk1.data);
@@ -1527,6 +2722,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     prefix(&fz);
     service_all(&fz);
     while (!in_eof(&in)) {
+        if (fz.nr_conns) {
+            fz_log(cur_conn(&fz), "offset %zu: operation %u", in.pos,
+                   in.p[in.pos] % FUZZ_OP_COUNT);
+        }
         switch (in_u8(&in) % FUZZ_OP_COUNT) {
         case FUZZ_OP_RAW:
             op_raw(&fz, &in, false);
@@ -1557,6 +2756,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case FUZZ_OP_HELD:
             op_held(&fz, &in);
+            break;
+        case FUZZ_OP_TLS:
+            op_tls(&fz, &in);
             break;
         }
         service_all(&fz);

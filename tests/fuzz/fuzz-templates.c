@@ -230,6 +230,237 @@ void fuzz_tpl_h2c(GByteArray *b, uint8_t ctl)
     fuzz_tpl_op(b, FUZZ_OP_H2C, &ctl, 1);
 }
 
+/* ---- TLS ---------------------------------------------------------------- */
+
+void fuzz_tpl_tls(GByteArray *b, uint8_t sub, const uint8_t *args, size_t n)
+{
+    uint8_t op[2] = { FUZZ_OP_TLS, sub };
+
+    g_byte_array_append(b, op, 2);
+    if (n) {
+        g_byte_array_append(b, args, n);
+    }
+}
+
+void fuzz_tpl_tls_session(GByteArray *b, const FuzzTplSession *s)
+{
+    uint8_t a[16];
+    size_t n = 0;
+
+    a[n++] = s->a;
+    a[n++] = s->b;
+    if (s->a & FUZZ_TLS_A_OPTS) {
+        a[n++] = s->opts;
+        if (s->opts & FUZZ_TLS_O_MANGLE(7)) {
+            a[n++] = s->mg_at;
+            a[n++] = s->mg_arg;
+            a[n++] = s->mg_arg >> 8;
+            a[n++] = s->mg_arg2;
+        }
+        if (s->opts & FUZZ_TLS_O_CHUNK) {
+            a[n++] = s->chunk;
+        }
+    }
+    fuzz_tpl_tls(b, FUZZ_TLS_SESSION, a, n);
+    if (((s->a >> 1) & 7) == FUZZ_PSK_RAW && (s->b & 7) != FUZZ_TLS_LVL_NONE &&
+        (s->b & 7) != FUZZ_TLS_LVL_CLEAR) {
+        g_byte_array_append(b, &s->id_len, 1);
+        if (s->id_len) {
+            g_byte_array_append(b, s->identity, s->id_len);
+        }
+    }
+}
+
+void fuzz_tpl_tls_simple(GByteArray *b, uint8_t psk, uint8_t sub,
+                         uint8_t level)
+{
+    FuzzTplSession s = {
+        .a = FUZZ_TLS_A_PSK(psk) | FUZZ_TLS_A_SUB(sub),
+        .b = level,
+    };
+
+    fuzz_tpl_tls_session(b, &s);
+}
+
+void fuzz_tpl_tls_mangle(GByteArray *b, uint8_t kind, uint8_t at,
+                         uint16_t arg, uint8_t arg2)
+{
+    uint8_t a[5] = { kind, at, arg, arg >> 8, arg2 };
+
+    fuzz_tpl_tls(b, FUZZ_TLS_MANGLE, a, sizeof(a));
+}
+
+void fuzz_tpl_tls_release(GByteArray *b, uint8_t chunk)
+{
+    fuzz_tpl_tls(b, FUZZ_TLS_RELEASE, &chunk, 1);
+}
+
+void fuzz_tpl_tls_ctl(GByteArray *b, uint8_t what, uint8_t arg)
+{
+    uint8_t a[2] = { what, arg };
+
+    fuzz_tpl_tls(b, FUZZ_TLS_CTL, a, sizeof(a));
+}
+
+void fuzz_tpl_tls_hostpsk(GByteArray *b, uint8_t arg)
+{
+    fuzz_tpl_tls(b, FUZZ_TLS_HOSTPSK, &arg, 1);
+}
+
+void fuzz_tpl_tls_concat(GByteArray *b, uint8_t f, uint16_t tid)
+{
+    uint8_t a[3] = { f, tid, tid >> 8 };
+
+    fuzz_tpl_tls(b, FUZZ_TLS_CONCAT, a, sizeof(a));
+}
+
+void fuzz_tpl_tls_record(GByteArray *b, uint8_t h, uint16_t declared,
+                         const uint8_t *body, uint8_t len)
+{
+    uint8_t a[5] = { 0, h & ~0xa0 };      /* one record */
+    size_t n = 2;
+
+    /* one record; the body from the input, no alert shortcut */
+    if (h & 0x10) {
+        a[n++] = declared;
+        a[n++] = declared >> 8;
+    }
+    a[n++] = len;
+    fuzz_tpl_tls(b, FUZZ_TLS_RECORDS, a, n);
+    if (h & 0x40) {
+        g_byte_array_append(b, (const uint8_t[]){ 1 }, 1);  /* ClientHello */
+    }
+    if (len) {
+        g_byte_array_append(b, body, len);
+    }
+}
+
+/* A session that gets somewhere: mostly the configured or generated PSK. */
+static void tls_tpl_session(GByteArray *b, uint64_t *rng, bool deep)
+{
+    static const uint8_t psks[8] = {
+        FUZZ_PSK_HOST3, FUZZ_PSK_HOST3, FUZZ_PSK_HOST3, FUZZ_PSK_GEN,
+        FUZZ_PSK_HOST1, FUZZ_PSK_HOST3, FUZZ_PSK_GEN, FUZZ_PSK_HOST3,
+    };
+    static const uint8_t levels[8] = {
+        FUZZ_TLS_LVL_ENABLE, FUZZ_TLS_LVL_IO, FUZZ_TLS_LVL_IO,
+        FUZZ_TLS_LVL_ENABLE, FUZZ_TLS_LVL_CONNECT, FUZZ_TLS_LVL_ICREQ,
+        FUZZ_TLS_LVL_HANDSHAKE, FUZZ_TLS_LVL_HELLO,
+    };
+    uint64_t r = fuzz_rand(rng);
+    FuzzTplSession s = { 0 };
+    uint8_t x = r >> 8, y = r >> 16, z = r >> 24;
+
+    s.a = FUZZ_TLS_A_PSK(psks[x & 7]) | FUZZ_TLS_A_SUB((x >> 3) % 3) |
+          (y & 1 ? FUZZ_TLS_A_REQUIRED : 0) | (y & 2 ? FUZZ_TLS_A_V0 : 0);
+    s.b = (deep ? levels[(y >> 2) & 3] : levels[(y >> 2) & 7]) |
+          (y & 0x60 ? 0 : FUZZ_TLS_B_HDGST | FUZZ_TLS_B_DDGST);
+    if (z & 3) {
+        fuzz_tpl_tls_session(b, &s);
+        return;
+    }
+    s.a |= FUZZ_TLS_A_OPTS;
+    s.opts = (z >> 2) & 7;                          /* RSL, ECDHE */
+    if (!deep && (z & 0x20)) {
+        s.opts |= FUZZ_TLS_O_MANGLE(1 + (r >> 32) % 7);
+        s.mg_at = (r >> 40) & 3;
+        s.mg_arg = r >> 44;
+        s.mg_arg2 = r >> 56;
+    }
+    if (z & 0x40) {
+        s.opts |= FUZZ_TLS_O_CHUNK;
+        s.chunk = (r >> 36) & 0x3f;
+    }
+    fuzz_tpl_tls_session(b, &s);
+}
+
+void fuzz_tpl_tls_start(GByteArray *b, uint64_t *rng)
+{
+    tls_tpl_session(b, rng, true);
+}
+
+void fuzz_tpl_tls_random(GByteArray *b, uint64_t *rng)
+{
+    uint64_t r = fuzz_rand(rng);
+    uint8_t x = r >> 8, y = r >> 16, z = r >> 24;
+    uint8_t body[24];
+
+    switch (r % 14) {
+    case 0:
+    case 1:
+        tls_tpl_session(b, rng, false);
+        break;
+    case 2: {
+        /* any session, from the whole space */
+        FuzzTplSession s = { .a = x & ~FUZZ_TLS_A_OPTS, .b = y };
+
+        if (((s.a >> 1) & 7) == FUZZ_PSK_RAW) {
+            static const char *ids[4] = {
+                "NVMe1R01 ", "NVMe0G02 x y", "NVMe1G01 a b c", "NVMe",
+            };
+
+            s.identity = (const uint8_t *)ids[z & 3];
+            s.id_len = strlen(ids[z & 3]);
+        }
+        fuzz_tpl_tls_session(b, &s);
+        break;
+    }
+    case 3: {
+        /* cleartext on the TLS port, then concatenation */
+        FuzzTplSession s = {
+            .a = FUZZ_TLS_A_PSK(FUZZ_PSK_HOST1) |
+                 FUZZ_TLS_A_SUB(FUZZ_TLS_SUB_AUTH),
+            .b = FUZZ_TLS_LVL_CLEAR | (x & FUZZ_TLS_B_ENABLE),
+        };
+
+        fuzz_tpl_tls_session(b, &s);
+        fuzz_tpl_tls_concat(b, y & 0x2e, z);
+        break;
+    }
+    case 4:
+        fuzz_tpl_tls_concat(b, x, y);
+        break;
+    case 5:
+    case 6:
+        fuzz_tpl_tls_mangle(b, 1 + x % 7, y & 3, r >> 32, z);
+        break;
+    case 7:
+        fuzz_tpl_tls_release(b, x & 0x1f);
+        break;
+    case 8:
+        fuzz_tpl_tls_ctl(b, x, y);
+        break;
+    case 9:
+        for (unsigned i = 0; i < sizeof(body); i++) {
+            body[i] = fuzz_rand(rng);
+        }
+        fuzz_tpl_tls_record(b, x, y | z << 8, body, z % sizeof(body));
+        break;
+    case 10:
+        fuzz_tpl_tls_hostpsk(b, x);
+        break;
+    case 11:
+        fuzz_tpl_tls(b, FUZZ_TLS_CONTINUE, NULL, 0);
+        break;
+    case 12: {
+        /* a ClientHello, then raw bytes */
+        uint8_t raw[8];
+
+        fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3, x & 1, FUZZ_TLS_LVL_HELLO);
+        for (unsigned i = 0; i < sizeof(raw); i++) {
+            raw[i] = fuzz_rand(rng);
+        }
+        raw[0] = y & 1 ? 0x17 : raw[0];
+        fuzz_tpl_raw(b, raw, 1 + z % sizeof(raw), 0);
+        break;
+    }
+    default:
+        /* a bare connection on a TLS port */
+        fuzz_tpl_tls_simple(b, 0, 0, FUZZ_TLS_LVL_NONE);
+        break;
+    }
+}
+
 void fuzz_tpl_random(GByteArray *b, uint64_t *rng)
 {
     static const uint8_t cns[] = { 0, 1, 2, 3, 5, 6, 7, 8, 0x10, 0x11, 0x12,
@@ -240,7 +471,7 @@ void fuzz_tpl_random(GByteArray *b, uint64_t *rng)
     uint64_t r = fuzz_rand(rng);
     uint8_t x = r >> 8, y = r >> 16, z = r >> 24;
 
-    switch (r % 24) {
+    switch (r % 26) {
     case 0:
         fuzz_tpl_identify(b, cns[x % sizeof(cns)], y);
         break;
@@ -303,6 +534,9 @@ void fuzz_tpl_random(GByteArray *b, uint64_t *rng)
         break;
     case 21:
         fuzz_tpl_conn(b, 1, x);             /* new I/O queue */
+        break;
+    case 22:
+        fuzz_tpl_tls_random(b, rng);
         break;
     default: {
         /* a few random bytes, raw */

@@ -47,7 +47,36 @@ void fuzz_tpl_clock(GByteArray *b, uint8_t arg);
 void fuzz_tpl_held(GByteArray *b, uint8_t arg);
 void fuzz_tpl_h2c(GByteArray *b, uint8_t ctl);
 
+/* FUZZ_OP_TLS (see fuzz-nvmet.h for the layouts) */
+typedef struct FuzzTplSession {
+    uint8_t a, b, opts;                 /* FUZZ_TLS_A_*, FUZZ_TLS_B_*, ... */
+    uint8_t mg_at, mg_arg2;             /* with FUZZ_TLS_O_MANGLE() */
+    uint16_t mg_arg;
+    uint8_t chunk;                      /* with FUZZ_TLS_O_CHUNK */
+    const uint8_t *identity;            /* FUZZ_PSK_RAW */
+    uint8_t id_len;
+} FuzzTplSession;
+
+void fuzz_tpl_tls(GByteArray *b, uint8_t sub, const uint8_t *args, size_t n);
+void fuzz_tpl_tls_session(GByteArray *b, const FuzzTplSession *s);
+/* a session on the TLS-allowed port: HOSTNQN3's PSK, @level, @sub */
+void fuzz_tpl_tls_simple(GByteArray *b, uint8_t psk, uint8_t sub,
+                         uint8_t level);
+void fuzz_tpl_tls_mangle(GByteArray *b, uint8_t kind, uint8_t at,
+                         uint16_t arg, uint8_t arg2);
+void fuzz_tpl_tls_release(GByteArray *b, uint8_t chunk);
+void fuzz_tpl_tls_ctl(GByteArray *b, uint8_t what, uint8_t arg);
+void fuzz_tpl_tls_hostpsk(GByteArray *b, uint8_t arg);
+void fuzz_tpl_tls_concat(GByteArray *b, uint8_t f, uint16_t tid);
+/* one FUZZ_TLS_RECORDS record: header byte @h (see fuzz-nvmet.c) */
+void fuzz_tpl_tls_record(GByteArray *b, uint8_t h, uint16_t declared,
+                         const uint8_t *body, uint8_t len);
+
 /* Append one random snippet. */
 void fuzz_tpl_random(GByteArray *b, uint64_t *rng);
+/* Append one random snippet of FUZZ_OP_TLS. */
+void fuzz_tpl_tls_random(GByteArray *b, uint64_t *rng);
+/* A TLS session that reaches an enabled controller (for --tls inputs). */
+void fuzz_tpl_tls_start(GByteArray *b, uint64_t *rng);
 
 #endif /* FUZZ_TEMPLATES_H */

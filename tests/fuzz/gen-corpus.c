@@ -162,6 +162,298 @@ static void churn_session(void)
     save("churn-session", b);
 }
 
+/* ---- TLS ---------------------------------------------------------------- */
+
+#define PSK_A(psk, sub) (FUZZ_TLS_A_PSK(psk) | FUZZ_TLS_A_SUB(sub))
+
+/* Cleartext PDUs, to send through a session the harness completed. */
+static void raw_admin_pdus(GByteArray *b, const char *hostnqn)
+{
+    fuzz_tpl_raw_icreq(b, false, false);
+    fuzz_tpl_raw_connect(b, 0, 0xffff, FUZZ_SUBNQN, hostnqn);
+    fuzz_tpl_raw_prop_set(b, 2, NVME_REG_CC, 0x00460001);
+    fuzz_tpl_raw_identify(b, 3, NVME_ID_CNS_CTRL, 0);
+}
+
+/* HOSTNQN3's configured PSK: admin and I/O queue over TLS, with digests. */
+static void tls_session(void)
+{
+    GByteArray *b = start(FUZZ_SC_RAW | FUZZ_CFG_TRACE);
+    FuzzTplSession s = {
+        .a = PSK_A(FUZZ_PSK_HOST3, FUZZ_TLS_SUB_PLAIN),
+        .b = FUZZ_TLS_LVL_IO | FUZZ_TLS_B_HDGST | FUZZ_TLS_B_DDGST,
+    };
+
+    fuzz_tpl_tls_session(b, &s);            /* connections 1 and 2 */
+    fuzz_tpl_rw(b, 0x01, 1, 0, 7);          /* write ns 1, in-capsule */
+    fuzz_tpl_rw(b, 0x11, 0, 1, 1);          /* write ns 2 via R2T */
+    fuzz_tpl_rw(b, 0x00, 0, 0, 7);          /* read ns 1 */
+    fuzz_tpl_tls_ctl(b, FUZZ_CTL_RECORD, 3);    /* 48-byte records */
+    fuzz_tpl_rw(b, 0x10, 0, 1, 1);          /* read ns 2 */
+    fuzz_tpl_rw(b, 0x01, 2, 4, 3);          /* write via R2T, not answered */
+    fuzz_tpl_h2c(b, 0x00);                  /* answered */
+    fuzz_tpl_tls_ctl(b, FUZZ_CTL_KEY_UPDATE_PEER, 0);
+    fuzz_tpl_tls_ctl(b, FUZZ_CTL_CHUNK, 5);     /* records in 5-byte pieces */
+    fuzz_tpl_tls_ctl(b, FUZZ_CTL_RECORD, 0);
+    fuzz_tpl_rw(b, 0x00, 0, 0, 31);         /* 16 KiB read: several records */
+    fuzz_tpl_tls_ctl(b, FUZZ_CTL_KEY_UPDATE, 0);
+    fuzz_tpl_rw(b, 0x01, 0, 8, 15);         /* 8 KiB write via R2T */
+    fuzz_tpl_conn(b, 2, 1);                 /* the admin queue */
+    fuzz_tpl_identify(b, NVME_ID_CNS_CTRL, 0);
+    fuzz_tpl_get_log(b, NVME_LOG_SMART, 128, 3);
+    fuzz_tpl_admin(b, 4);                   /* AER */
+    fuzz_tpl_conn(b, 6, 0);                 /* remove ns 2: an event */
+    fuzz_tpl_conn(b, 2, 2);
+    fuzz_tpl_held(b, 0x80);                 /* hold I/O */
+    fuzz_tpl_rw(b, 0x00, 0, 0, 0);
+    fuzz_tpl_held(b, 0x11);
+    fuzz_tpl_conn(b, 3, 0);                 /* close with I/O held */
+    save("tls-session", b);
+}
+
+/* The tls=required port: SHA-384 PSK, identity version 0, ECDHE, 512-byte
+ * records from the engine; discovery over TLS; cleartext refused. */
+static void tls_required(void)
+{
+    GByteArray *b = start(FUZZ_SC_RAW);
+    FuzzTplSession s = {
+        .a = PSK_A(FUZZ_PSK_HOST3, FUZZ_TLS_SUB_AUTH) | FUZZ_TLS_A_REQUIRED |
+             FUZZ_TLS_A_V0 | FUZZ_TLS_A_OPTS,
+        .b = FUZZ_TLS_LVL_IO,
+        .opts = FUZZ_TLS_O_RSL(1) | FUZZ_TLS_O_ECDHE,
+    };
+
+    fuzz_tpl_tls_hostpsk(b, 1 << 1);        /* HOSTNQN3: SHA-384 PSK */
+    fuzz_tpl_tls_session(b, &s);
+    fuzz_tpl_rw(b, 0x00, 0, 0, 7);          /* read: 4 KiB in 512 B records */
+    fuzz_tpl_rw(b, 0x01, 1, 0, 3);          /* write, in-capsule */
+    fuzz_tpl_rw(b, 0x00, 0, 0, 31);         /* read 16 KiB */
+    s.a = PSK_A(FUZZ_PSK_HOST3, FUZZ_TLS_SUB_DISC) | FUZZ_TLS_A_REQUIRED;
+    s.b = FUZZ_TLS_LVL_ENABLE;
+    fuzz_tpl_tls_session(b, &s);
+    fuzz_tpl_get_log(b, NVME_LOG_DISC, 1024, 0);
+    fuzz_tpl_tls_hostpsk(b, 3 << 1);        /* 48 bytes, no transform */
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3, FUZZ_TLS_SUB_PLAIN,
+                        FUZZ_TLS_LVL_CONNECT);
+    s.a = PSK_A(FUZZ_PSK_HOST3, FUZZ_TLS_SUB_AUTH) | FUZZ_TLS_A_REQUIRED;
+    s.b = FUZZ_TLS_LVL_CLEAR;               /* cleartext: refused */
+    fuzz_tpl_tls_session(b, &s);
+    save("tls-required", b);
+}
+
+/* NEWTLSPSK on a cleartext queue, TLS with the generated PSK,
+ * REPLACETLSPSK; the old and the expired PSK are refused. */
+static void tls_concat(uint8_t hashes, const char *name)
+{
+    GByteArray *b = start(FUZZ_SC_RAW | FUZZ_CFG_TRACE);
+    FuzzTplSession s = {
+        .a = PSK_A(FUZZ_PSK_HOST1, FUZZ_TLS_SUB_AUTH),
+        .b = FUZZ_TLS_LVL_CLEAR,
+    };
+
+    fuzz_tpl_tls_session(b, &s);            /* ATR: must authenticate */
+    fuzz_tpl_tls_concat(b, hashes << 1, 1); /* NEWTLSPSK */
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_GEN, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_ENABLE);
+    fuzz_tpl_identify(b, NVME_ID_CNS_NS, 1);
+    fuzz_tpl_tls_concat(b, 1 | hashes << 1 | 0x20, 2);  /* REPLACETLSPSK */
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_GEN_OLD, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_HANDSHAKE);        /* refused */
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_GEN, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_IO);
+    fuzz_tpl_rw(b, 0x31, 1, 0, 3);
+    fuzz_tpl_conn(b, 2, 3);                 /* the TLS admin queue */
+    fuzz_tpl_tls_concat(b, hashes << 1, 3); /* NEWTLSPSK on TLS: refused */
+    fuzz_tpl_clock(b, 0xe6);                /* an hour later */
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_GEN, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_HANDSHAKE);        /* expired */
+    save(name, b);
+}
+
+/* The quirk: REPLACETLSPSK works once on a TLS queue, then not. */
+static void tls_quirk(void)
+{
+    GByteArray *b = start(FUZZ_SC_RAW);
+    FuzzTplSession s = {
+        .a = PSK_A(FUZZ_PSK_HOST1, FUZZ_TLS_SUB_AUTH),
+        .b = FUZZ_TLS_LVL_CLEAR | FUZZ_TLS_B_ENABLE,
+    };
+
+    fuzz_tpl_tls_hostpsk(b, 0x10 | 1 | 0 << 1); /* quirk; HOSTNQN's PSK */
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST1, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_ENABLE);
+    fuzz_tpl_tls_concat(b, 1, 1);           /* REPLACETLSPSK: works */
+    fuzz_tpl_tls_concat(b, 1, 2);           /* the key is gone: refused */
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_GEN, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_CONNECT);
+    fuzz_tpl_tls_session(b, &s);            /* cleartext, not authenticated */
+    fuzz_tpl_identify(b, NVME_ID_CNS_CTRL, 0);
+    save("tls-quirk", b);
+}
+
+/* PSKs and identities the engine must refuse. */
+static void tls_refusals(void)
+{
+    static const char bad_id[] = "NVMe1R01 nqn.x nqn.y Zm9v";
+    GByteArray *b = start(FUZZ_SC_RAW | FUZZ_CFG_TRACE);
+    FuzzTplSession s = {
+        .a = PSK_A(FUZZ_PSK_RAW, FUZZ_TLS_SUB_PLAIN),
+        .b = FUZZ_TLS_LVL_HANDSHAKE,
+        .identity = (const uint8_t *)bad_id,
+        .id_len = sizeof(bad_id) - 1,
+    };
+
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_WRONG_KEY, FUZZ_TLS_SUB_PLAIN,
+                        FUZZ_TLS_LVL_HANDSHAKE);
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST2, FUZZ_TLS_SUB_PLAIN,
+                        FUZZ_TLS_LVL_HANDSHAKE);
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3_OTHER, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_HANDSHAKE);
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3, FUZZ_TLS_SUB_DISC_ID,
+                        FUZZ_TLS_LVL_HANDSHAKE);
+    fuzz_tpl_tls_session(b, &s);
+    s.a = PSK_A(FUZZ_PSK_HOST3, FUZZ_TLS_SUB_PLAIN) | FUZZ_TLS_A_OPTS;
+    s.opts = FUZZ_TLS_O_CHACHA;             /* no common cipher suite */
+    fuzz_tpl_tls_session(b, &s);
+    fuzz_tpl_tls_hostpsk(b, 6 << 1 | 0x20); /* malformed: refused */
+    fuzz_tpl_tls_hostpsk(b, 4 << 1);        /* HOSTNQN3: no PSK */
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_HANDSHAKE);
+    fuzz_tpl_tls_hostpsk(b, 2 << 1);        /* HOSTNQN3: PSK without HKDF */
+    fuzz_tpl_conn(b, 9, 0);                 /* plain: no more any host */
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3, FUZZ_TLS_SUB_PLAIN,
+                        FUZZ_TLS_LVL_HANDSHAKE);
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_ICREQ);
+    /* Connect as HOSTNQN, not the host the PSK names */
+    fuzz_tpl_op(b, FUZZ_OP_FABRICS, (const uint8_t[]){ 0, 0x05 }, 2);
+    save("tls-refusals", b);
+}
+
+/* Raw bytes into connections on the TLS ports, no client session. */
+static void tls_raw(void)
+{
+    static const uint8_t trunc[] = { 0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00,
+                                     0x00, 0x3c, 0x03, 0x03 };
+    static const uint8_t huge[] = { 0x16, 0x03, 0x03, 0xff, 0xff, 0x01 };
+    static const uint8_t appdata[] = { 0x17, 0x03, 0x03, 0x00, 0x01, 0x00 };
+    static const uint8_t body[] = { 0x03, 0x03, 0xaa, 0xbb, 0xcc, 0xdd };
+    GByteArray *b = start(FUZZ_SC_RAW | FUZZ_CFG_TRACE);
+    FuzzTplSession s = { .a = FUZZ_TLS_A_REQUIRED, .b = FUZZ_TLS_LVL_NONE };
+
+    fuzz_tpl_tls_simple(b, 0, 0, FUZZ_TLS_LVL_NONE);
+    fuzz_tpl_tls_record(b, 0x40, 0, body, sizeof(body));    /* ClientHello? */
+    fuzz_tpl_tls_simple(b, 0, 0, FUZZ_TLS_LVL_NONE);
+    fuzz_tpl_raw(b, trunc, sizeof(trunc), 0);                /* truncated */
+    fuzz_tpl_clock(b, 0xe6);
+    fuzz_tpl_raw(b, trunc, sizeof(trunc), 2);
+    fuzz_tpl_tls_simple(b, 0, 0, FUZZ_TLS_LVL_NONE);
+    fuzz_tpl_raw(b, huge, sizeof(huge), 0);                  /* too long */
+    fuzz_tpl_tls_simple(b, 0, 0, FUZZ_TLS_LVL_NONE);
+    fuzz_tpl_raw(b, appdata, sizeof(appdata), 0);            /* data first */
+    fuzz_tpl_tls_session(b, &s);
+    fuzz_tpl_raw(b, appdata, sizeof(appdata), 0);            /* required */
+    fuzz_tpl_tls_session(b, &s);
+    fuzz_tpl_raw_icreq(b, false, false);                     /* cleartext */
+    fuzz_tpl_tls_simple(b, 0, 0, FUZZ_TLS_LVL_NONE);
+    fuzz_tpl_raw_icreq(b, true, true);      /* cleartext where allowed */
+    fuzz_tpl_raw_connect(b, 0, 0xffff, FUZZ_SUBNQN, FUZZ_HOSTNQN2);
+    save("tls-raw", b);
+}
+
+/* A ClientHello, then garbage or an alert; a ClientHello in pieces, then
+ * PDUs through the session. */
+static void tls_hello(void)
+{
+    static const uint8_t junk[] = { 0x17, 0x03, 0x03, 0x00, 0x08, 1, 2, 3, 4,
+                                    5, 6, 7, 8 };
+    static const uint8_t fin[] = { 20, 0, 0, 4, 0, 0, 0, 0 };   /* Finished */
+    GByteArray *b = start(FUZZ_SC_RAW);
+    FuzzTplSession s = {
+        .a = PSK_A(FUZZ_PSK_HOST3, FUZZ_TLS_SUB_PLAIN) | FUZZ_TLS_A_OPTS,
+        .b = FUZZ_TLS_LVL_HELLO,
+        .opts = FUZZ_TLS_O_MANGLE(FUZZ_MG_TRUNC),
+        .mg_at = 0,
+        .mg_arg = 100,
+    };
+
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3, FUZZ_TLS_SUB_PLAIN,
+                        FUZZ_TLS_LVL_HELLO);
+    fuzz_tpl_raw(b, junk, sizeof(junk), 0);
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_HELLO);
+    fuzz_tpl_tls_record(b, 0x00, 0, fin, sizeof(fin));
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_HELLO);
+    fuzz_tpl_tls_record(b, 0x02, 0, (const uint8_t[]){ 2, 40 }, 2); /* alert */
+    fuzz_tpl_tls_session(b, &s);            /* 100 bytes of the ClientHello */
+    fuzz_tpl_clock(b, 0x3f);
+    fuzz_tpl_tls_release(b, 3);             /* the rest, 3 bytes at a time */
+    fuzz_tpl_tls(b, FUZZ_TLS_CONTINUE, NULL, 0);
+    raw_admin_pdus(b, FUZZ_HOSTNQN3);       /* encrypted */
+    save("tls-hello", b);
+}
+
+/* Records of an established session corrupted, cut, reordered. */
+static void tls_mangle(void)
+{
+    GByteArray *b = start(FUZZ_SC_RAW);
+    static const struct {
+        uint8_t kind, at, arg2;
+        uint16_t arg;
+        bool release;
+    } m[] = {
+        { FUZZ_MG_FLIP, 0, 3, 30 },
+        { FUZZ_MG_TRUNC, 0, 0, 40, true },
+        { FUZZ_MG_SWAP, 0, 0, 0 },
+        { FUZZ_MG_DUP, 0, 0, 0 },
+        { FUZZ_MG_DROP, 0, 0, 0 },
+        { FUZZ_MG_TYPE, 0, 2, 0 },
+        { FUZZ_MG_LEN, 1, 0, 0xffff },
+    };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(m); i++) {
+        fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3, FUZZ_TLS_SUB_PLAIN,
+                            FUZZ_TLS_LVL_ENABLE);
+        fuzz_tpl_tls_mangle(b, m[i].kind, m[i].at, m[i].arg, m[i].arg2);
+        fuzz_tpl_identify(b, NVME_ID_CNS_CTRL, 0);
+        fuzz_tpl_identify(b, NVME_ID_CNS_NS, 1);
+        if (m[i].release) {
+            fuzz_tpl_clock(b, 0x3f);
+            fuzz_tpl_tls_release(b, 7);
+            fuzz_tpl_identify(b, NVME_ID_CNS_NS, 1);
+        }
+    }
+    save("tls-mangle", b);
+}
+
+/* Alerts, close_notify, key updates from the host. */
+static void tls_alerts(void)
+{
+    GByteArray *b = start(FUZZ_SC_RAW | FUZZ_CFG_TRACE);
+
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3, FUZZ_TLS_SUB_PLAIN,
+                        FUZZ_TLS_LVL_ENABLE);
+    fuzz_tpl_tls_ctl(b, FUZZ_CTL_WARNING_ALERT, 90);    /* user_canceled */
+    fuzz_tpl_identify(b, NVME_ID_CNS_CTRL, 0);
+    fuzz_tpl_tls_ctl(b, FUZZ_CTL_FATAL_ALERT, 40);      /* handshake_failure */
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3, FUZZ_TLS_SUB_PLAIN,
+                        FUZZ_TLS_LVL_ENABLE);
+    fuzz_tpl_tls_ctl(b, FUZZ_CTL_BYE, 0);
+    fuzz_tpl_identify(b, NVME_ID_CNS_CTRL, 0);
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3, FUZZ_TLS_SUB_PLAIN,
+                        FUZZ_TLS_LVL_IO);
+    for (unsigned i = 0; i < 3; i++) {
+        fuzz_tpl_tls_ctl(b, i ? FUZZ_CTL_KEY_UPDATE_TWICE :
+                         FUZZ_CTL_KEY_UPDATE, 0);
+        fuzz_tpl_rw(b, 0x01, 1, i, 3);
+        fuzz_tpl_rw(b, 0x00, 0, i, 3);
+    }
+    fuzz_tpl_tls_ctl(b, FUZZ_CTL_KEY_UPDATE_PEER, 0);   /* the 6th, last */
+    fuzz_tpl_rw(b, 0x00, 0, 0, 0);
+    save("tls-alerts", b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -179,5 +471,15 @@ int main(int argc, char **argv)
     auth_done_session();
     discovery_session();
     churn_session();
+    tls_session();
+    tls_required();
+    tls_concat(0, "tls-concat");            /* SHA-256 */
+    tls_concat(1, "tls-concat-sha384");     /* SHA-384 */
+    tls_quirk();
+    tls_refusals();
+    tls_raw();
+    tls_hello();
+    tls_mangle();
+    tls_alerts();
     return 0;
 }
