@@ -9,16 +9,17 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include "internal.h"
-#include "crypto.h"
-
-#include <stdlib.h>
+#include "qemu/osdep.h"
 
 #include <gmp.h>
 #include <gnutls/gnutls.h>
 #include <nettle/hmac.h>
 #include <nettle/memops.h>
 #include <nettle/sha2.h>
+
+#include "nvmet/engine.h"
+#include "nvmet/proto.h"
+#include "crypto.h"
 
 /* ---- memory -------------------------------------------------------------- */
 
@@ -588,4 +589,25 @@ void nvmet_dh_free(NvmetDh *dh)
     mpz_clear(dh->p);
     g_free(dh->pub);
     g_free(dh);
+}
+
+/* ---- the TLS library ------------------------------------------------------- */
+
+/*
+ * GnuTLS 3.8.11 lets a TLS server have PSKs of either hash (credentials
+ * for GNUTLS_MAC_UNKNOWN try SHA-384 and SHA-256 binders); older versions
+ * know SHA-256 PSKs only.
+ */
+bool nvmet_tls_sha384_available(void)
+{
+#if GNUTLS_VERSION_NUMBER >= 0x03080b
+    return gnutls_check_version("3.8.11") != NULL;
+#else
+    return false;
+#endif
+}
+
+const char *nvmet_tls_library_version(void)
+{
+    return gnutls_check_version(NULL);
 }
