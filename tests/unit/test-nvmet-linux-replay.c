@@ -92,9 +92,7 @@ static int parse_status(const char *s)
 
 static Replay *replay_load(void)
 {
-    g_autofree char *path = g_test_build_filename(G_TEST_DIST, "..", "vectors",
-                                                  "dhchap-linux-replay.txt",
-                                                  NULL);
+    g_autofree char *path = tv_path("dhchap-linux-replay.txt");
     g_autofree char *text = NULL;
     g_auto(GStrv) lines = NULL;
     GError *err = NULL;
