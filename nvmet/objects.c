@@ -121,7 +121,7 @@ static void nvmet_set_strlist(Object *obj, Visitor *v, const char *name,
     }
 }
 
-/* ---- lookup ---------------------------------------------------------------- */
+/* ---- lookup -------------------------------------------------------------- */
 
 static Object *nvmet_find(const char *id, const char *type, Error **errp)
 {

@@ -179,7 +179,7 @@ static void nvmet_conn_start_io(NvmetConn *c)
     }
 }
 
-/* ---- connections ---------------------------------------------------------- */
+/* ---- connections --------------------------------------------------------- */
 
 static void nvmet_conn_maybe_free(NvmetConn *c)
 {

@@ -376,7 +376,7 @@ enum {
 #define NVME_NIDT_UUID           0x03
 #define NVME_NIDT_CSI            0x04
 
-/* ---- Log pages ------------------------------------------------------------ */
+/* ---- Log pages ----------------------------------------------------------- */
 enum {
     NVME_LOG_SUPPORTED           = 0x00,
     NVME_LOG_ERROR               = 0x01,
@@ -389,7 +389,7 @@ enum {
 #define NVME_LOG_ERROR_ENTRY_SIZE 64
 #define NVME_LOG_CHANGED_NS_MAX  1024  /* entries of 4 bytes */
 
-/* ---- Features ------------------------------------------------------------- */
+/* ---- Features ------------------------------------------------------------ */
 enum {
     NVME_FEAT_ARBITRATION        = 0x01,
     NVME_FEAT_POWER_MGMT         = 0x02,
@@ -413,7 +413,7 @@ enum {
 #define NVME_AEN_CFG_NS_ATTR     (1u << 8)
 #define NVME_AEN_CFG_DISC_CHANGE (1u << 31)
 
-/* ---- Discovery -------------------------------------------------------------- */
+/* ---- Discovery ----------------------------------------------------------- */
 #define NVME_DISC_SUBSYS_NAME    "nqn.2014-08.org.nvmexpress.discovery"
 #define NVME_DISC_LOG_HDR_SIZE   1024
 #define NVME_DISC_LOG_ENTRY_SIZE 1024
@@ -440,7 +440,7 @@ enum {
 
 #define NVME_NQN_MAX_LEN         223
 
-/* ---- In-band authentication ----------------------------------------------- */
+/* ---- In-band authentication ---------------------------------------------- */
 
 /* Secure channel concatenation (SC_C in AUTH_Negotiate) */
 #define NVME_AUTH_SECP_NOSC            0x00

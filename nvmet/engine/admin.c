@@ -50,7 +50,7 @@ enum {
 #define SGLS_OFFSETS      (1u << 20)
 #define OFCS_DISCONNECT   (1u << 0)
 
-/* ---- helpers ----------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 static uint32_t cdw(NvmetReq *req, unsigned off)
 {
@@ -81,7 +81,7 @@ static bool need_c2h(NvmetReq *req)
     return true;
 }
 
-/* ---- Identify ----------------------------------------------------------------- */
+/* ---- Identify ------------------------------------------------------------ */
 
 static void identify_ctrl(NvmetReq *req, uint8_t *id)
 {
@@ -98,7 +98,8 @@ static void identify_ctrl(NvmetReq *req, uint8_t *id)
     id[IDC_IEEE] = s->cfg.ieee_oui;
     id[IDC_IEEE + 1] = s->cfg.ieee_oui >> 8;
     id[IDC_IEEE + 2] = s->cfg.ieee_oui >> 16;
-    id[IDC_CMIC] = disc ? 0 : (1u << 0) | (1u << 1);  /* multi-port, multi-ctrl */
+    /* multi-port, multi-controller */
+    id[IDC_CMIC] = disc ? 0 : (1u << 0) | (1u << 1);
     id[IDC_MDTS] = pc->mdts;
     nvmet_st16(id + IDC_CNTLID, ctrl->cntlid);
     nvmet_st32(id + IDC_VER, s->cfg.version);
@@ -316,7 +317,7 @@ static void exec_identify(NvmetReq *req)
     nvmet_req_complete(req, NVME_SC_SUCCESS);
 }
 
-/* ---- Get Log Page -------------------------------------------------------------- */
+/* ---- Get Log Page -------------------------------------------------------- */
 
 static void log_error(NvmetReq *req, uint8_t *buf)
 {
@@ -562,7 +563,7 @@ static void exec_get_log_page(NvmetReq *req)
     complete_with_data(req, page, len, offset);
 }
 
-/* ---- Features ------------------------------------------------------------------ */
+/* ---- Features ------------------------------------------------------------ */
 
 static void exec_set_features(NvmetReq *req)
 {
@@ -609,7 +610,8 @@ static void exec_set_features(NvmetReq *req)
         for (unsigned i = 1; i <= ctrl->max_qid; i++) {
             if (ctrl->sqs[i]) {
                 /* cannot change once I/O queues exist */
-                nvmet_req_complete(req, NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR);
+                nvmet_req_complete(req,
+                                   NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR);
                 return;
             }
         }
@@ -750,7 +752,7 @@ invalid:
     nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
 }
 
-/* ---- AER, Keep Alive, Abort -------------------------------------------------- */
+/* ---- AER, Keep Alive, Abort ---------------------------------------------- */
 
 static void exec_async_event(NvmetReq *req)
 {

@@ -130,7 +130,7 @@ static void fail1(NvmetSq *sq, uint8_t reason, const char *why)
     a->failures++;
 }
 
-/* The queue passed authentication (after REPLY, or SUCCESS2 if bidirectional). */
+/* The queue passed authentication (after REPLY, or SUCCESS2 if bidi). */
 static void auth_success(NvmetSq *sq)
 {
     NvmetSqAuth *a = &sq->auth;
@@ -221,7 +221,7 @@ static void sq_random(NvmetSq *sq, void *buf, size_t len)
     sq->random_draws++;
 }
 
-/* ---- AUTH_Negotiate --------------------------------------------------------- */
+/* ---- AUTH_Negotiate ------------------------------------------------------ */
 
 /*
  * The SC_C rules of AUTH_Negotiate, as Linux applies them: concatenation
@@ -446,7 +446,7 @@ static void handle_negotiate(NvmetSq *sq, const uint8_t *m, uint32_t tl)
                               nvmet_dh_name(group));
 }
 
-/* ---- DH-HMAC-CHAP_Reply ------------------------------------------------------ */
+/* ---- DH-HMAC-CHAP_Reply -------------------------------------------------- */
 
 /* The host's response R1 (Linux nvme_auth_dhchap_setup_host_response). */
 static void host_response(NvmetSq *sq, const uint8_t *ca, uint8_t *out)

@@ -54,7 +54,7 @@ static GHashTable *gen_table(NvmetTarget *t)
     return t->gen_psks;
 }
 
-/* ---- generated PSKs ---------------------------------------------------------- */
+/* ---- generated PSKs ------------------------------------------------------ */
 
 /* Derive the generated PSK as the host does. */
 void nvmet_concat_generate_psk(NvmetSq *sq)
@@ -86,7 +86,7 @@ void nvmet_concat_generate_psk(NvmetSq *sq)
     g_hash_table_replace(gen_table(t), g_steal_pointer(&key), g);
 }
 
-/* ---- the PSK for a ClientHello identity --------------------------------------- */
+/* ---- the PSK for a ClientHello identity ---------------------------------- */
 
 bool nvmet_tls_find_psk(NvmetPort *port, const char *identity,
                         NvmetTlsPskMatch *m, const char **why)

@@ -58,7 +58,7 @@ void nvmet_sq_release(NvmetSq *sq)
     nvmet_sq_try_free(sq);
 }
 
-/* ---- command start --------------------------------------------------------- */
+/* ---- command start ------------------------------------------------------- */
 
 bool nvmet_req_init(NvmetReq *req)
 {
@@ -194,7 +194,7 @@ void nvmet_req_execute(NvmetReq *req)
     r.exec(req);
 }
 
-/* ---- deadlines ------------------------------------------------------------- */
+/* ---- deadlines ----------------------------------------------------------- */
 
 static void expire_ctrls(NvmetSubsys *s, int64_t now)
 {

@@ -92,7 +92,7 @@ bool nvmet_memeq_ct(const void *a, const void *b, size_t len)
     return memeql_sec(a, b, len);
 }
 
-/* ---- hashes ----------------------------------------------------------------- */
+/* ---- hashes -------------------------------------------------------------- */
 
 size_t nvmet_hash_len(uint8_t hid)
 {
@@ -238,7 +238,7 @@ bool nvmet_hkdf_extract(uint8_t hid, const uint8_t *ikm, size_t ikm_len,
     return nvmet_hmac(hid, zero, nvmet_hash_len(hid), &part, 1, prk);
 }
 
-/* ---- CRC-32 (IEEE 802.3, as zlib) for the key interchange formats --------- */
+/* ---- CRC-32 (IEEE 802.3, as zlib) for the key interchange formats -------- */
 
 uint32_t nvmet_crc32_ieee(const void *buf, size_t len)
 {
@@ -254,7 +254,7 @@ uint32_t nvmet_crc32_ieee(const void *buf, size_t len)
     return ~crc;
 }
 
-/* ---- DH-HMAC-CHAP secrets (DHHC-1 interchange format) --------------------- */
+/* ---- DH-HMAC-CHAP secrets (DHHC-1 interchange format) -------------------- */
 
 /*
  * "DHHC-1:XX:<base64(secret || crc32le(secret))>:" where XX is the hash
@@ -424,7 +424,7 @@ bool nvmet_dhchap_response(uint8_t hid, const NvmetDhchapKey *key,
     return ok;
 }
 
-/* ---- finite-field Diffie-Hellman (RFC 7919 groups) ------------------------ */
+/* ---- finite-field Diffie-Hellman (RFC 7919 groups) ----------------------- */
 
 typedef struct DhGroup {
     const char *name;
@@ -591,7 +591,7 @@ void nvmet_dh_free(NvmetDh *dh)
     g_free(dh);
 }
 
-/* ---- the TLS library ------------------------------------------------------- */
+/* ---- the TLS library ----------------------------------------------------- */
 
 /*
  * GnuTLS 3.8.11 lets a TLS server have PSKs of either hash (credentials

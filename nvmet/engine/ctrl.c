@@ -14,7 +14,7 @@
 #include "ctrl.h"
 #include "trace.h"
 
-/* ---- deadlines ------------------------------------------------------------ */
+/* ---- deadlines ----------------------------------------------------------- */
 
 static int64_t subsys_min_deadline(NvmetSubsys *s, int64_t min)
 {
@@ -252,7 +252,7 @@ void nvmet_ctrl_detach_sq(NvmetSq *sq)
     ctrl_unref(ctrl);
 }
 
-/* ---- keep-alive ------------------------------------------------------------ */
+/* ---- keep-alive ---------------------------------------------------------- */
 
 void nvmet_ctrl_keep_alive(NvmetCtrl *ctrl)
 {
@@ -299,7 +299,7 @@ void nvmet_ctrl_check_keep_alive(NvmetCtrl *ctrl, int64_t now)
     }
 }
 
-/* ---- asynchronous events ----------------------------------------------------- */
+/* ---- asynchronous events ------------------------------------------------- */
 
 void nvmet_ctrl_add_aen(NvmetCtrl *ctrl, uint32_t result)
 {

@@ -16,7 +16,7 @@
 #define IPO_SQE(off)   ((uint32_t)(off))
 #define IPO_DATA(off)  ((1u << 16) | (uint32_t)(off))
 
-/* ---- Connect ----------------------------------------------------------------- */
+/* ---- Connect ------------------------------------------------------------- */
 
 /* What a Connect command asks for, from its SQE and its data. */
 typedef struct NvmetConnect {
@@ -242,7 +242,7 @@ void nvmet_exec_connect(NvmetReq *req)
     nvmet_req_complete(req, NVME_SC_SUCCESS);
 }
 
-/* ---- Property Get / Set ----------------------------------------------------- */
+/* ---- Property Get / Set -------------------------------------------------- */
 
 void nvmet_exec_prop_get(NvmetReq *req)
 {
@@ -342,7 +342,7 @@ void nvmet_exec_prop_set(NvmetReq *req)
     nvmet_req_complete(req, NVME_SC_SUCCESS);
 }
 
-/* ---- Disconnect -------------------------------------------------------------- */
+/* ---- Disconnect ---------------------------------------------------------- */
 
 void nvmet_exec_disconnect(NvmetReq *req)
 {

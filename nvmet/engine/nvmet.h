@@ -22,9 +22,9 @@ typedef struct NvmetPsk NvmetPsk;           /* psk.h */
 
 /* ---- engine-wide limits and defaults --------------------------------- */
 
-#define NVMET_ADMIN_INLINE_SIZE  8192      /* in-capsule data on the admin queue */
+#define NVMET_ADMIN_INLINE_SIZE  8192      /* in-capsule data, admin queue */
 #define NVMET_ADMIN_MAX_SQSIZE   32        /* admin queue entries */
-#define NVMET_AERL               3         /* 0's based: four AERs outstanding */
+#define NVMET_AERL               3         /* 0's based: four AERs */
 #define NVMET_ERROR_LOG_ENTRIES  64
 #define NVMET_KAS_100MS          10        /* keep-alive granularity: 1 s */
 #define NVMET_DEFAULT_VS         0x00010400 /* NVMe 1.4 */
@@ -144,7 +144,7 @@ struct NvmetCtrl {
     uint64_t host_read_cmds, host_write_cmds;
 };
 
-/* ---- helpers --------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 /* Monotonic time in milliseconds, from the engine's user. */
 static inline int64_t nvmet_now(NvmetTarget *t)

@@ -23,7 +23,7 @@ typedef struct NvmetIoPriv {
     bool handed_out;
 } NvmetIoPriv;
 
-/* ---- status strings for traces -------------------------------------------- */
+/* ---- status strings for traces ------------------------------------------- */
 
 static const char *status_str(uint16_t status)
 {
@@ -56,7 +56,7 @@ static const char *status_str(uint16_t status)
     }
 }
 
-/* ---- the SQ ---------------------------------------------------------------- */
+/* ---- the SQ -------------------------------------------------------------- */
 
 void nvmet_sq_kick(NvmetSq *sq)
 {
@@ -118,7 +118,7 @@ void nvmet_sq_bind(NvmetSq *sq, NvmetCtrl *ctrl, uint16_t qid,
     sq_update_name(sq);
 }
 
-/* ---- buffer budget ----------------------------------------------------------- */
+/* ---- buffer budget ------------------------------------------------------- */
 
 static bool budget_try(NvmetSq *sq, uint32_t len)
 {
@@ -173,7 +173,7 @@ void nvmet_req_alloc_buf(NvmetReq *req, uint32_t len)
     req->buf_len = len;
 }
 
-/* ---- requests ------------------------------------------------------------- */
+/* ---- requests ------------------------------------------------------------ */
 
 NvmetReq *nvmet_req_alloc(NvmetSq *sq)
 {
@@ -231,7 +231,7 @@ void nvmet_req_drop(NvmetReq *req)
     req_free(req);
 }
 
-/* ---- completion ------------------------------------------------------------- */
+/* ---- completion ---------------------------------------------------------- */
 
 /* A failed command of a controller goes into its error log. */
 static void error_log_add(NvmetReq *req)
@@ -295,7 +295,7 @@ void nvmet_req_complete(NvmetReq *req, uint16_t status)
     nvmet_sq_kick(sq);
 }
 
-/* ---- block I/O -------------------------------------------------------------- */
+/* ---- block I/O ----------------------------------------------------------- */
 
 NvmetIo *nvmet_req_submit_io(NvmetReq *req, NvmetNs *ns, NvmetIoOp op,
                              uint64_t offset, uint64_t len, void *buf)
@@ -352,7 +352,7 @@ void nvmet_io_complete(NvmetIo *io, int ret)
     req->io_done(req);
 }
 
-/* ---- the end of an SQ ----------------------------------------------------------- */
+/* ---- the end of an SQ ---------------------------------------------------- */
 
 void nvmet_sq_abort_requests(NvmetSq *sq)
 {

@@ -101,7 +101,7 @@ struct NvmetReq {
     uint8_t cqe[NVME_CQE_SIZE]; /* filled by nvmet_req_complete() */
 };
 
-/* ---- per-SQ security state ------------------------------------------------ */
+/* ---- per-SQ security state ----------------------------------------------- */
 
 enum {
     AUTH_STEP_IDLE,             /* no transaction: a Negotiate may come */
@@ -156,7 +156,7 @@ typedef struct NvmetSqTls {
     uint32_t key_serial;    /* the PSK's serial number (traces) */
 } NvmetSqTls;
 
-/* ---- submission queues ------------------------------------------------------- */
+/* ---- submission queues --------------------------------------------------- */
 
 /*
  * One submission/completion queue pair: what the core knows of a
@@ -194,7 +194,7 @@ struct NvmetSq {
     uint32_t random_draws;
 };
 
-/* ---- for command handlers ---------------------------------------------------- */
+/* ---- for command handlers ------------------------------------------------ */
 
 void nvmet_req_complete(NvmetReq *req, uint16_t status);
 /* Forget a request without answering it (aborted by a reset). */
@@ -209,7 +209,7 @@ static inline uint32_t nvmet_sqe_dw(const NvmetReq *req, unsigned off)
     return nvmet_ld32(req->sqe + off);
 }
 
-/* ---- for the transport --------------------------------------------------------- */
+/* ---- for the transport --------------------------------------------------- */
 
 /* A free request slot, or NULL when the host sent more than the queue holds. */
 NvmetReq *nvmet_req_alloc(NvmetSq *sq);
@@ -220,7 +220,7 @@ void nvmet_req_alloc_data(NvmetReq *req);
 void nvmet_sq_budget_release(NvmetSq *sq, uint32_t bytes);
 NvmetIo *nvmet_sq_next_io(NvmetSq *sq);
 
-/* ---- SQ state ------------------------------------------------------------------ */
+/* ---- SQ state ------------------------------------------------------------ */
 
 void nvmet_sq_close(NvmetSq *sq, const char *why);
 void nvmet_sq_kick(NvmetSq *sq);

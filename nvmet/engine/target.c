@@ -71,7 +71,7 @@ static uint64_t name_hash(const char *s, uint32_t salt)
     return h;
 }
 
-/* ---- target ----------------------------------------------------------------- */
+/* ---- target -------------------------------------------------------------- */
 
 static NvmetSubsys *subsys_alloc(NvmetTarget *t, const NvmetSubsysConfig *cfg)
 {
@@ -175,7 +175,7 @@ static void disc_changed(NvmetTarget *t)
     }
 }
 
-/* ---- ports ------------------------------------------------------------------ */
+/* ---- ports --------------------------------------------------------------- */
 
 NvmetPort *nvmet_port_add(NvmetTarget *t, const NvmetPortConfig *cfg,
                           GError **errp)
@@ -304,7 +304,7 @@ void nvmet_port_free(NvmetPort *port)
 
 static void ns_remove(NvmetNs *ns);
 
-/* ---- subsystems ------------------------------------------------------------- */
+/* ---- subsystems ---------------------------------------------------------- */
 
 void nvmet_subsys_config_init(NvmetSubsysConfig *cfg)
 {
@@ -363,7 +363,8 @@ NvmetSubsys *nvmet_subsys_new(NvmetTarget *t, const NvmetSubsysConfig *cfg,
                     "firmware revision must be 1 to 8 characters");
         return NULL;
     }
-    if (cfg->cntlid_min < NVME_CNTLID_MIN || cfg->cntlid_max > NVME_CNTLID_MAX ||
+    if (cfg->cntlid_min < NVME_CNTLID_MIN ||
+        cfg->cntlid_max > NVME_CNTLID_MAX ||
         cfg->cntlid_min > cfg->cntlid_max) {
         g_set_error(errp, NVMET_ERROR, 0,
                     "controller ID range must lie within %d-%d",
@@ -467,7 +468,7 @@ NvmetSubsys *nvmet_port_find_subsys(NvmetPort *port, const char *nqn)
     return NULL;
 }
 
-/* ---- hosts -------------------------------------------------------------------- */
+/* ---- hosts --------------------------------------------------------------- */
 
 NvmetHost *nvmet_host_new(NvmetTarget *t, const char *nqn, GError **errp)
 {
@@ -516,8 +517,9 @@ bool nvmet_subsys_add_host(NvmetSubsys *subsys, NvmetHost *host, GError **errp)
         return false;
     }
     if (g_ptr_array_find(subsys->hosts, host, NULL)) {
-        g_set_error(errp, NVMET_ERROR, 0, "host '%s' is already allowed in '%s'",
-                    host->nqn, subsys->cfg.nqn);
+        g_set_error(errp, NVMET_ERROR, 0,
+                    "host '%s' is already allowed in '%s'", host->nqn,
+                    subsys->cfg.nqn);
         return false;
     }
     g_ptr_array_add(subsys->hosts, host);
@@ -634,7 +636,7 @@ void nvmet_host_free(NvmetHost *host)
     g_free(host);
 }
 
-/* ---- namespaces ------------------------------------------------------------ */
+/* ---- namespaces ---------------------------------------------------------- */
 
 NvmetNs *nvmet_subsys_find_ns(NvmetSubsys *subsys, uint32_t nsid)
 {
@@ -794,7 +796,7 @@ void nvmet_secret_str_free(char *s)
     }
 }
 
-/* ---- inspection ------------------------------------------------------------ */
+/* ---- inspection ---------------------------------------------------------- */
 
 static void ctrl_info(NvmetCtrl *ctrl, NvmetCtrlInfo *info)
 {

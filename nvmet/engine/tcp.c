@@ -19,7 +19,7 @@
 #include "trace.h"
 
 typedef enum NvmetRxState {
-    RX_HEADER,                  /* collecting common header + PDU header (+HDGST) */
+    RX_HEADER,                  /* common header + PDU header (+HDGST) */
     RX_PAD,                     /* skipping bytes between header and data */
     RX_DATA,                    /* collecting data */
     RX_DDGST,                   /* collecting data digest */
@@ -73,7 +73,7 @@ static NvmetQueue *sq_to_queue(NvmetSq *sq)
 
 static void rx_reset(NvmetQueue *q);
 
-/* ---- ports ---------------------------------------------------------------- */
+/* ---- ports --------------------------------------------------------------- */
 
 void nvmet_port_config_init(NvmetPortConfig *cfg)
 {
@@ -101,7 +101,7 @@ NvmetPort *nvmet_port_new(NvmetTarget *t, const NvmetPortConfig *cfg,
     return nvmet_port_add(t, cfg, errp);
 }
 
-/* ---- output ---------------------------------------------------------------- */
+/* ---- output -------------------------------------------------------------- */
 
 #define OUT_SMALL_CAP 4096
 
@@ -254,7 +254,7 @@ static void queue_kick(NvmetQueue *q)
     nvmet_sq_kick(&q->sq);
 }
 
-/* ---- building PDUs ------------------------------------------------------------ */
+/* ---- building PDUs ------------------------------------------------------- */
 
 /*
  * Every PDU the target sends is built between pdu_begin() and pdu_end():
@@ -399,7 +399,7 @@ static void send_resp(NvmetReq *req)
     pdu_end(q, p);
 }
 
-/* ---- commands --------------------------------------------------------------- */
+/* ---- commands ------------------------------------------------------------ */
 
 /* Largest data transfer of a command on @port (MDTS). */
 static uint32_t max_xfer(const NvmetPort *port)
@@ -480,7 +480,7 @@ static void cmd_start(NvmetReq *req)
     }
 }
 
-/* ---- PDU reception --------------------------------------------------------- */
+/* ---- PDU reception ------------------------------------------------------- */
 
 static void rx_reset(NvmetQueue *q)
 {
@@ -919,7 +919,7 @@ void nvmet_queue_input(NvmetQueue *q, const void *buf, size_t len)
     }
 }
 
-/* ---- queue life cycle ------------------------------------------------------- */
+/* ---- queue life cycle ---------------------------------------------------- */
 
 NvmetQueue *nvmet_queue_new(NvmetPort *port, const char *peer, void *opaque)
 {
@@ -959,7 +959,7 @@ NvmetIo *nvmet_queue_next_io(NvmetQueue *q)
     return nvmet_sq_next_io(&q->sq);
 }
 
-/* ---- what the core asks of the transport ------------------------------------ */
+/* ---- what the core asks of the transport --------------------------------- */
 
 static void tcp_queue_response(NvmetReq *req)
 {

@@ -345,7 +345,7 @@ size_t nvmet_tls_recv(NvmetTlsConn *tls, uint8_t *buf, size_t len)
     return 0;
 }
 
-/* ---- output ----------------------------------------------------------------- */
+/* ---- output -------------------------------------------------------------- */
 
 bool nvmet_tls_can_send(NvmetTlsConn *tls)
 {

@@ -28,6 +28,7 @@
 #include "nvmet/trace-hook.h"
 #include "../qtest/nvmf-host.h"
 #include "../unit/nvmet-ramdisk.h"
+#include "../../nvmet/engine/crypto.h"
 #include "fuzz-nvmet.h"
 #include "fuzz-tls.h"
 
@@ -47,8 +48,6 @@
 #define FUZZ_MAX_KEY_UPDATES 6
 #define FUZZ_GEN_PSK_LIFETIME_MS (3600 * 1000)      /* as concat.c */
 
-/* engine internals (crypto.c) */
-bool nvmet_tls_sha384_available(void);
 
 /* ---- input reader ---------------------------------------------------------- */
 

@@ -36,7 +36,7 @@ typedef struct Target {
     int port;                   /* trsvcid of /objects/port0 */
 } Target;
 
-/* ---- socket transport for the test host ----------------------------------- */
+/* ---- socket transport for the test host ---------------------------------- */
 
 typedef struct Conn {
     int fd;
@@ -172,7 +172,7 @@ static Conn *io_connect(int port, Conn *admin, uint16_t qid, bool hd, bool dd)
     return c;
 }
 
-/* ---- target setup --------------------------------------------------------- */
+/* ---- target setup -------------------------------------------------------- */
 
 /* @path goes away with the target (it need not exist). */
 static char *target_path(Target *t, char *path)
@@ -272,7 +272,7 @@ static void fill_random(uint8_t *buf, size_t len)
     }
 }
 
-/* ---- tests ------------------------------------------------------------------ */
+/* ---- tests --------------------------------------------------------------- */
 
 typedef struct DigestCase {
     bool hd, dd;
@@ -607,7 +607,7 @@ static void test_host_acl(void)
     target_stop(t);
 }
 
-/* ---- DH-HMAC-CHAP ------------------------------------------------------------ */
+/* ---- DH-HMAC-CHAP -------------------------------------------------------- */
 
 #define AUTHNQN "nqn.2026-11.org.qemu:qtest-auth"
 
@@ -951,13 +951,15 @@ static void test_auth_qmp_rotation(void)
         "{ 'execute': 'object-add', 'arguments': { 'qom-type': 'secret', "
         "'id': 'ckey2', 'data': %s } }", ckey2);
     /* refused changes leave the keys alone */
-    rsp = qtest_qmp(at->t->qts, "{ 'execute': 'nvmet-host-set-dhchap-secrets',"
-                    " 'arguments': { 'id': 'nope', 'dhchap-secret': 'hkey2' } }");
+    rsp = qtest_qmp(at->t->qts,
+                    "{ 'execute': 'nvmet-host-set-dhchap-secrets', "
+                    "'arguments': { 'id': 'nope', 'dhchap-secret': 'hkey2' } }");
     g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
                                           "desc"), "no object with id 'nope'"));
     qobject_unref(rsp);
-    rsp = qtest_qmp(at->t->qts, "{ 'execute': 'nvmet-host-set-dhchap-secrets',"
-                    " 'arguments': { 'id': 'asub', 'dhchap-secret': 'hkey2' } }");
+    rsp = qtest_qmp(at->t->qts,
+                    "{ 'execute': 'nvmet-host-set-dhchap-secrets', "
+                    "'arguments': { 'id': 'asub', 'dhchap-secret': 'hkey2' } }");
     g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
                                           "desc"), "not an nvmet-host"));
     qobject_unref(rsp);
@@ -1074,7 +1076,7 @@ static void test_auth_determinism(void)
     g_assert_true(memcmp(c + 12, d + 12, half - 12) != 0);
 }
 
-/* ---- TLS and secure channel concatenation ------------------------------------ */
+/* ---- TLS and secure channel concatenation -------------------------------- */
 
 #define TLSNQN  "nqn.2026-11.org.qemu:qtest-tls"
 #define QUIRKNQN "nqn.2026-11.org.qemu:qtest-quirk"
@@ -1533,7 +1535,7 @@ static void test_ipv6(void)
     target_stop(t);
 }
 
-/* ---- bad command lines --------------------------------------------------------- */
+/* ---- bad command lines --------------------------------------------------- */
 
 static void expect_startup_error(const char *args, const char *msg)
 {
@@ -1611,7 +1613,7 @@ static void test_bad_options(void)
     target_stop(img);
 }
 
-/* ---- qemu-storage-daemon --------------------------------------------------- */
+/* ---- qemu-storage-daemon ------------------------------------------------- */
 
 static int free_port(void)
 {
@@ -1834,11 +1836,12 @@ int main(int argc, char **argv)
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+            const AuthCase *ac = &cases[i];
+            const char *dir = ac->bidi ? "bidi" : "uni";
             g_autofree char *path = g_strdup_printf(
-                "/nvmet-tcp/auth/exchange/%s-%s-%s", cases[i].hash,
-                cases[i].group, cases[i].bidi ? "bidi" : "uni");
+                "/nvmet-tcp/auth/exchange/%s-%s-%s", ac->hash, ac->group, dir);
 
-            qtest_add_data_func(path, &cases[i], test_auth_exchange);
+            qtest_add_data_func(path, ac, test_auth_exchange);
         }
     }
     qtest_add_func("/nvmet-tcp/auth/reauth", test_auth_reauth);

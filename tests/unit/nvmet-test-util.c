@@ -152,7 +152,7 @@ void tt_trace_clear(TestTarget *tt)
     g_ptr_array_set_size(tt->traces, 0);
 }
 
-/* ---- loop transport ----------------------------------------------------------- */
+/* ---- loop transport ------------------------------------------------------ */
 
 static int tc_send(void *opaque, const void *buf, size_t len)
 {
@@ -187,7 +187,6 @@ void tc_complete_held(TestConn *tc)
     }
 }
 
-ssize_t nvmet_test_recv(void *opaque, void *buf, size_t len);
 ssize_t nvmet_test_recv(void *opaque, void *buf, size_t len)
 {
     TestConn *tc = opaque;
@@ -303,7 +302,7 @@ void tc_expect_term(TestConn *tc, const void *buf, size_t len, uint16_t fes)
     }
 }
 
-/* ---- vector files ------------------------------------------------------------ */
+/* ---- vector files -------------------------------------------------------- */
 
 char *tv_path(const char *name)
 {

@@ -15,8 +15,10 @@
 #include "nvmet-ramdisk.h"
 
 #define TEST_SUBNQN  "nqn.2026-11.org.qemu:test-subsys"
-#define TEST_HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:0c5ae0a2-1b49-4b38-9d41-1f1f4d2c7a01"
-#define TEST_HOSTNQN2 "nqn.2014-08.org.nvmexpress:uuid:7d0f8f53-5a44-4e0c-8c8e-3a3f1e8e9b02"
+#define TEST_HOSTNQN  "nqn.2014-08.org.nvmexpress:uuid:" \
+                      "0c5ae0a2-1b49-4b38-9d41-1f1f4d2c7a01"
+#define TEST_HOSTNQN2 "nqn.2014-08.org.nvmexpress:uuid:" \
+                      "7d0f8f53-5a44-4e0c-8c8e-3a3f1e8e9b02"
 
 typedef struct TestTarget {
     NvmetTarget *t;
@@ -66,6 +68,11 @@ TestConn *tc_new_on(TestTarget *tt, NvmetPort *port);
 int tc_start_tls(TestConn *tc, const char *identity, const uint8_t *key,
                  size_t len, uint8_t hash);
 void tc_free(TestConn *tc);
+/*
+ * The receive side of a connection's transport for the test host: what
+ * the engine sent, with I/O and output serviced as needed (TestConn *).
+ */
+ssize_t nvmet_test_recv(void *opaque, void *buf, size_t len);
 /* Complete I/O held back with hold_io. */
 void tc_complete_held(TestConn *tc);
 /* ICReq + admin Connect + enable; asserts success. */
