@@ -163,6 +163,13 @@ bool nvmet_host_set_dhchap_keys(NvmetHost *host, const char *host_key,
  */
 void nvmet_host_set_dhchap_allowed(NvmetHost *host, uint32_t hashes,
                                    uint32_t dhgroups);
+/*
+ * How long the target waits for each message of the host's
+ * authentication transactions, and for a queue of the host that must
+ * authenticate to do so after its Connect (then the queue is closed);
+ * 0: the default, 120 s.  Applies from the next message on.
+ */
+void nvmet_host_set_dhchap_timeout(NvmetHost *host, uint32_t ms);
 
 /*
  * Make the random choices of the target for queues of this subsystem

@@ -65,6 +65,7 @@ struct NvmetHost {
     uint32_t key_generation;
     uint32_t allowed_hashes;    /* bit per hash ID, 0: all */
     uint32_t allowed_groups;    /* bit per DH group ID, 0: all */
+    uint32_t auth_timeout_ms;   /* DH-HMAC-CHAP timeout, 0: the default */
     NvmetPsk *tls_psk;          /* configured TLS PSK, NULL: none */
     uint32_t tls_psk_serial;
 };

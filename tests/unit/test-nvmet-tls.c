@@ -58,7 +58,9 @@ static TlsFixture *tf_new(NvmetPortTls mode)
 
 static void tf_free(TlsFixture *f)
 {
-    nvmet_port_free(f->port);
+    if (f->port) {
+        nvmet_port_free(f->port);
+    }
     tt_free(f->tt);
     g_free(f->hkey);
     g_free(f->ckey);
@@ -275,6 +277,11 @@ static void test_refusals(void)
     key[0] ^= 1;
     g_assert_true(nvmet_queue_wants_close(c->q));
     g_assert_true(tt_trace_has(f->tt, "TLS handshake failed"));
+    /* RFC 8446: the binder does not validate */
+    g_assert_cmpint(nvmf_tls_alert(c->tls), ==, GNUTLS_A_DECRYPT_ERROR);
+    g_assert_true(tt_trace_has(f->tt, "sent fatal TLS alert 51 "
+                               "(decrypt_error): the PSK binder does not "
+                               "verify"));
     tc_free(c);
 
     /* an identity for a host without a PSK */
@@ -284,6 +291,10 @@ static void test_refusals(void)
     c = tc_new_on(f->tt, f->port);
     g_assert_cmpint(tc_start_tls(c, other, key, 32, hash), ==, -1);
     g_assert_true(tt_trace_has(f->tt, "no TLS PSK is configured"));
+    g_assert_cmpint(nvmf_tls_alert(c->tls), ==,
+                    GNUTLS_A_UNKNOWN_PSK_IDENTITY);
+    g_assert_true(tt_trace_has(f->tt, "sent fatal TLS alert 115 "
+                               "(unknown_psk_identity)"));
     tc_free(c);
 
     /* a digest that does not belong to the PSK */
@@ -295,12 +306,16 @@ static void test_refusals(void)
         c = tc_new_on(f->tt, f->port);
         g_assert_cmpint(tc_start_tls(c, identity, key, 32, hash), ==, -1);
         g_assert_true(tt_trace_has(f->tt, "does not match"));
+        g_assert_cmpint(nvmf_tls_alert(c->tls), ==,
+                        GNUTLS_A_UNKNOWN_PSK_IDENTITY);
         tc_free(c);
     }
     /* not an NVMe identity at all */
     c = tc_new_on(f->tt, f->port);
     g_assert_cmpint(tc_start_tls(c, "client1", key, 32, 1), ==, -1);
     g_assert_true(tt_trace_has(f->tt, "not an NVMe TLS PSK identity"));
+    g_assert_cmpint(nvmf_tls_alert(c->tls), ==,
+                    GNUTLS_A_UNKNOWN_PSK_IDENTITY);
     tc_free(c);
 
     /* the PSK of host 1, then a Connect as host 2 */
@@ -313,6 +328,106 @@ static void test_refusals(void)
     g_assert_true(tt_trace_has(f->tt, "the TLS PSK identity is"));
     tc_free(c);
     nvmet_host_free(h2);
+    tf_free(f);
+}
+
+/*
+ * After the handshake: a record that does not decrypt gets bad_record_mac
+ * (encrypted, the session's keys are up), and nothing else follows.
+ */
+static void test_bad_record_alert(void)
+{
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_REQUIRED);
+    char identity[NVMET_PSK_IDENTITY_SIZE];
+    uint8_t key[48], hash, rec[5 + 64];
+    g_auto(NvmfPdu) pdu = { 0 };
+    GError *err = NULL;
+    TestConn *c;
+
+    g_assert_true(nvmet_host_set_tls_psk(f->tt->host, psk01, &err));
+    host_configured(psk01, 1, HOSTNQN, identity, key, &hash);
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmpint(tc_start_tls(c, identity, key, 32, hash), ==, 0);
+    g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
+    /* an application_data record of garbage */
+    rec[0] = 0x17;
+    rec[1] = 0x03;
+    rec[2] = 0x03;
+    rec[3] = 0;
+    rec[4] = 64;
+    for (int i = 0; i < 64; i++) {
+        rec[5 + i] = i * 37 + 1;
+    }
+    nvmet_queue_input(c->q, rec, sizeof(rec));
+    g_assert_true(nvmet_queue_wants_close(c->q));
+    g_assert_cmpint(nvmf_host_recv_pdu(c->h, &pdu), ==, -1);
+    g_assert_cmpint(nvmf_tls_alert(c->tls), ==, GNUTLS_A_BAD_RECORD_MAC);
+    g_assert_true(tt_trace_has(f->tt, "sent fatal TLS alert 20 "
+                               "(bad_record_mac)"));
+    tc_free(c);
+    tf_free(f);
+}
+
+typedef struct Capture {
+    GByteArray *sent;
+} Capture;
+
+static int capture_send(void *opaque, const void *buf, size_t len)
+{
+    Capture *cap = opaque;
+
+    g_byte_array_append(cap->sent, buf, len);
+    return 0;
+}
+
+static ssize_t capture_recv(void *opaque, void *buf, size_t len)
+{
+    return -1;
+}
+
+/*
+ * TLS handshake bytes that arrive after the port was removed: the queue
+ * closed with the port (which is gone, sq->port is NULL), and what comes
+ * next is dropped unread.  Before the fix the PSK lookup went through the
+ * NULL port.
+ */
+static void test_port_removed_mid_handshake(void)
+{
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_REQUIRED);
+    char identity[NVMET_PSK_IDENTITY_SIZE];
+    uint8_t key[48], hash;
+    Capture cap = { g_byte_array_new() };
+    NvmfTransport tr = { capture_send, capture_recv, &cap };
+    GError *err = NULL;
+    NvmfTls *client;
+    TestConn *c, *d;
+
+    g_assert_true(nvmet_host_set_tls_psk(f->tt->host, psk01, &err));
+    host_configured(psk01, 1, HOSTNQN, identity, key, &hash);
+    /* the host's ClientHello, as bytes */
+    client = nvmf_tls_new(&tr, identity, key, 32, hash);
+    g_assert_cmpint(nvmf_tls_handshake(client), ==, -1);
+    nvmf_tls_free(client);
+    g_assert_cmpuint(cap.sent->len, >, 100);
+    g_assert_cmphex(cap.sent->data[0], ==, 0x16);
+
+    /* one connection has the first bytes of it, one nothing yet */
+    c = tc_new_on(f->tt, f->port);
+    d = tc_new_on(f->tt, f->port);
+    nvmet_queue_input(c->q, cap.sent->data, 10);
+    g_assert_false(nvmet_queue_wants_close(c->q));
+    nvmet_port_free(f->port);
+    f->port = NULL;
+    g_assert_true(nvmet_queue_wants_close(c->q));
+    g_assert_true(nvmet_queue_wants_close(d->q));
+    nvmet_queue_input(c->q, cap.sent->data + 10, cap.sent->len - 10);
+    nvmet_queue_input(d->q, cap.sent->data, cap.sent->len);
+    g_assert_true(tt_trace_has(f->tt, "received after the queue was closed: "
+                               "dropped"));
+    g_assert_false(tt_trace_has(f->tt, "PSK identity"));
+    tc_free(c);
+    tc_free(d);
+    g_byte_array_unref(cap.sent);
     tf_free(f);
 }
 
@@ -464,6 +579,9 @@ static void test_concat(void)
             n = tc_new_on(f->tt, f->port);
             g_assert_cmpint(tc_start_tls(n, old, oldkey, nvmet_hash_len(hash),
                                          hash), ==, -1);
+            /* tlshd: EKEYREJECTED, the host authenticates afresh */
+            g_assert_cmpint(nvmf_tls_alert(n->tls), ==,
+                            GNUTLS_A_UNKNOWN_PSK_IDENTITY);
             tc_free(n);
             n = tls_admin(f, identity, key, hash);
             tc_free(n);
@@ -624,6 +742,9 @@ int main(int argc, char **argv)
     g_test_add_func("/nvmet/tls/port-modes", test_port_modes);
     g_test_add_func("/nvmet/tls/discovery-log", test_discovery_log);
     g_test_add_func("/nvmet/tls/refusals", test_refusals);
+    g_test_add_func("/nvmet/tls/bad-record-alert", test_bad_record_alert);
+    g_test_add_func("/nvmet/tls/port-removed-mid-handshake",
+                    test_port_removed_mid_handshake);
     g_test_add_func("/nvmet/tls/concat", test_concat);
     g_test_add_func("/nvmet/tls/concat-needs-tls-port",
                     test_concat_needs_tls_port);
