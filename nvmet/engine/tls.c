@@ -170,7 +170,12 @@ static int tls_psk_cb3(gnutls_session_t session,
 
     *flags = GNUTLS_PSK_KEY_RAW;
     if (strlen(identity) != username->size) {
-        return -1;                      /* an embedded NUL */
+        NvmetTlsConn *tls = gnutls_session_get_ptr(session);
+
+        trace_nvmet_tls_psk_unknown(tls->sq->name, identity,
+                                    "a NUL byte in the identity");
+        tls->psk_unknown = true;
+        return -1;
     }
     return tls_psk_cb(session, identity, key);
 }
