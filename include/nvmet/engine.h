@@ -163,6 +163,8 @@ bool nvmet_host_set_dhchap_keys(NvmetHost *host, const char *host_key,
  */
 void nvmet_host_set_dhchap_allowed(NvmetHost *host, uint32_t hashes,
                                    uint32_t dhgroups);
+#define NVMET_DHCHAP_TIMEOUT_MS_DEFAULT 120000
+
 /*
  * How long the target waits for each message of the host's
  * authentication transactions, and for a queue of the host that must

@@ -31,8 +31,6 @@
 #include "target.h"
 #include "trace.h"
 
-#define DEFAULT_AUTH_TIMEOUT_MS  (120 * 1000)
-
 static const char *reason_str(uint8_t r)
 {
     switch (r) {
@@ -98,7 +96,7 @@ static int64_t auth_timeout_ms(NvmetSq *sq)
                    NULL;
 
     return h && h->auth_timeout_ms ? h->auth_timeout_ms :
-           DEFAULT_AUTH_TIMEOUT_MS;
+           NVMET_DHCHAP_TIMEOUT_MS_DEFAULT;
 }
 
 static bool auth_pending(NvmetSqAuth *a)
