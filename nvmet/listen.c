@@ -99,7 +99,13 @@ bool nvmet_qemu_unix_listen(NvmetPortObject *p, const char *path,
         close(fd);
         return false;
     }
-    if (listen(fd, 16) < 0) {
+    /*
+     * user networking's guestfwd (unix-connect:) connects to it from
+     * QEMU's main loop with a blocking connect(), which would wait for
+     * ever if the backlog were full: the main loop accepts only after it.
+     * Make a burst of guest connections fit.
+     */
+    if (listen(fd, SOMAXCONN) < 0) {
         error_setg_errno(errp, errno, "cannot listen on UNIX socket '%s'",
                          path);
         unlink(path);

@@ -23,6 +23,10 @@
 #   --pcap FILE        dump the guest NIC's traffic to FILE (filter-dump)
 #   --hostfwd SPEC     add hostfwd=SPEC to the user netdev, e.g.
 #                      tcp:127.0.0.1:4420-:4420 (repeatable)
+#   --guestfwd SPEC    add guestfwd=SPEC to the user netdev, e.g. the
+#                      target on a UNIX socket as 10.0.2.100:4420:
+#                      "tcp:10.0.2.100:4420-cmd:socat - UNIX-CONNECT:PATH"
+#                      (repeatable)
 #   --dmesg            print the guest kernel log at the end (nvmet.dmesg=1)
 #   --shell            after the test, give an interactive guest shell
 #                      (nvmet.shell=1; console attached to this terminal)
@@ -43,7 +47,7 @@ GUEST=$ROOT/build/guest
 TESTDIR=$ROOT/tests/guest
 
 die() { echo "run.sh: error: $*" >&2; exit 2; }
-usage() { sed -n '4,38p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,42p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 qemu=${QEMU:-} test="" timeout=600 boot_timeout=${NVMET_BOOT_TIMEOUT:-150} mem=1024 smp=2 pcap="" logfile="" build=0 pack_only=0
 shell=0 dmesg=0 append="" netopts=""
@@ -65,6 +69,9 @@ while [ $# -gt 0 ]; do
         --smp) smp=${2:?}; shift 2 ;;
         --pcap) pcap=${2:?}; shift 2 ;;
         --hostfwd) netopts="$netopts,hostfwd=${2:?}"; shift 2 ;;
+        --guestfwd)
+            # QemuOpts: a comma in the value must be doubled
+            netopts="$netopts,guestfwd=${2//,/,,}"; shift 2 ;;
         --log) logfile=${2:?}; shift 2 ;;
         --dmesg) dmesg=1; shift ;;
         --shell) shell=1; shift ;;
