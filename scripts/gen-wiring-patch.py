@@ -147,8 +147,9 @@ PATCHES = [
      'socket of the host.  Unlike a chardev (one stream for the life of\n'
      'QEMU) it carries any number of connections, and unlike cmd: it\n'
      'starts no process and opens no TCP socket on the host (libslirp\n'
-     'connects a cmd: program through a TCP socket pair made with a\n'
-     'listener on INADDR_ANY, and hands it the stream as stderr too).\n\n',
+     'connects a cmd: program through a TCP socket pair it makes with a\n'
+     'listener on a loopback port, which any local user may race to\n'
+     'connect to, and hands it the stream as stderr too).\n\n',
      GUESTFWD_EDITS),
 ]
 
