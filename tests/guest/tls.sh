@@ -20,11 +20,12 @@
 # configured one and concatenation with SHA-384 and two rotations; the quirk
 # turning a re-authentication's REPLACETLSPSK into CONCAT_MISMATCH.
 #
-# Parameters: NVMET_SUBNQN, NVMET_QSUBNQN, NVMET_MIB (2), NVMET_ROTATIONS (5)
+# Parameters: NVMET_SUBNQN, NVMET_QSUBNQN, NVMET_ADDR (10.0.2.2; both
+# ports), NVMET_MIB (2), NVMET_ROTATIONS (5)
 . /tests/lib.sh
 . /tests/data/tls-keys.sh
 
-ADDR=10.0.2.2
+ADDR=${NVMET_ADDR:-10.0.2.2}
 NQN=${NVMET_SUBNQN:?}
 QNQN=${NVMET_QSUBNQN:?}
 MIB=${NVMET_MIB:-2}
