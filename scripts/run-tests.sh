@@ -193,12 +193,18 @@ unix_port() {
 # guestfwd SOCKET TRSVCID: the run.sh option that forwards 10.0.2.100:TRSVCID
 guestfwd() { echo "tcp:10.0.2.100:$2-unix-connect:$1"; }
 
-# qemu_tcp_sockets PATTERN: "LISTENING ALL" TCP sockets of the processes
-# whose command line has PATTERN (the QEMU of a guest test), from
-# /proc/PID/net/tcp* (their network namespace) and their descriptors
+# qemu_tcp_sockets PATTERN: "LISTENING ALL QEMUS": the TCP sockets of the
+# QEMU processes whose command line has PATTERN (that of a guest test), from
+# /proc/PID/net/tcp* (their network namespace) and their descriptors, and
+# how many such processes there were
 qemu_tcp_sockets() {
-    local pid inodes l=0 a=0 n
+    local pid inodes l=0 a=0 p=0 n
     for pid in $(pgrep -f -- "$1"); do
+        case $(readlink "/proc/$pid/exe" 2>/dev/null) in
+            */qemu-system-*) ;;
+            *) continue ;;
+        esac
+        p=$((p + 1))
         inodes=$(ls -l "/proc/$pid/fd" 2>/dev/null |
                  sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ')
         [ -n "$inodes" ] || continue
@@ -209,7 +215,7 @@ qemu_tcp_sockets() {
                 END { print lst + 0, all + 0 }')
         l=$((l + ${n% *})) a=$((a + ${n#* }))
     done
-    echo "$l $a"
+    echo "$l $a $p"
 }
 # guest_run NAME run.sh-args...: count the guest's PASS/FAIL steps
 guest_run() {
@@ -379,7 +385,8 @@ guest_demo() {
         -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
         -object nvmet-host,id=host0,nqn=$hnqn,subsystems=sub0,dhchap-secret=hostkey,dhchap-ctrl-secret=ctrlkey,dhchap-hashes=sha256,dhchap-dhgroups=ffdhe3072
     kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null
-    samples=$(grep -c . "$watch")
+    # samples while the guest's QEMU ran
+    samples=$(awk '$3 > 0' "$watch" | grep -c .)
     listening=$(awk '{ if ($1 > m) m = $1 } END { print m + 0 }' "$watch")
     all=$(awk '{ if ($2 > m) m = $2 } END { print m + 0 }' "$watch")
     if [ "$samples" -gt 10 ] && [ "$listening" = 0 ] && [ "$all" = 0 ]; then
