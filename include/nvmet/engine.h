@@ -241,7 +241,10 @@ NvmetQueue *nvmet_queue_new(NvmetPort *port, const char *peer, void *opaque);
  */
 void nvmet_queue_release(NvmetQueue *q);
 
-/* Feed bytes received from the peer.  All bytes are consumed. */
+/*
+ * Feed bytes received from the peer.  All bytes are consumed; once the
+ * engine closed the queue (nvmet_queue_wants_close()) they are dropped.
+ */
 void nvmet_queue_input(NvmetQueue *q, const void *buf, size_t len);
 
 /*
