@@ -444,13 +444,20 @@ static void handle_negotiate(NvmetQueue *q, const uint8_t *m, uint32_t tl)
                               nvmet_dh_name(group));
 }
 
-/* The host's response R1 (Linux nvme_auth_dhchap_setup_host_response). */
-static void host_response(NvmetQueue *q, const uint8_t *ca, uint8_t *out)
+/*
+ * The host's response R1 (Linux nvme_auth_dhchap_setup_host_response),
+ * with SC_C in its place, or 0 there (@legacy_sc_c): Linux hosts from
+ * 6.15, which brought secure channel concatenation, until "nvme-auth:
+ * update sc_c in host response" (in 6.18, backported to 6.17.y) hashed 0.
+ */
+static void host_response(NvmetQueue *q, const uint8_t *ca, bool legacy_sc_c,
+                          uint8_t *out)
 {
     NvmetQueueAuth *a = &q->auth;
 
     nvmet_dhchap_response(a->hash, a->host_key, false, ca, a->s1, a->tid,
-                          a->sc_c, q->ctrl->hostnqn, q->ctrl->subnqn, out);
+                          legacy_sc_c ? 0 : a->sc_c, q->ctrl->hostnqn,
+                          q->ctrl->subnqn, out);
 }
 
 /*
@@ -532,8 +539,16 @@ static void handle_reply(NvmetQueue *q, const uint8_t *m, uint32_t tl)
     }
 
     augment(a, a->c1, ca);
-    host_response(q, ca, want);
+    host_response(q, ca, false, want);
     ok = nvmet_memeq_ct(want, r1, hl);
+    if (!ok && a->sc_c != NVME_AUTH_SECP_NOSC) {
+        /* a concatenating host of Linux 6.15 .. 6.17 (see host_response) */
+        host_response(q, ca, true, want);
+        ok = nvmet_memeq_ct(want, r1, hl);
+        if (ok) {
+            trace_nvmet_auth_legacy_sc_c(q->name, a->tid, a->sc_c);
+        }
+    }
     nvmet_memzero(want, sizeof(want));
     nvmet_memzero(ca, sizeof(ca));
     if (!ok) {

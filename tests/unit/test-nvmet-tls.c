@@ -508,6 +508,60 @@ static void test_concat_needs_tls_port(void)
     tf_free(f);
 }
 
+/*
+ * Linux 6.15 .. 6.17 hosts hash 0 instead of SC_C into their response R1:
+ * the target accepts that form (and says so in the trace) for NEWTLSPSK and
+ * REPLACETLSPSK, and still refuses a wrong response.
+ */
+static void test_concat_legacy_sc_c(void)
+{
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_ALLOWED);
+    char identity[NVMET_PSK_IDENTITY_SIZE], old[NVMET_PSK_IDENTITY_SIZE];
+    uint8_t key[48], hash;
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    TestConn *c, *a;
+
+    concat_fixture(f, false);
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
+    auth_params(&p, f, NVME_AUTH_SECP_NEWTLSPSK, 1);
+    p.legacy_sc_c = true;
+    g_assert_cmpint(nvmf_host_authenticate(c->h, &p, &r), ==, 0);
+    g_assert_true(r.authenticated);
+    g_assert_true(tt_trace_has(f->tt, "the host hashed 0, not SC_C 2"));
+    hash = r.hash;
+    host_generated(&r, identity, key);
+    tc_free(c);
+
+    a = tls_admin(f, identity, key, hash);
+    for (int i = 0; i < 3; i++) {
+        memcpy(old, identity, sizeof(old));
+        auth_params(&p, f, NVME_AUTH_SECP_REPLACETLSPSK, 10 + i);
+        p.legacy_sc_c = true;
+        g_assert_cmpint(nvmf_host_authenticate(a->h, &p, &r), ==, 0);
+        g_assert_true(r.authenticated);
+        host_generated(&r, identity, key);
+        g_assert_cmpstr(identity, !=, old);
+    }
+    g_assert_true(tt_trace_has(f->tt, "the host hashed 0, not SC_C 3"));
+    /* a wrong response is still refused, in either form */
+    auth_params(&p, f, NVME_AUTH_SECP_REPLACETLSPSK, 20);
+    p.legacy_sc_c = true;
+    p.corrupt_response = true;
+    g_assert_cmpint(nvmf_host_authenticate(a->h, &p, &r), ==, 0);
+    g_assert_false(r.authenticated);
+    g_assert_cmphex(r.failure, ==, NVME_AUTH_FAIL_FAILED);
+    tc_free(a);
+    /* the new form is unaffected after all that */
+    a = tls_admin(f, identity, key, hash);
+    auth_params(&p, f, NVME_AUTH_SECP_REPLACETLSPSK, 21);
+    g_assert_cmpint(nvmf_host_authenticate(a->h, &p, &r), ==, 0);
+    g_assert_true(r.authenticated);
+    tc_free(a);
+    tf_free(f);
+}
+
 /* The seed bug on purpose: the second REPLACETLSPSK fails */
 static void test_quirk(void)
 {
@@ -630,6 +684,7 @@ int main(int argc, char **argv)
     g_test_add_func("/nvmet/tls/concat", test_concat);
     g_test_add_func("/nvmet/tls/concat-needs-tls-port",
                     test_concat_needs_tls_port);
+    g_test_add_func("/nvmet/tls/concat-legacy-sc-c", test_concat_legacy_sc_c);
     g_test_add_func("/nvmet/tls/quirk-free-tls-key", test_quirk);
     g_test_add_func("/nvmet/tls/sha384", test_sha384);
     return g_test_run();
