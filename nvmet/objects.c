@@ -703,6 +703,7 @@ static void nvmet_host_complete(UserCreatable *uc, Error **errp)
         h->host = NULL;
         return;
     }
+    nvmet_host_set_tls_psk_compat(h->host, h->tls_psk_compat);
     if (h->tls_psk && !nvmet_host_object_set_psk(h, h->tls_psk, errp)) {
         nvmet_host_free(h->host);
         h->host = NULL;
@@ -839,6 +840,8 @@ static void nvmet_host_class_init(ObjectClass *oc, void *data)
         "DH-HMAC-CHAP hashes the target may choose (default all)");
     PROP(oc, "tls-psk", "str", str, NvmetHostObject, tls_psk,
          "id of a secret object with the host's TLS PSK (NVMeTLSkey-1)");
+    PROP(oc, "tls-psk-compat", "bool", bool, NvmetHostObject, tls_psk_compat,
+         "derive the TLS PSK from tls-psk as nvme-cli 2.13 and older do");
     object_class_property_add(oc, "dhchap-dhgroups", "NvmetDhchapGroupList",
                               nvmet_host_get_groups, nvmet_host_set_groups,
                               NULL, NULL);

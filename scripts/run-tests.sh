@@ -271,6 +271,12 @@ guest_tls() {
         echo "$TLS_H3" > "$kdir/h3"; echo "$TLS_H4" > "$kdir/h4"
     )
     rm -f "$img" && truncate -s 64M "$img"
+    # nvme-cli 2.13 and older (the userland of Linux 6.12 .. 6.19 guests)
+    # derive configured PSKs the pre-RFC 8446 way: tell the target so
+    local compat=""
+    if grep -q -E '^userland (bookworm|trixie)$' "${NVMET_GUEST_IMAGE:-/dev/null}/info" 2>/dev/null; then
+        compat=",tls-psk-compat=on"
+    fi
     # shellcheck disable=SC2086
     guest_run guest-tls --qemu "$q/qemu-system-x86_64" --test tls \
         --timeout 900 --param subnqn=$nqn --param qsubnqn=$qnqn --param mib=2 \
@@ -289,9 +295,9 @@ guest_tls() {
         -object nvmet-subsystem,id=sub1,nqn=$qnqn,ports=port0,quirk-free-tls-key=on \
         -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
         -object nvmet-namespace,id=ns2,subsystem=sub1,nsid=1,node-name=null0 \
-        -object nvmet-host,id=h1,nqn="$(cat "$kdir/h1")",subsystems=sub0,tls-psk=psk1 \
+        -object nvmet-host,id=h1,nqn="$(cat "$kdir/h1")",subsystems=sub0,tls-psk=psk1$compat \
         -object nvmet-host,id=h2,nqn="$(cat "$kdir/h2")",subsystems=sub0,subsystems=sub1,dhchap-secret=h2key,dhchap-ctrl-secret=h2ckey \
-        -object nvmet-host,id=h3,nqn="$(cat "$kdir/h3")",subsystems=sub0,tls-psk=psk384 \
+        -object nvmet-host,id=h3,nqn="$(cat "$kdir/h3")",subsystems=sub0,tls-psk=psk384$compat \
         -object nvmet-host,id=h4,nqn="$(cat "$kdir/h4")",subsystems=sub0,dhchap-secret=h4key,dhchap-ctrl-secret=h4ckey,dhchap-hashes=sha384 \
         -trace "enable=nvmet_*,file=$trace"
     # what the target saw, from its side; a check whose feature the guest

@@ -33,6 +33,7 @@ typedef struct NvmetPsk {
     uint8_t hmac;                       /* HH: 0, 1 or 2 */
     uint8_t len;                        /* 32 or 48 */
     uint8_t key[NVMET_PSK_MAX_LEN];
+    bool compat;                        /* derive as libnvme < 1.14 (psk.c) */
 } NvmetPsk;
 
 bool nvmet_psk_parse(const char *str, NvmetPsk *psk, GError **errp);

@@ -15,7 +15,7 @@
 
 typedef GHashTable Rec;
 
-static GPtrArray *kat, *cli;
+static GPtrArray *kat, *cli, *cli213;
 static const char *argv0;
 
 /* ---- vector files -------------------------------------------------------- */
@@ -331,12 +331,19 @@ static void test_kat_generated(void)
 
 /* ---- psk-nvme-cli.txt ---------------------------------------------------- */
 
-static void test_nvme_cli(void)
+/*
+ * @opaque: the vector file's records; for psk-nvme-cli-2.13.txt (Debian
+ * trixie's nvme-cli, libnvme 1.13) the configured PSKs are derived with
+ * compat set, and must then NOT match what RFC 8446 derivation gives.
+ */
+static void test_nvme_cli(const void *opaque)
 {
-    unsigned n = 0;
+    GPtrArray *recs = (GPtrArray *)opaque;
+    bool compat = recs == cli213;
+    unsigned n = 0, differ = 0;
 
-    for (unsigned i = 0; i < cli->len; i++) {
-        Rec *rec = cli->pdata[i];
+    for (unsigned i = 0; i < recs->len; i++) {
+        Rec *rec = recs->pdata[i];
         g_autoptr(GError) err = NULL;
         char buf[NVMET_PSK_STR_SIZE];
         NvmetPsk psk;
@@ -354,11 +361,27 @@ static void test_nvme_cli(void)
         } else {
             g_error("unknown record type '%s'", field(rec, "type"));
         }
+        psk.compat = compat;
         if (opt(rec, "subnqn")) {
             check_configured(&psk, field_num(rec, "version"),
                              field(rec, "hostnqn"), field(rec, "subnqn"),
                              field(rec, "identity"), rec,
                              opt(rec, "tls_psk") ? "tls_psk" : NULL);
+        }
+        if (compat && opt(rec, "subnqn") && opt(rec, "tls_psk")) {
+            /* the standard derivation gives another key */
+            NvmetPskIdentity id;
+            uint8_t tls[NVMET_PSK_MAX_LEN], want[NVMET_PSK_MAX_LEN];
+            size_t hl;
+
+            psk.compat = false;
+            g_assert_true(nvmet_psk_configured_derive(&psk,
+                              field_num(rec, "version"), field(rec, "hostnqn"),
+                              field(rec, "subnqn"), &id, tls, &err));
+            hl = nvmet_hash_len(id.hash);
+            g_assert_cmpuint(field_hex(rec, "tls_psk", want, sizeof(want)),
+                             ==, hl);
+            differ += memcmp(tls, want, hl) != 0;
         }
         if (opt(rec, "exported")) {
             /*
@@ -383,6 +406,9 @@ static void test_nvme_cli(void)
         n++;
     }
     g_assert_cmpuint(n, >=, 4);
+    if (compat) {
+        g_assert_cmpuint(differ, >=, 4);
+    }
 }
 
 /* ---- errors -------------------------------------------------------------- */
@@ -717,11 +743,13 @@ int main(int argc, char **argv)
     nvmet_crypto_init();
     kat = load("psk-kat.txt");
     cli = load("psk-nvme-cli.txt");
+    cli213 = load("psk-nvme-cli-2.13.txt");
     g_test_add_func("/psk/kat/interchange", test_kat_interchange);
     g_test_add_func("/psk/kat/retained", test_kat_retained);
     g_test_add_func("/psk/kat/tls", test_kat_tls);
     g_test_add_func("/psk/kat/generated", test_kat_generated);
-    g_test_add_func("/psk/nvme-cli", test_nvme_cli);
+    g_test_add_data_func("/psk/nvme-cli", cli, test_nvme_cli);
+    g_test_add_data_func("/psk/nvme-cli-2.13-compat", cli213, test_nvme_cli);
     g_test_add_func("/psk/errors/parse", test_parse_errors);
     g_test_add_func("/psk/errors/format", test_format_errors);
     g_test_add_func("/psk/errors/identity", test_identity_errors);
