@@ -668,6 +668,18 @@ void nvmet_exec_auth_send(NvmetReq *req)
         fail1(q, NVME_AUTH_FAIL_INCORRECT_MESSAGE, "unknown message type");
         goto done;
     }
+    if (type == AUTH_DHCHAP && id == MSG_SUCCESS2 &&
+        a->step == AUTH_STEP_IDLE && a->authenticated && !a->bidi &&
+        a->sc_c != NVME_AUTH_SECP_NOSC && a->tid_valid &&
+        nvmet_ld16(m + 4) == a->tid) {
+        /*
+         * Linux 6.15 .. 6.17 hosts with a controller key send SUCCESS2
+         * after a concatenation's SUCCESS1, which carries no controller
+         * response: the exchange is complete, nothing to do.
+         */
+        trace_nvmet_auth_legacy_success2(q->name, a->tid);
+        goto done;
+    }
     if (type == AUTH_COMMON ||
         !((id == MSG_REPLY && a->step == AUTH_STEP_REPLY) ||
           (id == MSG_SUCCESS2 && a->step == AUTH_STEP_SUCCESS2))) {

@@ -461,6 +461,20 @@ int nvmf_host_authenticate(NvmfHost *h, NvmfAuthParams *p, NvmfAuthResult *r)
         }
     }
 
+    if (!bidi && p->legacy_success2) {
+        memset(buf, 0, 16);
+        buf[0] = 0x01;
+        buf[1] = 0x04;
+        nvmet_st16(buf + 4, p->tid);
+        if (nvmf_host_auth_send(h, buf, 16, &cqe) < 0) {
+            return -1;
+        }
+        if (cqe.status) {
+            r->status = cqe.status;
+            FAIL(r, "success2: NVMe error");
+        }
+    }
+
     /* generated PSK for concatenation: HMAC(Ks, C1 || C2) */
     if (p->sc_c && gid) {
         Part parts[2] = { { c1, hl }, { c2, hl } };

@@ -509,11 +509,12 @@ static void test_concat_needs_tls_port(void)
 }
 
 /*
- * Linux 6.15 .. 6.17 hosts hash 0 instead of SC_C into their response R1:
- * the target accepts that form (and says so in the trace) for NEWTLSPSK and
- * REPLACETLSPSK, and still refuses a wrong response.
+ * Linux 6.15 .. 6.17 hosts hash 0 instead of SC_C into their response R1
+ * and, with a controller key, send SUCCESS2 after a concatenation's
+ * SUCCESS1: the target accepts both (and says so in the trace) for
+ * NEWTLSPSK and REPLACETLSPSK, and still refuses a wrong response.
  */
-static void test_concat_legacy_sc_c(void)
+static void test_concat_legacy(void)
 {
     TlsFixture *f = tf_new(NVMET_PORT_TLS_ALLOWED);
     char identity[NVMET_PSK_IDENTITY_SIZE], old[NVMET_PSK_IDENTITY_SIZE];
@@ -521,15 +522,19 @@ static void test_concat_legacy_sc_c(void)
     NvmfAuthParams p;
     NvmfAuthResult r;
     TestConn *c, *a;
+    NvmfCqe cqe;
 
     concat_fixture(f, false);
     c = tc_new_on(f->tt, f->port);
     g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
     auth_params(&p, f, NVME_AUTH_SECP_NEWTLSPSK, 1);
     p.legacy_sc_c = true;
+    p.legacy_success2 = true;
     g_assert_cmpint(nvmf_host_authenticate(c->h, &p, &r), ==, 0);
     g_assert_true(r.authenticated);
     g_assert_true(tt_trace_has(f->tt, "the host hashed 0, not SC_C 2"));
+    g_assert_true(tt_trace_has(f->tt, "SUCCESS2 after a concatenation's"));
+    g_assert_false(tt_trace_has(f->tt, "message out of order"));
     hash = r.hash;
     host_generated(&r, identity, key);
     tc_free(c);
@@ -539,11 +544,17 @@ static void test_concat_legacy_sc_c(void)
         memcpy(old, identity, sizeof(old));
         auth_params(&p, f, NVME_AUTH_SECP_REPLACETLSPSK, 10 + i);
         p.legacy_sc_c = true;
+        p.legacy_success2 = true;
         g_assert_cmpint(nvmf_host_authenticate(a->h, &p, &r), ==, 0);
         g_assert_true(r.authenticated);
         host_generated(&r, identity, key);
         g_assert_cmpstr(identity, !=, old);
+        /* the queue still works */
+        g_assert_cmpint(nvmf_host_prop_get(a->h, NVME_REG_CSTS, false, NULL,
+                                           &cqe), ==, 0);
+        g_assert_cmphex(cqe.status, ==, 0);
     }
+    g_assert_false(tt_trace_has(f->tt, "message out of order"));
     g_assert_true(tt_trace_has(f->tt, "the host hashed 0, not SC_C 3"));
     /* a wrong response is still refused, in either form */
     auth_params(&p, f, NVME_AUTH_SECP_REPLACETLSPSK, 20);
@@ -684,7 +695,7 @@ int main(int argc, char **argv)
     g_test_add_func("/nvmet/tls/concat", test_concat);
     g_test_add_func("/nvmet/tls/concat-needs-tls-port",
                     test_concat_needs_tls_port);
-    g_test_add_func("/nvmet/tls/concat-legacy-sc-c", test_concat_legacy_sc_c);
+    g_test_add_func("/nvmet/tls/concat-legacy", test_concat_legacy);
     g_test_add_func("/nvmet/tls/quirk-free-tls-key", test_quirk);
     g_test_add_func("/nvmet/tls/sha384", test_sha384);
     return g_test_run();
