@@ -541,11 +541,14 @@ static void handle_reply(NvmetQueue *q, const uint8_t *m, uint32_t tl)
     augment(a, a->c1, ca);
     host_response(q, ca, false, want);
     ok = nvmet_memeq_ct(want, r1, hl);
+    a->legacy_host = false;
     if (!ok && a->sc_c != NVME_AUTH_SECP_NOSC) {
         /* a concatenating host of Linux 6.15 .. 6.17 (see host_response) */
         host_response(q, ca, true, want);
         ok = nvmet_memeq_ct(want, r1, hl);
         if (ok) {
+            /* its generated PSK's TLS PSK is derived the old way too */
+            a->legacy_host = true;
             trace_nvmet_auth_legacy_sc_c(q->name, a->tid, a->sc_c);
         }
     }

@@ -138,9 +138,14 @@ void nvmet_concat_generate_psk(NvmetQueue *q)
     NvmetGenPsk *old;
     g_autofree char *key = NULL;
 
-    if (!nvmet_psk_concat_derive(a->hash, a->skey, a->skey_len, a->c1,
-                                 a->c2, ctrl->hostnqn, ctrl->subnqn, &g->id,
-                                 g->tls_psk, &err) ||
+    bool (*derive)(uint8_t, const uint8_t *, size_t, const uint8_t *,
+                   const uint8_t *, const char *, const char *,
+                   NvmetPskIdentity *, uint8_t *, GError **) =
+        a->legacy_host ? nvmet_psk_concat_derive_legacy :
+                         nvmet_psk_concat_derive;
+
+    if (!derive(a->hash, a->skey, a->skey_len, a->c1, a->c2, ctrl->hostnqn,
+                ctrl->subnqn, &g->id, g->tls_psk, &err) ||
         !nvmet_psk_identity_format(&g->id, g->identity, &err)) {
         trace_nvmet_concat_error(q->name, err->message);
         gen_psk_free(g);

@@ -83,6 +83,7 @@ typedef struct NvmetQueueAuth {
     NvmetDhchapKey *host_key, *ctrl_key;
     uint32_t key_generation;
     int64_t deadline;       /* INT64_MAX: no timeout pending */
+    bool legacy_host;       /* R1 without SC_C: Linux 6.15 .. 6.17 */
 } NvmetQueueAuth;
 
 typedef enum NvmetTlsState {

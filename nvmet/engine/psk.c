@@ -29,8 +29,13 @@
  * with L little-endian, for the retained PSK and for the TLS PSK (libnvme
  * keeps that form as derive_*_compat).  A configured PSK with @compat set
  * is derived that way, so hosts whose keys such an nvme-cli inserted can
- * connect (nvmet-host property tls-psk-compat).  Generated PSKs are the
- * kernel's and always follow RFC 8446.
+ * connect (nvmet-host property tls-psk-compat).
+ *
+ * Linux's own nvme_auth_derive_tls_psk() had the same defect, with L
+ * big-endian, until "nvme-auth: use hkdf_expand_label()": hosts of 6.15 ..
+ * 6.17 derive the TLS PSK of a generated PSK that way.  Such hosts are
+ * recognised by their DH-HMAC-CHAP response (auth.c, legacy SC_C) and get
+ * nvmet_psk_concat_derive_legacy().
  *
  * Outputs go to caller buffers of fixed size; every intermediate secret is
  * wiped, and outputs are wiped again when a function fails.
@@ -385,21 +390,35 @@ uint8_t nvmet_psk_hash(const NvmetPsk *psk)
     return psk->len == 48 ? NVMET_HASH_SHA384 : NVMET_HASH_SHA256;
 }
 
+/* How HKDF-Expand-Label's info is laid out (see the top of this file) */
+enum {
+    LABEL_RFC8446,          /* be16 L, length-prefixed label and context */
+    LABEL_LIBNVME_113,      /* le16 L, label and context without lengths */
+    LABEL_LINUX_617,        /* be16 L, label and context without lengths */
+};
+
 /*
- * HKDF-Expand(@prk, le16(@out_len) || "tls13 " @label || @ctx, @out_len):
- * the label as libnvme before 1.14 formatted it (see the top of this file).
+ * HKDF-Expand(@prk, l16(@out_len) || "tls13 " @label || @ctx, @out_len):
+ * the label as libnvme before 1.14 and Linux before 6.18 formatted it.
  */
-static bool expand_label_compat(uint8_t hid, const uint8_t *prk,
-                                size_t prk_len, const char *label,
-                                const void *ctx, size_t ctx_len,
-                                uint8_t *out, size_t out_len)
+static bool expand_label_compat(bool big_endian, uint8_t hid,
+                                const uint8_t *prk, size_t prk_len,
+                                const char *label, const void *ctx,
+                                size_t ctx_len, uint8_t *out, size_t out_len)
 {
     size_t hlen = nvmet_hash_len(hid);
-    uint8_t t[NVMET_MAX_HASH_LEN], lenb[2] = { out_len & 0xff, out_len >> 8 };
+    uint8_t t[NVMET_MAX_HASH_LEN], lenb[2];
     uint8_t i = 1;
     size_t done = 0;
     bool ok = true;
 
+    if (big_endian) {
+        lenb[0] = out_len >> 8;
+        lenb[1] = out_len & 0xff;
+    } else {
+        lenb[0] = out_len & 0xff;
+        lenb[1] = out_len >> 8;
+    }
     while (ok && done < out_len) {
         NvmetBuf parts[] = {
             { t, done ? hlen : 0 }, { lenb, 2 }, { "tls13 ", 6 },
@@ -415,14 +434,14 @@ static bool expand_label_compat(uint8_t hid, const uint8_t *prk,
     return ok;
 }
 
-/* HKDF-Expand-Label as RFC 8446 has it, or as libnvme < 1.14 did */
-static bool expand_label(bool compat, uint8_t hid, const uint8_t *prk,
+/* HKDF-Expand-Label in one of the forms above */
+static bool expand_label(int form, uint8_t hid, const uint8_t *prk,
                          size_t prk_len, const char *label, const void *ctx,
                          size_t ctx_len, uint8_t *out, size_t out_len)
 {
-    if (compat) {
-        return expand_label_compat(hid, prk, prk_len, label, ctx, ctx_len,
-                                   out, out_len);
+    if (form != LABEL_RFC8446) {
+        return expand_label_compat(form == LABEL_LINUX_617, hid, prk, prk_len,
+                                   label, ctx, ctx_len, out, out_len);
     }
     return nvmet_hkdf_expand_label(hid, prk, prk_len, label, ctx, ctx_len,
                                    out, out_len);
@@ -443,7 +462,8 @@ bool nvmet_psk_retained(const NvmetPsk *psk, const char *hostnqn,
         return true;
     }
     ok = nvmet_hkdf_extract(psk->hmac, psk->key, psk->len, prk) &&
-         expand_label(psk->compat, psk->hmac, prk, psk->len, PSK_LABEL_NQN,
+         expand_label(psk->compat ? LABEL_LIBNVME_113 : LABEL_RFC8446,
+                      psk->hmac, prk, psk->len, PSK_LABEL_NQN,
                       hostnqn, strlen(hostnqn), out, psk->len);
     nvmet_memzero(prk, sizeof(prk));
     if (!ok) {
@@ -626,7 +646,7 @@ bool nvmet_psk_digest(uint8_t hid, const uint8_t *psk, size_t len,
  * identity for version 0 (libnvme derive_tls_key).  @out: hash length.
  */
 static bool derive_tls_psk(const NvmetPskIdentity *id, const uint8_t *psk,
-                           size_t len, bool compat, uint8_t *out,
+                           size_t len, int form, uint8_t *out,
                            GError **errp)
 {
     char ctx[NVMET_PSK_IDENTITY_SIZE];
@@ -655,7 +675,7 @@ static bool derive_tls_psk(const NvmetPskIdentity *id, const uint8_t *psk,
         return false;
     }
     ok = nvmet_hkdf_extract(id->hash, psk, len, prk) &&
-         expand_label(compat, id->hash, prk, hlen, PSK_LABEL_TLS, ctx,
+         expand_label(form, id->hash, prk, hlen, PSK_LABEL_TLS, ctx,
                       ctx_len, out, hlen);
     nvmet_memzero(prk, sizeof(prk));
     if (!ok) {
@@ -668,7 +688,7 @@ static bool derive_tls_psk(const NvmetPskIdentity *id, const uint8_t *psk,
 bool nvmet_psk_tls_psk(const NvmetPskIdentity *id, const uint8_t *psk,
                        size_t len, uint8_t *out, GError **errp)
 {
-    return derive_tls_psk(id, psk, len, false, out, errp);
+    return derive_tls_psk(id, psk, len, LABEL_RFC8446, out, errp);
 }
 
 /*
@@ -743,7 +763,9 @@ bool nvmet_psk_configured_derive(const NvmetPsk *psk, uint8_t version,
                           id->digest, errp)) {
         goto out;
     }
-    ok = derive_tls_psk(id, ret, psk->len, psk->compat, tls_psk, errp);
+    ok = derive_tls_psk(id, ret, psk->len,
+                        psk->compat ? LABEL_LIBNVME_113 : LABEL_RFC8446,
+                        tls_psk, errp);
 out:
     nvmet_memzero(ret, sizeof(ret));
     return ok;
@@ -793,7 +815,9 @@ bool nvmet_psk_configured_match(const NvmetPsk *psk,
             goto out;
         }
     }
-    ok = derive_tls_psk(id, ret, psk->len, psk->compat, tls_psk, errp);
+    ok = derive_tls_psk(id, ret, psk->len,
+                        psk->compat ? LABEL_LIBNVME_113 : LABEL_RFC8446,
+                        tls_psk, errp);
 out:
     nvmet_memzero(ret, sizeof(ret));
     nvmet_memzero(digest, sizeof(digest));
@@ -806,11 +830,11 @@ out:
  * "NVMe1Ghh" identity (to @id) and the TLS PSK (hash-length, to @tls_psk),
  * as Linux's nvme_auth_secure_concat() and nvmet_auth_insert_psk() do.
  */
-bool nvmet_psk_concat_derive(uint8_t hid, const uint8_t *skey,
-                             size_t skey_len, const uint8_t *c1,
-                             const uint8_t *c2, const char *hostnqn,
-                             const char *subnqn, NvmetPskIdentity *id,
-                             uint8_t *tls_psk, GError **errp)
+static bool concat_derive(int form, uint8_t hid, const uint8_t *skey,
+                          size_t skey_len, const uint8_t *c1,
+                          const uint8_t *c2, const char *hostnqn,
+                          const char *subnqn, NvmetPskIdentity *id,
+                          uint8_t *tls_psk, GError **errp)
 {
     uint8_t psk[NVMET_MAX_HASH_LEN];
     size_t hlen = nvmet_hash_len(hid);
@@ -830,10 +854,31 @@ bool nvmet_psk_concat_derive(uint8_t hid, const uint8_t *skey,
     ok = nvmet_psk_generate(hid, skey, skey_len, c1, c2, psk, errp) &&
          nvmet_psk_digest(hid, psk, hlen, hostnqn, subnqn, id->digest,
                           errp) &&
-         nvmet_psk_tls_psk(id, psk, hlen, tls_psk, errp);
+         derive_tls_psk(id, psk, hlen, form, tls_psk, errp);
     nvmet_memzero(psk, sizeof(psk));
     if (!ok) {
         memset(id, 0, sizeof(*id));
     }
     return ok;
+}
+
+bool nvmet_psk_concat_derive(uint8_t hid, const uint8_t *skey,
+                             size_t skey_len, const uint8_t *c1,
+                             const uint8_t *c2, const char *hostnqn,
+                             const char *subnqn, NvmetPskIdentity *id,
+                             uint8_t *tls_psk, GError **errp)
+{
+    return concat_derive(LABEL_RFC8446, hid, skey, skey_len, c1, c2, hostnqn,
+                         subnqn, id, tls_psk, errp);
+}
+
+/* The same as a Linux 6.15 .. 6.17 host derives it (see the top) */
+bool nvmet_psk_concat_derive_legacy(uint8_t hid, const uint8_t *skey,
+                                    size_t skey_len, const uint8_t *c1,
+                                    const uint8_t *c2, const char *hostnqn,
+                                    const char *subnqn, NvmetPskIdentity *id,
+                                    uint8_t *tls_psk, GError **errp)
+{
+    return concat_derive(LABEL_LINUX_617, hid, skey, skey_len, c1, c2,
+                         hostnqn, subnqn, id, tls_psk, errp);
 }

@@ -84,5 +84,11 @@ bool nvmet_psk_concat_derive(uint8_t hid, const uint8_t *skey,
                              const uint8_t *c2, const char *hostnqn,
                              const char *subnqn, NvmetPskIdentity *id,
                              uint8_t *tls_psk, GError **errp);
+/* As Linux 6.15 .. 6.17 hosts derive it (HKDF labels without lengths) */
+bool nvmet_psk_concat_derive_legacy(uint8_t hid, const uint8_t *skey,
+                                    size_t skey_len, const uint8_t *c1,
+                                    const uint8_t *c2, const char *hostnqn,
+                                    const char *subnqn, NvmetPskIdentity *id,
+                                    uint8_t *tls_psk, GError **errp);
 
 #endif

@@ -559,6 +559,17 @@ cap_digest() {
     grep -q ' skb_copy_and_crc32c_datagram_iter$' /proc/kallsyms && return 0
     echo "no crc32c in the crypto API of Linux $(uname -r) (crc32c module missing)"; return 1
 }
+# SHA-384 TLS PSKs (TLS_AES_256_GCM_SHA384): tlshd's GnuTLS must be 3.8.11
+# or later (older ones cannot give an external PSK another hash than
+# SHA-256, so the client offers no suite the PSK fits)
+cap_tls_sha384() {
+    cap_tls || return 1
+    _gv=$(sed -n 's/^ *libgnutls30[a-z0-9]*_\([0-9.]*\)[-+~].*/\1/p' /etc/guest-userland-info 2>/dev/null | head -n1)
+    [ -n "$_gv" ] || { echo "cannot tell the GnuTLS version of this userland"; return 1; }
+    _gM=$(echo "$_gv" | cut -d. -f1) _gm=$(echo "$_gv" | cut -d. -f2) _gp=$(echo "$_gv" | cut -d. -f3)
+    [ $((_gM * 10000 + _gm * 100 + ${_gp:-0})) -ge 30811 ] && return 0
+    echo "tlshd's GnuTLS $_gv has no SHA-384 TLS PSKs (3.8.11 or later needed)"; return 1
+}
 # cap_tls_configured_key CTRL: the attribute that triggers REPLACETLSPSK
 cap_tls_configured_key() {
     [ -e "/sys/class/nvme/$1/tls_configured_key" ] && return 0

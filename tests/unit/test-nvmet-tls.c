@@ -365,6 +365,36 @@ static void host_generated(NvmfAuthResult *r, char *identity, uint8_t *key)
     g_assert_cmpmem(want, r->psk_len, key, r->psk_len);
 }
 
+/*
+ * The TLS PSK a Linux 6.15 .. 6.17 host derives from the generated PSK
+ * @psk (written here with GLib's HMAC, apart from the engine):
+ * HKDF-Expand(HKDF-Extract(0, PSK), be16(L) || "tls13 nvme-tls-psk" ||
+ * "hh <digest>", L), the HKDF-Expand-Label info without its length octets.
+ */
+static void legacy_tls_psk(const NvmfAuthResult *r, const char *identity,
+                           uint8_t *out)
+{
+    GChecksumType t = r->hash == 1 ? G_CHECKSUM_SHA256 : G_CHECKSUM_SHA384;
+    size_t hl = r->psk_len, n = hl;
+    uint8_t zero[48] = { 0 }, prk[48], one = 1, lenb[2] = { 0, hl };
+    g_autofree char *ctx = g_strdup_printf("%02u %s", r->hash,
+                                           strrchr(identity, ' ') + 1);
+    GHmac *h;
+
+    h = g_hmac_new(t, zero, hl);
+    g_hmac_update(h, r->psk, hl);
+    g_hmac_get_digest(h, prk, &n);
+    g_hmac_unref(h);
+    h = g_hmac_new(t, prk, hl);
+    g_hmac_update(h, lenb, 2);
+    g_hmac_update(h, (const guchar *)"tls13 nvme-tls-psk", 18);
+    g_hmac_update(h, (const guchar *)ctx, strlen(ctx));
+    g_hmac_update(h, &one, 1);
+    n = hl;
+    g_hmac_get_digest(h, out, &n);
+    g_hmac_unref(h);
+}
+
 /* a TLS admin queue with a generated PSK, enabled */
 static TestConn *tls_admin(TlsFixture *f, const char *identity,
                            const uint8_t *key, uint8_t hash)
@@ -538,6 +568,12 @@ static void test_concat_legacy(void)
     hash = r.hash;
     host_generated(&r, identity, key);
     tc_free(c);
+    /* the RFC 8446 key is refused: the target derived the old host's */
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmpint(tc_start_tls(c, identity, key, nvmet_hash_len(hash),
+                                 hash), ==, -1);
+    tc_free(c);
+    legacy_tls_psk(&r, identity, key);
 
     a = tls_admin(f, identity, key, hash);
     for (int i = 0; i < 3; i++) {
@@ -548,6 +584,7 @@ static void test_concat_legacy(void)
         g_assert_cmpint(nvmf_host_authenticate(a->h, &p, &r), ==, 0);
         g_assert_true(r.authenticated);
         host_generated(&r, identity, key);
+        legacy_tls_psk(&r, identity, key);
         g_assert_cmpstr(identity, !=, old);
         /* the queue still works */
         g_assert_cmpint(nvmf_host_prop_get(a->h, NVME_REG_CSTS, false, NULL,
@@ -564,11 +601,14 @@ static void test_concat_legacy(void)
     g_assert_false(r.authenticated);
     g_assert_cmphex(r.failure, ==, NVME_AUTH_FAIL_FAILED);
     tc_free(a);
-    /* the new form is unaffected after all that */
+    /* the last legacy REPLACETLSPSK's key works; then a current host */
     a = tls_admin(f, identity, key, hash);
     auth_params(&p, f, NVME_AUTH_SECP_REPLACETLSPSK, 21);
     g_assert_cmpint(nvmf_host_authenticate(a->h, &p, &r), ==, 0);
     g_assert_true(r.authenticated);
+    host_generated(&r, identity, key);
+    tc_free(a);
+    a = tls_admin(f, identity, key, hash);      /* RFC 8446 key again */
     tc_free(a);
     tf_free(f);
 }
