@@ -255,12 +255,14 @@ debian_kernels() {
         }' | sort -t$'\t' -k1,1V -k2,2 -k3,3V
 }
 
-# incomplete_kernel VERSION-PREFIX: explain a version Debian lists only in
-# part (e.g. a linux-binary whose linux-modules left the archive)
+# incomplete_kernel VERSION-PREFIX: the packages of a version Debian lists
+# only in part (e.g. a linux-binary whose linux-modules left the archive),
+# on one line
 incomplete_kernel() {
     kernel_index | awk -F'\t' -v v="$1" '
         { up = $3; sub(/-[^-]*$/, "", up); sub(/^[0-9]+:/, "", up)
-          if (up == v || index(up, v ".") == 1) print "  " $1 ": " $2 " " $3 }' | sort -u | head -n 8
+          if (up == v || index(up, v ".") == 1) print $2 }' | sort -uV |
+        awk '{ n++; if (n <= 3) l = l (n > 1 ? ", " : "") $0 } END { if (n) print l (n > 3 ? " and " n - 3 " more" : "") }'
 }
 
 if [ $list = 1 ]; then
@@ -304,9 +306,7 @@ resolve_debian_kernel() {   # SPEC -> sets KVER KSUITE KKIND KUPVER
         local inc
         inc=$(incomplete_kernel "$want")
         if [ -n "$inc" ]; then
-            die "Debian's archive lists kernel $want only in part (the modules package is gone, no kernel without them can run nvme-tcp):
-$inc
-Use another version (--list) or your own build (--kernel IMAGE,MODDIR)."
+            die "Debian's archive has no linux-modules package for kernel $want any more, only $inc (nvme-tcp is a module): use another version (--list) or your own build (--kernel BZIMAGE,MODDIR)"
         fi
         die "no Debian kernel matches '$want' (see scripts/build-guest.sh --list)"
     fi
