@@ -84,7 +84,7 @@ while [ $# -gt 0 ]; do
         --list) list=1 ;;
         --kernel) spec=${2:?--kernel needs a SPEC}; spec_given=1; shift ;;
         --kernel=*) spec=${1#*=}; spec_given=1 ;;
-        -h|--help) sed -n '4,71p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '4,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
     shift

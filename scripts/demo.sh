@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
         --shell) extra+=(--shell) ;;
         --kernel) kspec=${2:?--kernel needs a SPEC}; shift ;;
         --kernel=*) kspec=${1#*=} ;;
-        -h|--help) sed -n '3,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
     shift

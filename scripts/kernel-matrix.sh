@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
         --suites) suites=${2:?}; shift ;;
         --markdown) md=${2:?}; shift ;;
         --no-netns) netns=0 ;;
-        -h|--help) sed -n '3,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option '$1' (see --help)" ;;
         *) kernels+=("$1") ;;
     esac

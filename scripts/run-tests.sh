@@ -40,7 +40,7 @@ for a in "$@"; do
     case $a in
         --quick) suites=(unit unit-asan) ;;
         unit|unit-asan|qtest|guest|guest-io|guest-auth|guest-tls) suites+=("$a") ;;
-        -h|--help) sed -n '3,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown suite '$a'" ;;
     esac
 done

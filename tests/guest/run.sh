@@ -60,7 +60,7 @@ GUEST=$ROOT/build/guest
 TESTDIR=$ROOT/tests/guest
 
 die() { echo "run.sh: error: $*" >&2; exit 2; }
-usage() { sed -n '4,58p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 qemu=${QEMU:-} test="" timeout=600 boot_timeout=${NVMET_BOOT_TIMEOUT:-150} mem=1024 smp=2 pcap="" logfile="" build=0 pack_only=0
 shell=0 dmesg=0 append="" netopts=""
