@@ -8,7 +8,7 @@
 #
 #   scripts/run-tests.sh [--quick] [SUITE...]
 #
-# Suites: unit unit-asan qtest guest   (default: all)
+# Suites: unit unit-asan qtest guest guest-kernels   (default: all)
 #   unit       engine unit tests, standalone build (build/engine)
 #   unit-asan  the same under AddressSanitizer + UBSan (build/engine-asan)
 #   qtest      QEMU qtest (tests/qtest/nvmet-tcp-test.c) with QEMU and
@@ -19,6 +19,10 @@
 #   guest-io   only the I/O guest test against QEMU (part of guest)
 #   guest-auth only the DH-HMAC-CHAP guest test (part of guest)
 #   guest-tls  only the TLS / concatenation guest test (part of guest)
+#   guest-kernels  the TLS / concatenation guest test with older host
+#              kernels: $NVMET_CI_KERNELS (default "6.16": Linux 6.15-6.17
+#              concatenation and nvme-cli 2.13 PSKs); scripts/kernel-matrix.sh
+#              runs every suite with many kernels
 # --quick: unit suites only.
 # NVMET_GUEST_ARGS: extra tests/guest/run.sh options for the guest tests
 #   (debugging, e.g. "--dmesg --param hosts=5").
@@ -39,12 +43,12 @@ suites=()
 for a in "$@"; do
     case $a in
         --quick) suites=(unit unit-asan) ;;
-        unit|unit-asan|qtest|guest|guest-io|guest-auth|guest-tls) suites+=("$a") ;;
+        unit|unit-asan|qtest|guest|guest-io|guest-auth|guest-tls|guest-kernels) suites+=("$a") ;;
         -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown suite '$a'" ;;
     esac
 done
-[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan qtest guest)
+[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan qtest guest guest-kernels)
 
 LOGDIR=${NVMET_TEST_LOGS:-$NVMET_BUILD/test-logs}
 mkdir -p "$LOGDIR"
@@ -52,10 +56,11 @@ total_pass=0 total_fail=0
 summary=()
 
 # record SUITE PASS FAIL [NOTE]
+SUITE_SUFFIX=""
 record() {
     total_pass=$((total_pass + $2))
     total_fail=$((total_fail + $3))
-    summary+=("$(printf '%-28s %4d passed, %d failed%s' "$1" "$2" "$3" "${4:+ ($4)}")")
+    summary+=("$(printf '%-28s %4d passed, %d failed%s' "$1$SUITE_SUFFIX" "$2" "$3" "${4:+ ($4)}")")
 }
 
 # run_tap NAME CMD...: run a TAP producer; count ok / not ok; a crash, a
@@ -408,6 +413,27 @@ guest_suite() {
     rm -f "$img"
 }
 
+# guest-tls with each of $NVMET_CI_KERNELS (suites named guest-tls@KERNEL)
+guest_kernels() {
+    local k img saved_logs=$LOGDIR saved_img=${NVMET_GUEST_IMAGE:-}
+    guest_prepare || return
+    for k in ${NVMET_CI_KERNELS-6.16}; do
+        SUITE_SUFFIX=@$k
+        LOGDIR=$saved_logs/kernel-$k
+        mkdir -p "$LOGDIR"
+        if img=$("$NVMET_TOP/scripts/build-guest.sh" --kernel "$k" \
+                 2> "$LOGDIR/build-guest.log"); then
+            export NVMET_GUEST_IMAGE=$img
+            log "guest image: $(tr '\n' ' ' < "$img/info")"
+            guest_tls
+        else
+            tail -n 5 "$LOGDIR/build-guest.log" >&2
+            record guest-image 0 1 "no image for kernel $k"
+        fi
+    done
+    SUITE_SUFFIX="" LOGDIR=$saved_logs NVMET_GUEST_IMAGE=$saved_img
+}
+
 for s in "${suites[@]}"; do
     case $s in
         unit) unit_suite unit "$NVMET_BUILD/engine" ;;
@@ -416,6 +442,7 @@ for s in "${suites[@]}"; do
         qtest) qtest_suite ;;
         guest) guest_suite ;;
         guest-io) guest_prepare && guest_io ;;
+        guest-kernels) guest_kernels ;;
         guest-auth) guest_prepare && guest_auth ;;
         guest-tls) guest_prepare && guest_tls ;;
     esac
