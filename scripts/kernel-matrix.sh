@@ -20,6 +20,8 @@
 #                     build/kernel-matrix/matrix.md)
 #   --no-netns        do not run the tests in a private network namespace
 #                     (by default they do: the guest tests use fixed ports)
+#   --table-only      run nothing: print the table from the logs of earlier
+#                     runs (e.g. after re-running one kernel)
 #   -h, --help        this text
 #
 # Every kernel's image is built first (downloads need the network), then
@@ -33,13 +35,14 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 suites="guest-io guest-auth guest-tls"
-md="" netns=1
+md="" netns=1 table_only=0
 kernels=()
 while [ $# -gt 0 ]; do
     case $1 in
         --suites) suites=${2:?}; shift ;;
         --markdown) md=${2:?}; shift ;;
         --no-netns) netns=0 ;;
+        --table-only) table_only=1 ;;
         -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option '$1' (see --help)" ;;
         *) kernels+=("$1") ;;
@@ -70,23 +73,41 @@ describe() {
     esac
 }
 
+declare -A image=() why=()
+kid() { printf '%s' "$1" | tr '/ ,' '___'; }
+if [ $table_only = 1 ]; then
+    for k in "${kernels[@]}"; do
+        d=$OUT/$(kid "$k")
+        if [ -s "$d/no-image.txt" ]; then
+            why[$k]=$(cat "$d/no-image.txt")
+        elif [ -s "$d/image.txt" ]; then
+            image[$k]=$(cat "$d/image.txt")
+        else
+            why[$k]="not run yet"
+        fi
+    done
+fi
+
 # ---------------------------------------------------------------- build
 # QEMU and GnuTLS (also installs what they need), then one image per kernel
+[ $table_only = 1 ] || {
 "$NVMET_TOP/scripts/build-gnutls.sh" > "$OUT/build-gnutls.log" 2>&1 ||
     { tail -n 20 "$OUT/build-gnutls.log" >&2; die "GnuTLS build failed"; }
 "$NVMET_TOP/scripts/build-qemu.sh" qemu-system-x86_64 storage-daemon/qemu-storage-daemon \
     qemu-img > "$OUT/build-qemu.log" 2>&1 ||
     { tail -n 20 "$OUT/build-qemu.log" >&2; die "QEMU build failed"; }
 
-declare -A image=() why=()
 for k in "${kernels[@]}"; do
-    id=$(printf '%s' "$k" | tr '/ ,' '___')
+    id=$(kid "$k")
+    rm -rf "${OUT:?}/$id"
     mkdir -p "$OUT/$id"
     log "kernel $k: image"
     if img=$("$NVMET_TOP/scripts/build-guest.sh" --kernel "$k" 2> "$OUT/$id/build-guest.log"); then
         image[$k]=$img
+        echo "$img" > "$OUT/$id/image.txt"
     else
         why[$k]=$(grep 'error:' "$OUT/$id/build-guest.log" | head -n1 | sed 's/.*error: //')
+        echo "${why[$k]}" > "$OUT/$id/no-image.txt"
         log "kernel $k: no image: ${why[$k]}"
     fi
 done
@@ -110,6 +131,7 @@ for k in "${kernels[@]}"; do
     echo $(( $(date +%s) - t0 )) > "$logs/seconds"
     tail -n 1 "$logs/run-tests.out" | sed "s/^/  kernel $k: /" >&2
 done
+}
 
 # ---------------------------------------------------------------- table
 # cell KERNEL FEATURE -> "pass", "FAIL", "skip:REASON" or "-" (not run)

@@ -184,4 +184,5 @@ if [ "${NVMET_REAUTH:-1}" = 1 ] && step "host 1: connect" connect_host 1 "$AUTH_
     step "host 1: disconnect" disconnect_host 1
 fi
 for n in 1 2 3 4 5 9; do disconnect_host $n > /dev/null 2>&1; done
+feature dhchap
 check "no controllers left" wait_gone "$NQN" 20

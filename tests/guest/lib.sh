@@ -537,9 +537,12 @@ fabrics_opt() {
         tr ',' '\n' < /dev/nvme-fabrics 2>/dev/null | sed 's/=.*//' > "$LIB_TMP/fabrics.opts"
     grep -qx "$1" "$LIB_TMP/fabrics.opts"
 }
+# DH-HMAC-CHAP: the connect option is parsed even without CONFIG_NVME_AUTH
+# (Debian's 6.1), so look for the host's code too
 cap_auth() {
-    fabrics_opt dhchap_secret && return 0
-    echo "Linux $(uname -r) has no DH-HMAC-CHAP host (no dhchap_secret option)"; return 1
+    fabrics_opt dhchap_secret &&
+        grep -q -E ' nvme_auth_negotiate([[:space:]]|$)' /proc/kallsyms && return 0
+    echo "Linux $(uname -r) has no DH-HMAC-CHAP host (built without CONFIG_NVME_AUTH)"; return 1
 }
 cap_tls() {
     fabrics_opt tls || { echo "Linux $(uname -r) has no NVMe/TCP TLS (no tls option)"; return 1; }
