@@ -76,6 +76,7 @@ else
     step_v "controller and namespace" show_ctrl
     step_v "DH-HMAC-CHAP: host and controller authenticated" auth_log
 fi
+dev=$(nvme_ns_dev "$NQN" 1)
 
 section "Write $MIB MiB of random data to $dev"
 step "write" write_random_to "$dev" "$MIB" 0 demo
