@@ -150,13 +150,15 @@ cell() {
 
 declare -A reasons=()
 nreasons=0
+# reason_no REASON: its footnote number in RN (not in a subshell: the
+# numbering lives in this shell)
 reason_no() {
     if [ -z "${reasons[$1]:-}" ]; then
         nreasons=$((nreasons + 1))
         reasons[$1]=$nreasons
         printf '%s\t%s\n' "$nreasons" "$1" >> "$OUT/reasons.txt"
     fi
-    echo "${reasons[$1]}"
+    RN=${reasons[$1]}
 }
 : > "$OUT/reasons.txt"
 
@@ -175,7 +177,7 @@ for k in "${kernels[@]}"; do
     id=$(printf '%s' "$k" | tr '/ ,' '___')
     if [ -z "${image[$k]:-}" ]; then
         bad=1
-        n=$(reason_no "${why[$k]}")
+        reason_no "${why[$k]}"; n=$RN
         printf '%-10s %-22s %s\n' "$k" "-" "no image [$n]" >> "$text"
         echo "| $k | no image [$n] |$(for f in $FEATURES; do printf ' |'; done)" >> "$md.tmp"
         continue
@@ -191,7 +193,7 @@ for k in "${kernels[@]}"; do
     for f in $FEATURES; do
         c=$(cell "$k" "$f")
         case $c in
-            skip:*) n=$(reason_no "${c#skip:}"); c="skip [$n]" ;;
+            skip:*) reason_no "${c#skip:}"; c="skip [$RN]" ;;
             FAIL) bad=1 ;;
         esac
         printf ' %-14s' "$c" >> "$text"
