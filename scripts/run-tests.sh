@@ -374,7 +374,7 @@ guest_io() {
     local img=$LOGDIR/guest-disk.img nqn=nqn.2026-11.org.qemu:tests
     rm -f "$img" "$img.2" && truncate -s 64M "$img" && truncate -s 32M "$img.2"
     guest_run guest-nvme-io-qemu --qemu "$q/qemu-system-x86_64" \
-        --test nvme-io --timeout 600 --param subnqn=$nqn --param mib=8 \
+        --test nvme-io --timeout 900 --param subnqn=$nqn --param mib=8 \
         --param ns2=2 -- \
         -blockdev driver=file,filename="$img",node-name=disk0 \
         -blockdev driver=null-co,size=33554432,read-zeroes=on,node-name=null0 \
