@@ -28,7 +28,8 @@
 # the suites run inside `unshare -n` one kernel after the other; logs go to
 # build/kernel-matrix/KERNEL/.  A kernel that cannot be had (e.g. a Debian
 # version whose modules left the archive) gets a row saying why.  Under TCG
-# on 2 cores one kernel takes about 4-6 minutes.
+# on 2 idle cores one kernel takes about 6-7 minutes (much longer on a
+# loaded host).
 #
 # Exit status: non-zero if any kernel failed a step or could not be built.
 set -uo pipefail
