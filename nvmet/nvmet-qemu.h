@@ -107,6 +107,7 @@ struct NvmetHostObject {
     NvmetDhchapHashList *dhchap_hashes;
     NvmetDhchapGroupList *dhchap_dhgroups;
     char *tls_psk;
+    bool tls_psk_compat;
     uint32_t dhchap_timeout_ms;     /* 0: the engine's default */
 
     NvmetHost *host;
