@@ -1449,6 +1449,140 @@ static void test_tls_alerts(void)
     tls_target_stop(tt);
 }
 
+/* A transport that keeps what is sent and has nothing to receive */
+static int capture_send(void *opaque, const void *buf, size_t len)
+{
+    g_byte_array_append(opaque, buf, len);
+    return 0;
+}
+
+static ssize_t capture_recv(void *opaque, void *buf, size_t len)
+{
+    return -1;
+}
+
+/* Read from @c until the target closes it; false if it does not in 10 s */
+static bool conn_wait_eof(Conn *c)
+{
+    struct timeval tv = { .tv_sec = 10 };
+    uint8_t buf[4096];
+    ssize_t n;
+
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    do {
+        n = recv(c->fd, buf, sizeof(buf), 0);
+    } while (n > 0 || (n < 0 && errno == EINTR));
+    return n == 0 || errno == ECONNRESET;
+}
+
+/*
+ * A port deleted while its connections still send TLS records: one with
+ * an established session, one in the middle of its ClientHello.  Their
+ * bytes arrive before, with or after the object-del; the target drops
+ * them, closes both connections and goes on (it used to dereference the
+ * removed port).
+ */
+static void test_tls_port_removed(void)
+{
+    Target *t = target_new();
+    const char *pskfile = target_file(t, "nvmet-tcp-test-psk-XXXXXX",
+                                      tls_psk01);
+    g_autofree char *identity = NULL;
+    uint8_t key[48], hash;
+    Conn *a;
+
+    target_launch(t,
+        "-object secret,id=psk,file=%s "
+        "-object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0 "
+        "-object nvmet-subsystem,id=sub0,nqn=" SUBNQN ",ports=port0,"
+        "allow-any-host=on", pskfile);
+    identity = nvmf_tls_configured(tls_psk01, 1, HOSTNQN, TLSNQN, key, &hash);
+    g_assert_nonnull(identity);
+
+    for (int round = 0; round < 6; round++) {
+        g_autoptr(GByteArray) hello = g_byte_array_new();
+        NvmfTransport cap = { capture_send, capture_recv, hello };
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        NvmfTls *client;
+        Conn *e, *p;
+        uint8_t sqe[64];
+        QDict *rsp;
+        int port, fd;
+
+        qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-add', "
+            "'arguments': { 'qom-type': 'nvmet-port', 'id': 'tp', "
+            "'traddr': '127.0.0.1', 'trsvcid': '0', 'tls': 'required' } }");
+        qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-add', "
+            "'arguments': { 'qom-type': 'nvmet-subsystem', 'id': 'tsub', "
+            "'nqn': %s, 'ports': [ 'tp' ] } }", TLSNQN);
+        qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-add', "
+            "'arguments': { 'qom-type': 'nvmet-host', 'id': 'th', "
+            "'nqn': %s, 'subsystems': [ 'tsub' ], 'tls-psk': 'psk' } }",
+            HOSTNQN);
+        port = qom_port(t->qts, "/objects/tp");
+
+        /* established: the session carries ICReq and ICResp */
+        e = tls_conn(port, identity, key, hash);
+        HOST_OK(e, nvmf_host_icreq(e->h, false, false, 0));
+        /* a ClientHello, as bytes; its first 10 sent */
+        client = nvmf_tls_new(&cap, identity, key, hash == 2 ? 48 : 32, hash);
+        g_assert_cmpint(nvmf_tls_handshake(client), ==, -1);
+        nvmf_tls_free(client);
+        g_assert_cmpuint(hello->len, >, 100);
+        p = conn_open(port);
+        g_assert_cmpint(sock_send(p, hello->data, 10), ==, 0);
+
+        /* neither connection is a controller: they outlive these */
+        qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-del', "
+                                 "'arguments': { 'id': 'th' } }");
+        qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-del', "
+                                 "'arguments': { 'id': 'tsub' } }");
+
+        nvmf_sqe_init(sqe, NVME_ADM_ASYNC_EVENT, 0);
+        switch (round % 3) {
+        case 0:         /* the records first, then the object-del */
+            sock_send(p, hello->data + 10, hello->len - 10);
+            nvmf_host_send_cmd(e->h, sqe, NULL, 0, NULL, 0);
+            qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-del', "
+                                     "'arguments': { 'id': 'tp' } }");
+            break;
+        case 1:         /* together */
+            qtest_qmp_send(t->qts, "{ 'execute': 'object-del', "
+                           "'arguments': { 'id': 'tp' } }");
+            sock_send(p, hello->data + 10, hello->len - 10);
+            nvmf_host_send_cmd(e->h, sqe, NULL, 0, NULL, 0);
+            rsp = qtest_qmp_receive(t->qts);
+            g_assert_false(qdict_haskey(rsp, "error"));
+            qobject_unref(rsp);
+            break;
+        default:        /* after */
+            qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-del', "
+                                     "'arguments': { 'id': 'tp' } }");
+            sock_send(p, hello->data + 10, hello->len - 10);
+            nvmf_host_send_cmd(e->h, sqe, NULL, 0, NULL, 0);
+            break;
+        }
+        /* both are closed, nothing listens there any more */
+        g_assert_true(conn_wait_eof(e));
+        g_assert_true(conn_wait_eof(p));
+        conn_close(e);
+        conn_close(p);
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        sa.sin_port = htons(port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==,
+                        -1);
+        close(fd);
+        /* QEMU is alive and answers */
+        qtest_qmp_assert_success(t->qts, "{ 'execute': 'query-status' }");
+    }
+    /* and the target serves its other port */
+    a = admin_connect(t->port, SUBNQN, HOSTNQN, false, false, 0);
+    HOST_OK(a, nvmf_host_enable(a->h));
+    conn_close(a);
+    target_stop(t);
+}
+
 /* DH-HMAC-CHAP with SC_C on @c; the generated PSK's identity and key */
 static char *tls_concat_auth(Conn *c, const char *hkey, const char *ckey,
                              const char *subnqn, uint8_t sc_c, uint16_t tid,
@@ -2290,6 +2424,7 @@ int main(int argc, char **argv)
     qtest_add_func("/nvmet-tcp/auth/refuse-early", test_auth_refuse_early);
     qtest_add_func("/nvmet-tcp/tls/configured", test_tls_configured);
     qtest_add_func("/nvmet-tcp/tls/alerts", test_tls_alerts);
+    qtest_add_func("/nvmet-tcp/tls/port-removed", test_tls_port_removed);
     qtest_add_func("/nvmet-tcp/tls/concat-replace", test_tls_concat);
     qtest_add_func("/nvmet-tcp/tls/sha384", test_tls_sha384);
     return g_test_run();
