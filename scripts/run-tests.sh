@@ -20,7 +20,8 @@
 #   guest-auth only the DH-HMAC-CHAP guest test (part of guest)
 #   guest-tls  only the TLS / concatenation guest test (part of guest)
 #   guest-demo only the demo's guest test with 4 I/O queues, checking that
-#              QEMU has no TCP socket meanwhile (part of guest)
+#              QEMU has no TCP socket meanwhile, and a second demo at the
+#              same time (part of guest)
 #   guest-kernels  the TLS / concatenation guest test with older host
 #              kernels: $NVMET_CI_KERNELS (default "6.16": Linux 6.15-6.17
 #              concatenation and nvme-cli 2.13 PSKs); scripts/kernel-matrix.sh
@@ -234,10 +235,16 @@ qemu_tcp_sockets() {
 # guest_run NAME run.sh-args...: count the guest's PASS/FAIL steps
 guest_run() {
     local name=$1; shift
-    local log="$LOGDIR/$name.log" rc p f k
+    local log="$LOGDIR/$name.log"
     log "suite $name${NVMET_GUEST_KERNEL:+ (kernel $NVMET_GUEST_KERNEL)}"
     "$NVMET_TOP/tests/guest/run.sh" "$@" > "$log" 2>&1
-    rc=$?
+    guest_result "$name" $?
+}
+# guest_result NAME RC: record the steps of $LOGDIR/NAME.log, run.sh's
+# status RC
+guest_result() {
+    local name=$1 rc=$2
+    local log="$LOGDIR/$name.log" p f k
     p=$(grep -oE 'GUEST-RESULT: [0-9]+ passed' "$log" | tail -n1 | grep -oE '[0-9]+')
     f=$(grep -oE 'GUEST-RESULT: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n1 |
         grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
@@ -390,7 +397,7 @@ guest_tls() {
 guest_demo() {
     local q=$NVMET_BUILD/qemu/build img=$LOGDIR/demo-disk.img
     local sock kdir=$LOGDIR/demo-keys watch=$LOGDIR/guest-demo.tcp
-    local nqn=nqn.2026-11.org.qemu:demo wpid samples listening all
+    local nqn=nqn.2026-11.org.qemu:demo wpid twin samples listening all
     local hnqn=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000002
     sock=$SOCKDIR/demo.sock
     rm -rf "$kdir" && mkdir -m 0700 "$kdir"
@@ -403,6 +410,23 @@ guest_demo() {
     # every 0.5 s: "LISTENING ALL" TCP sockets of the guest's QEMU
     ( while :; do qemu_tcp_sockets "$sock"; sleep 0.5; done ) > "$watch" &
     wpid=$!
+    # a second demo at the same time, on a socket of its own (its own
+    # disk, one vCPU, the host's queue count): two demos on one machine
+    # do not meet
+    rm -f "$img.2" && truncate -s 64M "$img.2"
+    "$NVMET_TOP/tests/guest/run.sh" --qemu "$q/qemu-system-x86_64" \
+        --test demo --timeout 900 --smp 1 --param subnqn=$nqn --param mib=2 \
+        --param addr=10.0.2.100 --guestfwd "$(guestfwd "$sock.2" 4420)" \
+        ${NVMET_GUEST_ARGS:-} -- \
+        -blockdev driver=file,filename="$img.2",node-name=disk0 \
+        -object secret,id=hostkey,file="$kdir/host.key" \
+        -object secret,id=ctrlkey,file="$kdir/ctrl.key" \
+        -object "$(unix_port port0 "$sock.2" 4420 ',"tls":"allowed"')" \
+        -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0 \
+        -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
+        -object nvmet-host,id=host0,nqn=$hnqn,subsystems=sub0,dhchap-secret=hostkey,dhchap-ctrl-secret=ctrlkey \
+        > "$LOGDIR/guest-demo-twin.log" 2>&1 &
+    twin=$!
     guest_run guest-demo --qemu "$q/qemu-system-x86_64" --test demo \
         --timeout 900 --smp 4 --param subnqn=$nqn --param mib=4 \
         --param addr=10.0.2.100 --param io_queues=4 \
@@ -415,6 +439,8 @@ guest_demo() {
         -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
         -object nvmet-host,id=host0,nqn=$hnqn,subsystems=sub0,dhchap-secret=hostkey,dhchap-ctrl-secret=ctrlkey,dhchap-hashes=sha256,dhchap-dhgroups=ffdhe3072
     kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null
+    wait "$twin"
+    guest_result guest-demo-twin $?
     # samples while the guest's QEMU ran
     samples=$(awk '$3 > 0' "$watch" | grep -c .)
     listening=$(awk '{ if ($1 > m) m = $1 } END { print m + 0 }' "$watch")
@@ -432,7 +458,7 @@ guest_demo() {
     else
         record guest-demo-socket 1 0
     fi
-    rm -f "$img"
+    rm -f "$img" "$img.2"
     rm -rf "$kdir"
 }
 
