@@ -895,7 +895,7 @@ static void test_sha384(void)
     tf_free(f);
 }
 
-/* ---- no secret in the trace --------------------------------------------------- */
+/* ---- no secret in the trace ---------------------------------------------- */
 
 /* a trace line of @tt that has @needle */
 static const char *trace_find(TestTarget *tt, const char *needle)
