@@ -143,4 +143,14 @@ bool nvmet_host_object_set_dhchap_secrets(NvmetHostObject *h,
 bool nvmet_host_object_set_tls_psk(NvmetHostObject *h, const char *secret,
                                    Error **errp);
 
+/* events.c: the engine's events as QMP events */
+void nvmet_qemu_event(void *opaque, const NvmetEvent *ev);
+NvmetPortObject *nvmet_port_object_by_engine(NvmetPort *port);
+/* events dropped by rate limiting, since QEMU started */
+uint64_t nvmet_events_suppressed(void);
+/* engine numbers -> QAPI enums (false: no such value) */
+NvmetAuthConcat nvmet_qapi_concat(uint8_t sc_c);
+bool nvmet_qapi_hash(uint8_t hash, NvmetDhchapHash *out);
+bool nvmet_qapi_dhgroup(uint8_t group, NvmetDhchapGroup *out);
+
 #endif

@@ -24,8 +24,9 @@ ${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread $cflags \
     -o "$out" "$src" $libs
 # The binary must resolve libgnutls to the private copy without any help.
 lib=$(env -u LD_LIBRARY_PATH ldd "$out" | awk '$1 ~ /^libgnutls[.]so/ {print $3}')
-case $lib in
-    "$NVMET_BUILD"/gnutls/prefix/lib/*) ;;
+# (build/gnutls may be a symlink to a shared build: compare resolved paths)
+case $(readlink -f "$lib") in
+    "$(readlink -f "$NVMET_BUILD/gnutls")"/prefix/lib/*) ;;
     *) die "psk-sha384-check loads libgnutls from '$lib', not the private prefix" ;;
 esac
 env -u LD_LIBRARY_PATH "$out"

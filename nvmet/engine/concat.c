@@ -17,6 +17,7 @@
 #include "qemu/osdep.h"
 #include "concat.h"
 #include "crypto.h"
+#include "event.h"
 #include "psk.h"
 #include "target.h"
 #include "trace.h"
@@ -66,6 +67,7 @@ void nvmet_concat_generate_psk(NvmetSq *sq)
     NvmetGenPsk *g = g_new0(NvmetGenPsk, 1);
     NvmetGenPsk *old;
     g_autofree char *key = NULL;
+    NvmetEvent ev = { 0 };
 
     if (!nvmet_psk_concat_derive(a->hash, a->skey, a->skey_len, a->c1,
                                  a->c2, ctrl->hostnqn, ctrl->subnqn, &g->id,
@@ -83,7 +85,14 @@ void nvmet_concat_generate_psk(NvmetSq *sq)
     trace_nvmet_concat_psk(sq->name, a->sc_c == NVME_AUTH_SECP_NEWTLSPSK ?
                            "NEWTLSPSK" : "REPLACETLSPSK", g->identity,
                            g->serial, old ? old->serial : 0);
+    ev.type = a->sc_c == NVME_AUTH_SECP_NEWTLSPSK ?
+              NVMET_EVENT_PSK_GENERATED : NVMET_EVENT_PSK_REPLACED;
+    ev.u.psk.identity = g->identity;
+    ev.u.psk.hash = g->id.hash;
+    ev.u.psk.key_serial = g->serial;
+    ev.u.psk.old_key_serial = old ? old->serial : 0;
     g_hash_table_replace(gen_table(t), g_steal_pointer(&key), g);
+    nvmet_event_sq(sq, &ev);
 }
 
 /* ---- the PSK for a ClientHello identity ---------------------------------- */
