@@ -70,12 +70,6 @@ NvmetPortObject *nvmet_port_object_by_engine(NvmetPort *port)
     return l.found;
 }
 
-static const char *port_id(NvmetPort *port)
-{
-    NvmetPortObject *p = nvmet_port_object_by_engine(port);
-
-    return p ? object_get_canonical_path_component(OBJECT(p)) : NULL;
-}
 
 /* ---- rate limiting ------------------------------------------------------ */
 
@@ -422,7 +416,9 @@ static NvmetEventSend *const nvmet_event_map[NVMET_EVENT__MAX] = {
 void nvmet_qemu_event(void *opaque, const NvmetEvent *ev)
 {
     const char *name = nvmet_event_type_name(ev->type);
-    const char *port = port_id(ev->port);
+    NvmetPortObject *p = nvmet_port_object_by_engine(ev->port);
+    const char *port = p ? object_get_canonical_path_component(OBJECT(p)) :
+                       NULL;
     NvmetEventSend *send = ev->type < NVMET_EVENT__MAX ?
                            nvmet_event_map[ev->type] : NULL;
     NvmetEventSource src = { 0 };
@@ -431,6 +427,7 @@ void nvmet_qemu_event(void *opaque, const NvmetEvent *ev)
     trace_nvmet_qemu_event(name, port ? port : "-", ev->peer ? ev->peer : "-",
                            ev->cntlid, ev->has_qid ? ev->qid : -1,
                            ev->reason ? ev->reason : "");
+    nvmet_capture_event(p, ev);
     if (!send || !nvmet_event_allowed(name, ev->peer, &suppressed)) {
         return;
     }

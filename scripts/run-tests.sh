@@ -162,6 +162,8 @@ qtest_suite() {
         record qtest 0 1 "GnuTLS build failed"
         return
     fi
+    # Wireshark's dissector reads the decrypted captures back (qmp/capture)
+    apt_install tshark
     if ! "$NVMET_TOP/scripts/build-qemu.sh" qemu-system-x86_64 \
             storage-daemon/qemu-storage-daemon qemu-img \
             tests/qtest/nvmet-tcp-test > "$LOGDIR/build-qemu.log" 2>&1; then
@@ -172,6 +174,7 @@ qtest_suite() {
     (cd "$NVMET_BUILD/qemu/build" &&
      QTEST_QEMU_BINARY=./qemu-system-x86_64 \
      QTEST_QEMU_STORAGE_DAEMON_BINARY=./storage-daemon/qemu-storage-daemon \
+     NVMET_REQUIRE_TSHARK=1 \
      timeout 600 ./tests/qtest/nvmet-tcp-test --tap -k) > "$LOGDIR/qtest.raw" 2>&1
     local rc=$?
     run_tap qtest-nvmet-tcp sh -c "cat '$LOGDIR/qtest.raw'; exit $rc"

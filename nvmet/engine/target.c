@@ -788,6 +788,11 @@ void nvmet_ns_resize(NvmetNs *ns, uint64_t size)
     }
 }
 
+const NvmetNsConfig *nvmet_ns_config(NvmetNs *ns)
+{
+    return &ns->cfg;
+}
+
 void nvmet_secret_str_free(char *s)
 {
     if (s) {
