@@ -249,7 +249,11 @@ guest_tls() {
     local nqn=nqn.2026-11.org.qemu:tls qnqn=nqn.2026-11.org.qemu:tls-quirk
     local kdir=$LOGDIR/tls-keys keylog=$LOGDIR/tls-keylog.txt
     local trace=$LOGDIR/guest-tls.trace p=0 f=0 var
-    rm -rf "$kdir" "$keylog" && mkdir -m 0700 "$kdir"
+    # the target's QMP events, recorded from the host while the guest runs
+    local qmp=$LOGDIR/guest-tls.qmp events=$LOGDIR/guest-tls.events rec
+    rm -rf "$kdir" "$keylog" "$qmp" "$events" && mkdir -m 0700 "$kdir"
+    python3 "$NVMET_TOP/scripts/qmp-events.py" record "$qmp" "$events" &
+    rec=$!
     (
         . "$NVMET_TOP/tests/guest/data/tls-keys.sh"
         for var in TLS_PSK TLS_H2_KEY TLS_H2_CKEY TLS_PSK384 TLS_H4_KEY TLS_H4_CKEY; do
@@ -281,7 +285,9 @@ guest_tls() {
         -object nvmet-host,id=h2,nqn="$(cat "$kdir/h2")",subsystems=sub0,subsystems=sub1,dhchap-secret=h2key,dhchap-ctrl-secret=h2ckey \
         -object nvmet-host,id=h3,nqn="$(cat "$kdir/h3")",subsystems=sub0,tls-psk=psk384 \
         -object nvmet-host,id=h4,nqn="$(cat "$kdir/h4")",subsystems=sub0,dhchap-secret=h4key,dhchap-ctrl-secret=h4ckey,dhchap-hashes=sha384 \
-        -trace "enable=nvmet_*,file=$trace"
+        -trace "enable=nvmet_*,file=$trace" \
+        -qmp "unix:$qmp,server=on,wait=off"
+    kill "$rec" 2>/dev/null; wait "$rec" 2>/dev/null
     # what the target saw, from its side
     if grep -q 'CLIENT_TRAFFIC_SECRET_0 ' "$keylog" 2>/dev/null; then
         p=$((p + 1))
@@ -307,6 +313,16 @@ guest_tls() {
         fi
     done
     record guest-tls-target "$p" "$f"
+    # the QMP events match what the guest did (--concat, the rotations)
+    p=0 f=0
+    while read -r var _; do
+        case $var in PASS:) p=$((p + 1)) ;; FAIL:) f=$((f + 1)) ;; esac
+    done < <(python3 "$NVMET_TOP/scripts/qmp-events.py" check-concat \
+                 "$events" "$LOGDIR/guest-tls.log" "$(cat "$kdir/h2")" "$nqn" |
+             tee "$LOGDIR/guest-tls-qmp.log")
+    grep '^FAIL' "$LOGDIR/guest-tls-qmp.log" >&2
+    [ $((p + f)) -gt 0 ] || f=1
+    record guest-tls-qmp "$p" "$f"
     rm -f "$img"
     rm -rf "$kdir"
 }
