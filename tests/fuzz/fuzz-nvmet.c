@@ -648,7 +648,7 @@ static void check_capture(FuzzConn *c)
 
     if (seen->len > cap->len ||
         (!c->tls.on && seen->len != cap->len) ||
-        memcmp(seen->data, cap->data, seen->len)) {
+        (seen->len && memcmp(seen->data, cap->data, seen->len))) {
         check_fail(c, "the capture (%u bytes) is not what was sent (%u "
                    "bytes)", cap->len, seen->len);
     }
