@@ -20,7 +20,6 @@
  */
 #include "qemu/osdep.h"
 #include "qemu/timer.h"
-#include "qom/object_interfaces.h"
 #include "qapi/qapi-events-nvmet.h"
 #include "nvmet/proto.h"
 #include "nvmet-qemu.h"
@@ -42,32 +41,33 @@ static uint64_t nvmet_events_suppressed_total;
 
 /* ---- where: the nvmet-port object of an engine port -------------------- */
 
-typedef struct PortLookup {
-    NvmetPort *port;
-    NvmetPortObject *found;
-} PortLookup;
+/*
+ * NvmetPort * -> NvmetPortObject *, for the ports that are ready.  Not a
+ * walk of /objects: events also come while QEMU deletes its objects at
+ * exit, when /objects may still list children that are already gone.
+ */
+static GHashTable *nvmet_port_objects;
 
-static int port_lookup_cb(Object *obj, void *opaque)
+void nvmet_port_object_register(NvmetPortObject *p)
 {
-    PortLookup *l = opaque;
-    NvmetPortObject *p = (NvmetPortObject *)
-        object_dynamic_cast(obj, TYPE_NVMET_PORT);
-
-    if (p && p->port && p->port == l->port) {
-        l->found = p;
-        return 1;
+    if (!nvmet_port_objects) {
+        nvmet_port_objects = g_hash_table_new(NULL, NULL);
     }
-    return 0;
+    g_hash_table_insert(nvmet_port_objects, p->port, p);
+}
+
+void nvmet_port_object_unregister(NvmetPortObject *p)
+{
+    if (nvmet_port_objects && p->port &&
+        g_hash_table_lookup(nvmet_port_objects, p->port) == p) {
+        g_hash_table_remove(nvmet_port_objects, p->port);
+    }
 }
 
 NvmetPortObject *nvmet_port_object_by_engine(NvmetPort *port)
 {
-    PortLookup l = { .port = port };
-
-    if (port) {
-        object_child_foreach(object_get_objects_root(), port_lookup_cb, &l);
-    }
-    return l.found;
+    return port && nvmet_port_objects ?
+           g_hash_table_lookup(nvmet_port_objects, port) : NULL;
 }
 
 

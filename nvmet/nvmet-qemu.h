@@ -158,6 +158,9 @@ NvmetCaptureInfo *nvmet_capture_info(NvmetPortObject *p);
 
 /* events.c: the engine's events as QMP events */
 void nvmet_qemu_event(void *opaque, const NvmetEvent *ev);
+/* ready ports, by their engine port (objects.c registers them) */
+void nvmet_port_object_register(NvmetPortObject *p);
+void nvmet_port_object_unregister(NvmetPortObject *p);
 NvmetPortObject *nvmet_port_object_by_engine(NvmetPort *port);
 /* events dropped by rate limiting, since QEMU started */
 uint64_t nvmet_events_suppressed(void);

@@ -278,6 +278,7 @@ static bool nvmet_port_complete(NvmetObject *obj, Error **errp)
         p->port = NULL;
         return false;
     }
+    nvmet_port_object_register(p);
     return true;
 }
 
@@ -294,6 +295,7 @@ static void nvmet_port_unparent(Object *obj)
     nvmet_qemu_port_close(p);
     if (p->port) {
         nvmet_port_free(p->port);
+        nvmet_port_object_unregister(p);
         p->port = NULL;
     }
     if (p->keylog) {
