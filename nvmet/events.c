@@ -326,6 +326,7 @@ static void fill_tls(NvmetTlsEvent *e, const NvmetEvent *ev,
              NVMET_TLS_PSK_KIND_CONFIGURED;
     e->key_serial = ev->u.tls.key_serial;
     e->cipher = (char *)ev->u.tls.cipher;
+    e->key_exchange = (char *)ev->u.tls.kx;
     e->version = (char *)ev->u.tls.version;
     e->alert = (char *)ev->u.tls.alert;
     e->has_alert_received = ev->u.tls.alert != NULL;

@@ -218,6 +218,7 @@ static NvmetQueueTlsInfo *queue_tls(const NvmetQueueInfo *q)
         tls->has_key_serial = true;
         tls->key_serial = q->tls_key_serial;
         tls->cipher = g_strdup(q->tls_cipher);
+        tls->key_exchange = g_strdup(q->tls_kx);
         tls->version = g_strdup(q->tls_version);
     }
     tls->holds_key = q->tls_has_key;

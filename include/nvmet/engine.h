@@ -408,7 +408,8 @@ struct NvmetEvent {
             bool generated;      /* a generated (concatenation) PSK */
             uint8_t hash;        /* of the PSK: 1 SHA-256, 2 SHA-384 */
             uint32_t key_serial;
-            const char *cipher;  /* TLS_DONE: "AES-128-GCM" ... */
+            const char *cipher;  /* TLS_DONE: "TLS_AES_128_GCM_SHA256" */
+            const char *kx;      /* TLS_DONE: "DHE-PSK", "PSK", ... */
             const char *version; /* TLS_DONE: "TLS1.3" */
             const char *alert;   /* TLS_FAILED: alert name, or NULL */
             bool alert_received; /* ... received from the host */
@@ -487,7 +488,8 @@ typedef struct NvmetQueueInfo {
     bool tls_generated;          /* a generated (concatenation) PSK */
     uint8_t tls_hash;            /* of the PSK: 1 SHA-256, 2 SHA-384 */
     uint32_t tls_key_serial;
-    const char *tls_cipher;      /* "AES-128-GCM" ... */
+    const char *tls_cipher;      /* "TLS_AES_128_GCM_SHA256" ... */
+    const char *tls_kx;          /* "DHE-PSK", "ECDHE-PSK", "PSK" */
     const char *tls_version;     /* "TLS1.3" */
 } NvmetQueueInfo;
 

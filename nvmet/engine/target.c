@@ -857,7 +857,8 @@ static void sq_info(NvmetSq *sq, NvmetQueueInfo *info)
         .tls_generated = sq->tls.generated,
         .tls_hash = sq->tls.hash,
         .tls_key_serial = sq->tls.key_serial,
-        .tls_cipher = sq->tls.cipher,
+        .tls_cipher = sq->tls.cipher[0] ? sq->tls.cipher : NULL,
+        .tls_kx = sq->tls.kx,
         .tls_version = sq->tls.version,
     };
     sq->ops->queue_info(sq, info);

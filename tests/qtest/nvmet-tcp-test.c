@@ -2085,6 +2085,7 @@ static void test_qmp_concat(void)
     g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GString) json = g_string_new("");
     g_autofree char *identity = NULL, *first = NULL, *peer = NULL;
+    g_autofree char *kx = NULL;
     uint8_t key[48], hash;
     int64_t serial;
     QDict *ev, *q, *psk;
@@ -2182,7 +2183,14 @@ static void test_qmp_concat(void)
     g_assert_cmpstr(qdict_get_str(ev, "psk"), ==, "generated");
     g_assert_cmpint(qdict_get_int(ev, "key-serial"), ==, serial);
     g_assert_cmpstr(qdict_get_str(ev, "version"), ==, "TLS1.3");
-    g_assert_nonnull(qdict_get_try_str(ev, "cipher"));
+    g_assert_cmpstr(qdict_get_str(ev, "cipher"), ==,
+                    hash == 2 ? "TLS_AES_256_GCM_SHA384" :
+                    "TLS_AES_128_GCM_SHA256");
+    kx = g_strdup(qdict_get_str(ev, "key-exchange"));
+    g_test_message("TLS: %s, key exchange %s", qdict_get_str(ev, "cipher"),
+                   kx);
+    g_assert_true(g_str_equal(kx, "PSK") || g_str_equal(kx, "DHE-PSK") ||
+                  g_str_equal(kx, "ECDHE-PSK"));
     ev_where(ev_next(l, "NVMET_CONTROLLER_CREATED"), peer, a->cntlid, 0);
     ev = ev_next(l, "NVMET_QUEUE_CONNECTED");
     g_assert_false(qdict_get_bool(ev, "auth-required"));
@@ -2194,6 +2202,10 @@ static void test_qmp_concat(void)
     g_assert_cmpint(qdict_get_int(QTLS(q), "key-serial"), ==, serial);
     g_assert_true(qdict_get_bool(QTLS(q), "holds-key"));
     g_assert_cmpstr(qdict_get_str(QTLS(q), "version"), ==, "TLS1.3");
+    g_assert_cmpstr(qdict_get_str(QTLS(q), "cipher"), ==,
+                    hash == 2 ? "TLS_AES_256_GCM_SHA384" :
+                    "TLS_AES_128_GCM_SHA256");
+    g_assert_cmpstr(qdict_get_str(QTLS(q), "key-exchange"), ==, kx);
     g_assert_false(qdict_get_bool(QAUTH(q), "required"));
     g_assert_cmpint(qdict_get_int(QAUTH(q), "successes"), ==, 0);
     g_assert_cmpint(qdict_get_int(q, "bytes-received"), >,
@@ -2798,6 +2810,198 @@ static void test_qmp_rate_limit(void)
     auth_target_stop(at);
 }
 
+/*
+ * The events of a host's mistakes and of a controller's life on a
+ * cleartext admin queue: REPLACETLSPSK without TLS (AUTH_Failure1
+ * CONCAT_MISMATCH, with the SC_C asked for), a wrong response (FAILED),
+ * a success, CC.EN 0 -> 1 -> 0 (enabled, reset), then a PDU of an unknown
+ * type: the transport error with the FES sent, and the teardown.
+ */
+static void test_qmp_ctrl_events(void)
+{
+    TlsTarget *tt = tls_target_start();
+    EvLog *l = evlog_new(tt->qts);
+    g_autofree char *peer = NULL;
+    g_auto(NvmfPdu) rsp = { 0 };
+    uint8_t pdu[24] = { 0x0b, 0, 24, 0, 24 };
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    uint16_t cntlid;
+    NvmfCqe cqe;
+    QDict *ev, *q;
+    Conn *c;
+
+    c = conn_open(tt->port);
+    peer = conn_peer(c);
+    g_assert_true(tls_connect(c, TLSNQN, 0, 0xffff) &
+                  NVME_CONNECT_AUTHREQ_ATR);
+    cntlid = c->cntlid;
+    ev_where(ev_next(l, "NVMET_CONNECTION_ACCEPTED"), peer, 0, -1);
+    ev_where(ev_next(l, "NVMET_CONTROLLER_CREATED"), peer, cntlid, 0);
+    ev_where(ev_next(l, "NVMET_QUEUE_CONNECTED"), peer, cntlid, 0);
+
+    /* REPLACETLSPSK on a queue that has no TLS session */
+    auth_params(&p, tt->hkey, tt->ckey, 7);
+    p.subnqn = TLSNQN;
+    p.sc_c = NVME_AUTH_SECP_REPLACETLSPSK;
+    g_assert_cmphex(auth_must_fail(c, &p), ==,
+                    NVME_AUTH_FAIL_CONCAT_MISMATCH);
+    ev = ev_next(l, "NVMET_AUTH_FAILED");
+    ev_where(ev, peer, cntlid, 0);
+    g_assert_cmpstr(qdict_get_str(ev, "by"), ==, "target");
+    g_assert_cmpstr(qdict_get_str(ev, "failure-reason"), ==,
+                    "concat-mismatch");
+    g_assert_cmpint(qdict_get_int(ev, "failure-code"), ==,
+                    NVME_AUTH_FAIL_CONCAT_MISMATCH);
+    g_assert_cmpstr(qdict_get_str(ev, "sc-c"), ==, "replacetlspsk");
+    g_assert_cmpint(qdict_get_int(ev, "transaction-id"), ==, 7);
+    g_assert_cmpint(qdict_get_int(ev, "failures"), ==, 1);
+    g_assert_cmpint(qdict_get_int(ev, "successes"), ==, 0);
+    g_assert_nonnull(strstr(qdict_get_str(ev, "reason"), "not TLS-secured"));
+
+    /* a wrong response */
+    auth_params(&p, tt->hkey, tt->ckey, 8);
+    p.subnqn = TLSNQN;
+    p.corrupt_response = true;
+    g_assert_cmphex(auth_must_fail(c, &p), ==, NVME_AUTH_FAIL_FAILED);
+    ev = ev_next(l, "NVMET_AUTH_FAILED");
+    ev_where(ev, peer, cntlid, 0);
+    g_assert_cmpstr(qdict_get_str(ev, "failure-reason"), ==, "failed");
+    g_assert_cmpint(qdict_get_int(ev, "failure-code"), ==,
+                    NVME_AUTH_FAIL_FAILED);
+    g_assert_cmpstr(qdict_get_str(ev, "sc-c"), ==, "none");
+    g_assert_cmpint(qdict_get_int(ev, "transaction-id"), ==, 8);
+    g_assert_true(qdict_haskey(ev, "hash"));
+    g_assert_cmpint(qdict_get_int(ev, "failures"), ==, 2);
+
+    /* then right, bidirectionally */
+    auth_params(&p, tt->hkey, tt->ckey, 9);
+    p.subnqn = TLSNQN;
+    auth_must_pass(c, &p, &r);
+    ev = ev_next(l, "NVMET_AUTH_SUCCEEDED");
+    ev_where(ev, peer, cntlid, 0);
+    g_assert_cmpstr(qdict_get_str(ev, "sc-c"), ==, "none");
+    g_assert_true(qdict_get_bool(ev, "bidirectional"));
+    g_assert_cmpint(qdict_get_int(ev, "transaction-id"), ==, 9);
+    g_assert_cmpint(qdict_get_int(ev, "successes"), ==, 1);
+    g_assert_cmpint(qdict_get_int(ev, "failures"), ==, 2);
+    ev_none(l);
+    q = query_queue(tt->qts, cntlid, 0, NULL);
+    g_assert_true(qdict_get_bool(QAUTH(q), "authenticated"));
+    g_assert_true(qdict_get_bool(QAUTH(q), "bidirectional"));
+    g_assert_cmpint(qdict_get_int(QAUTH(q), "successes"), ==, 1);
+    g_assert_cmpint(qdict_get_int(QAUTH(q), "failures"), ==, 2);
+    qobject_unref(q);
+
+    /* enable, then reset */
+    HOST_OK(c, nvmf_host_enable(c->h));
+    ev_where(ev_next(l, "NVMET_CONTROLLER_ENABLED"), peer, cntlid, 0);
+    HOST_OK(c, nvmf_host_prop_set(c->h, NVME_REG_CC, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    ev_where(ev_next(l, "NVMET_CONTROLLER_RESET"), peer, cntlid, 0);
+    ev_none(l);
+    {
+        QDict *info = qobject_to(QDict, qmp_ok(tt->qts, qtest_qmp(tt->qts,
+            "{ 'execute': 'query-nvmet', 'arguments': { 'cntlid': %u } }",
+            cntlid)));
+        QDict *ctrl = qlist_nth_dict(qdict_get_qlist(info, "controllers"),
+                                     0);
+
+        g_assert_false(qdict_get_bool(ctrl, "enabled"));
+        g_assert_false(qdict_get_bool(ctrl, "ready"));
+        qobject_unref(info);
+    }
+
+    /* a PDU of an unknown type: C2HTermReq, the connection goes */
+    HOST_OK(c, nvmf_host_send_raw(c->h, pdu, sizeof(pdu)));
+    HOST_OK(c, nvmf_host_recv_pdu(c->h, &rsp));
+    g_assert_cmpint(rsp.type, ==, NVME_TCP_PDU_C2H_TERM);
+    ev = ev_next(l, "NVMET_TRANSPORT_ERROR");
+    ev_where(ev, peer, cntlid, 0);
+    g_assert_cmpint(qdict_get_int(ev, "fes"), ==,
+                    NVME_TCP_FES_INVALID_HEADER);
+    g_assert_cmpint(qdict_get_int(ev, "fes"), ==,
+                    nvmet_ld16(rsp.hdr + NVME_TCP_TERM_FES));
+    g_assert_true(qdict_haskey(ev, "fei"));
+    g_assert_nonnull(strstr(qdict_get_str(ev, "reason"), "type"));
+    ev = ev_next(l, "NVMET_CONNECTION_CLOSED");
+    ev_where(ev, peer, cntlid, 0);
+    /* about the controller, no longer about a queue */
+    ev = ev_next(l, "NVMET_CONTROLLER_DESTROYED");
+    ev_where(ev, NULL, cntlid, -1);
+    g_assert_false(qdict_haskey(ev, "peer"));
+    g_assert_cmpstr(qdict_get_str(ev, "reason"), ==, "admin queue closed");
+    ev_none(l);
+    conn_close(c);
+    evlog_free(l);
+    tls_target_stop(tt);
+}
+
+/*
+ * QEMU exits while hosts are connected to two ports (cleartext and TLS,
+ * an I/O queue too) and a capture runs: the objects go in whatever order
+ * QEMU deletes them, the queues' last events come while they do, QEMU
+ * exits cleanly and the capture ends every stream.
+ */
+static void test_qmp_exit_connected(void)
+{
+    TlsTarget *tt = tls_target_start();
+    g_autofree char *bin = find_tshark();
+    g_autofree char *identity = NULL;
+    char *pcap = target_path(tt->t, g_strdup_printf("%s.exit.pcap",
+                                                    tt->t->disk));
+    g_autoptr(GHashTable) streams = NULL;
+    Conn *c[4];
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    uint8_t key[48], hash;
+    NvmfCqe cqe;
+
+    qobject_unref(qmp_ok(tt->qts, qtest_qmp(tt->qts,
+        "{ 'execute': 'nvmet-capture-start', 'arguments': "
+        "{ 'port': 'port0', 'file': %s } }", pcap)));
+    /* an authenticated cleartext controller with an I/O queue */
+    c[0] = conn_open(tt->port);
+    tls_connect(c[0], TLSNQN, 0, 0xffff);
+    auth_params(&p, tt->hkey, NULL, 1);
+    p.subnqn = TLSNQN;
+    auth_must_pass(c[0], &p, &r);
+    HOST_OK(c[0], nvmf_host_enable(c[0]->h));
+    HOST_OK(c[0], nvmf_host_set_features(c[0]->h, NVME_FEAT_NUM_QUEUES,
+                                         0x00010001, &cqe));
+    c[1] = conn_open(tt->port);
+    tls_connect(c[1], TLSNQN, 1, c[0]->cntlid);
+    auth_params(&p, tt->hkey, NULL, 2);
+    p.subnqn = TLSNQN;
+    auth_must_pass(c[1], &p, &r);
+    nvmf_host_set_incapsule(c[1]->h, 16384);
+    rw_check(c[1], 16, 0x5a);
+    /* TLS controllers on both ports */
+    identity = nvmf_tls_configured(tls_psk01, 1, HOSTNQN, TLSNQN, key, &hash);
+    c[2] = tls_conn(tt->port, identity, key, hash);
+    tls_connect(c[2], TLSNQN, 0, 0xffff);
+    HOST_OK(c[2], nvmf_host_enable(c[2]->h));
+    c[3] = tls_conn(tt->rport, identity, key, hash);
+    tls_connect(c[3], TLSNQN, 0, 0xffff);
+
+    qtest_quit(tt->qts);    /* asserts that QEMU exited normally */
+    tt->t->qts = tt->qts = NULL;
+    for (int i = 0; i < 4; i++) {
+        conn_close(c[i]);
+    }
+    if (bin) {
+        streams = decode_capture(bin, pcap);
+        /* port0's three connections, each ended with FINs */
+        g_assert_cmpint(g_hash_table_size(streams), ==, 3);
+        for (unsigned i = 0; i < 3; i++) {
+            CapStream *cs = cap_stream(streams, i);
+
+            g_assert_true(cs->fin);
+        }
+    }
+    tls_target_stop(tt);
+}
+
 int main(int argc, char **argv)
 {
     static const DigestCase plain = { false, false };
@@ -2853,5 +3057,7 @@ int main(int argc, char **argv)
                    test_qmp_capture_property);
     qtest_add_func("/nvmet-tcp/qmp/errors", test_qmp_errors);
     qtest_add_func("/nvmet-tcp/qmp/rate-limit", test_qmp_rate_limit);
+    qtest_add_func("/nvmet-tcp/qmp/ctrl-events", test_qmp_ctrl_events);
+    qtest_add_func("/nvmet-tcp/qmp/exit-connected", test_qmp_exit_connected);
     return g_test_run();
 }

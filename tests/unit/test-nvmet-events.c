@@ -345,7 +345,7 @@ static void test_concat(void)
     a = tls_admin(f, identity, key);
     g_free(pat);
     pat = g_strdup_printf("tls-done peer=test-peer identity=%s generated=1 "
-                          "hash=1 serial=* cipher=AES-128-GCM "
+                          "hash=1 serial=* cipher=TLS_AES_128_GCM_SHA256 "
                           "version=TLS1.3", identity);
     tt_events_expect(tt, false,
         "conn-accepted *", pat, "ctrl-created *", "queue-connected *",
