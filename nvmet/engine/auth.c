@@ -184,14 +184,18 @@ void nvmet_auth_expire(NvmetSq *sq)
 {
     NvmetSqAuth *a = &sq->auth;
     int64_t ms = auth_timeout_ms(sq);
+    bool started = a->step != AUTH_STEP_IDLE;
 
-    if (a->step != AUTH_STEP_IDLE) {
+    if (started) {
         trace_nvmet_auth_timeout(sq->name, a->tid, ms, step_str(a->step));
     }
     nvmet_auth_clear_exchange(a);
-    a->failures++;
-    auth_failure_event(sq, NVMET_AUTH_FAIL_BY_TIMEOUT, 0,
-                       "the host's next message did not come in time");
+    if (started) {
+        /* a transaction that never started did not fail */
+        a->failures++;
+        auth_failure_event(sq, NVMET_AUTH_FAIL_BY_TIMEOUT, 0,
+                           "the host's next message did not come in time");
+    }
     set_step(sq, AUTH_STEP_IDLE);
     a->tid_valid = false;
     if (sq->closing) {
