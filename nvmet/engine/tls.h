@@ -39,6 +39,7 @@ typedef struct NvmetTlsConn {
     size_t in_off;
     GByteArray *out;        /* records to send */
     size_t out_off;
+    NvmetFaultHit fault;    /* a fault at the PSK lookup, for the handshake */
 } NvmetTlsConn;
 
 void nvmet_tls_init(NvmetTlsConn *tls, NvmetSq *sq, NvmetQueue *q,
