@@ -75,8 +75,9 @@ struct NvmetQueue {
     bool cap_tx_armed;          /* sent bytes from out offset cap_tx_from */
     uint64_t cap_tx_from;
 
-    /* fault injection: spoil the next PDU's digest */
+    /* fault injection: spoil the next PDU's digest; ICResp withheld */
     bool corrupt_hdgst, corrupt_ddgst;
+    bool icresp_held;
 
     NvmetTlsConn tls;
 };
@@ -496,6 +497,7 @@ static void icresp_resume(NvmetSq *sq, void *opaque)
 {
     NvmetQueue *q = sq_to_queue(sq);
 
+    q->icresp_held = false;
     if (!sq->closing) {
         build_icresp(q);
         queue_kick(q);
@@ -507,9 +509,12 @@ static void send_icresp(NvmetQueue *q)
     NvmetFaultHit hit;
 
     if (pdu_fault(q, NVMET_FP_PDU_ICRESP, NULL, &hit)) {
+        /* dropped: held back for ever */
+        q->icresp_held = hit.action == NVMET_FA_DROP;
         return;
     }
     if (hit.id && hit.action == NVMET_FA_DELAY) {
+        q->icresp_held = true;
         nvmet_fault_defer(&q->sq, &hit, icresp_resume, NULL);
         return;
     }
@@ -969,6 +974,12 @@ static bool rx_fault(NvmetQueue *q)
     };
     NvmetFaultHit hit;
 
+    if (q->icresp_held) {
+        /* the host did not wait for the ICResp a fault holds back */
+        queue_fatal(q, NVME_TCP_FES_PDU_SEQ_ERR, 0,
+                    "PDU before the (delayed) ICResp");
+        return true;
+    }
     return q->sq.t->fault_points &&
            pdu_fault(q, type_point[q->rx_type], NULL, &hit);
 }
