@@ -42,32 +42,30 @@ static uint64_t nvmet_events_suppressed_total;
 
 /* ---- where: the nvmet-port object of an engine port -------------------- */
 
-typedef struct PortLookup {
-    NvmetPort *port;
-    NvmetPortObject *found;
-} PortLookup;
+/*
+ * Engine port -> its nvmet-port object, kept by the objects themselves
+ * (objects.c).  Not a walk of /objects: when QEMU exits, the children of
+ * /objects are freed one after the other while still listed there, and a
+ * port that closes its connections then reports events.
+ */
+static GHashTable *nvmet_port_objects;
 
-static int port_lookup_cb(Object *obj, void *opaque)
+void nvmet_port_object_register(NvmetPortObject *p, bool on)
 {
-    PortLookup *l = opaque;
-    NvmetPortObject *p = (NvmetPortObject *)
-        object_dynamic_cast(obj, TYPE_NVMET_PORT);
-
-    if (p && p->port && p->port == l->port) {
-        l->found = p;
-        return 1;
+    if (!nvmet_port_objects) {
+        nvmet_port_objects = g_hash_table_new(NULL, NULL);
     }
-    return 0;
+    if (on) {
+        g_hash_table_insert(nvmet_port_objects, p->port, p);
+    } else {
+        g_hash_table_remove(nvmet_port_objects, p->port);
+    }
 }
 
 NvmetPortObject *nvmet_port_object_by_engine(NvmetPort *port)
 {
-    PortLookup l = { .port = port };
-
-    if (port) {
-        object_child_foreach(object_get_objects_root(), port_lookup_cb, &l);
-    }
-    return l.found;
+    return port && nvmet_port_objects ?
+           g_hash_table_lookup(nvmet_port_objects, port) : NULL;
 }
 
 static const char *port_id(NvmetPort *port)
@@ -416,6 +414,7 @@ static NvmetEventSend *const nvmet_event_map[NVMET_EVENT__MAX] = {
     [NVMET_EVENT_PSK_GENERATED] = send_psk_generated,
     [NVMET_EVENT_PSK_REPLACED] = send_psk_replaced,
     [NVMET_EVENT_TRANSPORT_ERROR] = send_transport_error,
+    [NVMET_EVENT_FAULT] = nvmet_fault_event_send,
 };
 
 /* ops.event of the engine */

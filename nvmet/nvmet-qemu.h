@@ -146,11 +146,16 @@ bool nvmet_host_object_set_tls_psk(NvmetHostObject *h, const char *secret,
 /* events.c: the engine's events as QMP events */
 void nvmet_qemu_event(void *opaque, const NvmetEvent *ev);
 NvmetPortObject *nvmet_port_object_by_engine(NvmetPort *port);
+/* objects.c: a port's engine counterpart came (@on) or goes */
+void nvmet_port_object_register(NvmetPortObject *p, bool on);
 /* events dropped by rate limiting, since QEMU started */
 uint64_t nvmet_events_suppressed(void);
 /* engine numbers -> QAPI enums (false: no such value) */
 NvmetAuthConcat nvmet_qapi_concat(uint8_t sc_c);
 bool nvmet_qapi_hash(uint8_t hash, NvmetDhchapHash *out);
 bool nvmet_qapi_dhgroup(uint8_t group, NvmetDhchapGroup *out);
+
+/* fault.c: the engine's fault event as NVMET_FAULT_FIRED */
+void nvmet_fault_event_send(const NvmetEvent *ev, NvmetEventSource *src);
 
 #endif

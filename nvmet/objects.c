@@ -268,6 +268,7 @@ static bool nvmet_port_complete(NvmetObject *obj, Error **errp)
         nvmet_qemu_port_close(p);
         return false;
     }
+    nvmet_port_object_register(p, true);
     p->portid = cfg.portid;
     if (p->portid >= nvmet_next_portid) {
         nvmet_next_portid = p->portid + 1;
@@ -286,6 +287,7 @@ static void nvmet_port_unparent(Object *obj)
 
     nvmet_qemu_port_close(p);
     if (p->port) {
+        nvmet_port_object_register(p, false);
         nvmet_port_free(p->port);
         p->port = NULL;
     }

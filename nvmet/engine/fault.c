@@ -18,7 +18,6 @@
  */
 #include "qemu/osdep.h"
 #include "fault.h"
-#include "ctrl.h"
 #include "event.h"
 #include "random.h"
 #include "trace.h"
@@ -934,7 +933,16 @@ void nvmet_fault_defer(NvmetSq *sq, const NvmetFaultHit *hit,
     d->arg = arg;
     ft->deferred = g_list_insert_sorted(ft->deferred, d, deferred_cmp);
     update_deadline(t);
-    nvmet_update_timer(t);
+    /*
+     * As nvmet_update_timer() does (ctrl.c, which calls into the request
+     * core): tell the user when the earliest deadline moved earlier.
+     */
+    if (t->fault_deadline < t->armed_deadline) {
+        t->armed_deadline = t->fault_deadline;
+        if (t->ops.timer_update) {
+            t->ops.timer_update(t->opaque, t->armed_deadline);
+        }
+    }
 }
 
 void nvmet_fault_timer(NvmetTarget *t, int64_t now)
