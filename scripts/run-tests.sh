@@ -18,6 +18,7 @@
 #              qemu-storage-daemon
 #   guest-auth only the DH-HMAC-CHAP guest test (part of guest)
 #   guest-tls  only the TLS / concatenation guest test (part of guest)
+#   guest-faults only the fault injection guest test (part of guest)
 # --quick: unit suites only.
 # NVMET_GUEST_ARGS: extra tests/guest/run.sh options for the guest tests
 #   (debugging, e.g. "--dmesg --param hosts=5").
@@ -30,8 +31,8 @@ suites=()
 for a in "$@"; do
     case $a in
         --quick) suites=(unit unit-asan) ;;
-        unit|unit-asan|qtest|guest|guest-auth|guest-tls) suites+=("$a") ;;
-        -h|--help) sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        unit|unit-asan|qtest|guest|guest-auth|guest-tls|guest-faults) suites+=("$a") ;;
+        -h|--help) sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown suite '$a'" ;;
     esac
 done
@@ -308,6 +309,55 @@ guest_tls() {
     rm -rf "$kdir"
 }
 
+# Fault injection with the Linux host (tests/guest/faults.sh): the guest
+# arms faults through its QMP channel (run.sh --guest-qmp, socat on the
+# host); the port is chosen by the kernel (trsvcid=0) and read back over QMP.
+guest_faults() {
+    local q=$NVMET_BUILD/qemu/build img=$LOGDIR/faults-disk.img
+    local nqn=nqn.2026-11.org.qemu:faults kdir=$LOGDIR/faults-keys
+    local trace=$LOGDIR/guest-faults.trace p=0 f=0
+    apt_install socat
+    rm -rf "$kdir" && mkdir -m 0700 "$kdir"
+    (
+        . "$NVMET_TOP/tests/guest/data/tls-keys.sh"
+        printf '%s' "$TLS_H2_KEY" > "$kdir/hkey"
+        printf '%s' "$TLS_H2_CKEY" > "$kdir/ckey"
+        echo "$TLS_H2" > "$kdir/h2"
+    )
+    rm -f "$img" && truncate -s 64M "$img"
+    # shellcheck disable=SC2086
+    guest_run guest-faults --qemu "$q/qemu-system-x86_64" --test faults \
+        --guest-qmp --timeout 900 --param subnqn=$nqn --param mib=4 \
+        ${NVMET_GUEST_ARGS:-} -- \
+        -blockdev driver=file,filename="$img",node-name=disk0 \
+        -object secret,id=hkey,file="$kdir/hkey" \
+        -object secret,id=ckey,file="$kdir/ckey" \
+        -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0,tls=allowed \
+        -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,allow-any-host=on \
+        -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
+        -object nvmet-host,id=h2,nqn="$(cat "$kdir/h2")",subsystems=sub0,dhchap-secret=hkey,dhchap-ctrl-secret=ckey \
+        -trace enable=nvmet_kato_expired -trace "enable=nvmet_fault_*,file=$trace"
+    # the faults the guest armed fired, and the target traced each
+    for step in connect-io pdu-c2h-data pdu-capsule-resp io-cmd keep-alive \
+                pdu-capsule-cmd auth-reply auth-negotiate auth-success \
+                tls-identity; do
+        if grep -q "fault [0-9]* fired at $step" "$trace" 2>/dev/null; then
+            p=$((p + 1))
+        else
+            f=$((f + 1)); echo "FAIL: no fault fired at $step in $trace" >&2
+        fi
+    done
+    # the ignored Keep Alives let the controller's KATO expire
+    if grep -q "no keep-alive within" "$trace" 2>/dev/null; then
+        p=$((p + 1))
+    else
+        f=$((f + 1)); echo "FAIL: no KATO expiry in $trace" >&2
+    fi
+    record guest-faults-target "$p" "$f"
+    rm -f "$img"
+    rm -rf "$kdir"
+}
+
 guest_prepare() {
     if ! use_private_gnutls; then
         record guest 0 1 "GnuTLS build failed"
@@ -346,6 +396,7 @@ guest_suite() {
 
     guest_auth
     guest_tls
+    guest_faults
 
     # the same against qemu-storage-daemon: the guest's QEMU has no target
     rm -f "$img" && truncate -s 64M "$img"
@@ -375,6 +426,7 @@ for s in "${suites[@]}"; do
         guest) guest_suite ;;
         guest-auth) guest_prepare && guest_auth ;;
         guest-tls) guest_prepare && guest_tls ;;
+        guest-faults) guest_prepare && guest_faults ;;
     esac
 done
 

@@ -135,7 +135,7 @@ typedef struct NvmetFaultConfig {
     NvmetFaultAct action;
     /* parameters; each belongs to some actions only (has_* says given) */
     bool has_status;
-    uint16_t status;             /* STATUS: DNR << 14 | MORE << 13 | SCT << 8 | SC */
+    uint16_t status;             /* STATUS: DNR<<14 | MORE<<13 | SCT<<8 | SC */
     bool has_reason;
     uint8_t reason;              /* AUTH_FAILURE: NVME_AUTH_FAIL_* */
     bool has_alert;

@@ -24,7 +24,7 @@ static const uint8_t secret[48] = {
     0x64, 0xc8, 0x31, 0xef, 0x1b, 0x86, 0x53, 0xda, 0x2f, 0x70, 0xbe, 0x49,
 };
 
-/* ---- helpers ------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------ */
 
 static uint32_t arm(TestTarget *tt, const NvmetFaultConfig *cfg)
 {
@@ -199,7 +199,7 @@ static NvmetPort *tls_port(TestTarget *tt)
     return port;
 }
 
-/* ---- bad specifications ---------------------------------------------------- */
+/* ---- bad specifications ------------------------------------------------- */
 
 static void refused(TestTarget *tt, const NvmetFaultConfig *cfg,
                     const char *why)
@@ -290,7 +290,7 @@ static void test_refused(void)
     tt_free(tt);
 }
 
-/* ---- command actions ------------------------------------------------------ */
+/* ---- command actions ---------------------------------------------------- */
 
 /* status, drop, delay, close (before and after), c2h-term on I/O */
 static void test_cmd_actions(void)
@@ -499,7 +499,7 @@ static void test_keep_alive(void)
     tt_free(tt);
 }
 
-/* ---- PDU actions ----------------------------------------------------------- */
+/* ---- PDU actions -------------------------------------------------------- */
 
 static void test_pdu_actions(void)
 {
@@ -645,7 +645,7 @@ static void test_pdu_actions(void)
     tt_free(tt);
 }
 
-/* ---- DH-HMAC-CHAP ------------------------------------------------------------ */
+/* ---- DH-HMAC-CHAP ------------------------------------------------------- */
 
 /* AUTH_Failure1 with each reason, at a Send and at a Receive step */
 static void test_auth_failure(void)
@@ -718,7 +718,7 @@ static void test_auth_failure(void)
     auth_setup_free(&s);
 }
 
-/* ---- TLS and concatenation ---------------------------------------------------- */
+/* ---- TLS and concatenation ---------------------------------------------- */
 
 static char *host_generated(NvmfAuthResult *r, uint8_t *key)
 {
@@ -876,7 +876,7 @@ static void test_tls(void)
     auth_setup_free(&s);
 }
 
-/* ---- when: count semantics ------------------------------------------------------ */
+/* ---- when: count semantics ---------------------------------------------- */
 
 static void test_counts(void)
 {
@@ -944,7 +944,7 @@ static void test_counts(void)
     tt_free(tt);
 }
 
-/* ---- where: filters; the first fault armed wins ---------------------------------- */
+/* ---- where: filters; the first fault armed wins ------------------------- */
 
 static void test_filters(void)
 {
@@ -1009,7 +1009,7 @@ static void test_filters(void)
     tt_free(tt);
 }
 
-/* ---- deletion, ownership, events, descriptions ----------------------------------- */
+/* ---- deletion, ownership, events, descriptions -------------------------- */
 
 static void test_delete(void)
 {
@@ -1079,7 +1079,7 @@ static void test_delete(void)
     tt_free(tt);
 }
 
-/* ---- determinism ------------------------------------------------------------------- */
+/* ---- determinism -------------------------------------------------------- */
 
 /*
  * One run of a fault script on a seeded subsystem: authentication (the
