@@ -13,7 +13,10 @@ set -euo pipefail
 
 pcdir=$NVMET_BUILD/gnutls/prefix/lib/pkgconfig
 src=$NVMET_TOP/tests/tls/psk-sha384-check.c
-out=$NVMET_BUILD/gnutls/psk-sha384-check
+# (not inside build/gnutls, which may be a symlink to a GnuTLS build that
+# other checkouts share and check at the same time)
+out=$NVMET_BUILD/gnutls-check/psk-sha384-check
+mkdir -p "${out%/*}"
 
 [ -e "$pcdir/gnutls.pc" ] || die "no GnuTLS in $pcdir: run scripts/build-gnutls.sh"
 export PKG_CONFIG_PATH=$pcdir
