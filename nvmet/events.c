@@ -20,7 +20,6 @@
  */
 #include "qemu/osdep.h"
 #include "qemu/timer.h"
-#include "qom/object_interfaces.h"
 #include "qapi/qapi-events-nvmet.h"
 #include "nvmet/proto.h"
 #include "nvmet-qemu.h"
@@ -43,21 +42,24 @@ static uint64_t nvmet_events_suppressed_total;
 /* ---- where: the nvmet-port object of an engine port -------------------- */
 
 /*
- * Engine port -> its nvmet-port object, kept by the objects themselves
- * (objects.c).  Not a walk of /objects: when QEMU exits, the children of
- * /objects are freed one after the other while still listed there, and a
- * port that closes its connections then reports events.
+ * NvmetPort * -> NvmetPortObject *, for the ports that are ready.  Not a
+ * walk of /objects: events also come while QEMU deletes its objects at
+ * exit, when /objects may still list children that are already gone.
  */
 static GHashTable *nvmet_port_objects;
 
-void nvmet_port_object_register(NvmetPortObject *p, bool on)
+void nvmet_port_object_register(NvmetPortObject *p)
 {
     if (!nvmet_port_objects) {
         nvmet_port_objects = g_hash_table_new(NULL, NULL);
     }
-    if (on) {
-        g_hash_table_insert(nvmet_port_objects, p->port, p);
-    } else {
+    g_hash_table_insert(nvmet_port_objects, p->port, p);
+}
+
+void nvmet_port_object_unregister(NvmetPortObject *p)
+{
+    if (nvmet_port_objects && p->port &&
+        g_hash_table_lookup(nvmet_port_objects, p->port) == p) {
         g_hash_table_remove(nvmet_port_objects, p->port);
     }
 }
@@ -68,12 +70,6 @@ NvmetPortObject *nvmet_port_object_by_engine(NvmetPort *port)
            g_hash_table_lookup(nvmet_port_objects, port) : NULL;
 }
 
-static const char *port_id(NvmetPort *port)
-{
-    NvmetPortObject *p = nvmet_port_object_by_engine(port);
-
-    return p ? object_get_canonical_path_component(OBJECT(p)) : NULL;
-}
 
 /* ---- rate limiting ------------------------------------------------------ */
 
@@ -330,6 +326,7 @@ static void fill_tls(NvmetTlsEvent *e, const NvmetEvent *ev,
              NVMET_TLS_PSK_KIND_CONFIGURED;
     e->key_serial = ev->u.tls.key_serial;
     e->cipher = (char *)ev->u.tls.cipher;
+    e->key_exchange = (char *)ev->u.tls.kx;
     e->version = (char *)ev->u.tls.version;
     e->alert = (char *)ev->u.tls.alert;
     e->has_alert_received = ev->u.tls.alert != NULL;
@@ -421,7 +418,9 @@ static NvmetEventSend *const nvmet_event_map[NVMET_EVENT__MAX] = {
 void nvmet_qemu_event(void *opaque, const NvmetEvent *ev)
 {
     const char *name = nvmet_event_type_name(ev->type);
-    const char *port = port_id(ev->port);
+    NvmetPortObject *p = nvmet_port_object_by_engine(ev->port);
+    const char *port = p ? object_get_canonical_path_component(OBJECT(p)) :
+                       NULL;
     NvmetEventSend *send = ev->type < NVMET_EVENT__MAX ?
                            nvmet_event_map[ev->type] : NULL;
     NvmetEventSource src = { 0 };
@@ -430,6 +429,7 @@ void nvmet_qemu_event(void *opaque, const NvmetEvent *ev)
     trace_nvmet_qemu_event(name, port ? port : "-", ev->peer ? ev->peer : "-",
                            ev->cntlid, ev->has_qid ? ev->qid : -1,
                            ev->reason ? ev->reason : "");
+    nvmet_capture_event(p, ev);
     if (!send || !nvmet_event_allowed(name, ev->peer, &suppressed)) {
         return;
     }

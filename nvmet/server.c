@@ -96,6 +96,7 @@ static const NvmetEngineOps nvmet_ops = {
     .random_bytes = nvmet_ops_random,
     .tls_keylog = nvmet_ops_keylog,
     .event = nvmet_qemu_event,
+    .capture = nvmet_capture_data,
 };
 
 static void nvmet_timer_cb(void *opaque)

@@ -182,8 +182,9 @@ typedef struct NvmetSqTls {
     bool generated;         /* a generated (concatenation) PSK */
     uint8_t hash;           /* 1 SHA-256, 2 SHA-384 */
     uint32_t key_serial;    /* the PSK's serial number (traces) */
-    const char *cipher;     /* of the session (GnuTLS's static names) */
-    const char *version;
+    char cipher[48];        /* the suite: "TLS_AES_128_GCM_SHA256" */
+    const char *kx;         /* key exchange, "DHE-PSK" (GnuTLS's names) */
+    const char *version;    /* "TLS1.3" (GnuTLS's name) */
 } NvmetSqTls;
 
 /* ---- submission queues --------------------------------------------------- */

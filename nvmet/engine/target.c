@@ -828,6 +828,11 @@ void nvmet_ns_resize(NvmetNs *ns, uint64_t size)
     }
 }
 
+const NvmetNsConfig *nvmet_ns_config(NvmetNs *ns)
+{
+    return &ns->cfg;
+}
+
 void nvmet_secret_str_free(char *s)
 {
     if (s) {
@@ -892,7 +897,8 @@ static void sq_info(NvmetSq *sq, NvmetQueueInfo *info)
         .tls_generated = sq->tls.generated,
         .tls_hash = sq->tls.hash,
         .tls_key_serial = sq->tls.key_serial,
-        .tls_cipher = sq->tls.cipher,
+        .tls_cipher = sq->tls.cipher[0] ? sq->tls.cipher : NULL,
+        .tls_kx = sq->tls.kx,
         .tls_version = sq->tls.version,
     };
     sq->ops->queue_info(sq, info);

@@ -204,6 +204,26 @@ static int tls_keylog_cb(gnutls_session_t session, const char *label,
 
 /* ---- session ------------------------------------------------------------ */
 
+/*
+ * The session's cipher suite as TLS 1.3 names it (TLS_AES_128_GCM_SHA256:
+ * the AEAD and the PRF hash), key exchange and version, for events and
+ * queries.
+ */
+static void tls_session_names(gnutls_session_t session, NvmetSqTls *bound)
+{
+    const char *cipher = gnutls_cipher_get_name(gnutls_cipher_get(session));
+    const char *prf = gnutls_digest_get_name(gnutls_prf_hash_get(session));
+    g_autofree char *suite = g_strdup_printf("TLS_%s_%s",
+                                             cipher ? cipher : "?",
+                                             prf ? prf : "?");
+
+    g_strdelimit(suite, "-", '_');
+    g_strlcpy(bound->cipher, suite, sizeof(bound->cipher));
+    bound->kx = gnutls_kx_get_name(gnutls_kx_get(session));
+    bound->version = gnutls_protocol_get_name(
+        gnutls_protocol_get_version(session));
+}
+
 /* A TLS event of the connection, with what its handshake proved so far. */
 static void tls_event(NvmetTlsConn *tls, NvmetEvent *ev)
 {
@@ -213,7 +233,8 @@ static void tls_event(NvmetTlsConn *tls, NvmetEvent *ev)
     ev->u.tls.generated = bound->generated;
     ev->u.tls.hash = bound->hash;
     ev->u.tls.key_serial = bound->key_serial;
-    ev->u.tls.cipher = bound->cipher;
+    ev->u.tls.cipher = bound->cipher[0] ? bound->cipher : NULL;
+    ev->u.tls.kx = bound->kx;
     ev->u.tls.version = bound->version;
     nvmet_event_sq(tls->sq, ev);
 }
@@ -363,9 +384,7 @@ static void tls_handshake(NvmetTlsConn *tls)
     tls->state = NVMET_TLS_ACTIVE;
     bound->active = true;
     bound->has_key = true;
-    bound->cipher = gnutls_cipher_get_name(gnutls_cipher_get(tls->session));
-    bound->version = gnutls_protocol_get_name(
-        gnutls_protocol_get_version(tls->session));
+    tls_session_names(tls->session, bound);
     desc = gnutls_session_get_desc(tls->session);
     trace_nvmet_tls_established(tls->sq->name,
                                 bound->identity ? bound->identity : "",

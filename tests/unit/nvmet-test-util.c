@@ -143,12 +143,21 @@ void tt_events_clear(TestTarget *tt)
     g_ptr_array_set_size(tt->events, 0);
 }
 
-void tt_events_expect(TestTarget *tt, bool with_steps,
-                      const char *const *patterns)
+void tt_events_expect(TestTarget *tt, bool with_steps, ...)
 {
     g_autoptr(GString) all = g_string_new("");
-    const char *const *p = patterns;
+    g_autoptr(GPtrArray) want = g_ptr_array_new();
+    const char *const *patterns, *const *p, *pat;
     bool ok = true;
+    va_list ap;
+
+    va_start(ap, with_steps);
+    while ((pat = va_arg(ap, const char *))) {
+        g_ptr_array_add(want, (gpointer)pat);
+    }
+    va_end(ap);
+    g_ptr_array_add(want, NULL);
+    patterns = p = (const char *const *)want->pdata;
 
     for (unsigned i = 0; i < tt->events->len; i++) {
         const char *e = g_ptr_array_index(tt->events, i);

@@ -60,14 +60,14 @@ void tt_trace_clear(TestTarget *tt);
 /*
  * Events as one line each: "TYPE [peer=P] [cntlid=C qid=Q] key=value...".
  * tt_events_expect() checks the events since the last call (or
- * tt_events_clear()) against glob patterns (g_pattern_match_simple), in
- * order and all of them; "auth-step" events are left out unless
- * @with_steps.
+ * tt_events_clear()) against glob patterns (g_pattern_match_simple, a
+ * NULL-terminated list), in order and all of them; "auth-step" events
+ * are left out unless @with_steps.
  */
 char *tt_event_str(const NvmetEvent *ev);
 void tt_events_clear(TestTarget *tt);
-void tt_events_expect(TestTarget *tt, bool with_steps,
-                      const char *const *patterns);
+void tt_events_expect(TestTarget *tt, bool with_steps, ...)
+    G_GNUC_NULL_TERMINATED;
 /* The captured cleartext of @q (NULL: nothing captured). */
 TestCapture *tt_capture(TestTarget *tt, NvmetQueue *q);
 /*
