@@ -487,13 +487,12 @@ static void test_keep_alive(void)
     g_assert_true(tt_trace_has(tt, "no keep-alive within 2000 ms"));
     g_assert_true(nvmet_queue_wants_close(a->q));
     g_assert_true(nvmet_queue_wants_close(io->q));
-    tt_events_expect(tt, false, (const char *const[]) {
+    tt_events_expect(tt, false,
         "fault * step=keep-alive action=ignore-keep-alive *",
         "fault * step=keep-alive action=ignore-keep-alive *",
         "fault * step=keep-alive action=ignore-keep-alive *",
         "ctrl-destroyed * reason=keep-alive timeout",
-        NULL,
-    });
+        NULL);
     tc_free(io);
     tc_free(a);
     tt_free(tt);
@@ -1034,12 +1033,11 @@ static void test_delete(void)
     g_free(l.desc);
     tt_events_clear(tt);
     g_assert_cmphex(rw(io, false, 0, r), ==, NVME_SC_INTERNAL);
-    tt_events_expect(tt, false, (const char *const[]) {
+    tt_events_expect(tt, false,
         "fault peer=test-peer cntlid=* qid=1 subnqn=" TEST_SUBNQN
         " id=1 step=io-cmd action=status reason=fault 1 at io-cmd "
         "(cid * opcode 0x02): complete with status 0x0006*",
-        NULL,
-    });
+        NULL);
     g_assert_true(nvmet_fault_del(tt->t, id, false, &err));
     g_assert_no_error(err);
     g_assert_cmphex(rw(io, false, 0, r), ==, 0);
