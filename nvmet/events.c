@@ -411,6 +411,7 @@ static NvmetEventSend *const nvmet_event_map[NVMET_EVENT__MAX] = {
     [NVMET_EVENT_PSK_GENERATED] = send_psk_generated,
     [NVMET_EVENT_PSK_REPLACED] = send_psk_replaced,
     [NVMET_EVENT_TRANSPORT_ERROR] = send_transport_error,
+    [NVMET_EVENT_FAULT] = nvmet_fault_event_send,
 };
 
 /* ops.event of the engine */

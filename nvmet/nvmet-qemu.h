@@ -182,4 +182,7 @@ NvmetAuthConcat nvmet_qapi_concat(uint8_t sc_c);
 bool nvmet_qapi_hash(uint8_t hash, NvmetDhchapHash *out);
 bool nvmet_qapi_dhgroup(uint8_t group, NvmetDhchapGroup *out);
 
+/* fault.c: the engine's fault event as NVMET_FAULT_FIRED */
+void nvmet_fault_event_send(const NvmetEvent *ev, NvmetEventSource *src);
+
 #endif

@@ -47,11 +47,13 @@ EDITS = [
      "{ 'include': 'crypto.json' }\n{ 'include': 'nvmet.json' }"),
     ('qapi/qom.json',
      "    'main-loop',\n",
-     "    'main-loop',\n    'nvmet-host',\n    'nvmet-namespace',\n"
+     "    'main-loop',\n    'nvmet-fault',\n    'nvmet-host',\n"
+     "    'nvmet-namespace',\n"
      "    'nvmet-port',\n    'nvmet-subsystem',\n"),
     ('qapi/qom.json',
      "      'main-loop':                  'MainLoopProperties',\n",
      "      'main-loop':                  'MainLoopProperties',\n"
+     "      'nvmet-fault':                'NvmetFaultProperties',\n"
      "      'nvmet-host':                 'NvmetHostProperties',\n"
      "      'nvmet-namespace':            'NvmetNamespaceProperties',\n"
      "      'nvmet-port':                 'NvmetPortProperties',\n"

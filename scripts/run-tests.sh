@@ -22,6 +22,7 @@
 #   guest-demo only the demo's guest test with 4 I/O queues, checking that
 #              QEMU has no TCP socket meanwhile, and a second demo at the
 #              same time (part of guest)
+#   guest-faults  only the fault injection guest test (part of guest)
 #   guest-kernels  the TLS / concatenation guest test with older host
 #              kernels: $NVMET_CI_KERNELS (default "6.16": Linux 6.15-6.17
 #              concatenation and nvme-cli 2.13 PSKs); scripts/kernel-matrix.sh
@@ -46,7 +47,7 @@ suites=()
 for a in "$@"; do
     case $a in
         --quick) suites=(unit unit-asan) ;;
-        unit|unit-asan|qtest|guest|guest-io|guest-auth|guest-tls|guest-demo|guest-kernels) suites+=("$a") ;;
+        unit|unit-asan|qtest|guest|guest-io|guest-auth|guest-tls|guest-demo|guest-faults|guest-kernels) suites+=("$a") ;;
         -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown suite '$a'" ;;
     esac
@@ -486,6 +487,54 @@ guest_demo() {
     rm -rf "$kdir"
 }
 
+# Fault injection with the Linux host (tests/guest/faults.sh): the guest
+# arms faults through its QMP channel (run.sh --guest-qmp, guestfwd
+# unix-connect:); the port is chosen by the kernel (trsvcid=0) and read back over QMP.
+guest_faults() {
+    local q=$NVMET_BUILD/qemu/build img=$LOGDIR/faults-disk.img
+    local nqn=nqn.2026-11.org.qemu:faults kdir=$LOGDIR/faults-keys
+    local trace=$LOGDIR/guest-faults.trace p=0 f=0
+    rm -rf "$kdir" && mkdir -m 0700 "$kdir"
+    (
+        . "$NVMET_TOP/tests/guest/data/tls-keys.sh"
+        printf '%s' "$TLS_H2_KEY" > "$kdir/hkey"
+        printf '%s' "$TLS_H2_CKEY" > "$kdir/ckey"
+        echo "$TLS_H2" > "$kdir/h2"
+    )
+    rm -f "$img" && truncate -s 64M "$img"
+    # shellcheck disable=SC2086
+    guest_run guest-faults --qemu "$q/qemu-system-x86_64" --test faults \
+        --guest-qmp --timeout 900 --param subnqn=$nqn --param mib=4 \
+        ${NVMET_GUEST_ARGS:-} -- \
+        -blockdev driver=file,filename="$img",node-name=disk0 \
+        -object secret,id=hkey,file="$kdir/hkey" \
+        -object secret,id=ckey,file="$kdir/ckey" \
+        -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0,tls=allowed \
+        -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,allow-any-host=on \
+        -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
+        -object nvmet-host,id=h2,nqn="$(cat "$kdir/h2")",subsystems=sub0,dhchap-secret=hkey,dhchap-ctrl-secret=ckey \
+        -trace enable=nvmet_kato_expired -trace "enable=nvmet_fault_*,file=$trace"
+    # the faults the guest armed fired, and the target traced each
+    for step in connect-io pdu-c2h-data pdu-capsule-resp io-cmd keep-alive \
+                pdu-capsule-cmd auth-reply auth-negotiate auth-success \
+                tls-identity; do
+        if grep -q "fault [0-9]* fired at $step" "$trace" 2>/dev/null; then
+            p=$((p + 1))
+        else
+            f=$((f + 1)); echo "FAIL: no fault fired at $step in $trace" >&2
+        fi
+    done
+    # the ignored Keep Alives let the controller's KATO expire
+    if grep -q "no keep-alive within" "$trace" 2>/dev/null; then
+        p=$((p + 1))
+    else
+        f=$((f + 1)); echo "FAIL: no KATO expiry in $trace" >&2
+    fi
+    record guest-faults-target "$p" "$f"
+    rm -f "$img"
+    rm -rf "$kdir"
+}
+
 guest_prepare() {
     [ -n "$SOCKDIR" ] || SOCKDIR=$(mktemp -d "${TMPDIR:-/tmp}/nvmet-tests.XXXXXX")
     if ! use_private_gnutls; then
@@ -546,6 +595,7 @@ guest_suite() {
     guest_auth
     guest_tls
     guest_demo
+    guest_faults
 
     # the same against qemu-storage-daemon: the guest's QEMU has no target
     rm -f "$img" && truncate -s 64M "$img"
@@ -599,6 +649,7 @@ for s in "${suites[@]}"; do
         guest-auth) guest_prepare && guest_auth ;;
         guest-tls) guest_prepare && guest_tls ;;
         guest-demo) guest_prepare && guest_demo ;;
+        guest-faults) guest_prepare && guest_faults ;;
     esac
 done
 

@@ -376,6 +376,7 @@ typedef enum NvmetEventType {
     NVMET_EVENT_PSK_GENERATED,   /* NEWTLSPSK made a generated PSK: u.psk */
     NVMET_EVENT_PSK_REPLACED,    /* REPLACETLSPSK replaced it: u.psk */
     NVMET_EVENT_TRANSPORT_ERROR, /* C2HTermReq sent: u.fatal, reason */
+    NVMET_EVENT_FAULT,           /* an injected fault fired: u.fault, reason */
     NVMET_EVENT__MAX
 } NvmetEventType;
 
@@ -442,6 +443,13 @@ struct NvmetEvent {
             bool has_fei;        /* FEI means something for this FES */
             uint32_t fei;
         } fatal;
+        struct {                 /* FAULT (include/nvmet/fault.h) */
+            uint32_t id;
+            unsigned point;      /* NvmetFaultPoint */
+            unsigned action;     /* NvmetFaultAct */
+            const char *step;    /* their names */
+            const char *action_name;
+        } fault;
     } u;
 };
 

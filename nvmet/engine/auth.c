@@ -33,6 +33,8 @@
 #include "crypto.h"
 #include "ctrl.h"
 #include "event.h"
+#include "fault.h"
+#include "random.h"
 #include "target.h"
 #include "trace.h"
 
@@ -243,12 +245,47 @@ static void auth_success(NvmetSq *sq)
     if (a->sc_c != NVME_AUTH_SECP_NOSC) {
         nvmet_concat_generate_psk(sq);
     }
-    if (sq->tls.has_key && sq->ctrl && sq->ctrl->subsys &&
-        sq->ctrl->subsys->quirk_free_tls_key) {
-        /* the seed bug, on purpose: the queue forgets its TLS key */
-        sq->tls.has_key = false;
-        trace_nvmet_quirk_free_tls_key(sq->name, sq->tls.key_serial);
+    if (sq->tls.has_key) {
+        /* the seed bug, on purpose (quirk-free-tls-key is such a fault) */
+        NvmetFaultCtx ctx = {
+            .has_sc_c = true, .sc_c = a->sc_c, .tls_key = true,
+        };
+        NvmetFaultHit hit;
+
+        if (nvmet_fault_armed(sq->t, NVMET_FP_AUTH_SUCCESS) &&
+            nvmet_fault_at(sq, NVMET_FP_AUTH_SUCCESS, &ctx, &hit)) {
+            sq->tls.has_key = false;
+            trace_nvmet_auth_forget_tls_key(sq->name, hit.id,
+                                            sq->tls.key_serial);
+        }
     }
+}
+
+/*
+ * A fault wants this authentication command to fail: the exchange ends
+ * with AUTH_Failure1 (at once for a Receive, at the next Receive for a
+ * Send).  A Negotiate names the new transaction first.
+ */
+static bool auth_fault(NvmetSq *sq, NvmetReq *req)
+{
+    NvmetSqAuth *a = &sq->auth;
+    g_autofree char *why = NULL;
+    uint8_t reason;
+
+    if (!nvmet_fault_auth_failure(req, &reason)) {
+        return false;
+    }
+    if (req->h2c && req->buf && req->data_len > NVME_AUTH_NEG_SC_C &&
+        req->buf[NVME_AUTH_TYPE] == NVME_AUTH_COMMON_MESSAGES &&
+        req->buf[NVME_AUTH_ID] == NVME_AUTH_MSG_NEGOTIATE) {
+        nvmet_auth_clear_exchange(a);
+        a->tid = nvmet_ld16(req->buf + NVME_AUTH_TID);
+        a->tid_valid = true;
+        a->sc_c = req->buf[NVME_AUTH_NEG_SC_C];
+    }
+    why = g_strdup_printf("fault %u", req->fault.id);
+    fail1(sq, reason, why);
+    return true;
 }
 
 bool nvmet_auth_needed(NvmetSq *sq, const char *hostnqn)
@@ -282,44 +319,10 @@ bool nvmet_auth_needed(NvmetSq *sq, const char *hostnqn)
 
 /* ---- deterministic per-queue randomness ------------------------------- */
 
-/*
- * In seeded mode the bytes are HMAC-SHA-256(K, label || subnqn || 0 ||
- * hostnqn || 0 || qid || connection || draw || block) with
- * K = SHA-256(seed): a function of the queue's identity and history only.
- */
+/* The queue's authentication stream (random.c) */
 static void sq_random(NvmetSq *sq, void *buf, size_t len)
 {
-    NvmetSubsys *s = sq->ctrl ? sq->ctrl->subsys : NULL;
-    uint8_t *out = buf;
-
-    if (!s || !s->seeded) {
-        /* nvmet_target_new() insists on a source */
-        sq->t->ops.random_bytes(sq->t->opaque, buf, len);
-        return;
-    }
-    for (uint32_t block = 0; len; block++) {
-        static const char label[] = "nvmet-tcp random";
-        uint8_t ctr[12], t[32];
-        NvmetBuf parts[6] = {
-            { label, sizeof(label) },
-            { sq->ctrl->subnqn, strlen(sq->ctrl->subnqn) + 1 },
-            { sq->ctrl->hostnqn, strlen(sq->ctrl->hostnqn) + 1 },
-            { ctr, sizeof(ctr) },
-        };
-        size_t n = MIN(len, sizeof(t));
-
-        nvmet_st16(ctr, sq->qid);
-        nvmet_st16(ctr + 2, sq->conn_index);
-        nvmet_st32(ctr + 4, sq->random_draws);
-        nvmet_st32(ctr + 8, block);
-        nvmet_hmac(NVMET_HASH_SHA256, s->seed_key, sizeof(s->seed_key),
-                   parts, 4, t);
-        memcpy(out, t, n);
-        nvmet_memzero(t, sizeof(t));
-        out += n;
-        len -= n;
-    }
-    sq->random_draws++;
+    nvmet_sq_random(sq, "nvmet-tcp random", &sq->random_draws, buf, len);
 }
 
 /* ---- AUTH_Negotiate ------------------------------------------------------ */
@@ -356,7 +359,7 @@ static bool concat_check(NvmetSq *sq, uint8_t sc_c)
     if (sc_c == NVME_AUTH_SECP_REPLACETLSPSK && !sq->tls.has_key) {
         fail1(sq, NVME_AUTH_FAIL_CONCAT_MISMATCH, sq->tls.active ?
               "REPLACETLSPSK on a TLS queue whose key was dropped "
-              "(quirk free-tls-key-on-auth)" :
+              "(fault forget-tls-key, quirk-free-tls-key)" :
               "REPLACETLSPSK on a queue that is not TLS-secured");
         return false;
     }
@@ -820,7 +823,9 @@ void nvmet_exec_auth_send(NvmetReq *req)
         nvmet_req_complete(req, NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR);
         return;
     }
-    auth_send(sq, req->buf, tl);
+    if (!auth_fault(sq, req)) {
+        auth_send(sq, req->buf, tl);
+    }
     auth_rearm(sq);
     nvmet_req_complete(req, NVME_SC_SUCCESS);
 }
@@ -963,6 +968,7 @@ void nvmet_exec_auth_recv(NvmetReq *req)
         return;
     }
     trace_nvmet_auth_recv(sq->name, al, step_str(sq->auth.step));
+    auth_fault(sq, req);
     if (!auth_receive(sq, req->buf, al)) {
         /* too small to hold the message: the host may retry */
         req->err_pel = NVME_AUTH_SQE_TL;

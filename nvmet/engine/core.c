@@ -21,6 +21,7 @@
 #include "ctrl.h"
 #include "event.h"
 #include "fabrics.h"
+#include "fault.h"
 #include "io.h"
 #include "trace.h"
 
@@ -58,6 +59,7 @@ void nvmet_sq_release(NvmetSq *sq)
     g_assert(!sq->released);
     trace_nvmet_queue_release(sq->name);
     nvmet_event_sq(sq, &ev);
+    nvmet_fault_sq_release(sq);
     sq->closing = true;
     if (sq->port) {
         sq->port->queues = g_list_remove(sq->port->queues, sq);
@@ -152,6 +154,46 @@ static bool route(NvmetReq *req, NvmetRoute *r)
 }
 
 /*
+ * A fault fired at the command's start (fault.c): carry out what happens
+ * instead of the command.  True if the command is over; a fault that acts
+ * later stays in req->fault (req.c, auth.c).  A command a fault takes over
+ * is not host activity for the keep-alive timer: that is how ignoring
+ * Keep Alive lets the controller expire.
+ */
+static bool fault_start(NvmetReq *req)
+{
+    NvmetSq *sq = req->sq;
+    const NvmetFaultHit *hit = &req->fault;
+    g_autofree char *why = NULL;
+
+    switch (hit->action) {
+    case NVMET_FA_STATUS:
+        nvmet_req_complete(req, hit->status);
+        return true;
+    case NVMET_FA_CLOSE:
+        if (hit->after_response) {
+            return false;
+        }
+        why = g_strdup_printf("fault %u closed the connection", hit->id);
+        nvmet_sq_close(sq, why);
+        nvmet_req_drop(req);
+        return true;
+    case NVMET_FA_C2H_TERM:
+        why = g_strdup_printf("fault %u terminated the connection", hit->id);
+        sq->ops->fatal(sq, hit->fes, hit->fei, why);
+        nvmet_req_drop(req);
+        return true;
+    case NVMET_FA_IGNORE_KEEP_ALIVE:
+        nvmet_req_drop(req);
+        return true;
+    case NVMET_FA_AEN:
+        nvmet_ctrl_add_aen(sq->ctrl, hit->aen);
+        return false;
+    default:
+        return false;
+    }
+}
+
  * The command's capsule has arrived (with its in-capsule data, if any):
  * account for it in the SQ head, check what every command must get right,
  * route it and pass it through the authentication gate.  Only then may
@@ -215,6 +257,9 @@ void nvmet_req_execute(NvmetReq *req)
         nvmet_req_complete(req, NVME_SC_TRANSIENT_TR_ERR);
         return;
     }
+    if (nvmet_fault_cmd_check(req) && fault_start(req)) {
+        return;
+    }
     if (req->keep_alive && sq->ctrl) {
         nvmet_ctrl_keep_alive(sq->ctrl);
     }
@@ -239,6 +284,7 @@ void nvmet_target_timer(NvmetTarget *t)
 {
     int64_t now = nvmet_now(t);
 
+    nvmet_fault_timer(t, now);
     /* authentication transactions waiting for the host's next message */
     for (GList *p = t->ports; p; p = p->next) {
         NvmetPort *port = p->data;

@@ -19,6 +19,7 @@ typedef struct NvmetSq NvmetSq;             /* req.h */
 typedef struct NvmetReq NvmetReq;           /* req.h */
 typedef struct NvmetDhchapKey NvmetDhchapKey; /* crypto.h */
 typedef struct NvmetPsk NvmetPsk;           /* psk.h */
+typedef struct NvmetFaultTable NvmetFaultTable; /* fault.c */
 
 /* ---- engine-wide limits and defaults --------------------------------- */
 
@@ -47,6 +48,9 @@ struct NvmetTarget {
     int64_t armed_deadline;     /* last deadline passed to timer_update */
     GHashTable *gen_psks;       /* "hostnqn subnqn" -> generated PSK */
     uint32_t next_psk_serial;
+    NvmetFaultTable *faults;    /* armed faults (fault.c), NULL: none yet */
+    uint64_t fault_points;      /* bit per NvmetFaultPoint with an armed one */
+    int64_t fault_deadline;     /* earliest delayed step, INT64_MAX: none */
 };
 
 struct NvmetPort {
@@ -81,7 +85,7 @@ struct NvmetSubsys {
     GPtrArray *ports;           /* ports exporting this subsystem */
     uint16_t next_cntlid;
     bool seeded;                /* deterministic random choices */
-    bool quirk_free_tls_key;    /* reproduce the seed bug on purpose */
+    uint32_t quirk_fault;       /* quirk-free-tls-key: its fault, 0: off */
     uint8_t seed_key[32];
     GHashTable *conn_counts;    /* "qid hostnqn" -> connections so far */
 };

@@ -46,6 +46,11 @@ typedef struct NvmetTransportOps {
     void (*close)(NvmetSq *sq);
     /* The queue has new output or I/O: tell the engine's user. */
     void (*kick)(NvmetSq *sq);
+    /*
+     * Fatal transport error (fault injection): end the connection the
+     * transport's way (NVMe/TCP: a C2HTermReq with @fes and @fei).
+     */
+    void (*fatal)(NvmetSq *sq, uint16_t fes, uint32_t fei, const char *why);
     /* Transport details of the queue for nvmet_target_ctrl_queues(). */
     void (*queue_info)(NvmetSq *sq, NvmetQueueInfo *info);
     /*
@@ -65,6 +70,24 @@ typedef enum NvmetReqState {
 } NvmetReqState;
 
 typedef void NvmetReqFn(NvmetReq *req);
+
+/*
+ * A fault that fired (fault.c): which, and the parameters of its action,
+ * copied so that they outlive a nvmet_fault_del() of the fault.
+ */
+typedef struct NvmetFaultHit {
+    uint32_t id;                /* 0: none */
+    uint8_t point;              /* NvmetFaultPoint */
+    uint8_t action;             /* NvmetFaultAct */
+    bool after_response;
+    uint8_t reason;
+    uint8_t alert;
+    uint16_t status;
+    uint16_t fes;
+    uint32_t fei;
+    uint32_t delay_ms;
+    uint32_t aen;
+} NvmetFaultHit;
 
 struct NvmetReq {
     NvmetSq *sq;
@@ -101,6 +124,8 @@ struct NvmetReq {
     uint16_t err_pel;           /* parameter error location for the log */
     uint64_t err_lba;
     uint8_t cqe[NVME_CQE_SIZE]; /* filled by nvmet_req_complete() */
+
+    NvmetFaultHit fault;        /* a fault at the command's start */
 };
 
 /* ---- per-SQ security state ----------------------------------------------- */
@@ -205,11 +230,17 @@ struct NvmetSq {
     NvmetSqTls tls;
     uint16_t conn_index;        /* earlier connections of this host+qid */
     uint32_t random_draws;
+    uint32_t fault_draws;       /* probabilistic faults (random.c) */
 };
 
 /* ---- for command handlers ------------------------------------------------ */
 
 void nvmet_req_complete(NvmetReq *req, uint16_t status);
+/*
+ * Send the completion nvmet_req_complete() prepared (req->status) and free
+ * the request; a fault may have held it back (fault.c).
+ */
+void nvmet_req_respond(NvmetReq *req);
 /* Forget a request without answering it (aborted by a reset). */
 void nvmet_req_drop(NvmetReq *req);
 /* An unbudgeted buffer for commands whose data size is bounded. */

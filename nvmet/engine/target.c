@@ -9,6 +9,7 @@
 #include "target.h"
 #include "crypto.h"
 #include "ctrl.h"
+#include "fault.h"
 #include "psk.h"
 #include "req.h"
 #include "trace.h"
@@ -120,6 +121,7 @@ NvmetTarget *nvmet_target_new(const NvmetEngineOps *ops, void *opaque)
     t->ops = *ops;
     t->opaque = opaque;
     t->armed_deadline = INT64_MAX;
+    t->fault_deadline = INT64_MAX;
     t->disc_genctr = 1;
 
     nvmet_subsys_config_init(&cfg);
@@ -153,6 +155,7 @@ void nvmet_target_free(NvmetTarget *t)
         nvmet_ctrl_teardown(t->disc->ctrls->data, "target removed");
     }
     subsys_release(t->disc);
+    nvmet_fault_target_free(t);
     if (t->gen_psks) {
         g_hash_table_destroy(t->gen_psks);    /* wipes the PSKs */
     }
@@ -417,9 +420,29 @@ void nvmet_subsys_set_seed(NvmetSubsys *subsys, const void *seed, size_t len)
     }
 }
 
+/*
+ * The quirk is a fault the subsystem owns: at every authentication success
+ * on a queue of the subsystem that holds a TLS key, forget the key.
+ */
 void nvmet_subsys_set_quirk_free_tls_key(NvmetSubsys *subsys, bool on)
 {
-    subsys->quirk_free_tls_key = on;
+    if (on && !subsys->quirk_fault) {
+        g_autofree char *owner = g_strdup_printf(
+            "the quirk-free-tls-key of subsystem %s", subsys->cfg.nqn);
+        NvmetFaultConfig cfg = {
+            .point = NVMET_FP_AUTH_SUCCESS,
+            .owner = owner,
+            .subnqn = subsys->cfg.nqn,
+            .when = NVMET_FAULT_EVERY,
+            .action = NVMET_FA_FORGET_TLS_KEY,
+        };
+
+        subsys->quirk_fault = nvmet_fault_add(subsys->t, &cfg, NULL);
+        g_assert(subsys->quirk_fault);
+    } else if (!on && subsys->quirk_fault) {
+        nvmet_fault_del(subsys->t, subsys->quirk_fault, true, NULL);
+        subsys->quirk_fault = 0;
+    }
 }
 
 void nvmet_subsys_free(NvmetSubsys *subsys)
@@ -438,6 +461,7 @@ void nvmet_subsys_free(NvmetSubsys *subsys)
         ns_remove(g_ptr_array_index(subsys->ns, 0));
     }
     t->subsystems = g_list_remove(t->subsystems, subsys);
+    nvmet_subsys_set_quirk_free_tls_key(subsys, false);
     subsys_release(subsys);
 }
 

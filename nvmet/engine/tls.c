@@ -20,6 +20,7 @@
 #include "concat.h"
 #include "crypto.h"
 #include "event.h"
+#include "fault.h"
 #include "trace.h"
 
 /* TLS 1.3 with a PSK (plain or with (EC)DHE), the two NVMe/TCP suites */
@@ -145,6 +146,17 @@ static int tls_psk_cb(gnutls_session_t session, const char *identity,
         return -1;
     }
     tls->psk_found = true;
+    if (nvmet_fault_armed(sq->t, NVMET_FP_TLS_IDENTITY)) {
+        NvmetFaultCtx ctx = { .subnqn = m.subnqn, .hostnqn = m.hostnqn };
+
+        if (nvmet_fault_at(sq, NVMET_FP_TLS_IDENTITY, &ctx, &tls->fault)) {
+            /* refused; tls_handshake() fails the way the fault says */
+            nvmet_memzero(m.key, sizeof(m.key));
+            g_free(m.hostnqn);
+            g_free(m.subnqn);
+            return -1;
+        }
+    }
     key->data = gnutls_malloc(m.key_len);
     memcpy(key->data, m.key, m.key_len);
     key->size = m.key_len;
@@ -340,6 +352,54 @@ int nvmet_tls_alert_sent(NvmetTlsConn *tls)
     return tls->alert;
 }
 
+/*
+ * A fault fired at a TLS step: send the fatal alert it chose (dropping
+ * what GnuTLS left to send since @keep bytes), or close without one.
+ */
+static void tls_fault_fail(NvmetTlsConn *tls, const NvmetFaultHit *hit,
+                           size_t keep)
+{
+    g_autofree char *why = NULL;
+    NvmetEvent ev = { .type = NVMET_EVENT_TLS_FAILED };
+    const char *name;
+    int ret;
+
+    tls->state = NVMET_TLS_FAILED;
+    if (hit->action == NVMET_FA_CLOSE) {
+        why = g_strdup_printf("fault %u closed the TLS connection", hit->id);
+        g_byte_array_set_size(tls->out, tls->out_off);
+        nvmet_sq_close(tls->sq, why);
+        return;
+    }
+    g_byte_array_set_size(tls->out, MAX(keep, tls->out_off));
+    ret = gnutls_alert_send(tls->session, GNUTLS_AL_FATAL, hit->alert);
+    if (ret >= 0) {
+        tls->alert = hit->alert;
+    }
+    name = gnutls_alert_get_name(hit->alert);
+    why = g_strdup_printf("fault %u failed TLS with alert %u (%s)%s",
+                          hit->id, hit->alert, name ? name : "?",
+                          ret < 0 ? ": could not send it" : "");
+    trace_nvmet_tls_error(tls->sq->name, "fault injection", why);
+    ev.reason = why;
+    ev.u.tls.alert = name;
+    tls_event(tls, &ev);
+    nvmet_sq_close(tls->sq, why);
+}
+
+/* A fault at a TLS step of a running session: true if it fired. */
+static bool tls_fault(NvmetTlsConn *tls, NvmetFaultPoint p)
+{
+    NvmetFaultHit hit;
+
+    if (!nvmet_fault_armed(tls->sq->t, p) ||
+        !nvmet_fault_at(tls->sq, p, NULL, &hit)) {
+        return false;
+    }
+    tls_fault_fail(tls, &hit, tls->out->len);
+    return true;
+}
+
 static bool tls_start(NvmetTlsConn *tls)
 {
     gnutls_session_t session;
@@ -398,8 +458,14 @@ static void tls_handshake(NvmetTlsConn *tls)
     NvmetSqTls *bound = &tls->sq->tls;
     g_autofree char *desc = NULL;
     NvmetEvent ev = { 0 };
+    size_t sent_before = tls->out->len;
     int ret = gnutls_handshake(tls->session);
 
+    if (tls->fault.id) {
+        /* the PSK callback refused the identity for a fault */
+        tls_fault_fail(tls, &tls->fault, sent_before);
+        return;
+    }
     if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) {
         return;
     }
@@ -421,6 +487,7 @@ static void tls_handshake(NvmetTlsConn *tls)
                                 desc ? desc : "?");
     ev.type = NVMET_EVENT_TLS_DONE;
     tls_event(tls, &ev);
+    tls_fault(tls, NVMET_FP_TLS_HANDSHAKE);
 }
 
 bool nvmet_tls_input(NvmetTlsConn *tls, const void *buf, size_t len)
@@ -471,6 +538,9 @@ size_t nvmet_tls_recv(NvmetTlsConn *tls, uint8_t *buf, size_t len)
         ssize_t n = gnutls_record_recv(tls->session, buf, len);
 
         if (n > 0) {
+            if (tls_fault(tls, NVMET_FP_TLS_RECORD)) {
+                break;
+            }
             return n;
         }
         if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {

@@ -44,6 +44,7 @@ typedef struct NvmetTlsConn {
     bool psk_found;         /* ... or found a key for it */
     bool server_hello;      /* the ClientHello (binder included) passed */
     int alert;              /* the fatal alert sent, -1: none */
+    NvmetFaultHit fault;    /* a fault at the PSK lookup, for the handshake */
 } NvmetTlsConn;
 
 void nvmet_tls_init(NvmetTlsConn *tls, NvmetSq *sq, NvmetQueue *q,

@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include "libqtest.h"
+#include "qapi/error.h"
 #include "qobject/qdict.h"
 #include "qobject/qjson.h"
 #include "qobject/qlist.h"
@@ -2377,6 +2378,406 @@ static void test_storage_daemon(void)
     target_stop(t);
 }
 
+/* ---- fault injection ------------------------------------------------------ */
+
+/*
+ * nvmet-fault-add with the arguments @args (JSON): the fault's ID; or, if
+ * @err, 0 and the error's description in *err.
+ */
+static uint32_t fault_add(QTestState *qts, const char *args, char **err)
+{
+    QObject *a = qobject_from_json(args, &error_abort);
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'nvmet-fault-add', "
+                           "'arguments': %p }", a);
+    uint32_t id = 0;
+
+    if (qdict_haskey(rsp, "return")) {
+        id = qdict_get_int(qdict_get_qdict(rsp, "return"), "id");
+        g_assert_cmpuint(id, >, 0);
+        g_assert_null(err);
+    } else {
+        const char *desc = qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                         "desc");
+
+        if (!err) {
+            g_error("nvmet-fault-add %s: %s", args, desc);
+        }
+        *err = g_strdup(desc);
+    }
+    qobject_unref(rsp);
+    return id;
+}
+
+static void fault_refused(QTestState *qts, const char *args, const char *why)
+{
+    g_autofree char *err = NULL;
+
+    g_assert_cmpuint(fault_add(qts, args, &err), ==, 0);
+    if (!strstr(err, why)) {
+        g_error("nvmet-fault-add %s: '%s' does not say '%s'", args, err, why);
+    }
+}
+
+/* query-nvmet-faults (a QList of QDicts) */
+static QList *fault_query(QTestState *qts)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-nvmet-faults' }");
+    QList *l = qdict_get_qlist(rsp, "return");
+
+    g_assert_nonnull(l);
+    qobject_ref(l);
+    qobject_unref(rsp);
+    return l;
+}
+
+static uint16_t read_status(Conn *io, uint64_t lba)
+{
+    uint8_t buf[4096];
+    NvmfCqe cqe;
+
+    HOST_OK(io, nvmf_host_rw(io->h, false, 1, lba, 8, buf, sizeof(buf), &cqe));
+    return cqe.status;
+}
+
+static int send_read(Conn *io, uint64_t lba, uint8_t *buf)
+{
+    uint8_t sqe[64];
+    int cid;
+
+    nvmf_sqe_init(sqe, NVME_CMD_READ, 1);
+    nvmet_st32(sqe + NVME_SQE_CDW10, lba);
+    nvmet_st32(sqe + NVME_SQE_CDW12, 7);
+    cid = nvmf_host_send_cmd(io->h, sqe, NULL, 0, buf, 4096);
+    g_assert_cmpint(cid, >, 0);
+    return cid;
+}
+
+/* QMP: refusals, a fault that fires (event, query), a delay, deletion */
+static void test_fault_qmp(void)
+{
+    Target *t = target_start(NULL);
+    QTestState *qts = t->qts;
+    Conn *a = admin_connect(t->port, SUBNQN, HOSTNQN, false, false, 30000);
+    Conn *io, *io2;
+    QDict *ev, *rsp, *f;
+    QList *l;
+    NvmfCqe cqe;
+    uint8_t b1[4096], b2[4096];
+    int64_t t0;
+    uint32_t id;
+    int c1, c2;
+
+    fault_refused(qts, "{ 'step': 'nope', 'action': 'drop' }",
+                  "'step' does not accept value 'nope'");
+    fault_refused(qts, "{ 'step': 'pdu-icreq', 'action': 'drop' }",
+                  "action 'drop' is not possible at step 'pdu-icreq' "
+                  "(possible: close, c2h-term)");
+    fault_refused(qts, "{ 'step': 'io-cmd', 'action': 'status', 'sct': 9, "
+                  "'sc': 1 }", "'sct' 9 is not a status code type");
+    fault_refused(qts, "{ 'step': 'io-cmd', 'action': 'status', 'sc': 0 }",
+                  "status 0 is success");
+    fault_refused(qts, "{ 'step': 'io-cmd', 'action': 'status' }",
+                  "needs a status");
+    fault_refused(qts, "{ 'step': 'io-cmd', 'action': 'drop', 'fes': 1 }",
+                  "'fes' is a parameter of action 'c2h-term', not of 'drop'");
+    fault_refused(qts, "{ 'step': 'io-cmd', 'action': 'drop', 'nth': 2, "
+                  "'every': true }", "at most one of");
+    fault_refused(qts, "{ 'step': 'keep-alive', 'action': 'drop', "
+                  "'opcode': 24 }", "has no opcode filter");
+    fault_refused(qts, "{ 'step': 'io-cmd', 'action': 'drop', "
+                  "'probability': 'often' }", "not 'often'");
+    fault_refused(qts, "{ 'step': 'io-cmd', 'action': 'drop', "
+                  "'probability': '150%' }", "probability 1.5 is not in");
+    l = fault_query(qts);
+    g_assert_true(qlist_empty(l));
+    qobject_unref(l);
+
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0x00010001,
+                                      &cqe));
+    io = io_connect(t->port, a, 1, false, false);
+    id = fault_add(qts, "{ 'step': 'io-cmd', 'opcode': 2, 'nth': 2, "
+                   "'action': 'status', 'sct': 2, 'sc': 129, 'dnr': true }",
+                   NULL);
+    g_assert_cmphex(read_status(io, 0), ==, 0);
+    g_assert_cmphex(read_status(io, 0), ==,
+                    NVME_SC_READ_ERROR | NVME_STATUS_DNR);
+    g_assert_cmphex(read_status(io, 0), ==, 0);
+    ev = qtest_qmp_eventwait_ref(qts, "NVMET_FAULT_FIRED");
+    f = qdict_get_qdict(ev, "data");
+    g_assert_cmpuint(qdict_get_int(f, "id"), ==, id);
+    g_assert_cmpstr(qdict_get_str(f, "step"), ==, "io-cmd");
+    g_assert_cmpstr(qdict_get_str(f, "action"), ==, "status");
+    g_assert_cmpstr(qdict_get_str(f, "port"), ==, "port0");
+    g_assert_cmpstr(qdict_get_str(f, "subnqn"), ==, SUBNQN);
+    g_assert_cmpuint(qdict_get_int(f, "cntlid"), ==, a->cntlid);
+    g_assert_cmpuint(qdict_get_int(f, "qid"), ==, 1);
+    g_assert_nonnull(strstr(qdict_get_str(f, "reason"), "opcode 0x02"));
+    qobject_unref(ev);
+    l = fault_query(qts);
+    g_assert_cmpuint(qlist_size(l), ==, 1);
+    f = qobject_to(QDict, qlist_peek(l));
+    g_assert_cmpuint(qdict_get_int(f, "id"), ==, id);
+    g_assert_cmpuint(qdict_get_int(f, "matches"), ==, 2);
+    g_assert_cmpuint(qdict_get_int(f, "hits"), ==, 1);
+    g_assert_false(qdict_get_bool(f, "active"));
+    g_assert_cmpstr(qdict_get_str(f, "description"), ==,
+                    "io-cmd opcode 0x02, match 2: complete with status 0x4281 "
+                    "(sct 2 sc 0x81 dnr)");
+    qobject_unref(l);
+    rsp = qtest_qmp(qts, "{ 'execute': 'nvmet-fault-del', "
+                    "'arguments': { 'id': %u } }", id);
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{ 'execute': 'nvmet-fault-del', "
+                    "'arguments': { 'id': %u } }", id);
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"), ==,
+                    "no fault 1");
+    qobject_unref(rsp);
+
+    /* a delay on QEMU's clock: the next read waits, the one after it not */
+    fault_add(qts, "{ 'step': 'io-cmd', 'action': 'delay', 'delay-ms': 400 }",
+              NULL);
+    t0 = g_get_monotonic_time();
+    c1 = send_read(io, 0, b1);
+    c2 = send_read(io, 8, b2);
+    HOST_OK(io, nvmf_host_wait(io->h, c2, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 400 * 1000);
+    HOST_OK(io, nvmf_host_wait(io->h, c1, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    /* QEMU's clock counts milliseconds: up to one of them less */
+    g_assert_cmpint(g_get_monotonic_time() - t0, >=, 399 * 1000);
+
+    /* an I/O queue Connect refused */
+    fault_add(qts, "{ 'step': 'connect-io', 'host': '" HOSTNQN "', "
+              "'action': 'status', 'sct': 1, 'sc': 130, 'dnr': true }", NULL);
+    io2 = conn_open(t->port);
+    HOST_OK(io2, nvmf_host_icreq(io2->h, false, false, 0));
+    HOST_OK(io2, nvmf_host_connect(io2->h, 1, 31, a->cntlid, SUBNQN, HOSTNQN,
+                                   hostid, 0, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==,
+                    NVME_SC_CONNECT_INVALID_PARAM | NVME_STATUS_DNR);
+    conn_close(io2);
+    conn_close(io);
+    conn_close(a);
+    target_stop(t);
+}
+
+/* -object nvmet-fault: armed at startup, listed, deleted with the object */
+static void test_fault_object(void)
+{
+    Target *t = target_start("-object nvmet-fault,id=f1,step=io-cmd,"
+                             "queue=io,every=on,max-hits=2,action=status,"
+                             "sc=6");
+    QTestState *qts = t->qts;
+    Conn *a = admin_connect(t->port, SUBNQN, HOSTNQN, false, false, 30000);
+    Conn *io;
+    QDict *rsp, *f;
+    QList *l;
+    NvmfCqe cqe;
+    uint32_t id;
+
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0, &cqe));
+    io = io_connect(t->port, a, 1, false, false);
+    g_assert_cmphex(read_status(io, 0), ==, NVME_SC_INTERNAL);
+    g_assert_cmphex(read_status(io, 0), ==, NVME_SC_INTERNAL);
+    g_assert_cmphex(read_status(io, 0), ==, 0);
+    l = fault_query(qts);
+    g_assert_cmpuint(qlist_size(l), ==, 1);
+    f = qobject_to(QDict, qlist_peek(l));
+    g_assert_cmpstr(qdict_get_str(f, "object"), ==, "f1");
+    id = qdict_get_int(f, "id");
+    g_assert_cmpuint(qdict_get_int(f, "hits"), ==, 2);
+    qobject_unref(l);
+    rsp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': "
+                    "{ 'path': '/objects/f1', 'property': 'fault-id' } }");
+    g_assert_cmpuint(qdict_get_int(rsp, "return"), ==, id);
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{ 'execute': 'nvmet-fault-del', "
+                    "'arguments': { 'id': %u } }", id);
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"),
+                            "belongs to nvmet-fault object 'f1'"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{ 'execute': 'object-del', "
+                    "'arguments': { 'id': 'f1' } }");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    l = fault_query(qts);
+    g_assert_true(qlist_empty(l));
+    qobject_unref(l);
+
+    /* object-add with a bad specification: an error, no object, no fault */
+    rsp = qtest_qmp(qts, "{ 'execute': 'object-add', 'arguments': "
+                    "{ 'qom-type': 'nvmet-fault', 'id': 'f2', "
+                    "'step': 'keep-alive', 'action': 'withhold-r2t' } }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"),
+                            "nvmet-fault 'f2': action 'withhold-r2t' is not "
+                            "possible at step 'keep-alive'"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': "
+                    "{ 'path': '/objects/f2', 'property': 'fault-id' } }");
+    g_assert_true(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    l = fault_query(qts);
+    g_assert_true(qlist_empty(l));
+    qobject_unref(l);
+    /* ... and an object-add that works fires */
+    rsp = qtest_qmp(qts, "{ 'execute': 'object-add', 'arguments': "
+                    "{ 'qom-type': 'nvmet-fault', 'id': 'f3', "
+                    "'step': 'io-cmd', 'action': 'close' } }");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    {
+        uint8_t buf[4096];
+
+        g_assert_cmpint(nvmf_host_rw(io->h, false, 1, 0, 8, buf, 4096, &cqe),
+                        ==, -1);
+        g_assert_true(nvmf_host_eof(io->h));
+    }
+    conn_close(io);
+    conn_close(a);
+    target_stop(t);
+
+    expect_startup_error("-object nvmet-fault,id=f,step=io-cmd,"
+                         "action=c2h-term", "nvmet-fault 'f': action "
+                         "'c2h-term' needs fes from 1 to 6");
+    expect_startup_error("-object nvmet-fault,id=f,action=drop", "step");
+    expect_startup_error("-object nvmet-fault,id=f,step=io-cmd,action=drop,"
+                         "reason=failed", "'reason' is a parameter of action "
+                         "'auth-failure', not of 'drop'");
+}
+
+/*
+ * One run of a fault script: 40 reads with faults by chance.  Their
+ * statuses, and the faults that fired (the QMP events).
+ */
+static char *fault_script(const char *qemu_args, const char *sub_props)
+{
+    Target *t = target_new();
+    GString *log = g_string_new("");
+    Conn *a, *io;
+    NvmfCqe cqe;
+    QDict *ev;
+
+    target_launch(t,
+        "%s -blockdev driver=file,filename=%s,node-name=disk0 "
+        "-object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0 "
+        "-object nvmet-subsystem,id=sub0,nqn=" SUBNQN ",ports=port0,"
+        "allow-any-host=on%s "
+        "-object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 "
+        "-object nvmet-fault,id=f1,step=io-cmd,probability=0.35,"
+        "action=status,sc=6 "
+        "-object nvmet-fault,id=f2,step=io-cmd,probability=0.2,"
+        "action=status,sc=4",
+        qemu_args, t->disk, sub_props);
+    a = admin_connect(t->port, SUBNQN, HOSTNQN, false, false, 30000);
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0, &cqe));
+    io = io_connect(t->port, a, 1, false, false);
+    for (int i = 0; i < 40; i++) {
+        g_string_append_printf(log, "%x ", read_status(io, i));
+    }
+    conn_close(io);
+    conn_close(a);
+    /* the events came before the answer to this */
+    qobject_unref(fault_query(t->qts));
+    while ((ev = qtest_qmp_event_ref(t->qts, "NVMET_FAULT_FIRED"))) {
+        g_string_append_printf(log, "\n%s",
+                               qdict_get_str(qdict_get_qdict(ev, "data"),
+                                             "reason"));
+        qobject_unref(ev);
+    }
+    target_stop(t);
+    return g_string_free(log, false);
+}
+
+/* The same seed and faults: the same faults fire at the same steps */
+static void test_fault_determinism(void)
+{
+    g_autofree char *a = fault_script("-seed 7", "");
+    g_autofree char *b = fault_script("-seed 7", "");
+    g_autofree char *c = fault_script("-seed 8", "");
+    g_autofree char *d = fault_script("", ",seed=99");
+    g_autofree char *e = fault_script("-seed 1", ",seed=99");
+
+    g_assert_cmpstr(a, ==, b);
+    g_assert_cmpstr(a, !=, c);
+    /* both faults fired, not on every read */
+    g_assert_nonnull(strstr(a, "6 "));
+    g_assert_nonnull(strstr(a, "4 "));
+    g_assert_nonnull(strstr(a, "0 "));
+    g_assert_nonnull(strstr(a, "fault 2 at io-cmd"));
+    /* the subsystem's seed, whatever -seed says */
+    g_assert_cmpstr(d, ==, e);
+    g_assert_cmpstr(a, !=, d);
+}
+
+/* qemu-storage-daemon arms faults from its command line too */
+static void test_fault_storage_daemon(void)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *dir = g_path_get_dirname(qemu);
+    g_autofree char *qsd = g_build_filename(dir, "storage-daemon",
+                                            "qemu-storage-daemon", NULL);
+    Target *t = target_new();
+    const char *pidfile = target_path(t, g_strdup_printf("%s.pid", t->disk));
+    int port = free_port();
+    g_autofree char *bd = g_strdup_printf(
+        "driver=file,filename=%s,node-name=disk0", t->disk);
+    g_autofree char *obj = g_strdup_printf("nvmet-port,id=port0,trsvcid=%d",
+                                           port);
+    char *argv[] = {
+        qsd, (char *)"--blockdev", bd, (char *)"--object", obj,
+        (char *)"--object", (char *)"nvmet-subsystem,id=sub0,nqn=" SUBNQN
+        ",ports.0=port0,allow-any-host=on",
+        (char *)"--object", (char *)"nvmet-namespace,id=ns1,subsystem=sub0,"
+        "nsid=1,node-name=disk0",
+        (char *)"--object", (char *)"nvmet-fault,id=f1,step=connect-io,"
+        "action=status,sct=1,sc=130,dnr=on",
+        (char *)"--pidfile", (char *)pidfile, NULL,
+    };
+    Conn *a, *io;
+    NvmfCqe cqe;
+    GPid pid;
+
+    if (g_getenv("QTEST_QEMU_STORAGE_DAEMON_BINARY")) {
+        g_free(qsd);
+        qsd = g_strdup(g_getenv("QTEST_QEMU_STORAGE_DAEMON_BINARY"));
+        argv[0] = qsd;
+    }
+    if (!g_file_test(qsd, G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("qemu-storage-daemon not built");
+        target_stop(t);
+        return;
+    }
+    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                NULL, NULL, &pid, NULL));
+    qtest_add_abrt_handler(kill_daemon, &pid);
+    for (int i = 0; i < 200 && !g_file_test(pidfile, G_FILE_TEST_EXISTS); i++) {
+        g_usleep(50 * 1000);
+    }
+    g_assert_true(g_file_test(pidfile, G_FILE_TEST_EXISTS));
+    a = admin_connect(port, SUBNQN, HOSTNQN, false, false, 30000);
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0, &cqe));
+    io = conn_open(port);
+    HOST_OK(io, nvmf_host_icreq(io->h, false, false, 0));
+    HOST_OK(io, nvmf_host_connect(io->h, 1, 31, a->cntlid, SUBNQN, HOSTNQN,
+                                  hostid, 0, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==,
+                    NVME_SC_CONNECT_INVALID_PARAM | NVME_STATUS_DNR);
+    HOST_OK(io, nvmf_host_connect(io->h, 1, 31, a->cntlid, SUBNQN, HOSTNQN,
+                                  hostid, 0, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    conn_close(io);
+    conn_close(a);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    g_spawn_close_pid(pid);
+    qtest_remove_abrt_handler(&pid);
+    target_stop(t);
+}
+
 /* ---- QMP: events, queries, decrypted capture ----------------------------- */
 
 /* The NVMET_* events of a QEMU, in the order they came */
@@ -3627,6 +4028,11 @@ int main(int argc, char **argv)
     qtest_add_func("/nvmet-tcp/tls/port-removed", test_tls_port_removed);
     qtest_add_func("/nvmet-tcp/tls/concat-replace", test_tls_concat);
     qtest_add_func("/nvmet-tcp/tls/sha384", test_tls_sha384);
+    qtest_add_func("/nvmet-tcp/fault/qmp", test_fault_qmp);
+    qtest_add_func("/nvmet-tcp/fault/object", test_fault_object);
+    qtest_add_func("/nvmet-tcp/fault/determinism", test_fault_determinism);
+    qtest_add_func("/nvmet-tcp/fault/storage-daemon",
+                   test_fault_storage_daemon);
     qtest_add_func("/nvmet-tcp/qmp/concat-events", test_qmp_concat);
     qtest_add_func("/nvmet-tcp/qmp/capture", test_qmp_capture);
     qtest_add_func("/nvmet-tcp/qmp/capture-property",

@@ -110,6 +110,11 @@ char *tt_event_str(const NvmetEvent *ev)
                                ev->u.psk.key_serial,
                                ev->u.psk.old_key_serial);
         break;
+    case NVMET_EVENT_FAULT:
+        g_string_append_printf(s, " id=%u step=%s action=%s",
+                               ev->u.fault.id, ev->u.fault.step,
+                               ev->u.fault.action_name);
+        break;
     case NVMET_EVENT_TRANSPORT_ERROR:
         g_string_append_printf(s, " fes=%u", ev->u.fatal.fes);
         if (ev->u.fatal.has_fei) {
