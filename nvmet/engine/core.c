@@ -194,6 +194,7 @@ static bool fault_start(NvmetReq *req)
     }
 }
 
+/*
  * The command's capsule has arrived (with its in-capsule data, if any):
  * account for it in the SQ head, check what every command must get right,
  * route it and pass it through the authentication gate.  Only then may
