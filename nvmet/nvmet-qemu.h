@@ -148,6 +148,9 @@ char *nvmet_qemu_peer_name(QIOChannelSocket *sioc);
 
 /* objects.c: ready objects by id, for references between them and QMP */
 NvmetPortObject *nvmet_port_object_find(const char *id, Error **errp);
+/* the address hosts use (traddr/trsvcid, else what it listens on); NULL */
+const char *nvmet_port_traddr(NvmetPortObject *p);
+const char *nvmet_port_trsvcid(NvmetPortObject *p);
 NvmetSubsystemObject *nvmet_subsystem_object_find(const char *id,
                                                   Error **errp);
 NvmetHostObject *nvmet_host_object_find(const char *id, Error **errp);

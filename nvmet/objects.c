@@ -179,7 +179,7 @@ static uint16_t nvmet_next_portid = 1;
  * port listens on.  NULL when the port listens on a UNIX socket or a
  * file descriptor and they were not set.
  */
-static const char *nvmet_port_traddr(NvmetPortObject *p)
+const char *nvmet_port_traddr(NvmetPortObject *p)
 {
     if (p->traddr) {
         return p->traddr;
@@ -191,7 +191,7 @@ static const char *nvmet_port_traddr(NvmetPortObject *p)
            p->addr->u.inet.host : NULL;
 }
 
-static const char *nvmet_port_trsvcid(NvmetPortObject *p)
+const char *nvmet_port_trsvcid(NvmetPortObject *p)
 {
     if (p->trsvcid) {
         return p->trsvcid;
