@@ -14,8 +14,19 @@
 #      files (see OVERLAY below), synced into build/qemu/src touching only
 #      files whose content changed;
 #   4. a private GnuTLS >= 3.8.11 (scripts/build-gnutls.sh: SHA-384 TLS
-#      PSKs), found by QEMU's configure through PKG_CONFIG_PATH;
-#   5. configure once into build/qemu/build, then ninja.
+#      PSKs), found by QEMU's configure through PKG_CONFIG_PATH; built (or
+#      taken from the per-user cache) while steps 2 and 3 run;
+#   5. configure once into build/qemu/build, then ninja the targets asked
+#      for (default: qemu-system-x86_64, qemu-storage-daemon, qemu-img).
+#
+# The QEMU is slim: x86_64-softmmu with only the features the target, the
+# tests and the demo use (--without-default-features plus TCG, slirp user
+# networking, GnuTLS, the tools; block drivers file, raw, qcow2, null-co and
+# QEMU's other built-in ones) and only the devices in
+# configs/devices/x86_64-softmmu/nvmet-tcp.mak (the pc and q35 machines,
+# virtio-net/-blk/-rng/-serial, e1000, VGA, serial console, -kernel/-initrd
+# boot).  NVMET_QEMU_FULL=1 configures QEMU's default features and devices
+# instead (about twice the build); switching reconfigures build/qemu/build.
 #
 # --refresh downloads the qemu source package again (a newer 10.0.x).
 set -euo pipefail
@@ -25,11 +36,21 @@ QDIR=$NVMET_BUILD/qemu
 OVERLAY=(include/nvmet nvmet qapi/nvmet.json tests/qtest/nvmet-tcp-test.c
          tests/qtest/nvmf-host.c tests/qtest/nvmf-host.h
          tests/qtest/nvmf-host-auth.c tests/qtest/nvmf-host-tls.c
-         docs/system/nvmet-tcp.rst)
+         docs/system/nvmet-tcp.rst configs/devices/x86_64-softmmu/nvmet-tcp.mak)
 TARGETS=(qemu-system-x86_64 storage-daemon/qemu-storage-daemon qemu-img)
 CONFIGURE_ARGS=(--target-list=x86_64-softmmu --enable-slirp --enable-gnutls
     --enable-nettle --disable-docs --disable-install-blobs --disable-user
     --enable-tools --disable-xen --disable-werror)
+if [ "${NVMET_QEMU_FULL:-0}" = 1 ]; then
+    QEMU_FLAVOUR="full (QEMU's default features and devices)"
+else
+    QEMU_FLAVOUR="slim (configs/devices/x86_64-softmmu/nvmet-tcp.mak)"
+    CONFIGURE_ARGS+=(--without-default-features --without-default-devices
+        --with-devices-x86_64=nvmet-tcp)
+fi
+# CPU seconds per ninja step, measured on a cold build without ccache
+# (2 cores, see README): for the estimate printed before building.
+QEMU_CPU_PER_STEP=0.9
 
 refresh=0
 if [ "${1:-}" = --refresh ]; then refresh=1; shift; fi
@@ -42,11 +63,21 @@ mver=$(meson --version)
     die "meson >= 1.5 needed (have $mver); it comes from bookworm-backports"
 
 mkdir -p "$QDIR/dl"
+# before GnuTLS starts: two concurrent "apt-get update"s would collide
+[ "$(id -u)" != 0 ] || "$NVMET_TOP/scripts/setup-apt.sh"
+
+# ---- 4. GnuTLS, in the background ------------------------------------------
+# Its configure runs on one core and the source steps below are mostly I/O,
+# so they overlap.  Its only stdout line is PKG_CONFIG_PATH=<dir>.
+gnutls_out=$(mktemp "$NVMET_BUILD/.gnutls-out.XXXXXX")
+# (setsid: its own process group, so that a failure here stops all of it)
+setsid "$NVMET_TOP/scripts/build-gnutls.sh" > "$gnutls_out" &
+gnutls_pid=$!
+trap 'kill -- -$gnutls_pid 2>/dev/null; rm -f "$gnutls_out"' EXIT
 
 # ---- 2. source package ----------------------------------------------------
 dsc=$(ls "$QDIR"/dl/qemu_10.0.*.dsc 2>/dev/null | sort -V | tail -n1 || true)
 if [ -z "$dsc" ] || [ $refresh = 1 ]; then
-    "$NVMET_TOP/scripts/setup-apt.sh"
     log "downloading Debian trixie's qemu source package"
     (cd "$QDIR/dl" && apt-get source -q --download-only qemu/trixie >&2)
     dsc=$(ls "$QDIR"/dl/qemu_10.0.*.dsc 2>/dev/null | sort -V | tail -n1 || true)
@@ -88,20 +119,26 @@ rm -rf "$QDIR/stage"
 echo "$overlay_hash" > "$QDIR/src.stamp"
 fi
 
-# ---- 4. GnuTLS ----------------------------------------------------------------
+# ---- 4. GnuTLS: wait for it -----------------------------------------------------
 # The .pc file carries an rpath, so the binaries load the private library
 # without LD_LIBRARY_PATH.  Exported for ninja too: a meson re-run must see
 # the same GnuTLS as the first configure.
-pcpath=$("$NVMET_TOP/scripts/build-gnutls.sh" | sed -n 's/^PKG_CONFIG_PATH=//p')
+if ! wait $gnutls_pid; then
+    die "scripts/build-gnutls.sh failed"
+fi
+pcpath=$(sed -n 's/^PKG_CONFIG_PATH=//p' "$gnutls_out")
+rm -f "$gnutls_out"
+trap - EXIT
 [ -n "$pcpath" ] || die "scripts/build-gnutls.sh did not give a PKG_CONFIG_PATH"
 export PKG_CONFIG_PATH=$pcpath
 gnutls_ver=$(pkg-config --modversion gnutls)
+gnutls_libdir=$(pkg-config --variable=libdir gnutls)
 
 # ---- 5. configure and build -------------------------------------------------
-want="qemu $ver, gnutls $gnutls_ver: ${CONFIGURE_ARGS[*]}"
+want="qemu $ver, gnutls $gnutls_ver in $gnutls_libdir: ${CONFIGURE_ARGS[*]}"
 if [ ! -f "$QDIR/build/build.ninja" ] ||
    [ "$(cat "$QDIR/build/.nvmet-configure" 2>/dev/null)" != "$want" ]; then
-    log "configuring"
+    log "configuring QEMU, $QEMU_FLAVOUR (about 1 min)"
     rm -rf "$QDIR/build"
     mkdir -p "$QDIR/build"
     (cd "$QDIR/build" &&
@@ -112,6 +149,15 @@ if [ ! -f "$QDIR/build/build.ninja" ] ||
     }
     echo "$want" > "$QDIR/build/.nvmet-configure"
 fi
-log "building ${TARGETS[*]}"
-ninja -C "$QDIR/build" "${TARGETS[@]}" >&2
-log "done: $QDIR/build/qemu-system-x86_64"
+steps=$(ninja -C "$QDIR/build" -n "${TARGETS[@]}" 2>/dev/null |
+        sed -n 's/^\[[0-9]*\/\([0-9]*\)\].*/\1/p' | tail -n1)
+if [ -n "$steps" ]; then
+    estimate QEMU "$steps" "$QEMU_CPU_PER_STEP" "build steps for ${TARGETS[*]}"
+    if ! ninja -C "$QDIR/build" "${TARGETS[@]}" 2>&1 |
+            progress QEMU "$QDIR/build/ninja.log"; then
+        grep -A 30 '^FAILED:' "$QDIR/build/ninja.log" | head -n 60 >&2 ||
+            tail -n 40 "$QDIR/build/ninja.log" >&2
+        die "QEMU build failed (full log: $QDIR/build/ninja.log)"
+    fi
+fi
+log "done: $QDIR/build/qemu-system-x86_64 ($QEMU_FLAVOUR)"

@@ -31,3 +31,76 @@ QEMU_BUILD_DEPS=(build-essential pkg-config ninja-build meson/bookworm-backports
     python3 python3-venv dpkg-dev libglib2.0-dev libpixman-1-dev libslirp-dev
     libgnutls28-dev nettle-dev libgmp-dev zlib1g-dev libfdt-dev flex bison
     ccache rsync)
+
+# ---- progress of long builds ------------------------------------------------
+
+# fmt_secs S: "1m05s" / "42s"
+fmt_secs() {
+    if [ "$1" -ge 60 ]; then
+        printf '%dm%02ds' $(($1 / 60)) $(($1 % 60))
+    else
+        printf '%ds' "$1"
+    fi
+}
+
+# build_jobs: parallel jobs of ninja and make (ninja's default is cores + 2
+# and keeps the cores busy; make gets the number of cores)
+build_jobs() { nproc 2>/dev/null || echo 1; }
+
+# estimate NAME STEPS CPU_S_PER_STEP [WHAT]: log "NAME: STEPS WHAT, about
+# M min on N cores", from CPU seconds per step measured without a compiler
+# cache (ccache hits make it faster).
+estimate() {
+    local name=$1 steps=$2 cps=$3 what=${4:-build steps} cores s
+    cores=$(build_jobs)
+    s=$(awk -v n="$steps" -v c="$cps" -v j="$cores" 'BEGIN { printf "%d", n * c / j + 0.5 }')
+    log "$name: $steps $what, about $(fmt_secs "$s") on $cores core(s) (without a compiler cache)"
+}
+
+# progress NAME LOG [TOTAL REGEX]: filter a build's output (stdin).  All of
+# it goes to LOG; on stderr a line "NAME: [n/N] p%, elapsed, ~left: what"
+# whenever another 10 % are done or 30 s passed (on a terminal, one line
+# updated in place).  Steps are ninja's "[n/N] ..." status lines or, given
+# TOTAL and REGEX (make, configure), the lines matching REGEX out of about
+# TOTAL.  Print the tail of LOG yourself when the build failed.
+progress() {
+    local name=$1 log=$2 total=${3:-0} re=${4:-} line n=0 pct desc
+    local t0=$SECONDS last_t=$SECONDS last_pct=0 el left tty=0 fd msg
+    [ -t 2 ] && tty=1
+    exec {fd}> "$log"
+    while IFS= read -r line; do
+        printf '%s\n' "$line" >&$fd
+        if [ -z "$re" ]; then
+            [[ $line =~ ^\[([0-9]+)/([0-9]+)\]\ (.*)$ ]] || continue
+            n=${BASH_REMATCH[1]} total=${BASH_REMATCH[2]} desc=${BASH_REMATCH[3]}
+        else
+            [[ $line =~ $re ]] || continue
+            n=$((n + 1)) desc=$line
+            [ "$n" -lt "$total" ] || total=$((n + 1))
+        fi
+        pct=$((n * 100 / total))
+        if [ $tty = 1 ]; then
+            [ $SECONDS -gt $last_t ] || [ "$n" = "$total" ] || continue
+        elif [ $((pct / 10)) -le $((last_pct / 10)) ] &&
+             [ $((SECONDS - last_t)) -lt 30 ]; then
+            continue
+        fi
+        last_t=$SECONDS last_pct=$pct
+        el=$((SECONDS - t0))
+        msg="$name: [$n/$total] $pct%, $(fmt_secs $el)"
+        if [ "$n" -ge 5 ] && [ "$n" -lt "$total" ]; then
+            left=$(( el * (total - n) / n ))
+            msg+=", ~$(fmt_secs $left) left"
+        fi
+        desc=${desc#"${desc%%[![:space:]]*}"}
+        msg+=": ${desc:0:60}"
+        if [ $tty = 1 ]; then
+            printf '\r\033[K%s' "$msg" >&2
+        else
+            log "$msg"
+        fi
+    done
+    exec {fd}>&-
+    [ $tty = 0 ] || printf '\r\033[K' >&2
+    log "$name: $n steps in $(fmt_secs $((SECONDS - t0)))"
+}
