@@ -128,8 +128,7 @@ if [ "${NVMET_GNUTLS_REBUILD:-0}" != 1 ] && complete "$link"; then
 fi
 
 # --- build dependencies (bookworm) -------------------------------------------
-apt_install build-essential pkg-config dpkg-dev xz-utils python3 \
-    libgmp-dev libtasn1-6-dev libidn2-dev libunistring-dev
+apt_install "${GNUTLS_BUILD_DEPS[@]}"
 "$NVMET_TOP/scripts/setup-apt.sh"   # deb-src for trixie/sid
 
 # One apt-cache call for both packages (each call takes seconds: it reads

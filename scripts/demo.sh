@@ -15,8 +15,21 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+# The guest image does not need QEMU: build it meanwhile, it fills the core
+# that GnuTLS's and QEMU's configure leave idle (apt first, so that the two
+# never run apt at the same time).
+"$NVMET_TOP/scripts/setup-apt.sh"
+apt_install "${QEMU_BUILD_DEPS[@]}" "${GNUTLS_BUILD_DEPS[@]}"
+mkdir -p "$NVMET_BUILD"
+guest_log=$NVMET_BUILD/build-guest.log
+setsid "$NVMET_TOP/scripts/build-guest.sh" > "$guest_log" 2>&1 &
+guest_pid=$!
+trap 'kill -- -$guest_pid 2>/dev/null' EXIT
+log "building the guest image in the background (log: $guest_log)"
 "$NVMET_TOP/scripts/build-qemu.sh" qemu-system-x86_64 qemu-img
-"$NVMET_TOP/scripts/build-guest.sh"
+wait $guest_pid || { tail -n 30 "$guest_log" >&2; die "scripts/build-guest.sh failed"; }
+trap - EXIT
+log "guest image: $(tail -n 1 "$guest_log")"
 
 QEMU=$NVMET_BUILD/qemu/build/qemu-system-x86_64
 DISK=$NVMET_BUILD/demo-disk.qcow2

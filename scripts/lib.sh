@@ -22,8 +22,10 @@ apt_install() {
     [ "$(id -u)" = 0 ] || die "need root to install: ${missing[*]}"
     "$NVMET_TOP/scripts/setup-apt.sh"
     log "apt: installing ${missing[*]}"
+    # (wait for a dpkg lock held by another run instead of failing)
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-        -o Acquire::Retries=3 --no-install-recommends "${missing[@]}" >&2
+        -o Acquire::Retries=3 -o DPkg::Lock::Timeout=600 \
+        --no-install-recommends "${missing[@]}" >&2
 }
 
 # Host packages needed to build QEMU with the target and to run its tests.
@@ -31,6 +33,9 @@ QEMU_BUILD_DEPS=(build-essential pkg-config ninja-build meson/bookworm-backports
     python3 python3-venv dpkg-dev libglib2.0-dev libpixman-1-dev libslirp-dev
     libgnutls28-dev nettle-dev libgmp-dev zlib1g-dev libfdt-dev flex bison
     ccache rsync)
+# Host packages needed to build GnuTLS and nettle (scripts/build-gnutls.sh).
+GNUTLS_BUILD_DEPS=(build-essential pkg-config dpkg-dev xz-utils python3
+    libgmp-dev libtasn1-6-dev libidn2-dev libunistring-dev)
 
 # ---- progress of long builds ------------------------------------------------
 
