@@ -79,9 +79,12 @@ mkdir -p "$QDIR/dl"
 # Its configure runs on one core and the source steps below are mostly I/O,
 # so they overlap.  Its only stdout line is PKG_CONFIG_PATH=<dir>.
 gnutls_out=$(mktemp "$NVMET_BUILD/.gnutls-out.XXXXXX")
-# (setsid: its own process group, so that a failure here stops all of it)
-setsid "$NVMET_TOP/scripts/build-gnutls.sh" > "$gnutls_out" &
+# (set -m: its own process group, so that a failure here stops all of it;
+# not its own session, which the kernel would schedule as a separate group)
+set -m
+"$NVMET_TOP/scripts/build-gnutls.sh" < /dev/null > "$gnutls_out" &
 gnutls_pid=$!
+set +m
 trap 'kill -- -$gnutls_pid 2>/dev/null; rm -f "$gnutls_out"' EXIT
 
 # ---- 2. source package ----------------------------------------------------

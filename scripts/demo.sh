@@ -15,15 +15,18 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-# The guest image does not need QEMU: build it meanwhile, it fills the core
-# that GnuTLS's and QEMU's configure leave idle (apt first, so that the two
-# never run apt at the same time).
+# The guest image does not need QEMU: build it meanwhile, at low priority
+# (nice 10), so that it takes the core that GnuTLS's and QEMU's configure
+# leave idle rather than slowing down their compiles.  apt first, so that
+# the two never run apt at the same time.  (set -m: its own process group.)
 "$NVMET_TOP/scripts/setup-apt.sh"
 apt_install "${QEMU_BUILD_DEPS[@]}" "${GNUTLS_BUILD_DEPS[@]}"
 mkdir -p "$NVMET_BUILD"
 guest_log=$NVMET_BUILD/build-guest.log
-setsid "$NVMET_TOP/scripts/build-guest.sh" > "$guest_log" 2>&1 &
+set -m
+nice -n 10 "$NVMET_TOP/scripts/build-guest.sh" < /dev/null > "$guest_log" 2>&1 &
 guest_pid=$!
+set +m
 trap 'kill -- -$guest_pid 2>/dev/null' EXIT
 log "building the guest image in the background (log: $guest_log)"
 "$NVMET_TOP/scripts/build-qemu.sh" qemu-system-x86_64 qemu-img
