@@ -76,7 +76,7 @@ NETTLE_SUITES=(${NVMET_NETTLE_SUITES:-trixie sid})
 JOBS=$(build_jobs)
 # For the estimate: CPU seconds per compiled file and the number of
 # configure checks, measured on a cold build (README).
-GNUTLS_CPU_PER_STEP=1.0
+GNUTLS_CPU_PER_STEP=0.3
 NETTLE_CONFIGURE_CHECKS=90
 GNUTLS_CONFIGURE_CHECKS=900
 
@@ -198,8 +198,9 @@ if complete "$entry"; then
 fi
 
 log "using gnutls28 $gnutls_ver ($gnutls_suite), nettle $nettle_ver ($nettle_suite)"
+cores=$(build_jobs)
 log "GnuTLS: building it into the per-user cache $entry (once per machine;" \
-    "about 3 min on 2 cores)"
+    "about $(fmt_secs $((70 + 200 / cores))) on $cores core(s))"
 start=$(date +%s)
 scratch=$cache/gnutls/.build-$name-$$
 rm -rf "$scratch"
@@ -304,7 +305,8 @@ gsteps=$( (make -nk -C "$gsrc/gl"; make -nk -C "$gsrc/lib") 2>/dev/null |
 estimate GnuTLS "$gsteps" "$GNUTLS_CPU_PER_STEP" "files to compile"
 make_progress gnutls-build "$gsteps" \
     sh -c 'make -C "$1/gl" -j"$2" && make -C "$1/lib" -j"$2"' - "$gsrc" "$JOBS"
-make -C "$gsrc/lib" install DESTDIR="$scratch/dest" > "$scratch/install.log" 2>&1 ||
+log "gnutls: install"
+make -C "$gsrc/lib" -j"$JOBS" install DESTDIR="$scratch/dest" > "$scratch/install.log" 2>&1 ||
     { tail -n 30 "$scratch/install.log" >&2; die "make install failed"; }
 dprefix=$scratch/dest$entry/prefix
 rm -f "$dprefix"/lib/*.la

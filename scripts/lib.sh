@@ -98,6 +98,8 @@ progress() {
             msg+=", ~$(fmt_secs $left) left"
         fi
         desc=${desc#"${desc%%[![:space:]]*}"}
+        # a compiler command line: name the file it compiles
+        [[ $desc =~ \ -c\ ([^ ]+) ]] && desc="compiling ${BASH_REMATCH[1]}"
         msg+=": ${desc:0:60}"
         if [ $tty = 1 ]; then
             printf '\r\033[K%s' "$msg" >&2
