@@ -53,13 +53,13 @@ fmt_secs() {
 build_jobs() { nproc 2>/dev/null || echo 1; }
 
 # estimate NAME STEPS CPU_S_PER_STEP [WHAT]: log "NAME: STEPS WHAT, about
-# M min on N cores", from CPU seconds per step measured without a compiler
-# cache (ccache hits make it faster).
+# M min on N cores", from CPU seconds per step measured on a cold build
+# (ccache hits make it faster).
 estimate() {
     local name=$1 steps=$2 cps=$3 what=${4:-build steps} cores s
     cores=$(build_jobs)
     s=$(awk -v n="$steps" -v c="$cps" -v j="$cores" 'BEGIN { printf "%d", n * c / j + 0.5 }')
-    log "$name: $steps $what, about $(fmt_secs "$s") on $cores core(s) (without a compiler cache)"
+    log "$name: $steps $what, about $(fmt_secs "$s") on $cores core(s) (less with ccache hits)"
 }
 
 # progress NAME LOG [TOTAL REGEX]: filter a build's output (stdin).  All of
