@@ -57,8 +57,8 @@ CONFIGURE_ARGS+=(--disable-debug-info --extra-cflags=-g1)
 # locals and types) or "--enable-debug" (-O0, TCG and QOM debugging).
 # shellcheck disable=SC2206
 CONFIGURE_ARGS+=(${NVMET_QEMU_CONFIGURE:-})
-# CPU seconds per ninja step, measured on a cold build without ccache
-# (2 cores, see README): for the estimate printed before building.
+# CPU seconds per ninja step, measured on a cold build (empty ccache,
+# 2 cores, see README): for the estimate printed before building.
 QEMU_CPU_PER_STEP=0.26
 
 refresh=0
