@@ -85,7 +85,7 @@ set -m
 "$NVMET_TOP/scripts/build-gnutls.sh" < /dev/null > "$gnutls_out" &
 gnutls_pid=$!
 set +m
-trap 'kill -- -$gnutls_pid 2>/dev/null; rm -f "$gnutls_out"' EXIT
+trap 'kill -- -$gnutls_pid 2>/dev/null || true; rm -f "$gnutls_out"' EXIT
 
 # ---- 2. source package ----------------------------------------------------
 dsc=$(ls "$QDIR"/dl/qemu_10.0.*.dsc 2>/dev/null | sort -V | tail -n1 || true)

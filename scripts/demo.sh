@@ -27,7 +27,7 @@ set -m
 nice -n 10 "$NVMET_TOP/scripts/build-guest.sh" < /dev/null > "$guest_log" 2>&1 &
 guest_pid=$!
 set +m
-trap 'kill -- -$guest_pid 2>/dev/null' EXIT
+trap 'kill -- -$guest_pid 2>/dev/null || true' EXIT
 log "building the guest image in the background (log: $guest_log)"
 "$NVMET_TOP/scripts/build-qemu.sh" qemu-system-x86_64 qemu-img
 wait $guest_pid || { tail -n 30 "$guest_log" >&2; die "scripts/build-guest.sh failed"; }
