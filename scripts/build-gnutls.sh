@@ -54,7 +54,8 @@
 # hashes before reusing them).
 #
 # Idempotent: when $NVMET_BUILD/gnutls already points at a complete entry of
-# this RECIPE the script does nothing (no apt, no network).
+# this RECIPE, flags, compiler and C library the script does nothing (no apt,
+# no network).
 # NVMET_GNUTLS_REBUILD=1 looks for newer source packages again (and builds
 # them if the cache lacks them).  At the end the script compiles and runs
 # tests/tls/psk-sha384-check.c against the result (scripts/check-gnutls.sh),
@@ -113,14 +114,36 @@ check() {
     "$NVMET_TOP/scripts/check-gnutls.sh" >&2
 }
 
-# complete DIR: DIR holds a finished build of this RECIPE
+# build_key: a hash of everything but the source versions that goes into a
+# build: RECIPE, the flags, the compiler, the C library (the source versions
+# are in the entry's name).  Empty while the compiler is not installed.
+build_key() {
+    local ccver ccmach libc
+    ccver=$($CC_CMD -dumpfullversion 2>/dev/null) || return 0
+    ccmach=$($CC_CMD -dumpmachine)
+    libc=$(dpkg-query -W -f='${Version}' libc6-dev 2>/dev/null) || return 0
+    {
+        echo "recipe=$RECIPE"
+        echo "cc=$CC_CMD $ccver $ccmach"
+        echo "libc=$libc"
+        echo "cflags=$CFLAGS_ALL"
+        printf 'nettle %s\n' "${NETTLE_CONF[@]}"
+        printf 'gnutls %s\n' "${GNUTLS_CONF[@]}"
+    } | sha256sum | cut -c1-12
+}
+
+# complete DIR KEY: DIR holds a finished build of this RECIPE with KEY
 complete() {
-    [ -f "$1/.stamp" ] && grep -qx "recipe=$RECIPE" "$1/.stamp" &&
+    [ -n "$2" ] && [ -f "$1/.stamp" ] && grep -qx "recipe=$RECIPE" "$1/.stamp" &&
+        grep -qx "key=$2" "$1/.stamp" &&
         [ -e "$1/prefix/lib/libgnutls.so" ] &&
         [ -e "$1/prefix/lib/pkgconfig/gnutls.pc" ]
 }
 
-if [ "${NVMET_GNUTLS_REBUILD:-0}" != 1 ] && complete "$link"; then
+# The clone's link is reused only when it was built with today's flags,
+# compiler and C library (a newer gnutls28/nettle in the archive does not
+# count: NVMET_GNUTLS_REBUILD=1 looks for one).
+if [ "${NVMET_GNUTLS_REBUILD:-0}" != 1 ] && complete "$link" "$(build_key)"; then
     log "GnuTLS already built ($(tr '\n' ' ' < "$link/.stamp"))"
     check
     done_msg
@@ -164,14 +187,8 @@ cache=${NVMET_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:?}/.cache}/qemu-nvmet}
 [ "$cache" != none ] || cache=$NVMET_BUILD/cache
 mkdir -p "$cache/gnutls" "$cache/dl"
 cache=$(cd "$cache" && pwd -P)
-key=$( {
-    echo "recipe=$RECIPE"
-    echo "cc=$CC_CMD $($CC_CMD -dumpfullversion) $($CC_CMD -dumpmachine)"
-    echo "libc=$(dpkg-query -W -f='${Version}' libc6-dev)"
-    echo "cflags=$CFLAGS_ALL"
-    printf 'nettle %s\n' "${NETTLE_CONF[@]}"
-    printf 'gnutls %s\n' "${GNUTLS_CONF[@]}"
-} | sha256sum | cut -c1-12)
+key=$(build_key)
+[ -n "$key" ] || die "no C compiler ($CC_CMD) or libc6-dev"
 name=gnutls-${gnutls_ver#*:}-nettle-${nettle_ver#*:}-$key
 entry=$cache/gnutls/$name
 
@@ -189,7 +206,7 @@ if ! flock -n 8; then
     log "GnuTLS: another run is building into $cache/gnutls; waiting for it"
     flock 8
 fi
-if complete "$entry"; then
+if complete "$entry" "$key"; then
     log "GnuTLS: using the cached build $entry"
     link_entry
     check

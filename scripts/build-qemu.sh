@@ -12,7 +12,8 @@
 #      Debian's patches) into build/qemu/pristine;
 #   3. stage = pristine + scripts/qemu-patches/*.patch + this repository's
 #      files (see OVERLAY below), synced into build/qemu/src touching only
-#      files whose content changed;
+#      files whose content changed (they get a new mtime, so ninja rebuilds
+#      what depends on them even when the edit is older than its last build);
 #   4. a private GnuTLS >= 3.8.11 (scripts/build-gnutls.sh: SHA-384 TLS
 #      PSKs), found by QEMU's configure through PKG_CONFIG_PATH; built (or
 #      taken from the per-user cache) while steps 2 and 3 run;
@@ -126,7 +127,11 @@ for f in "${OVERLAY[@]}"; do
     cp -a "$NVMET_TOP/$f" "$QDIR/stage/$f"
 done
 mkdir -p "$QDIR/src"
-rsync -a --checksum --delete "$QDIR/stage/" "$QDIR/src/"
+# By content (--checksum), and without -t: a file whose content changed gets
+# the current time as its mtime, not the worktree's.  Otherwise a file
+# edited while ninja compiled its previous version keeps an mtime older than
+# that object file, and ninja would never rebuild it (a stale binary).
+rsync -rlpD --checksum --delete "$QDIR/stage/" "$QDIR/src/"
 rm -rf "$QDIR/stage"
 echo "$overlay_hash" > "$QDIR/src.stamp"
 fi
