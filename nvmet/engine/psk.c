@@ -28,11 +28,11 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include "internal.h"
+#include "qemu/osdep.h"
+#include "nvmet/engine.h"
+#include "nvmet/proto.h"
 #include "crypto.h"
 #include "psk.h"
-
-#include <stdio.h>
 
 #define PSK_PREFIX      "NVMeTLSkey-"
 #define PSK_LABEL_NQN   "HostNQN"
