@@ -102,6 +102,7 @@ struct NvmetHostObject {
     NvmetDhchapHashList *dhchap_hashes;
     NvmetDhchapGroupList *dhchap_dhgroups;
     char *tls_psk;
+    bool tls_psk_compat;
 
     NvmetHost *host;
     GPtrArray *subsys_objs;     /* referenced NvmetSubsystemObject */
