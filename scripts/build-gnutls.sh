@@ -86,7 +86,7 @@ GNUTLS_CONFIGURE_CHECKS=900
 # what makes a second build unnecessary, and ccache would only slow down
 # the ~900 configure checks.
 CC_CMD=cc
-# -g1: line tables for backtraces, at almost no cost (-g costs ~10 %).
+# -g1: line tables for backtraces; full -g makes bigger objects and a slower build.
 CFLAGS_ALL="-O2 -g1 -fPIC"
 NETTLE_CONF=(--disable-shared --enable-static --enable-fat
     --disable-documentation --disable-openssl)
