@@ -217,7 +217,7 @@ fi
 log "using gnutls28 $gnutls_ver ($gnutls_suite), nettle $nettle_ver ($nettle_suite)"
 cores=$(build_jobs)
 log "GnuTLS: building it into the per-user cache $entry (once per machine;" \
-    "about $(fmt_secs $((70 + 200 / cores))) on $cores core(s))"
+    "about $(fmt_secs $((70 + 200 / cores))) on $cores idle core(s)$(load_note))"
 start=$(date +%s)
 scratch=$cache/gnutls/.build-$name-$$
 rm -rf "$scratch"

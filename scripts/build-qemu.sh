@@ -185,7 +185,8 @@ steps=$(ninja -C "$QDIR/build" -n "${TARGETS[@]}" 2>/dev/null |
 if [ -n "$steps" ]; then
     # (a few steps always run: qemu-version.h and what depends on it)
     [ "$steps" -lt 20 ] ||
-        estimate QEMU "$steps" "$QEMU_CPU_PER_STEP" "build steps for ${TARGETS[*]}"
+        estimate QEMU "$steps" "$QEMU_CPU_PER_STEP" \
+            "build steps for ${TARGETS[*]}" "less with ccache hits"
     if ! ninja -C "$QDIR/build" "${TARGETS[@]}" 2>&1 |
             progress QEMU "$QDIR/build/ninja.log"; then
         grep -A 30 '^FAILED:' "$QDIR/build/ninja.log" | head -n 60 >&2 ||

@@ -52,14 +52,21 @@ fmt_secs() {
 # and keeps the cores busy; make gets the number of cores)
 build_jobs() { nproc 2>/dev/null || echo 1; }
 
-# estimate NAME STEPS CPU_S_PER_STEP [WHAT]: log "NAME: STEPS WHAT, about
-# M min on N cores", from CPU seconds per step measured on a cold build
-# (ccache hits make it faster).
+# estimate NAME STEPS CPU_S_PER_STEP [WHAT [NOTE]]: log "NAME: STEPS WHAT,
+# about M min on N idle cores (NOTE)", from CPU seconds per step measured
+# on a cold build.
 estimate() {
-    local name=$1 steps=$2 cps=$3 what=${4:-build steps} cores s
+    local name=$1 steps=$2 cps=$3 what=${4:-build steps} note=${5:-} cores s
     cores=$(build_jobs)
     s=$(awk -v n="$steps" -v c="$cps" -v j="$cores" 'BEGIN { printf "%d", n * c / j + 0.5 }')
-    log "$name: $steps $what, about $(fmt_secs "$s") on $cores core(s) (less with ccache hits)"
+    log "$name: $steps $what, about $(fmt_secs "$s") on $cores idle core(s)${note:+ ($note)}$(load_note)"
+}
+
+# load_note: ", longer: load average L" when other jobs keep the cores busy
+load_note() {
+    local l
+    l=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null) || return 0
+    awk -v l="$l" -v c="$(build_jobs)" 'BEGIN { if (l > c) printf ", longer: load average %s", l }'
 }
 
 # progress NAME LOG [TOTAL REGEX]: filter a build's output (stdin).  All of
