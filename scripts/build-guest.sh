@@ -138,7 +138,8 @@ for p in cpio xz-utils zstd kmod binutils gzip libc-bin coreutils findutils; do
 done
 if [ -n "$need_pkgs" ]; then
     log "installing host tools:$need_pkgs"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $need_pkgs >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
+        --no-install-recommends $need_pkgs >&2
 fi
 for t in cpio xz zstd modinfo readelf gzip dpkg-deb ldconfig sha256sum; do
     command -v "$t" >/dev/null || die "host tool '$t' not found after installing host packages"

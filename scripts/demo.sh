@@ -47,8 +47,35 @@ while [ $# -gt 0 ]; do
     shift
 done
 
+# The guest image does not need QEMU: build it meanwhile, at low priority
+# (nice 10), so that it takes the core that GnuTLS's and QEMU's configure
+# leave idle rather than slowing down their compiles.  apt first, so that
+# the two never run apt at the same time.  (set -m: its own process group.)
+# build-guest.sh prints the image directory on stdout, its progress on
+# stderr.
+"$NVMET_TOP/scripts/setup-apt.sh"
+apt_install "${QEMU_BUILD_DEPS[@]}" "${GNUTLS_BUILD_DEPS[@]}"
+mkdir -p "$NVMET_BUILD"
+guest_log=$NVMET_BUILD/build-guest.log
+guest_out=$NVMET_BUILD/build-guest.out
+rm -f "$guest_out"
+set -m
+nice -n 10 "$NVMET_TOP/scripts/build-guest.sh" ${kspec:+--kernel "$kspec"} \
+    < /dev/null > "$guest_out" 2> "$guest_log" &
+guest_pid=$!
+set +m
+trap 'kill -- -$guest_pid 2>/dev/null || true' EXIT
+log "building the guest image in the background (log: $guest_log)"
 "$NVMET_TOP/scripts/build-qemu.sh" qemu-system-x86_64 qemu-img
-image=$("$NVMET_TOP/scripts/build-guest.sh" ${kspec:+--kernel "$kspec"})
+if ! wait $guest_pid; then
+    tail -n 30 "$guest_log" >&2
+    die "scripts/build-guest.sh failed (log: $guest_log)"
+fi
+trap - EXIT
+image=$(tail -n 1 "$guest_out")
+[ -n "$image" ] && [ -d "$image" ] ||
+    die "scripts/build-guest.sh printed no image directory (log: $guest_log)"
+log "guest image: $image"
 # the logs go to build/demo; a demo started while another one runs writes
 # its own to build/demo-PID (the two do not share anything else)
 OUTDIR=$NVMET_BUILD/demo
