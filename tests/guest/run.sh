@@ -23,6 +23,15 @@
 #   --pcap FILE        dump the guest NIC's traffic to FILE (filter-dump)
 #   --hostfwd SPEC     add hostfwd=SPEC to the user netdev, e.g.
 #                      tcp:127.0.0.1:4420-:4420 (repeatable)
+#   --guest-qmp        give the guest a QMP monitor of this QEMU: guest
+#                      TCP connections to 10.0.2.100:4444 reach it (QEMU
+#                      guestfwd + socat to a UNIX socket); the guest runs
+#                      /tests/bin/qmp COMMAND [ARGS-JSON] (NVMET_QMP holds
+#                      the address).  Test use only: the guest can then do
+#                      anything QEMU can
+#   --layer FILE       an extra compressed cpio archive (gzip, zstd, ...)
+#                      appended to the initramfs after the base image and
+#                      before the test scripts (repeatable)
 #   --dmesg            print the guest kernel log at the end (nvmet.dmesg=1)
 #   --shell            after the test, give an interactive guest shell
 #                      (nvmet.shell=1; console attached to this terminal)
@@ -43,11 +52,12 @@ GUEST=$ROOT/build/guest
 TESTDIR=$ROOT/tests/guest
 
 die() { echo "run.sh: error: $*" >&2; exit 2; }
-usage() { sed -n '4,38p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,47p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 qemu=${QEMU:-} test="" timeout=600 boot_timeout=${NVMET_BOOT_TIMEOUT:-150} mem=1024 smp=2 pcap="" logfile="" build=0 pack_only=0
-shell=0 dmesg=0 append="" netopts=""
+shell=0 dmesg=0 append="" netopts="" guest_qmp=0
 params=()
+layers=()
 extra=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -65,6 +75,9 @@ while [ $# -gt 0 ]; do
         --smp) smp=${2:?}; shift 2 ;;
         --pcap) pcap=${2:?}; shift 2 ;;
         --hostfwd) netopts="$netopts,hostfwd=${2:?}"; shift 2 ;;
+        --guest-qmp) guest_qmp=1; shift ;;
+        --layer) layers+=("${2:?--layer needs a file}"); shift 2 ;;
+        --layer=*) layers+=("${1#*=}"); shift ;;
         --log) logfile=${2:?}; shift 2 ;;
         --dmesg) dmesg=1; shift ;;
         --shell) shell=1; shift ;;
@@ -91,6 +104,11 @@ pack_tests() {
     done
     # tests/guest/data/ (optional): extra files for the guest under /tests/data
     [ -d "$TESTDIR/data" ] && cp -r "$TESTDIR/data" "$stage/tests/data"
+    # tests/guest/bin/ (optional): guest commands under /tests/bin
+    if [ -d "$TESTDIR/bin" ]; then
+        mkdir -p "$stage/tests/bin"
+        install -m 0755 "$TESTDIR/bin"/* "$stage/tests/bin/"
+    fi
     (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
         cpio -o -H newc -R 0:0 --quiet) | gzip -1 > "$out.tmp.$$"
     mv "$out.tmp.$$" "$out"
@@ -129,6 +147,23 @@ fi
 for f in vmlinuz initramfs.cpio.gz firmware/bios-256k.bin; do
     [ -e "$GUEST/$f" ] || die "$GUEST/$f missing: run scripts/build-guest.sh first (or pass --build)"
 done
+for f in "${layers[@]+"${layers[@]}"}"; do
+    [ -s "$f" ] || die "initramfs layer $f missing"
+done
+
+# --guest-qmp: QMP monitor on a private UNIX socket; slirp's guestfwd runs
+# socat for every guest connection to 10.0.2.100:4444, which bridges it to
+# the socket (QEMU serves one monitor client at a time; later connections
+# wait until the earlier one closed).
+qmpdir=""
+if [ $guest_qmp = 1 ]; then
+    command -v socat >/dev/null ||
+        die "--guest-qmp needs socat on the host (apt-get install socat)"
+    qmpdir=$(mktemp -d "${TMPDIR:-/tmp}/nvmet-qmp.XXXXXX")
+    case $qmpdir in *,*|*' '*) die "--guest-qmp: temporary directory '$qmpdir' contains a comma or space" ;; esac
+    netopts="$netopts,guestfwd=tcp:10.0.2.100:4444-cmd:socat - UNIX-CONNECT:$qmpdir/qmp.sock"
+    params+=("qmp=10.0.2.100:4444")
+fi
 
 # kernel command line
 cmdline="console=ttyS0 quiet panic=-1 nvmet.test=$test"
@@ -150,8 +185,8 @@ pack_tests
 mkdir -p "$GUEST/logs"
 [ -n "$logfile" ] || logfile=$GUEST/logs/$test-$(date +%Y%m%d-%H%M%S)-$$.log
 initrd=$(mktemp "$GUEST/.initrd.XXXXXX")
-trap 'rm -f "$initrd"' EXIT
-cat "$GUEST/initramfs.cpio.gz" "$GUEST/tests.cpio.gz" > "$initrd"
+trap 'rm -f "$initrd"; [ -z "$qmpdir" ] || rm -rf "$qmpdir"' EXIT
+cat "$GUEST/initramfs.cpio.gz" "${layers[@]+"${layers[@]}"}" "$GUEST/tests.cpio.gz" > "$initrd"
 
 qargs=(
     -accel tcg -cpu max -m "$mem" -smp "$smp"
@@ -163,6 +198,8 @@ qargs=(
     -device virtio-net-pci,netdev=n0,romfile=
 )
 [ -z "$pcap" ] || qargs+=(-object "filter-dump,id=dump0,netdev=n0,file=$pcap")
+[ -z "$qmpdir" ] || qargs+=(-chardev "socket,id=guestqmp,path=$qmpdir/qmp.sock,server=on,wait=off"
+                            -mon chardev=guestqmp,mode=control)
 qargs+=("${extra[@]+"${extra[@]}"}")
 
 {
