@@ -53,7 +53,7 @@ t_start=$(date +%s)
 # Guest kernel modules wanted (dependencies are added by modprobe).  A missing
 # optional module only produces a warning; a missing required one is fatal.
 MODS_REQUIRED="nvme-core nvme-fabrics nvme-tcp tls virtio_net configfs nvmet nvmet-tcp null_blk"
-MODS_OPTIONAL="virtio_pci nvme-auth nvme-keyring gcm ctr gf128mul aesni-intel failover net_failover loop"
+MODS_OPTIONAL="virtio_pci nvme-auth nvme-keyring gcm ctr gf128mul aesni-intel failover net_failover loop xfs"
 
 # Where to look for the guest kernel (linux-image-amd64 must depend on a 7.x
 # linux-image), in order.  Override with GUEST_KERNEL_SUITES.
@@ -402,6 +402,10 @@ while read -r ko; do
     echo "$b" >> "$R/etc/modules.order"
 done < "$modlist"
 echo "$kver" > "$R/etc/kernel-release"
+# kernel configuration: blktests' _have_kernel_options reads /boot/config-VER
+if [ -f "$kmoddir/config" ]; then
+    install -D -m 0644 "$kmoddir/config" "$R/boot/config-$kver"
+fi
 
 # small /etc
 cat > "$R/etc/passwd" <<'EOF'
