@@ -174,5 +174,14 @@ done
 for f in $(find results -name '*.dmesg' 2>/dev/null | sort); do
     info "$f" tail -n 60 "$f"
 done
+# the kernel log of each test that failed (from its marker to the next)
+dmesg_of() {
+    dmesg | awk -v t="$1" '
+        / run blktests nvme\/[0-9]+ / { on = index($0, " run blktests " t " ") > 0 }
+        on' | tail -n 80
+}
+while read -r _ name status rest; do
+    case $status in failed*|vacuous*) info "$name: kernel log" dmesg_of "$name" ;; esac
+done < /tmp/blktests.results
 info "target control log" cat "${NVMET_BT_LOG:-/tmp/nvmet-blktests-control.log}"
 exit 0
