@@ -13,7 +13,10 @@ set -euo pipefail
 
 pcdir=$NVMET_BUILD/gnutls/prefix/lib/pkgconfig
 src=$NVMET_TOP/tests/tls/psk-sha384-check.c
-out=$NVMET_BUILD/gnutls/psk-sha384-check
+# (not inside build/gnutls, which may be a symlink to a GnuTLS build that
+# other checkouts share and check at the same time)
+out=$NVMET_BUILD/gnutls-check/psk-sha384-check
+mkdir -p "${out%/*}"
 
 [ -e "$pcdir/gnutls.pc" ] || die "no GnuTLS in $pcdir: run scripts/build-gnutls.sh"
 export PKG_CONFIG_PATH=$pcdir
@@ -24,8 +27,9 @@ ${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread $cflags \
     -o "$out" "$src" $libs
 # The binary must resolve libgnutls to the private copy without any help.
 lib=$(env -u LD_LIBRARY_PATH ldd "$out" | awk '$1 ~ /^libgnutls[.]so/ {print $3}')
-case $lib in
-    "$NVMET_BUILD"/gnutls/prefix/lib/*) ;;
+# (build/gnutls may be a symlink to a shared build: compare resolved paths)
+case $(readlink -f "$lib") in
+    "$(readlink -f "$NVMET_BUILD/gnutls")"/prefix/lib/*) ;;
     *) die "psk-sha384-check loads libgnutls from '$lib', not the private prefix" ;;
 esac
 env -u LD_LIBRARY_PATH "$out"
