@@ -91,7 +91,7 @@ records() {
 }
 
 resolved=$W/resolved.txt
-key=$( { sha256sum "$0"; ls -l --time-style=+%s /var/lib/apt/lists/*sid*InRelease 2>/dev/null; } |
+key=$( { sha256sum < "$0"; ls -l --time-style=+%s /var/lib/apt/lists/*sid*InRelease 2>/dev/null; } |
        sha256sum | cut -d' ' -f1)
 if [ $offline = 1 ]; then
     [ -s "$resolved" ] || die "--offline, but $resolved does not exist yet"
@@ -160,7 +160,7 @@ for d in "$DEBS"/*.deb; do
     case " ${debs[*]} " in *" $d "*) ;; *) rm -f "$d" ;; esac
 done
 
-stamp=$( { sha256sum "$0"; for d in "${debs[@]}"; do basename "$d"; done | sort; } |
+stamp=$( { sha256sum < "$0"; for d in "${debs[@]}"; do basename "$d"; done | sort; } |
          sha256sum | cut -d' ' -f1)
 if [ $force = 0 ] && [ -s "$LAYER" ] && [ "$(cat "$LAYER.stamp" 2>/dev/null)" = "$stamp" ]; then
     log "layer up to date ($LAYER)"

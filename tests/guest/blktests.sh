@@ -50,7 +50,39 @@ addr=$($CONTROL config --show-traddr)
 port=$($CONTROL config --show-trsvid)
 step "target-reachable" nvme discover -t tcp -a "$addr" -s "$port"
 
+# The control program itself, before blktests uses it: a set-up the host
+# sees, a second one over the first (leftovers removed), a clean-up, and
+# the errors blktests would otherwise not notice (it ignores the status).
 size=${NVMET_BT_IMG_SIZE:-1G}
+NVME_IMG_SIZE=$size
+export NVME_IMG_SIZE
+SELF=blktests-selftest
+SELF_UUID=0f3c9d2e-5a61-4b8e-9d07-2c1b7e4a6f10
+HOSTNQN=$(cat /etc/nvme/hostnqn)
+listed() { nvme discover -t tcp -a "$addr" -s "$port" 2>/dev/null | grep -q "subnqn: *$1\$"; }
+not_listed() { ! listed "$1"; }
+ctl_case() {   # EXPECTED-STATUS EXPECTED-TEXT ARGS...
+    _want=$1 _text=$2; shift 2
+    $CONTROL "$@" > "$LIB_TMP/ctl.out" 2> "$LIB_TMP/ctl.err"
+    _rc=$?
+    cat "$LIB_TMP/ctl.out" "$LIB_TMP/ctl.err"
+    [ $_rc = "$_want" ] && grep -q -e "$_text" "$LIB_TMP/ctl.err"
+}
+step "control-setup" $CONTROL setup --subsysnqn $SELF --subsys-uuid $SELF_UUID --hostnqn "$HOSTNQN"
+step "control-setup-seen" listed $SELF
+step_v "control-setup-again" ctl_case 0 "removed leftovers of an earlier setup" \
+    setup --subsysnqn $SELF --subsys-uuid $SELF_UUID --hostnqn "$HOSTNQN"
+step "control-cleanup" $CONTROL cleanup --subsysnqn $SELF
+step "control-cleanup-gone" not_listed $SELF
+# a QMP error (the namespace refuses the UUID): status 1 with QMP's message
+step_v "control-qmp-error" ctl_case 1 "setup: qmp: .*object-add: .*invalid uuid" \
+    setup --subsysnqn $SELF --subsys-uuid not-a-uuid --hostnqn "$HOSTNQN"
+step "control-cleanup-after-error" $CONTROL cleanup --subsysnqn $SELF
+step "control-nothing-left" not_listed $SELF
+step_v "control-add-ports-refused" ctl_case 1 "add-ports: not supported" \
+    add-ports --ports 2 --subsysnqn $SELF
+step_v "control-bad-usage" ctl_case 2 "unknown argument" setup --no-such-option x
+# (the control program reads NVME_IMG_SIZE from the environment, set above)
 cat > $BT/config <<EOF
 # written by /tests/blktests.sh
 NVME_TARGET_CONTROL=$CONTROL
@@ -58,9 +90,6 @@ NVMET_TRTYPES=tcp
 NVME_IMG_SIZE=$size
 ${NVMET_BT_TIMEOUT:+TIMEOUT=$NVMET_BT_TIMEOUT}
 EOF
-# the control program reads the size from the environment
-NVME_IMG_SIZE=$size
-export NVME_IMG_SIZE
 info "blktests config" cat $BT/config
 
 tests=""
