@@ -12,11 +12,13 @@
 #include "nvmet/engine.h"
 #include "qapi/qapi-types-nvmet.h"
 
+#define TYPE_NVMET_OBJECT    "nvmet-object"
 #define TYPE_NVMET_PORT      "nvmet-port"
 #define TYPE_NVMET_SUBSYSTEM "nvmet-subsystem"
 #define TYPE_NVMET_HOST      "nvmet-host"
 #define TYPE_NVMET_NAMESPACE "nvmet-namespace"
 
+OBJECT_DECLARE_TYPE(NvmetObject, NvmetObjectClass, NVMET_OBJECT)
 OBJECT_DECLARE_SIMPLE_TYPE(NvmetPortObject, NVMET_PORT)
 OBJECT_DECLARE_SIMPLE_TYPE(NvmetSubsystemObject, NVMET_SUBSYSTEM)
 OBJECT_DECLARE_SIMPLE_TYPE(NvmetHostObject, NVMET_HOST)
@@ -24,8 +26,29 @@ OBJECT_DECLARE_SIMPLE_TYPE(NvmetNamespaceObject, NVMET_NAMESPACE)
 
 typedef struct NvmetConn NvmetConn;
 
-struct NvmetPortObject {
+/*
+ * The abstract parent of the four nvmet-* types.  An object is ready once
+ * its class's complete() made its engine counterpart: then other objects
+ * may refer to it, and its creation-time properties no longer change.
+ */
+struct NvmetObject {
     Object parent_obj;
+    bool ready;
+};
+
+struct NvmetObjectClass {
+    ObjectClass parent_class;
+    /* UserCreatable's complete(), for the type at hand */
+    bool (*complete)(NvmetObject *obj, Error **errp);
+};
+
+static inline bool nvmet_object_ready(Object *obj)
+{
+    return NVMET_OBJECT(obj)->ready;
+}
+
+struct NvmetPortObject {
+    NvmetObject parent_obj;
 
     /* properties */
     char *traddr;
@@ -49,7 +72,7 @@ struct NvmetPortObject {
 };
 
 struct NvmetSubsystemObject {
-    Object parent_obj;
+    NvmetObject parent_obj;
 
     char *nqn;
     strList *ports;
@@ -70,7 +93,7 @@ struct NvmetSubsystemObject {
 };
 
 struct NvmetHostObject {
-    Object parent_obj;
+    NvmetObject parent_obj;
 
     char *nqn;
     strList *subsystems;
@@ -79,13 +102,14 @@ struct NvmetHostObject {
     NvmetDhchapHashList *dhchap_hashes;
     NvmetDhchapGroupList *dhchap_dhgroups;
     char *tls_psk;
+    bool tls_psk_compat;
 
     NvmetHost *host;
     GPtrArray *subsys_objs;     /* referenced NvmetSubsystemObject */
 };
 
 struct NvmetNamespaceObject {
-    Object parent_obj;
+    NvmetObject parent_obj;
 
     char *subsystem;
     uint32_t nsid;
@@ -107,13 +131,17 @@ NvmetTarget *nvmet_qemu_target(void);
 bool nvmet_qemu_port_listen(NvmetPortObject *p, Error **errp);
 void nvmet_qemu_port_close(NvmetPortObject *p);
 
-/* objects.c */
-bool nvmet_host_object_set_keys(NvmetHostObject *h, const char *secret,
-                                const char *ctrl_secret, Error **errp);
-bool nvmet_host_object_set_psk(NvmetHostObject *h, const char *secret,
-                               Error **errp);
+/* objects.c: ready objects by id, for references between them and QMP */
 NvmetPortObject *nvmet_port_object_find(const char *id, Error **errp);
 NvmetSubsystemObject *nvmet_subsystem_object_find(const char *id,
                                                   Error **errp);
+NvmetHostObject *nvmet_host_object_find(const char *id, Error **errp);
+/* Replace a host's keys at run time (the ids of secret objects, or NULL) */
+bool nvmet_host_object_set_dhchap_secrets(NvmetHostObject *h,
+                                          const char *secret,
+                                          const char *ctrl_secret,
+                                          Error **errp);
+bool nvmet_host_object_set_tls_psk(NvmetHostObject *h, const char *secret,
+                                   Error **errp);
 
 #endif

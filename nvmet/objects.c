@@ -29,150 +29,99 @@
 #include "nvmet-qemu.h"
 #include "trace.h"
 
-static bool nvmet_obj_complete(Object *obj)
+/* ======================================================================== */
+/* nvmet-object: what the four types share                                  */
+/* ======================================================================== */
+
+static const char *nvmet_object_id(Object *obj)
 {
-    return object_property_get_bool(obj, "x-complete", NULL);
+    return object_get_canonical_path_component(obj);
 }
 
+static void nvmet_object_complete(UserCreatable *uc, Error **errp)
+{
+    NvmetObject *o = NVMET_OBJECT(uc);
+
+    o->ready = NVMET_OBJECT_GET_CLASS(o)->complete(o, errp);
+}
+
+/*
+ * The engine took the creation-time properties when the object was
+ * completed: changing them afterwards would have no effect, so refuse.
+ */
 static bool nvmet_check_mutable(Object *obj, const char *name, Error **errp)
 {
-    if (nvmet_obj_complete(obj)) {
+    if (nvmet_object_ready(obj)) {
         error_setg(errp, "property '%s' of '%s' cannot be changed after "
-                   "creation", name, object_get_canonical_path_component(obj));
+                   "creation", name, nvmet_object_id(obj));
         return false;
     }
     return true;
 }
 
-/* ---- generic property helpers (opaque = offset of the field) ---------- */
-
-static void prop_get_str(Object *obj, Visitor *v, const char *name,
-                         void *opaque, Error **errp)
+/* For the setters of object_class_property_add_str() properties. */
+static void nvmet_set_str(Object *obj, const char *name, char **field,
+                          const char *value, Error **errp)
 {
-    char **field = (char **)((char *)obj + (uintptr_t)opaque);
-    char *val = g_strdup(*field ? *field : "");
-
-    visit_type_str(v, name, &val, errp);
-    g_free(val);
-}
-
-static void prop_set_str(Object *obj, Visitor *v, const char *name,
-                         void *opaque, Error **errp)
-{
-    char **field = (char **)((char *)obj + (uintptr_t)opaque);
-    char *val;
-
-    if (!nvmet_check_mutable(obj, name, errp) ||
-        !visit_type_str(v, name, &val, errp)) {
-        return;
+    if (nvmet_check_mutable(obj, name, errp)) {
+        g_free(*field);
+        *field = g_strdup(value);
     }
-    g_free(*field);
-    *field = val;
 }
 
-static void prop_get_u32(Object *obj, Visitor *v, const char *name,
-                         void *opaque, Error **errp)
+/* Unset strings read as "". */
+static char *nvmet_get_str(const char *field)
 {
-    uint32_t *field = (uint32_t *)((char *)obj + (uintptr_t)opaque);
+    return g_strdup(field ? field : "");
+}
+
+/*
+ * Integer properties are class properties whose accessors find the field
+ * by its offset in the object (passed as the opaque), as iothread.c does:
+ * QOM's object_class_property_add_uint32_ptr() is for fixed storage.
+ */
+static void nvmet_get_uint32(Object *obj, Visitor *v, const char *name,
+                             void *opaque, Error **errp)
+{
+    uint32_t *field = (void *)obj + (uintptr_t)opaque;
 
     visit_type_uint32(v, name, field, errp);
 }
 
-static void prop_set_u32(Object *obj, Visitor *v, const char *name,
-                         void *opaque, Error **errp)
-{
-    uint32_t *field = (uint32_t *)((char *)obj + (uintptr_t)opaque);
-    uint32_t val;
-
-    if (!nvmet_check_mutable(obj, name, errp) ||
-        !visit_type_uint32(v, name, &val, errp)) {
-        return;
-    }
-    *field = val;
-}
-
-static void prop_get_u16(Object *obj, Visitor *v, const char *name,
-                         void *opaque, Error **errp)
-{
-    uint16_t *field = (uint16_t *)((char *)obj + (uintptr_t)opaque);
-
-    visit_type_uint16(v, name, field, errp);
-}
-
-static void prop_set_u16(Object *obj, Visitor *v, const char *name,
-                         void *opaque, Error **errp)
-{
-    uint16_t *field = (uint16_t *)((char *)obj + (uintptr_t)opaque);
-    uint16_t val;
-
-    if (!nvmet_check_mutable(obj, name, errp) ||
-        !visit_type_uint16(v, name, &val, errp)) {
-        return;
-    }
-    *field = val;
-}
-
-static void prop_get_bool(Object *obj, Visitor *v, const char *name,
-                          void *opaque, Error **errp)
-{
-    bool *field = (bool *)((char *)obj + (uintptr_t)opaque);
-
-    visit_type_bool(v, name, field, errp);
-}
-
-static void prop_set_bool(Object *obj, Visitor *v, const char *name,
-                          void *opaque, Error **errp)
-{
-    bool *field = (bool *)((char *)obj + (uintptr_t)opaque);
-    bool val;
-
-    if (!nvmet_check_mutable(obj, name, errp) ||
-        !visit_type_bool(v, name, &val, errp)) {
-        return;
-    }
-    *field = val;
-}
-
-static void prop_get_strlist(Object *obj, Visitor *v, const char *name,
+static void nvmet_set_uint32(Object *obj, Visitor *v, const char *name,
                              void *opaque, Error **errp)
 {
-    strList **field = (strList **)((char *)obj + (uintptr_t)opaque);
+    uint32_t *field = (void *)obj + (uintptr_t)opaque;
+    uint32_t value;
 
-    visit_type_strList(v, name, field, errp);
-}
-
-static void prop_set_strlist(Object *obj, Visitor *v, const char *name,
-                             void *opaque, Error **errp)
-{
-    strList **field = (strList **)((char *)obj + (uintptr_t)opaque);
-    strList *val;
-
-    if (!nvmet_check_mutable(obj, name, errp) ||
-        !visit_type_strList(v, name, &val, errp)) {
-        return;
+    if (nvmet_check_mutable(obj, name, errp) &&
+        visit_type_uint32(v, name, &value, errp)) {
+        *field = value;
     }
-    qapi_free_strList(*field);
-    *field = val;
 }
 
-#define PROP(klass, name, type, kind, st, field, desc) do {                  \
-        ObjectProperty *op_ = object_class_property_add(klass, name, type,  \
-            prop_get_##kind, prop_set_##kind, NULL,                         \
-            (void *)(uintptr_t)offsetof(st, field));                       \
-        (void)op_;                                                          \
-        object_class_property_set_description(klass, name, desc);          \
-    } while (0)
-
-static Error *nvmet_gerror(GError *gerr)
+static void nvmet_class_add_uint32(ObjectClass *oc, const char *name,
+                                   size_t offset, const char *desc)
 {
-    Error *err = NULL;
-
-    error_setg(&err, "%s", gerr->message);
-    g_error_free(gerr);
-    return err;
+    object_class_property_add(oc, name, "uint32", nvmet_get_uint32,
+                              nvmet_set_uint32, NULL, (void *)offset);
+    object_class_property_set_description(oc, name, desc);
 }
 
-/* ---- lookup helpers ----------------------------------------------------- */
+/* For strList properties naming other objects */
+static void nvmet_set_strlist(Object *obj, Visitor *v, const char *name,
+                              strList **field, Error **errp)
+{
+    strList *value;
+
+    if (nvmet_check_mutable(obj, name, errp) &&
+        visit_type_strList(v, name, &value, errp)) {
+        qapi_free_strList(*field);
+        *field = value;
+    }
+}
+
+/* ---- lookup -------------------------------------------------------------- */
 
 static Object *nvmet_find(const char *id, const char *type, Error **errp)
 {
@@ -184,10 +133,10 @@ static Object *nvmet_find(const char *id, const char *type, Error **errp)
         return NULL;
     }
     if (!object_dynamic_cast(obj, type)) {
-        error_setg(errp, "object '%s' is not a %s", id, type);
+        error_setg(errp, "object '%s' is not an %s", id, type);
         return NULL;
     }
-    if (!nvmet_obj_complete(obj)) {
+    if (!nvmet_object_ready(obj)) {
         error_setg(errp, "object '%s' is not ready yet", id);
         return NULL;
     }
@@ -209,104 +158,126 @@ NvmetSubsystemObject *nvmet_subsystem_object_find(const char *id,
     return obj ? NVMET_SUBSYSTEM(obj) : NULL;
 }
 
+NvmetHostObject *nvmet_host_object_find(const char *id, Error **errp)
+{
+    Object *obj = nvmet_find(id, TYPE_NVMET_HOST, errp);
+
+    return obj ? NVMET_HOST(obj) : NULL;
+}
+
 /* ======================================================================== */
 /* nvmet-port                                                               */
 /* ======================================================================== */
 
 static uint16_t nvmet_next_portid = 1;
 
-static void nvmet_port_complete(UserCreatable *uc, Error **errp)
+/* The port's settings as the engine takes them. */
+static bool nvmet_port_object_config(NvmetPortObject *p,
+                                     NvmetPortConfig *cfg, Error **errp)
 {
-    NvmetPortObject *p = NVMET_PORT(uc);
-    const char *id = object_get_canonical_path_component(OBJECT(p));
-    NvmetPortConfig cfg;
-    GError *gerr = NULL;
+    const char *id = nvmet_object_id(OBJECT(p));
     uint64_t port;
 
     if (qemu_strtou64(p->trsvcid, NULL, 10, &port) < 0 || port > 65535) {
         error_setg(errp, "nvmet-port '%s': trsvcid '%s' is not a TCP port "
                    "number", id, p->trsvcid);
-        return;
+        return false;
     }
-    /* listen first: with trsvcid=0 the kernel picks the port */
-    if (!nvmet_qemu_port_listen(p, errp)) {
-        return;
-    }
-    nvmet_port_config_init(&cfg);
-    cfg.portid = p->portid ? p->portid : nvmet_next_portid;
-    cfg.traddr = p->traddr;
-    cfg.trsvcid = p->trsvcid;
-    cfg.ipv6 = strchr(p->traddr, ':') != NULL;
-    cfg.sqflow_disable_ok = p->sqflow_disable;
-    cfg.tls = p->tls == NVMET_TLS_MODE_REQUIRED ? NVMET_PORT_TLS_REQUIRED :
-              p->tls == NVMET_TLS_MODE_ALLOWED ? NVMET_PORT_TLS_ALLOWED :
-              NVMET_PORT_TLS_NONE;
-    if (p->tls_keylog) {
-        /* TLS secrets: a new file is readable by its owner only */
-        int fd = qemu_create(p->tls_keylog, O_WRONLY | O_APPEND, 0600, errp);
-
-        if (fd < 0) {
-            error_prepend(errp, "nvmet-port '%s': tls-keylog: ", id);
-            nvmet_qemu_port_close(p);
-            return;
-        }
-        p->keylog = fdopen(fd, "a");
-        if (!p->keylog) {
-            error_setg_errno(errp, errno, "nvmet-port '%s': cannot open "
-                             "tls-keylog '%s'", id, p->tls_keylog);
-            qemu_close(fd);
-            nvmet_qemu_port_close(p);
-            return;
-        }
-        setvbuf(p->keylog, NULL, _IOLBF, 0);
-    }
+    nvmet_port_config_init(cfg);
+    cfg->portid = p->portid ? p->portid : nvmet_next_portid;
+    cfg->traddr = p->traddr;
+    cfg->ipv6 = strchr(p->traddr, ':') != NULL;
+    cfg->sqflow_disable_ok = p->sqflow_disable;
+    cfg->tls = p->tls == NVMET_TLS_MODE_REQUIRED ? NVMET_PORT_TLS_REQUIRED :
+               p->tls == NVMET_TLS_MODE_ALLOWED ? NVMET_PORT_TLS_ALLOWED :
+               NVMET_PORT_TLS_NONE;
     if (p->inline_data_size != UINT32_MAX) {
-        cfg.inline_data_size = p->inline_data_size;
+        cfg->inline_data_size = p->inline_data_size;
     }
     if (p->maxh2cdata) {
-        cfg.maxh2cdata = p->maxh2cdata;
+        cfg->maxh2cdata = p->maxh2cdata;
     }
     if (p->max_queue_size) {
         if (p->max_queue_size > 65534) {
             error_setg(errp, "nvmet-port '%s': max-queue-size must be at "
                        "most 65534", id);
-            nvmet_qemu_port_close(p);
-            return;
+            return false;
         }
-        cfg.max_queue_size = p->max_queue_size;
+        cfg->max_queue_size = p->max_queue_size;
     }
     if (p->max_queues) {
-        cfg.max_queues = p->max_queues;
+        cfg->max_queues = p->max_queues;
     }
     if (p->mdts != UINT32_MAX) {
         if (p->mdts > 255) {
             error_setg(errp, "nvmet-port '%s': mdts out of range", id);
-            nvmet_qemu_port_close(p);
-            return;
+            return false;
         }
-        cfg.mdts = p->mdts;
+        cfg->mdts = p->mdts;
+    }
+    return true;
+}
+
+static bool nvmet_port_open_keylog(NvmetPortObject *p, Error **errp)
+{
+    ERRP_GUARD();
+    const char *id = nvmet_object_id(OBJECT(p));
+    /* TLS secrets: a new file is readable by its owner only */
+    int fd = qemu_create(p->tls_keylog, O_WRONLY | O_APPEND, 0600, errp);
+
+    if (fd < 0) {
+        error_prepend(errp, "nvmet-port '%s': tls-keylog: ", id);
+        return false;
+    }
+    p->keylog = fdopen(fd, "a");
+    if (!p->keylog) {
+        error_setg_errno(errp, errno, "nvmet-port '%s': cannot open "
+                         "tls-keylog '%s'", id, p->tls_keylog);
+        qemu_close(fd);
+        return false;
+    }
+    setvbuf(p->keylog, NULL, _IOLBF, 0);
+    return true;
+}
+
+static bool nvmet_port_complete(NvmetObject *obj, Error **errp)
+{
+    NvmetPortObject *p = NVMET_PORT(obj);
+    g_autoptr(GError) gerr = NULL;
+    NvmetPortConfig cfg;
+
+    /*
+     * The port number is checked before listening, the rest after: with
+     * trsvcid=0 the kernel picks the port that the engine reports.
+     */
+    if (!nvmet_port_object_config(p, &cfg, errp)) {
+        return false;
+    }
+    if (!nvmet_qemu_port_listen(p, errp)) {
+        return false;
+    }
+    cfg.trsvcid = p->trsvcid;
+    if (p->tls_keylog && !nvmet_port_open_keylog(p, errp)) {
+        nvmet_qemu_port_close(p);
+        return false;
     }
     p->port = nvmet_port_new(nvmet_qemu_target(), &cfg, &gerr);
     if (!p->port) {
-        *errp = nvmet_gerror(gerr);
-        error_prepend(errp, "nvmet-port '%s': ", id);
+        error_setg(errp, "nvmet-port '%s': %s", nvmet_object_id(OBJECT(p)),
+                   gerr->message);
         nvmet_qemu_port_close(p);
-        return;
+        return false;
     }
     p->portid = cfg.portid;
     if (p->portid >= nvmet_next_portid) {
         nvmet_next_portid = p->portid + 1;
     }
+    return true;
 }
 
 static bool nvmet_port_can_be_deleted(UserCreatable *uc)
 {
     return NVMET_PORT(uc)->users == 0;
-}
-
-static bool nvmet_port_get_complete(Object *obj, Error **errp)
-{
-    return NVMET_PORT(obj)->port != NULL;
 }
 
 static void nvmet_port_unparent(Object *obj)
@@ -345,6 +316,70 @@ static void nvmet_port_finalize(Object *obj)
     g_free(p->tls_keylog);
 }
 
+static char *nvmet_port_get_traddr(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_PORT(obj)->traddr);
+}
+
+static void nvmet_port_set_traddr(Object *obj, const char *value,
+                                  Error **errp)
+{
+    nvmet_set_str(obj, "traddr", &NVMET_PORT(obj)->traddr, value, errp);
+}
+
+static char *nvmet_port_get_trsvcid(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_PORT(obj)->trsvcid);
+}
+
+static void nvmet_port_set_trsvcid(Object *obj, const char *value,
+                                   Error **errp)
+{
+    nvmet_set_str(obj, "trsvcid", &NVMET_PORT(obj)->trsvcid, value, errp);
+}
+
+static char *nvmet_port_get_tls_keylog(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_PORT(obj)->tls_keylog);
+}
+
+static void nvmet_port_set_tls_keylog(Object *obj, const char *value,
+                                      Error **errp)
+{
+    nvmet_set_str(obj, "tls-keylog", &NVMET_PORT(obj)->tls_keylog, value,
+                  errp);
+}
+
+static void nvmet_port_get_portid(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    visit_type_uint16(v, name, &NVMET_PORT(obj)->portid, errp);
+}
+
+static void nvmet_port_set_portid(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    uint16_t value;
+
+    if (nvmet_check_mutable(obj, name, errp) &&
+        visit_type_uint16(v, name, &value, errp)) {
+        NVMET_PORT(obj)->portid = value;
+    }
+}
+
+static bool nvmet_port_get_sqflow_disable(Object *obj, Error **errp)
+{
+    return NVMET_PORT(obj)->sqflow_disable;
+}
+
+static void nvmet_port_set_sqflow_disable(Object *obj, bool value,
+                                          Error **errp)
+{
+    if (nvmet_check_mutable(obj, "sqflow-disable", errp)) {
+        NVMET_PORT(obj)->sqflow_disable = value;
+    }
+}
+
 static int nvmet_port_get_tls(Object *obj, Error **errp)
 {
     return NVMET_PORT(obj)->tls;
@@ -360,91 +395,112 @@ static void nvmet_port_set_tls(Object *obj, int value, Error **errp)
 static void nvmet_port_class_init(ObjectClass *oc, void *data)
 {
     UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
+    NvmetObjectClass *noc = NVMET_OBJECT_CLASS(oc);
 
-    ucc->complete = nvmet_port_complete;
+    noc->complete = nvmet_port_complete;
     ucc->can_be_deleted = nvmet_port_can_be_deleted;
     oc->unparent = nvmet_port_unparent;
-    object_class_property_add_bool(oc, "x-complete", nvmet_port_get_complete,
-                                   NULL);
-    PROP(oc, "traddr", "str", str, NvmetPortObject, traddr,
-         "IPv4 or IPv6 address to listen on (default 127.0.0.1)");
-    PROP(oc, "trsvcid", "str", str, NvmetPortObject, trsvcid,
-         "TCP port to listen on (default 4420; 0 picks a free one)");
-    PROP(oc, "portid", "uint16", u16, NvmetPortObject, portid,
-         "port ID reported in discovery log entries (default: next free)");
-    PROP(oc, "inline-data-size", "uint32", u32, NvmetPortObject,
-         inline_data_size, "in-capsule data size of I/O queues in bytes");
-    PROP(oc, "maxh2cdata", "uint32", u32, NvmetPortObject, maxh2cdata,
-         "largest H2CData PDU payload accepted (bytes)");
-    PROP(oc, "max-queue-size", "uint32", u32, NvmetPortObject, max_queue_size,
-         "largest I/O queue (entries)");
-    PROP(oc, "max-queues", "uint32", u32, NvmetPortObject, max_queues,
-         "I/O queues per controller");
-    PROP(oc, "mdts", "uint32", u32, NvmetPortObject, mdts,
-         "maximum data transfer size as a power of two of 4 KiB pages");
-    PROP(oc, "sqflow-disable", "bool", bool, NvmetPortObject, sqflow_disable,
-         "allow hosts to disable SQ flow control (TREQ bit 2)");
+
+    object_class_property_add_str(oc, "traddr", nvmet_port_get_traddr,
+                                  nvmet_port_set_traddr);
+    object_class_property_set_description(oc, "traddr",
+        "IPv4 or IPv6 address to listen on (default 127.0.0.1)");
+    object_class_property_add_str(oc, "trsvcid", nvmet_port_get_trsvcid,
+                                  nvmet_port_set_trsvcid);
+    object_class_property_set_description(oc, "trsvcid",
+        "TCP port to listen on (default 4420; 0 picks a free one)");
+    object_class_property_add(oc, "portid", "uint16", nvmet_port_get_portid,
+                              nvmet_port_set_portid, NULL, NULL);
+    object_class_property_set_description(oc, "portid",
+        "port ID reported in discovery log entries (default: next free)");
+    nvmet_class_add_uint32(oc, "inline-data-size",
+        offsetof(NvmetPortObject, inline_data_size),
+        "in-capsule data size of I/O queues in bytes");
+    nvmet_class_add_uint32(oc, "maxh2cdata",
+        offsetof(NvmetPortObject, maxh2cdata),
+        "largest H2CData PDU payload accepted (bytes)");
+    nvmet_class_add_uint32(oc, "max-queue-size",
+        offsetof(NvmetPortObject, max_queue_size),
+        "largest I/O queue (entries)");
+    nvmet_class_add_uint32(oc, "max-queues",
+        offsetof(NvmetPortObject, max_queues),
+        "I/O queues per controller");
+    nvmet_class_add_uint32(oc, "mdts", offsetof(NvmetPortObject, mdts),
+        "maximum data transfer size as a power of two of 4 KiB pages");
+    object_class_property_add_bool(oc, "sqflow-disable",
+                                   nvmet_port_get_sqflow_disable,
+                                   nvmet_port_set_sqflow_disable);
+    object_class_property_set_description(oc, "sqflow-disable",
+        "allow hosts to disable SQ flow control (TREQ bit 2)");
     object_class_property_add_enum(oc, "tls", "NvmetTlsMode",
                                    &NvmetTlsMode_lookup, nvmet_port_get_tls,
                                    nvmet_port_set_tls);
     object_class_property_set_description(oc, "tls",
         "TLS 1.3 on this port: none, allowed or required (default none)");
-    PROP(oc, "tls-keylog", "str", str, NvmetPortObject, tls_keylog,
-         "file to append TLS secrets to (NSS key log format)");
+    object_class_property_add_str(oc, "tls-keylog", nvmet_port_get_tls_keylog,
+                                  nvmet_port_set_tls_keylog);
+    object_class_property_set_description(oc, "tls-keylog",
+        "file to append TLS secrets to (NSS key log format)");
 }
 
 /* ======================================================================== */
 /* nvmet-subsystem                                                          */
 /* ======================================================================== */
 
-static void nvmet_subsystem_complete(UserCreatable *uc, Error **errp)
+static void nvmet_subsys_config(NvmetSubsystemObject *s,
+                                NvmetSubsysConfig *cfg)
 {
-    NvmetSubsystemObject *s = NVMET_SUBSYSTEM(uc);
-    const char *id = object_get_canonical_path_component(OBJECT(s));
+    nvmet_subsys_config_init(cfg);
+    cfg->nqn = s->nqn;
+    cfg->serial = s->serial;
+    cfg->model = s->model;
+    cfg->firmware = s->firmware;
+    cfg->allow_any_host = s->allow_any_host;
+    if (s->cntlid_min) {
+        cfg->cntlid_min = s->cntlid_min;
+    }
+    if (s->cntlid_max) {
+        cfg->cntlid_max = s->cntlid_max;
+    }
+    if (s->max_namespaces) {
+        cfg->max_namespaces = s->max_namespaces;
+    }
+    cfg->ieee_oui = s->ieee_oui;
+}
+
+static bool nvmet_subsystem_complete(NvmetObject *obj, Error **errp)
+{
+    ERRP_GUARD();
+    NvmetSubsystemObject *s = NVMET_SUBSYSTEM(obj);
+    const char *id = nvmet_object_id(OBJECT(s));
     g_autoptr(GPtrArray) ports = g_ptr_array_new();
+    g_autoptr(GError) gerr = NULL;
     NvmetSubsysConfig cfg;
-    GError *gerr = NULL;
 
     if (!s->nqn) {
         error_setg(errp, "nvmet-subsystem '%s': property 'nqn' is required",
                    id);
-        return;
+        return false;
     }
     for (strList *l = s->ports; l; l = l->next) {
         NvmetPortObject *p = nvmet_port_object_find(l->value, errp);
 
         if (!p) {
             error_prepend(errp, "nvmet-subsystem '%s': ports: ", id);
-            return;
+            return false;
         }
         g_ptr_array_add(ports, p);
     }
     if (s->cntlid_min > 0xffff || s->cntlid_max > 0xffff) {
         error_setg(errp, "nvmet-subsystem '%s': controller IDs are 16-bit",
                    id);
-        return;
+        return false;
     }
-    nvmet_subsys_config_init(&cfg);
-    cfg.nqn = s->nqn;
-    cfg.serial = s->serial;
-    cfg.model = s->model;
-    cfg.firmware = s->firmware;
-    cfg.allow_any_host = s->allow_any_host;
-    if (s->cntlid_min) {
-        cfg.cntlid_min = s->cntlid_min;
-    }
-    if (s->cntlid_max) {
-        cfg.cntlid_max = s->cntlid_max;
-    }
-    if (s->max_namespaces) {
-        cfg.max_namespaces = s->max_namespaces;
-    }
-    cfg.ieee_oui = s->ieee_oui;
+    nvmet_subsys_config(s, &cfg);
     s->subsys = nvmet_subsys_new(nvmet_qemu_target(), &cfg, &gerr);
     if (!s->subsys) {
-        *errp = nvmet_gerror(gerr);
-        error_prepend(errp, "nvmet-subsystem '%s': ", id);
-        return;
+        error_setg(errp, "nvmet-subsystem '%s': %s", id, gerr->message);
+        return false;
     }
     if (s->has_seed) {
         uint8_t seed[8];
@@ -455,8 +511,7 @@ static void nvmet_subsystem_complete(UserCreatable *uc, Error **errp)
     if (s->quirk_free_tls_key) {
         nvmet_subsys_set_quirk_free_tls_key(s->subsys, true);
         warn_report("nvmet-subsystem '%s': quirk-free-tls-key is on: "
-                    "REPLACETLSPSK will fail after a re-authentication",
-                    object_get_canonical_path_component(OBJECT(s)));
+                    "REPLACETLSPSK will fail after a re-authentication", id);
     }
     s->port_objs = g_ptr_array_new();
     for (unsigned i = 0; i < ports->len; i++) {
@@ -467,16 +522,12 @@ static void nvmet_subsystem_complete(UserCreatable *uc, Error **errp)
         object_ref(OBJECT(p));
         g_ptr_array_add(s->port_objs, p);
     }
+    return true;
 }
 
 static bool nvmet_subsystem_can_be_deleted(UserCreatable *uc)
 {
     return NVMET_SUBSYSTEM(uc)->users == 0;
-}
-
-static bool nvmet_subsystem_get_complete(Object *obj, Error **errp)
-{
-    return NVMET_SUBSYSTEM(obj)->subsys != NULL;
 }
 
 static void nvmet_subsystem_unparent(Object *obj)
@@ -498,6 +549,76 @@ static void nvmet_subsystem_unparent(Object *obj)
     s->port_objs = NULL;
 }
 
+static void nvmet_subsystem_finalize(Object *obj)
+{
+    NvmetSubsystemObject *s = NVMET_SUBSYSTEM(obj);
+
+    g_free(s->nqn);
+    qapi_free_strList(s->ports);
+    g_free(s->serial);
+    g_free(s->model);
+    g_free(s->firmware);
+}
+
+static char *nvmet_subsystem_get_nqn(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_SUBSYSTEM(obj)->nqn);
+}
+
+static void nvmet_subsystem_set_nqn(Object *obj, const char *value,
+                                    Error **errp)
+{
+    nvmet_set_str(obj, "nqn", &NVMET_SUBSYSTEM(obj)->nqn, value, errp);
+}
+
+static char *nvmet_subsystem_get_serial(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_SUBSYSTEM(obj)->serial);
+}
+
+static void nvmet_subsystem_set_serial(Object *obj, const char *value,
+                                       Error **errp)
+{
+    nvmet_set_str(obj, "serial", &NVMET_SUBSYSTEM(obj)->serial, value, errp);
+}
+
+static char *nvmet_subsystem_get_model(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_SUBSYSTEM(obj)->model);
+}
+
+static void nvmet_subsystem_set_model(Object *obj, const char *value,
+                                      Error **errp)
+{
+    nvmet_set_str(obj, "model", &NVMET_SUBSYSTEM(obj)->model, value, errp);
+}
+
+static char *nvmet_subsystem_get_firmware(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_SUBSYSTEM(obj)->firmware);
+}
+
+static void nvmet_subsystem_set_firmware(Object *obj, const char *value,
+                                         Error **errp)
+{
+    nvmet_set_str(obj, "firmware", &NVMET_SUBSYSTEM(obj)->firmware, value,
+                  errp);
+}
+
+static void nvmet_subsystem_get_ports(Object *obj, Visitor *v,
+                                      const char *name, void *opaque,
+                                      Error **errp)
+{
+    visit_type_strList(v, name, &NVMET_SUBSYSTEM(obj)->ports, errp);
+}
+
+static void nvmet_subsystem_set_ports(Object *obj, Visitor *v,
+                                      const char *name, void *opaque,
+                                      Error **errp)
+{
+    nvmet_set_strlist(obj, v, name, &NVMET_SUBSYSTEM(obj)->ports, errp);
+}
+
 static bool nvmet_subsystem_get_allow_any_host(Object *obj, Error **errp)
 {
     return NVMET_SUBSYSTEM(obj)->allow_any_host;
@@ -512,6 +633,18 @@ static void nvmet_subsystem_set_allow_any_host(Object *obj, bool value,
     s->allow_any_host = value;
     if (s->subsys) {
         nvmet_subsys_set_allow_any_host(s->subsys, value);
+    }
+}
+
+static bool nvmet_subsystem_get_quirk(Object *obj, Error **errp)
+{
+    return NVMET_SUBSYSTEM(obj)->quirk_free_tls_key;
+}
+
+static void nvmet_subsystem_set_quirk(Object *obj, bool value, Error **errp)
+{
+    if (nvmet_check_mutable(obj, "quirk-free-tls-key", errp)) {
+        NVMET_SUBSYSTEM(obj)->quirk_free_tls_key = value;
     }
 }
 
@@ -537,57 +670,65 @@ static void nvmet_subsystem_set_seed(Object *obj, Visitor *v,
     s->has_seed = true;
 }
 
-static void nvmet_subsystem_finalize(Object *obj)
-{
-    NvmetSubsystemObject *s = NVMET_SUBSYSTEM(obj);
-
-    g_free(s->nqn);
-    qapi_free_strList(s->ports);
-    g_free(s->serial);
-    g_free(s->model);
-    g_free(s->firmware);
-}
-
 static void nvmet_subsystem_class_init(ObjectClass *oc, void *data)
 {
     UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
+    NvmetObjectClass *noc = NVMET_OBJECT_CLASS(oc);
 
-    ucc->complete = nvmet_subsystem_complete;
+    noc->complete = nvmet_subsystem_complete;
     ucc->can_be_deleted = nvmet_subsystem_can_be_deleted;
     oc->unparent = nvmet_subsystem_unparent;
-    object_class_property_add_bool(oc, "x-complete",
-                                   nvmet_subsystem_get_complete, NULL);
-    PROP(oc, "nqn", "str", str, NvmetSubsystemObject, nqn,
-         "NVMe Qualified Name of the subsystem");
-    PROP(oc, "ports", "strList", strlist, NvmetSubsystemObject, ports,
-         "ids of the nvmet-port objects exporting the subsystem");
+
+    object_class_property_add_str(oc, "nqn", nvmet_subsystem_get_nqn,
+                                  nvmet_subsystem_set_nqn);
+    object_class_property_set_description(oc, "nqn",
+        "NVMe Qualified Name of the subsystem");
+    object_class_property_add(oc, "ports", "strList",
+                              nvmet_subsystem_get_ports,
+                              nvmet_subsystem_set_ports, NULL, NULL);
+    object_class_property_set_description(oc, "ports",
+        "ids of the nvmet-port objects exporting the subsystem");
     object_class_property_add_bool(oc, "allow-any-host",
                                    nvmet_subsystem_get_allow_any_host,
                                    nvmet_subsystem_set_allow_any_host);
     object_class_property_set_description(oc, "allow-any-host",
         "admit every host NQN, not only the nvmet-host objects listing it");
-    PROP(oc, "serial", "str", str, NvmetSubsystemObject, serial,
-         "serial number (default derived from the NQN)");
-    PROP(oc, "model", "str", str, NvmetSubsystemObject, model,
-         "model number string");
-    PROP(oc, "firmware", "str", str, NvmetSubsystemObject, firmware,
-         "firmware revision string");
-    PROP(oc, "cntlid-min", "uint32", u32, NvmetSubsystemObject, cntlid_min,
-         "lowest controller ID to hand out (default 1)");
-    PROP(oc, "cntlid-max", "uint32", u32, NvmetSubsystemObject, cntlid_max,
-         "highest controller ID to hand out (default 65519)");
-    PROP(oc, "max-namespaces", "uint32", u32, NvmetSubsystemObject,
-         max_namespaces, "number of namespace IDs (Identify NN, default 1024)");
-    PROP(oc, "ieee-oui", "uint32", u32, NvmetSubsystemObject, ieee_oui,
-         "IEEE OUI reported in Identify Controller");
+    object_class_property_add_str(oc, "serial", nvmet_subsystem_get_serial,
+                                  nvmet_subsystem_set_serial);
+    object_class_property_set_description(oc, "serial",
+        "serial number (default derived from the NQN)");
+    object_class_property_add_str(oc, "model", nvmet_subsystem_get_model,
+                                  nvmet_subsystem_set_model);
+    object_class_property_set_description(oc, "model",
+        "model number string");
+    object_class_property_add_str(oc, "firmware",
+                                  nvmet_subsystem_get_firmware,
+                                  nvmet_subsystem_set_firmware);
+    object_class_property_set_description(oc, "firmware",
+        "firmware revision string");
+    nvmet_class_add_uint32(oc, "cntlid-min",
+        offsetof(NvmetSubsystemObject, cntlid_min),
+        "lowest controller ID to hand out (default 1)");
+    nvmet_class_add_uint32(oc, "cntlid-max",
+        offsetof(NvmetSubsystemObject, cntlid_max),
+        "highest controller ID to hand out (default 65519)");
+    nvmet_class_add_uint32(oc, "max-namespaces",
+        offsetof(NvmetSubsystemObject, max_namespaces),
+        "number of namespace IDs (Identify NN, default 1024)");
+    nvmet_class_add_uint32(oc, "ieee-oui",
+        offsetof(NvmetSubsystemObject, ieee_oui),
+        "IEEE OUI reported in Identify Controller");
     object_class_property_add(oc, "seed", "uint64", nvmet_subsystem_get_seed,
                               nvmet_subsystem_set_seed, NULL, NULL);
-    PROP(oc, "quirk-free-tls-key", "bool", bool, NvmetSubsystemObject,
-         quirk_free_tls_key, "reproduce the seed bug: forget a queue's "
-         "TLS key when it authenticates (REPLACETLSPSK then fails)");
     object_class_property_set_description(oc, "seed",
         "seed making the target's random choices for this subsystem "
         "deterministic");
+    object_class_property_add_bool(oc, "quirk-free-tls-key",
+                                   nvmet_subsystem_get_quirk,
+                                   nvmet_subsystem_set_quirk);
+    object_class_property_set_description(oc, "quirk-free-tls-key",
+        "reproduce the seed bug: forget a queue's TLS key when it "
+        "authenticates (REPLACETLSPSK then fails)");
 }
 
 /* ======================================================================== */
@@ -600,12 +741,13 @@ static void nvmet_host_unparent(Object *obj);
  * Load DH-HMAC-CHAP keys from secret objects into the engine.  The key text
  * only passes through here; it is wiped as soon as the engine parsed it.
  */
-bool nvmet_host_object_set_keys(NvmetHostObject *h, const char *secret,
-                                const char *ctrl_secret, Error **errp)
+static bool nvmet_host_load_keys(NvmetHostObject *h, const char *secret,
+                                 const char *ctrl_secret, Error **errp)
 {
-    const char *id = object_get_canonical_path_component(OBJECT(h));
+    ERRP_GUARD();
+    const char *id = nvmet_object_id(OBJECT(h));
+    g_autoptr(GError) gerr = NULL;
     char *hkey = NULL, *ckey = NULL;
-    GError *gerr = NULL;
     bool ok = false;
 
     if (secret) {
@@ -631,8 +773,7 @@ bool nvmet_host_object_set_keys(NvmetHostObject *h, const char *secret,
     }
     ok = nvmet_host_set_dhchap_keys(h->host, hkey, ckey, &gerr);
     if (!ok) {
-        *errp = nvmet_gerror(gerr);
-        error_prepend(errp, "nvmet-host '%s': ", id);
+        error_setg(errp, "nvmet-host '%s': %s", id, gerr->message);
         goto out;
     }
     trace_nvmet_qemu_host_keys(id, secret ? secret : "", ctrl_secret ?
@@ -644,11 +785,12 @@ out:
 }
 
 /* Give the host the TLS PSK in secret object @secret (NULL: none). */
-bool nvmet_host_object_set_psk(NvmetHostObject *h, const char *secret,
-                               Error **errp)
+static bool nvmet_host_load_psk(NvmetHostObject *h, const char *secret,
+                                Error **errp)
 {
-    const char *id = object_get_canonical_path_component(OBJECT(h));
-    GError *gerr = NULL;
+    ERRP_GUARD();
+    const char *id = nvmet_object_id(OBJECT(h));
+    g_autoptr(GError) gerr = NULL;
     char *psk = NULL;
     bool ok;
 
@@ -663,82 +805,107 @@ bool nvmet_host_object_set_psk(NvmetHostObject *h, const char *secret,
     ok = nvmet_host_set_tls_psk(h->host, psk, &gerr);
     nvmet_secret_str_free(psk);
     if (!ok) {
-        *errp = nvmet_gerror(gerr);
-        error_prepend(errp, "nvmet-host '%s': tls-psk: ", id);
+        error_setg(errp, "nvmet-host '%s': tls-psk: %s", id, gerr->message);
         return false;
     }
     trace_nvmet_qemu_host_psk(id, secret ? secret : "");
     return true;
 }
 
-static void nvmet_host_complete(UserCreatable *uc, Error **errp)
+/*
+ * QMP: new keys (ids of secret objects) for a host.  The properties go on
+ * telling which secrets are in use.
+ */
+bool nvmet_host_object_set_dhchap_secrets(NvmetHostObject *h,
+                                          const char *secret,
+                                          const char *ctrl_secret,
+                                          Error **errp)
 {
-    NvmetHostObject *h = NVMET_HOST(uc);
-    const char *id = object_get_canonical_path_component(OBJECT(h));
+    if (!nvmet_host_load_keys(h, secret, ctrl_secret, errp)) {
+        return false;
+    }
+    g_free(h->dhchap_secret);
+    h->dhchap_secret = g_strdup(secret);
+    g_free(h->dhchap_ctrl_secret);
+    h->dhchap_ctrl_secret = g_strdup(ctrl_secret);
+    return true;
+}
+
+bool nvmet_host_object_set_tls_psk(NvmetHostObject *h, const char *secret,
+                                   Error **errp)
+{
+    if (!nvmet_host_load_psk(h, secret, errp)) {
+        return false;
+    }
+    g_free(h->tls_psk);
+    h->tls_psk = g_strdup(secret);
+    return true;
+}
+
+/* The hashes and DH groups the target may choose for the host. */
+static void nvmet_host_set_allowed(NvmetHostObject *h)
+{
+    uint32_t hashes = 0, groups = 0;
+
+    for (NvmetDhchapHashList *l = h->dhchap_hashes; l; l = l->next) {
+        /* NVMe hash identifiers are 1-based in enum order */
+        hashes |= 1u << (l->value + 1);
+    }
+    for (NvmetDhchapGroupList *l = h->dhchap_dhgroups; l; l = l->next) {
+        groups |= 1u << l->value;
+    }
+    nvmet_host_set_dhchap_allowed(h->host, hashes, groups);
+}
+
+static bool nvmet_host_complete(NvmetObject *obj, Error **errp)
+{
+    ERRP_GUARD();
+    NvmetHostObject *h = NVMET_HOST(obj);
+    const char *id = nvmet_object_id(OBJECT(h));
     g_autoptr(GPtrArray) subs = g_ptr_array_new();
-    GError *gerr = NULL;
+    g_autoptr(GError) gerr = NULL;
 
     if (!h->nqn) {
         error_setg(errp, "nvmet-host '%s': property 'nqn' is required", id);
-        return;
+        return false;
     }
     for (strList *l = h->subsystems; l; l = l->next) {
         NvmetSubsystemObject *s = nvmet_subsystem_object_find(l->value, errp);
 
         if (!s) {
             error_prepend(errp, "nvmet-host '%s': subsystems: ", id);
-            return;
+            return false;
         }
         g_ptr_array_add(subs, s);
     }
     h->host = nvmet_host_new(nvmet_qemu_target(), h->nqn, &gerr);
     if (!h->host) {
-        *errp = nvmet_gerror(gerr);
-        error_prepend(errp, "nvmet-host '%s': ", id);
-        return;
+        error_setg(errp, "nvmet-host '%s': %s", id, gerr->message);
+        return false;
     }
-    if (!nvmet_host_object_set_keys(h, h->dhchap_secret, h->dhchap_ctrl_secret,
-                                    errp)) {
+    nvmet_host_set_tls_psk_compat(h->host, h->tls_psk_compat);
+    if (!nvmet_host_load_keys(h, h->dhchap_secret, h->dhchap_ctrl_secret,
+                              errp) ||
+        (h->tls_psk && !nvmet_host_load_psk(h, h->tls_psk, errp))) {
         nvmet_host_free(h->host);
         h->host = NULL;
-        return;
+        return false;
     }
-    if (h->tls_psk && !nvmet_host_object_set_psk(h, h->tls_psk, errp)) {
-        nvmet_host_free(h->host);
-        h->host = NULL;
-        return;
-    }
-    {
-        uint32_t hashes = 0, groups = 0;
-
-        for (NvmetDhchapHashList *l = h->dhchap_hashes; l; l = l->next) {
-            /* NVMe hash identifiers are 1-based in enum order */
-            hashes |= 1u << (l->value + 1);
-        }
-        for (NvmetDhchapGroupList *l = h->dhchap_dhgroups; l; l = l->next) {
-            groups |= 1u << l->value;
-        }
-        nvmet_host_set_dhchap_allowed(h->host, hashes, groups);
-    }
+    nvmet_host_set_allowed(h);
     h->subsys_objs = g_ptr_array_new();
     for (unsigned i = 0; i < subs->len; i++) {
         NvmetSubsystemObject *s = g_ptr_array_index(subs, i);
 
         if (!nvmet_subsys_add_host(s->subsys, h->host, &gerr)) {
-            *errp = nvmet_gerror(gerr);
-            error_prepend(errp, "nvmet-host '%s': ", id);
+            error_setg(errp, "nvmet-host '%s': %s", id, gerr->message);
             nvmet_host_unparent(OBJECT(h));
-            return;
+            return false;
         }
         s->users++;
         object_ref(OBJECT(s));
         g_ptr_array_add(h->subsys_objs, s);
     }
-}
-
-static bool nvmet_host_get_complete(Object *obj, Error **errp)
-{
-    return NVMET_HOST(obj)->host != NULL;
+    return true;
 }
 
 static void nvmet_host_unparent(Object *obj)
@@ -758,6 +925,90 @@ static void nvmet_host_unparent(Object *obj)
     }
     g_ptr_array_free(h->subsys_objs, true);
     h->subsys_objs = NULL;
+}
+
+static void nvmet_host_finalize(Object *obj)
+{
+    NvmetHostObject *h = NVMET_HOST(obj);
+
+    g_free(h->nqn);
+    qapi_free_strList(h->subsystems);
+    g_free(h->dhchap_secret);
+    g_free(h->dhchap_ctrl_secret);
+    g_free(h->tls_psk);
+    qapi_free_NvmetDhchapHashList(h->dhchap_hashes);
+    qapi_free_NvmetDhchapGroupList(h->dhchap_dhgroups);
+}
+
+static char *nvmet_host_get_nqn(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_HOST(obj)->nqn);
+}
+
+static void nvmet_host_set_nqn(Object *obj, const char *value, Error **errp)
+{
+    nvmet_set_str(obj, "nqn", &NVMET_HOST(obj)->nqn, value, errp);
+}
+
+static char *nvmet_host_get_dhchap_secret(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_HOST(obj)->dhchap_secret);
+}
+
+static void nvmet_host_set_dhchap_secret(Object *obj, const char *value,
+                                         Error **errp)
+{
+    nvmet_set_str(obj, "dhchap-secret", &NVMET_HOST(obj)->dhchap_secret,
+                  value, errp);
+}
+
+static char *nvmet_host_get_dhchap_ctrl_secret(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_HOST(obj)->dhchap_ctrl_secret);
+}
+
+static void nvmet_host_set_dhchap_ctrl_secret(Object *obj, const char *value,
+                                              Error **errp)
+{
+    nvmet_set_str(obj, "dhchap-ctrl-secret",
+                  &NVMET_HOST(obj)->dhchap_ctrl_secret, value, errp);
+}
+
+static char *nvmet_host_get_tls_psk_id(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_HOST(obj)->tls_psk);
+}
+
+static void nvmet_host_set_tls_psk_id(Object *obj, const char *value,
+                                   Error **errp)
+{
+    nvmet_set_str(obj, "tls-psk", &NVMET_HOST(obj)->tls_psk, value, errp);
+}
+
+static bool nvmet_host_get_psk_compat(Object *obj, Error **errp)
+{
+    return NVMET_HOST(obj)->tls_psk_compat;
+}
+
+static void nvmet_host_set_psk_compat(Object *obj, bool value, Error **errp)
+{
+    if (nvmet_check_mutable(obj, "tls-psk-compat", errp)) {
+        NVMET_HOST(obj)->tls_psk_compat = value;
+    }
+}
+
+static void nvmet_host_get_subsystems(Object *obj, Visitor *v,
+                                      const char *name, void *opaque,
+                                      Error **errp)
+{
+    visit_type_strList(v, name, &NVMET_HOST(obj)->subsystems, errp);
+}
+
+static void nvmet_host_set_subsystems(Object *obj, Visitor *v,
+                                      const char *name, void *opaque,
+                                      Error **errp)
+{
+    nvmet_set_strlist(obj, v, name, &NVMET_HOST(obj)->subsystems, errp);
 }
 
 static void nvmet_host_get_hashes(Object *obj, Visitor *v, const char *name,
@@ -802,43 +1053,46 @@ static void nvmet_host_set_groups(Object *obj, Visitor *v, const char *name,
     h->dhchap_dhgroups = val;
 }
 
-static void nvmet_host_finalize(Object *obj)
-{
-    NvmetHostObject *h = NVMET_HOST(obj);
-
-    g_free(h->nqn);
-    qapi_free_strList(h->subsystems);
-    g_free(h->dhchap_secret);
-    g_free(h->dhchap_ctrl_secret);
-    g_free(h->tls_psk);
-    qapi_free_NvmetDhchapHashList(h->dhchap_hashes);
-    qapi_free_NvmetDhchapGroupList(h->dhchap_dhgroups);
-}
-
 static void nvmet_host_class_init(ObjectClass *oc, void *data)
 {
-    UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
+    NvmetObjectClass *noc = NVMET_OBJECT_CLASS(oc);
 
-    ucc->complete = nvmet_host_complete;
+    noc->complete = nvmet_host_complete;
     oc->unparent = nvmet_host_unparent;
-    object_class_property_add_bool(oc, "x-complete", nvmet_host_get_complete,
-                                   NULL);
-    PROP(oc, "nqn", "str", str, NvmetHostObject, nqn,
-         "NVMe Qualified Name of the host");
-    PROP(oc, "subsystems", "strList", strlist, NvmetHostObject, subsystems,
-         "ids of the nvmet-subsystem objects the host may connect to");
-    PROP(oc, "dhchap-secret", "str", str, NvmetHostObject, dhchap_secret,
-         "id of a secret object with the host's DH-HMAC-CHAP key (DHHC-1)");
-    PROP(oc, "dhchap-ctrl-secret", "str", str, NvmetHostObject,
-         dhchap_ctrl_secret,
-         "id of a secret object with the controller's DH-HMAC-CHAP key");
+
+    object_class_property_add_str(oc, "nqn", nvmet_host_get_nqn,
+                                  nvmet_host_set_nqn);
+    object_class_property_set_description(oc, "nqn",
+        "NVMe Qualified Name of the host");
+    object_class_property_add(oc, "subsystems", "strList",
+                              nvmet_host_get_subsystems,
+                              nvmet_host_set_subsystems, NULL, NULL);
+    object_class_property_set_description(oc, "subsystems",
+        "ids of the nvmet-subsystem objects the host may connect to");
+    object_class_property_add_str(oc, "dhchap-secret",
+                                  nvmet_host_get_dhchap_secret,
+                                  nvmet_host_set_dhchap_secret);
+    object_class_property_set_description(oc, "dhchap-secret",
+        "id of a secret object with the host's DH-HMAC-CHAP key (DHHC-1)");
+    object_class_property_add_str(oc, "dhchap-ctrl-secret",
+                                  nvmet_host_get_dhchap_ctrl_secret,
+                                  nvmet_host_set_dhchap_ctrl_secret);
+    object_class_property_set_description(oc, "dhchap-ctrl-secret",
+        "id of a secret object with the controller's DH-HMAC-CHAP key");
     object_class_property_add(oc, "dhchap-hashes", "NvmetDhchapHashList",
                               nvmet_host_get_hashes, nvmet_host_set_hashes,
                               NULL, NULL);
     object_class_property_set_description(oc, "dhchap-hashes",
         "DH-HMAC-CHAP hashes the target may choose (default all)");
-    PROP(oc, "tls-psk", "str", str, NvmetHostObject, tls_psk,
-         "id of a secret object with the host's TLS PSK (NVMeTLSkey-1)");
+    object_class_property_add_str(oc, "tls-psk", nvmet_host_get_tls_psk_id,
+                                  nvmet_host_set_tls_psk_id);
+    object_class_property_set_description(oc, "tls-psk",
+        "id of a secret object with the host's TLS PSK (NVMeTLSkey-1)");
+    object_class_property_add_bool(oc, "tls-psk-compat",
+                                   nvmet_host_get_psk_compat,
+                                   nvmet_host_set_psk_compat);
+    object_class_property_set_description(oc, "tls-psk-compat",
+        "derive the TLS PSK from tls-psk as nvme-cli 2.13 and older do");
     object_class_property_add(oc, "dhchap-dhgroups", "NvmetDhchapGroupList",
                               nvmet_host_get_groups, nvmet_host_set_groups,
                               NULL, NULL);
@@ -885,72 +1139,66 @@ static const BlockDevOps nvmet_ns_dev_ops = {
     .resize_cb = nvmet_ns_resize_cb,
 };
 
-static void nvmet_namespace_complete(UserCreatable *uc, Error **errp)
+/* The identifiers given as properties. */
+static bool nvmet_ns_ids(NvmetNamespaceObject *ns, NvmetNsConfig *cfg,
+                         Error **errp)
 {
-    NvmetNamespaceObject *ns = NVMET_NAMESPACE(uc);
-    const char *id = object_get_canonical_path_component(OBJECT(ns));
-    NvmetSubsystemObject *s;
-    BlockDriverState *bs;
-    NvmetNsConfig cfg = { 0 };
-    GError *gerr = NULL;
-    uint64_t perm;
-    int64_t len;
+    const char *id = nvmet_object_id(OBJECT(ns));
 
-    if (!ns->subsystem || !ns->node_name || !ns->nsid) {
-        error_setg(errp, "nvmet-namespace '%s': properties 'subsystem', "
-                   "'nsid' and 'node-name' are required", id);
-        return;
-    }
-    s = nvmet_subsystem_object_find(ns->subsystem, errp);
-    if (!s) {
-        error_prepend(errp, "nvmet-namespace '%s': ", id);
-        return;
-    }
     if (ns->uuid) {
         QemuUUID uuid;
 
         if (qemu_uuid_parse(ns->uuid, &uuid) < 0) {
             error_setg(errp, "nvmet-namespace '%s': invalid uuid '%s'", id,
                        ns->uuid);
-            return;
+            return false;
         }
-        cfg.has_uuid = true;
-        memcpy(cfg.uuid, uuid.data, 16);
+        cfg->has_uuid = true;
+        memcpy(cfg->uuid, uuid.data, 16);
     }
     if (ns->nguid) {
-        if (!parse_hex_id(ns->nguid, cfg.nguid, 16)) {
+        if (!parse_hex_id(ns->nguid, cfg->nguid, 16)) {
             error_setg(errp, "nvmet-namespace '%s': nguid must be 32 hex "
                        "digits", id);
-            return;
+            return false;
         }
-        cfg.has_nguid = true;
+        cfg->has_nguid = true;
     }
     if (ns->eui64) {
-        if (!parse_hex_id(ns->eui64, cfg.eui64, 8)) {
+        if (!parse_hex_id(ns->eui64, cfg->eui64, 8)) {
             error_setg(errp, "nvmet-namespace '%s': eui64 must be 16 hex "
                        "digits", id);
-            return;
+            return false;
         }
-        cfg.has_eui64 = true;
+        cfg->has_eui64 = true;
     }
+    return true;
+}
 
-    bs = bdrv_find_node(ns->node_name);
+/* A BlockBackend on the node, with the permissions the namespace needs. */
+static bool nvmet_ns_open(NvmetNamespaceObject *ns, Error **errp)
+{
+    ERRP_GUARD();
+    const char *id = nvmet_object_id(OBJECT(ns));
+    BlockDriverState *bs = bdrv_find_node(ns->node_name);
+    uint64_t perm;
+
     if (!bs) {
         error_setg(errp, "nvmet-namespace '%s': no block node named '%s' "
                    "(define it with -blockdev ...,node-name=%s first)", id,
                    ns->node_name, ns->node_name);
-        return;
+        return false;
     }
     if (!ns->read_only && bdrv_is_read_only(bs)) {
         error_setg(errp, "nvmet-namespace '%s': node '%s' is read-only; set "
                    "read-only=on to export it", id, ns->node_name);
-        return;
+        return false;
     }
     bdrv_graph_rdlock_main_loop();
     if (bdrv_activate(bs, errp) < 0) {
         bdrv_graph_rdunlock_main_loop();
         error_prepend(errp, "nvmet-namespace '%s': ", id);
-        return;
+        return false;
     }
     bdrv_graph_rdunlock_main_loop();
 
@@ -958,11 +1206,38 @@ static void nvmet_namespace_complete(UserCreatable *uc, Error **errp)
     ns->blk = blk_new(qemu_get_aio_context(), perm, BLK_PERM_ALL);
     if (blk_insert_bs(ns->blk, bs, errp) < 0) {
         error_prepend(errp, "nvmet-namespace '%s': ", id);
-        goto fail;
+        blk_unref(ns->blk);
+        ns->blk = NULL;
+        return false;
     }
     blk_set_enable_write_cache(ns->blk, true);
     blk_set_dev_ops(ns->blk, &nvmet_ns_dev_ops, ns);
+    return true;
+}
 
+static bool nvmet_namespace_complete(NvmetObject *obj, Error **errp)
+{
+    ERRP_GUARD();
+    NvmetNamespaceObject *ns = NVMET_NAMESPACE(obj);
+    const char *id = nvmet_object_id(OBJECT(ns));
+    g_autoptr(GError) gerr = NULL;
+    NvmetSubsystemObject *s;
+    NvmetNsConfig cfg = { 0 };
+    int64_t len;
+
+    if (!ns->subsystem || !ns->node_name || !ns->nsid) {
+        error_setg(errp, "nvmet-namespace '%s': properties 'subsystem', "
+                   "'nsid' and 'node-name' are required", id);
+        return false;
+    }
+    s = nvmet_subsystem_object_find(ns->subsystem, errp);
+    if (!s) {
+        error_prepend(errp, "nvmet-namespace '%s': ", id);
+        return false;
+    }
+    if (!nvmet_ns_ids(ns, &cfg, errp) || !nvmet_ns_open(ns, errp)) {
+        return false;
+    }
     len = blk_getlength(ns->blk);
     if (len < 0) {
         error_setg_errno(errp, -len, "nvmet-namespace '%s': cannot get the "
@@ -978,23 +1253,18 @@ static void nvmet_namespace_complete(UserCreatable *uc, Error **errp)
     cfg.volatile_wc = true;
     ns->ns = nvmet_ns_new(s->subsys, &cfg, &gerr);
     if (!ns->ns) {
-        *errp = nvmet_gerror(gerr);
-        error_prepend(errp, "nvmet-namespace '%s': ", id);
+        error_setg(errp, "nvmet-namespace '%s': %s", id, gerr->message);
         goto fail;
     }
     ns->subsys_obj = s;
     object_ref(OBJECT(s));
     s->users++;
-    return;
+    return true;
 
 fail:
     blk_unref(ns->blk);
     ns->blk = NULL;
-}
-
-static bool nvmet_namespace_get_complete(Object *obj, Error **errp)
-{
-    return NVMET_NAMESPACE(obj)->ns != NULL;
+    return false;
 }
 
 static void nvmet_namespace_unparent(Object *obj)
@@ -1026,65 +1296,161 @@ static void nvmet_namespace_finalize(Object *obj)
     g_free(ns->eui64);
 }
 
+static char *nvmet_namespace_get_subsystem(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_NAMESPACE(obj)->subsystem);
+}
+
+static void nvmet_namespace_set_subsystem(Object *obj, const char *value,
+                                          Error **errp)
+{
+    nvmet_set_str(obj, "subsystem", &NVMET_NAMESPACE(obj)->subsystem, value,
+                  errp);
+}
+
+static char *nvmet_namespace_get_node_name(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_NAMESPACE(obj)->node_name);
+}
+
+static void nvmet_namespace_set_node_name(Object *obj, const char *value,
+                                          Error **errp)
+{
+    nvmet_set_str(obj, "node-name", &NVMET_NAMESPACE(obj)->node_name, value,
+                  errp);
+}
+
+static char *nvmet_namespace_get_uuid(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_NAMESPACE(obj)->uuid);
+}
+
+static void nvmet_namespace_set_uuid(Object *obj, const char *value,
+                                     Error **errp)
+{
+    nvmet_set_str(obj, "uuid", &NVMET_NAMESPACE(obj)->uuid, value, errp);
+}
+
+static char *nvmet_namespace_get_nguid(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_NAMESPACE(obj)->nguid);
+}
+
+static void nvmet_namespace_set_nguid(Object *obj, const char *value,
+                                      Error **errp)
+{
+    nvmet_set_str(obj, "nguid", &NVMET_NAMESPACE(obj)->nguid, value, errp);
+}
+
+static char *nvmet_namespace_get_eui64(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_NAMESPACE(obj)->eui64);
+}
+
+static void nvmet_namespace_set_eui64(Object *obj, const char *value,
+                                      Error **errp)
+{
+    nvmet_set_str(obj, "eui64", &NVMET_NAMESPACE(obj)->eui64, value, errp);
+}
+
+static bool nvmet_namespace_get_read_only(Object *obj, Error **errp)
+{
+    return NVMET_NAMESPACE(obj)->read_only;
+}
+
+static void nvmet_namespace_set_read_only(Object *obj, bool value,
+                                          Error **errp)
+{
+    if (nvmet_check_mutable(obj, "read-only", errp)) {
+        NVMET_NAMESPACE(obj)->read_only = value;
+    }
+}
+
 static void nvmet_namespace_class_init(ObjectClass *oc, void *data)
 {
-    UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
+    NvmetObjectClass *noc = NVMET_OBJECT_CLASS(oc);
 
-    ucc->complete = nvmet_namespace_complete;
+    noc->complete = nvmet_namespace_complete;
     oc->unparent = nvmet_namespace_unparent;
-    object_class_property_add_bool(oc, "x-complete",
-                                   nvmet_namespace_get_complete, NULL);
-    PROP(oc, "subsystem", "str", str, NvmetNamespaceObject, subsystem,
-         "id of the nvmet-subsystem the namespace belongs to");
-    PROP(oc, "nsid", "uint32", u32, NvmetNamespaceObject, nsid,
-         "namespace ID");
-    PROP(oc, "node-name", "str", str, NvmetNamespaceObject, node_name,
-         "block node (-blockdev node-name) holding the data");
-    PROP(oc, "block-size", "uint32", u32, NvmetNamespaceObject, block_size,
-         "logical block size (default: the node's request alignment, "
-         "at least 512)");
-    PROP(oc, "read-only", "bool", bool, NvmetNamespaceObject, read_only,
-         "export the namespace read-only");
-    PROP(oc, "uuid", "str", str, NvmetNamespaceObject, uuid,
-         "namespace UUID (default derived from subsystem NQN and NSID)");
-    PROP(oc, "nguid", "str", str, NvmetNamespaceObject, nguid,
-         "namespace globally unique identifier (32 hex digits)");
-    PROP(oc, "eui64", "str", str, NvmetNamespaceObject, eui64,
-         "IEEE extended unique identifier (16 hex digits)");
+
+    object_class_property_add_str(oc, "subsystem",
+                                  nvmet_namespace_get_subsystem,
+                                  nvmet_namespace_set_subsystem);
+    object_class_property_set_description(oc, "subsystem",
+        "id of the nvmet-subsystem the namespace belongs to");
+    nvmet_class_add_uint32(oc, "nsid",
+        offsetof(NvmetNamespaceObject, nsid), "namespace ID");
+    object_class_property_add_str(oc, "node-name",
+                                  nvmet_namespace_get_node_name,
+                                  nvmet_namespace_set_node_name);
+    object_class_property_set_description(oc, "node-name",
+        "block node (-blockdev node-name) holding the data");
+    nvmet_class_add_uint32(oc, "block-size",
+        offsetof(NvmetNamespaceObject, block_size),
+        "logical block size (default: the node's request alignment, "
+        "at least 512)");
+    object_class_property_add_bool(oc, "read-only",
+                                   nvmet_namespace_get_read_only,
+                                   nvmet_namespace_set_read_only);
+    object_class_property_set_description(oc, "read-only",
+        "export the namespace read-only");
+    object_class_property_add_str(oc, "uuid", nvmet_namespace_get_uuid,
+                                  nvmet_namespace_set_uuid);
+    object_class_property_set_description(oc, "uuid",
+        "namespace UUID (default derived from subsystem NQN and NSID)");
+    object_class_property_add_str(oc, "nguid", nvmet_namespace_get_nguid,
+                                  nvmet_namespace_set_nguid);
+    object_class_property_set_description(oc, "nguid",
+        "namespace globally unique identifier (32 hex digits)");
+    object_class_property_add_str(oc, "eui64", nvmet_namespace_get_eui64,
+                                  nvmet_namespace_set_eui64);
+    object_class_property_set_description(oc, "eui64",
+        "IEEE extended unique identifier (16 hex digits)");
 }
 
 /* ======================================================================== */
 
+static void nvmet_object_class_init(ObjectClass *oc, void *data)
+{
+    UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
+
+    ucc->complete = nvmet_object_complete;
+}
+
 static const TypeInfo nvmet_types[] = {
     {
-        .name = TYPE_NVMET_PORT,
+        .name = TYPE_NVMET_OBJECT,
         .parent = TYPE_OBJECT,
+        .abstract = true,
+        .instance_size = sizeof(NvmetObject),
+        .class_size = sizeof(NvmetObjectClass),
+        .class_init = nvmet_object_class_init,
+        .interfaces = (InterfaceInfo[]) { { TYPE_USER_CREATABLE }, { } },
+    }, {
+        .name = TYPE_NVMET_PORT,
+        .parent = TYPE_NVMET_OBJECT,
         .instance_size = sizeof(NvmetPortObject),
         .instance_init = nvmet_port_init,
         .instance_finalize = nvmet_port_finalize,
         .class_init = nvmet_port_class_init,
-        .interfaces = (InterfaceInfo[]) { { TYPE_USER_CREATABLE }, { } },
     }, {
         .name = TYPE_NVMET_SUBSYSTEM,
-        .parent = TYPE_OBJECT,
+        .parent = TYPE_NVMET_OBJECT,
         .instance_size = sizeof(NvmetSubsystemObject),
         .instance_finalize = nvmet_subsystem_finalize,
         .class_init = nvmet_subsystem_class_init,
-        .interfaces = (InterfaceInfo[]) { { TYPE_USER_CREATABLE }, { } },
     }, {
         .name = TYPE_NVMET_HOST,
-        .parent = TYPE_OBJECT,
+        .parent = TYPE_NVMET_OBJECT,
         .instance_size = sizeof(NvmetHostObject),
         .instance_finalize = nvmet_host_finalize,
         .class_init = nvmet_host_class_init,
-        .interfaces = (InterfaceInfo[]) { { TYPE_USER_CREATABLE }, { } },
     }, {
         .name = TYPE_NVMET_NAMESPACE,
-        .parent = TYPE_OBJECT,
+        .parent = TYPE_NVMET_OBJECT,
         .instance_size = sizeof(NvmetNamespaceObject),
         .instance_finalize = nvmet_namespace_finalize,
         .class_init = nvmet_namespace_class_init,
-        .interfaces = (InterfaceInfo[]) { { TYPE_USER_CREATABLE }, { } },
     },
 };
 

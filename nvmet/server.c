@@ -179,7 +179,7 @@ static void nvmet_conn_start_io(NvmetConn *c)
     }
 }
 
-/* ---- connections ---------------------------------------------------------- */
+/* ---- connections --------------------------------------------------------- */
 
 static void nvmet_conn_maybe_free(NvmetConn *c)
 {
@@ -297,6 +297,7 @@ static void nvmet_accept(QIONetListener *listener, QIOChannelSocket *sioc,
 
 bool nvmet_qemu_port_listen(NvmetPortObject *p, Error **errp)
 {
+    ERRP_GUARD();
     g_autoptr(SocketAddress) addr = g_new0(SocketAddress, 1);
     const char *id = object_get_canonical_path_component(OBJECT(p));
 

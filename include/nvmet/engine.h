@@ -2,7 +2,7 @@
  * NVMe-oF TCP target protocol engine: public interface.
  *
  * The engine is "sans-IO": it never touches sockets, files, clocks or a
- * random number generator.  Its user (the QEMU glue in nvmet/ outside engine/, the unit
+ * random number generator.  Its user (the QEMU glue in nvmet/, the unit
  * tests, the fuzzer) feeds it received bytes and events and collects bytes
  * to send and block I/O to perform.  Everything the engine needs from the
  * outside world comes through NvmetEngineOps.
@@ -14,8 +14,9 @@
  *   NvmetNs         a namespace, backed by an opaque block backend
  *   NvmetHost       a host NQN that may be allowed into subsystems
  *   NvmetQueue      one NVMe/TCP connection = one submission/completion
- *                   queue pair; owns all per-queue state (PDU parser,
- *                   in-flight commands, and later authentication and TLS)
+ *                   queue pair: the transport's state (PDU parser, digests,
+ *                   output, TLS session) around the request core's SQ
+ *                   (controller, commands, authentication)
  *   NvmetCtrl       a controller: an admin queue plus its I/O queues
  *
  * All functions must be called from one thread.
@@ -71,7 +72,10 @@ typedef struct NvmetEngineOps {
 } NvmetEngineOps;
 
 NvmetTarget *nvmet_target_new(const NvmetEngineOps *ops, void *opaque);
-/* All ports, subsystems and hosts must have been removed and all queues freed. */
+/*
+ * All ports, subsystems and hosts must have been removed and all queues
+ * freed.
+ */
 void nvmet_target_free(NvmetTarget *t);
 /* Process expired deadlines (keep-alive timeouts). */
 void nvmet_target_timer(NvmetTarget *t);
@@ -106,6 +110,7 @@ typedef struct NvmetPortConfig {
 
 /* Fill @cfg with defaults (traddr/trsvcid left NULL). */
 void nvmet_port_config_init(NvmetPortConfig *cfg);
+/* An NVMe/TCP port (the transport checks its settings, then the engine). */
 NvmetPort *nvmet_port_new(NvmetTarget *t, const NvmetPortConfig *cfg,
                           GError **errp);
 /* Tears down every queue that came in through this port. */
@@ -182,6 +187,11 @@ void nvmet_subsys_set_quirk_free_tls_key(NvmetSubsys *subsys, bool on);
  */
 bool nvmet_host_set_tls_psk(NvmetHost *host, const char *interchange,
                             GError **errp);
+/*
+ * Derive the configured PSK as nvme-cli 2.13 and older (libnvme < 1.14)
+ * did, not as RFC 8446 has it: for hosts with such an nvme-cli.
+ */
+void nvmet_host_set_tls_psk_compat(NvmetHost *host, bool on);
 
 /* Overwrite a NUL-terminated secret string, then g_free() it. */
 void nvmet_secret_str_free(char *s);

@@ -251,6 +251,15 @@ enum {
     NVME_FABRICS_COMMAND         = 0x7f,
 };
 
+/*
+ * Data transfer direction: bits 1:0 of an opcode, or for fabrics commands
+ * bit 0 of FCTYPE (set: host to controller, clear: controller to host).
+ */
+#define NVME_DATA_NONE           0
+#define NVME_DATA_H2C            1
+#define NVME_DATA_C2H            2
+#define NVME_DATA_BIDI           3
+
 /* ---- I/O opcodes (NVM command set) -------------------------------------- */
 enum {
     NVME_CMD_FLUSH               = 0x00,
@@ -367,7 +376,7 @@ enum {
 #define NVME_NIDT_UUID           0x03
 #define NVME_NIDT_CSI            0x04
 
-/* ---- Log pages ------------------------------------------------------------ */
+/* ---- Log pages ----------------------------------------------------------- */
 enum {
     NVME_LOG_SUPPORTED           = 0x00,
     NVME_LOG_ERROR               = 0x01,
@@ -380,7 +389,7 @@ enum {
 #define NVME_LOG_ERROR_ENTRY_SIZE 64
 #define NVME_LOG_CHANGED_NS_MAX  1024  /* entries of 4 bytes */
 
-/* ---- Features ------------------------------------------------------------- */
+/* ---- Features ------------------------------------------------------------ */
 enum {
     NVME_FEAT_ARBITRATION        = 0x01,
     NVME_FEAT_POWER_MGMT         = 0x02,
@@ -404,7 +413,7 @@ enum {
 #define NVME_AEN_CFG_NS_ATTR     (1u << 8)
 #define NVME_AEN_CFG_DISC_CHANGE (1u << 31)
 
-/* ---- Discovery -------------------------------------------------------------- */
+/* ---- Discovery ----------------------------------------------------------- */
 #define NVME_DISC_SUBSYS_NAME    "nqn.2014-08.org.nvmexpress.discovery"
 #define NVME_DISC_LOG_HDR_SIZE   1024
 #define NVME_DISC_LOG_ENTRY_SIZE 1024
@@ -431,13 +440,80 @@ enum {
 
 #define NVME_NQN_MAX_LEN         223
 
-/* ---- In-band authentication ----------------------------------------------- */
+/* ---- In-band authentication ---------------------------------------------- */
 
 /* Secure channel concatenation (SC_C in AUTH_Negotiate) */
 #define NVME_AUTH_SECP_NOSC            0x00
 #define NVME_AUTH_SECP_SC              0x01
 #define NVME_AUTH_SECP_NEWTLSPSK       0x02
 #define NVME_AUTH_SECP_REPLACETLSPSK   0x03
+
+/* Authentication Send / Receive SQE */
+#define NVME_AUTH_SQE_SPSP0      41  /* u8: security protocol specific */
+#define NVME_AUTH_SQE_SPSP1      42  /* u8 */
+#define NVME_AUTH_SQE_SECP       43  /* u8: security protocol */
+#define NVME_AUTH_SQE_TL         44  /* le32: transfer / allocation length */
+#define NVME_AUTH_DHCHAP_SECP    0xe9 /* SECP of DH-HMAC-CHAP */
+
+/* Message types (AUTH_TYPE) and message identifiers (AUTH_ID) */
+#define NVME_AUTH_COMMON_MESSAGES      0x00
+#define NVME_AUTH_DHCHAP_MESSAGES      0x01
+#define NVME_AUTH_MSG_NEGOTIATE        0x00    /* common */
+#define NVME_AUTH_MSG_FAILURE2         0xf0    /* common */
+#define NVME_AUTH_MSG_FAILURE1         0xf1    /* common */
+#define NVME_AUTH_MSG_CHALLENGE        0x01    /* DH-HMAC-CHAP */
+#define NVME_AUTH_MSG_REPLY            0x02
+#define NVME_AUTH_MSG_SUCCESS1         0x03
+#define NVME_AUTH_MSG_SUCCESS2         0x04
+
+/* Header of every authentication message */
+#define NVME_AUTH_TYPE           0   /* u8: AUTH_TYPE */
+#define NVME_AUTH_ID             1   /* u8: AUTH_ID */
+#define NVME_AUTH_TID            4   /* le16: transaction identifier */
+
+/* AUTH_Negotiate */
+#define NVME_AUTH_NEG_SC_C       6   /* u8: secure channel concatenation */
+#define NVME_AUTH_NEG_NAPD       7   /* u8: number of protocol descriptors */
+#define NVME_AUTH_NEG_DESC       8   /* protocol descriptors */
+#define NVME_AUTH_NEG_LEN        8   /* header before the descriptors */
+
+/* AUTH_Negotiate protocol descriptor (64 bytes) */
+#define NVME_AUTH_DESC_AUTHID    0   /* u8: 1 = DH-HMAC-CHAP */
+#define NVME_AUTH_DESC_HALEN     2   /* u8: hash identifiers */
+#define NVME_AUTH_DESC_DHLEN     3   /* u8: DH group identifiers */
+#define NVME_AUTH_DESC_HASHES    4   /* HALEN hash identifiers */
+#define NVME_AUTH_DESC_GROUPS    34  /* DHLEN DH group identifiers */
+#define NVME_AUTH_DESC_MAX_IDS   30  /* of each list */
+#define NVME_AUTH_DESC_LEN       64
+#define NVME_AUTH_DHCHAP_AUTHID  1
+
+/* DH-HMAC-CHAP_Challenge */
+#define NVME_AUTH_CHAL_HL        6   /* u8: hash length */
+#define NVME_AUTH_CHAL_HASHID    8   /* u8 */
+#define NVME_AUTH_CHAL_DHGID     9   /* u8 */
+#define NVME_AUTH_CHAL_DHVLEN    10  /* le16 */
+#define NVME_AUTH_CHAL_SEQNUM    12  /* le32 */
+#define NVME_AUTH_CHAL_CVAL      16  /* challenge, then the DH value */
+
+/* DH-HMAC-CHAP_Reply */
+#define NVME_AUTH_REPLY_HL       6   /* u8: hash length */
+#define NVME_AUTH_REPLY_CVALID   8   /* u8: a host challenge follows */
+#define NVME_AUTH_REPLY_DHVLEN   10  /* le16 */
+#define NVME_AUTH_REPLY_SEQNUM   12  /* le32 */
+#define NVME_AUTH_REPLY_RVAL     16  /* response, challenge, DH value */
+
+/* DH-HMAC-CHAP_Success1 */
+#define NVME_AUTH_SUCC1_HL       6   /* u8: hash length */
+#define NVME_AUTH_SUCC1_RVALID   8   /* u8: a controller response follows */
+#define NVME_AUTH_SUCC1_RVAL     16
+
+#define NVME_AUTH_SUCC2_LEN      16
+
+/* AUTH_Failure1 / AUTH_Failure2 */
+#define NVME_AUTH_FAIL_RESCODE   6   /* u8: reason code */
+#define NVME_AUTH_FAIL_RESCODE_EXP 7 /* u8: reason code explanation */
+#define NVME_AUTH_FAIL_LEN       8
+#define NVME_AUTH_RESCODE_FAILED 0x01
 
 /* AUTH_Failure reason code explanations */
 #define NVME_AUTH_FAIL_FAILED            0x01

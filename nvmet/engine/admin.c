@@ -5,7 +5,11 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include "internal.h"
+#include "qemu/osdep.h"
+#include "admin.h"
+#include "ctrl.h"
+#include "target.h"
+#include "trace.h"
 
 /* Identify Controller byte offsets */
 enum {
@@ -46,7 +50,7 @@ enum {
 #define SGLS_OFFSETS      (1u << 20)
 #define OFCS_DISCONNECT   (1u << 0)
 
-/* ---- helpers ----------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 static uint32_t cdw(NvmetReq *req, unsigned off)
 {
@@ -77,33 +81,14 @@ static bool need_c2h(NvmetReq *req)
     return true;
 }
 
-void nvmet_error_log_add(NvmetReq *req)
-{
-    NvmetCtrl *ctrl = req->q->ctrl;
-    NvmetErrorEntry *e;
-
-    if (!ctrl || req->opc == NVME_FABRICS_COMMAND) {
-        return;
-    }
-    ctrl->error_count++;
-    e = &ctrl->errors[ctrl->error_count % NVMET_ERROR_LOG_ENTRIES];
-    e->count = ctrl->error_count;
-    e->sqid = req->q->qid;
-    e->cid = req->cid;
-    e->status = req->status;
-    e->pel = req->err_pel;
-    e->lba = req->err_lba;
-    e->nsid = req->nsid;
-}
-
-/* ---- Identify ----------------------------------------------------------------- */
+/* ---- Identify ------------------------------------------------------------ */
 
 static void identify_ctrl(NvmetReq *req, uint8_t *id)
 {
-    NvmetQueue *q = req->q;
-    NvmetCtrl *ctrl = q->ctrl;
+    NvmetSq *sq = req->sq;
+    NvmetCtrl *ctrl = sq->ctrl;
     NvmetSubsys *s = ctrl->subsys;
-    const NvmetPortConfig *pc = &q->port->cfg;
+    const NvmetPortConfig *pc = &sq->port->cfg;
     bool disc = s->discovery;
 
     nvmet_st_ascii(id + IDC_SN, 20, s->cfg.serial);
@@ -113,7 +98,8 @@ static void identify_ctrl(NvmetReq *req, uint8_t *id)
     id[IDC_IEEE] = s->cfg.ieee_oui;
     id[IDC_IEEE + 1] = s->cfg.ieee_oui >> 8;
     id[IDC_IEEE + 2] = s->cfg.ieee_oui >> 16;
-    id[IDC_CMIC] = disc ? 0 : (1u << 0) | (1u << 1);  /* multi-port, multi-ctrl */
+    /* multi-port, multi-controller */
+    id[IDC_CMIC] = disc ? 0 : (1u << 0) | (1u << 1);
     id[IDC_MDTS] = pc->mdts;
     nvmet_st16(id + IDC_CNTLID, ctrl->cntlid);
     nvmet_st32(id + IDC_VER, s->cfg.version);
@@ -234,7 +220,7 @@ static void identify_active_list(NvmetSubsys *s, uint8_t *id, uint32_t after)
 
 static void exec_identify(NvmetReq *req)
 {
-    NvmetCtrl *ctrl = req->q->ctrl;
+    NvmetCtrl *ctrl = req->sq->ctrl;
     NvmetSubsys *s = ctrl->subsys;
     uint8_t cns = cdw(req, NVME_SQE_CDW10) & 0xff;
     uint8_t csi = cdw(req, NVME_SQE_CDW11) >> 24;
@@ -250,7 +236,7 @@ static void exec_identify(NvmetReq *req)
         return;
     }
     id = req->buf;
-    trace_nvmet_identify(req->q->name, cns, nsid, csi);
+    trace_nvmet_identify(req->sq->name, cns, nsid, csi);
 
     if (s->discovery && cns != NVME_ID_CNS_CTRL) {
         req->err_pel = NVME_SQE_CDW10;
@@ -323,7 +309,7 @@ static void exec_identify(NvmetReq *req)
         id[0] = 1;                      /* vector 0: NVM command set */
         break;
     default:
-        trace_nvmet_identify_unsupported(req->q->name, cns);
+        trace_nvmet_identify_unsupported(req->sq->name, cns);
         req->err_pel = NVME_SQE_CDW10;
         nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
         return;
@@ -331,11 +317,11 @@ static void exec_identify(NvmetReq *req)
     nvmet_req_complete(req, NVME_SC_SUCCESS);
 }
 
-/* ---- Get Log Page -------------------------------------------------------------- */
+/* ---- Get Log Page -------------------------------------------------------- */
 
 static void log_error(NvmetReq *req, uint8_t *buf)
 {
-    NvmetCtrl *ctrl = req->q->ctrl;
+    NvmetCtrl *ctrl = req->sq->ctrl;
 
     for (unsigned i = 0; i < NVMET_ERROR_LOG_ENTRIES; i++) {
         uint64_t count = ctrl->error_count - i;
@@ -365,7 +351,7 @@ static void put_le128(uint8_t *p, uint64_t v)
 
 static void log_smart(NvmetReq *req, uint8_t *buf)
 {
-    NvmetCtrl *ctrl = req->q->ctrl;
+    NvmetCtrl *ctrl = req->sq->ctrl;
 
     buf[0] = 0;                          /* critical warning */
     nvmet_st16(buf + 1, 0x0141);         /* 321 K composite temperature */
@@ -422,9 +408,9 @@ static void log_supported(bool disc, uint8_t *buf)
 }
 
 /* The discovery log as seen by @hostnqn through @port. */
-static uint8_t *disc_log(NvmetQueue *q, const char *hostnqn, size_t *len)
+static uint8_t *disc_log(NvmetSq *sq, const char *hostnqn, size_t *len)
 {
-    NvmetPort *port = q->port;
+    NvmetPort *port = sq->port;
     const NvmetPortConfig *pc = &port->cfg;
     GPtrArray *subs = g_ptr_array_new();
     uint8_t *buf, *e;
@@ -440,7 +426,7 @@ static uint8_t *disc_log(NvmetQueue *q, const char *hostnqn, size_t *len)
     n = subs->len;
     *len = NVME_DISC_LOG_HDR_SIZE + n * NVME_DISC_LOG_ENTRY_SIZE;
     buf = g_malloc0(*len);
-    nvmet_st64(buf + 0, q->t->disc_genctr);
+    nvmet_st64(buf + 0, sq->t->disc_genctr);
     nvmet_st64(buf + 8, n);
     nvmet_st16(buf + 16, 0);
 
@@ -473,8 +459,8 @@ static uint8_t *disc_log(NvmetQueue *q, const char *hostnqn, size_t *len)
 
 static void exec_get_log_page(NvmetReq *req)
 {
-    NvmetQueue *q = req->q;
-    NvmetCtrl *ctrl = q->ctrl;
+    NvmetSq *sq = req->sq;
+    NvmetCtrl *ctrl = sq->ctrl;
     bool disc = ctrl->subsys->discovery;
     uint32_t cdw10 = cdw(req, NVME_SQE_CDW10);
     uint32_t cdw11 = cdw(req, NVME_SQE_CDW11);
@@ -498,7 +484,7 @@ static void exec_get_log_page(NvmetReq *req)
         nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
         return;
     }
-    trace_nvmet_get_log_page(q->name, lid, numd * 4, offset, rae);
+    trace_nvmet_get_log_page(sq->name, lid, numd * 4, offset, rae);
 
     switch (lid) {
     case NVME_LOG_SUPPORTED:
@@ -557,14 +543,14 @@ static void exec_get_log_page(NvmetReq *req)
         if (!disc) {
             goto invalid;
         }
-        page = disc_log(q, ctrl->hostnqn, &len);
+        page = disc_log(sq, ctrl->hostnqn, &len);
         if (!rae) {
             ctrl->disc_aen_masked = false;
         }
         break;
     default:
     invalid:
-        trace_nvmet_log_page_unsupported(q->name, lid);
+        trace_nvmet_log_page_unsupported(sq->name, lid);
         req->err_pel = NVME_SQE_CDW10;
         nvmet_req_complete(req, NVME_SC_INVALID_LOG_PAGE | NVME_STATUS_DNR);
         return;
@@ -577,17 +563,17 @@ static void exec_get_log_page(NvmetReq *req)
     complete_with_data(req, page, len, offset);
 }
 
-/* ---- Features ------------------------------------------------------------------ */
+/* ---- Features ------------------------------------------------------------ */
 
 static void exec_set_features(NvmetReq *req)
 {
-    NvmetCtrl *ctrl = req->q->ctrl;
+    NvmetCtrl *ctrl = req->sq->ctrl;
     bool disc = ctrl->subsys->discovery;
     uint32_t cdw10 = cdw(req, NVME_SQE_CDW10);
     uint32_t cdw11 = cdw(req, NVME_SQE_CDW11);
     uint8_t fid = cdw10 & 0xff;
 
-    trace_nvmet_set_features(req->q->name, fid, cdw11);
+    trace_nvmet_set_features(req->sq->name, fid, cdw11);
     if (cdw10 & (1u << 31)) {
         nvmet_req_complete(req, NVME_SC_FEATURE_NOT_SAVEABLE | NVME_STATUS_DNR);
         return;
@@ -624,7 +610,8 @@ static void exec_set_features(NvmetReq *req)
         for (unsigned i = 1; i <= ctrl->max_qid; i++) {
             if (ctrl->sqs[i]) {
                 /* cannot change once I/O queues exist */
-                nvmet_req_complete(req, NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR);
+                nvmet_req_complete(req,
+                                   NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR);
                 return;
             }
         }
@@ -664,14 +651,14 @@ static void exec_set_features(NvmetReq *req)
     return;
 
 invalid:
-    trace_nvmet_feature_unsupported(req->q->name, "set", fid);
+    trace_nvmet_feature_unsupported(req->sq->name, "set", fid);
     req->err_pel = NVME_SQE_CDW10;
     nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
 }
 
 static void exec_get_features(NvmetReq *req)
 {
-    NvmetCtrl *ctrl = req->q->ctrl;
+    NvmetCtrl *ctrl = req->sq->ctrl;
     bool disc = ctrl->subsys->discovery;
     uint32_t cdw10 = cdw(req, NVME_SQE_CDW10);
     uint8_t fid = cdw10 & 0xff;
@@ -679,7 +666,7 @@ static void exec_get_features(NvmetReq *req)
     /* nothing is saveable, so the saved value (SEL 2) is the default one */
     bool dflt = sel == 1 || sel == 2;
 
-    trace_nvmet_get_features(req->q->name, fid, sel);
+    trace_nvmet_get_features(req->sq->name, fid, sel);
     if (sel > 3) {
         goto invalid;               /* reserved */
     }
@@ -760,23 +747,23 @@ static void exec_get_features(NvmetReq *req)
     return;
 
 invalid:
-    trace_nvmet_feature_unsupported(req->q->name, "get", fid);
+    trace_nvmet_feature_unsupported(req->sq->name, "get", fid);
     req->err_pel = NVME_SQE_CDW10;
     nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
 }
 
-/* ---- AER, Keep Alive, Abort -------------------------------------------------- */
+/* ---- AER, Keep Alive, Abort ---------------------------------------------- */
 
 static void exec_async_event(NvmetReq *req)
 {
-    NvmetCtrl *ctrl = req->q->ctrl;
+    NvmetCtrl *ctrl = req->sq->ctrl;
 
     if (ctrl->nr_aer > NVMET_AERL) {
         nvmet_req_complete(req, NVME_SC_AER_LIMIT | NVME_STATUS_DNR);
         return;
     }
     ctrl->aer[ctrl->nr_aer++] = req;
-    trace_nvmet_aer(req->q->name, req->cid, ctrl->nr_aer);
+    trace_nvmet_aer(req->sq->name, req->cid, ctrl->nr_aer);
     nvmet_ctrl_process_aens(ctrl);
 }
 
@@ -808,7 +795,7 @@ static void exec_common(NvmetReq *req)
         nvmet_req_complete(req, NVME_SC_SUCCESS);
         return;
     default:
-        trace_nvmet_admin_unsupported(req->q->name, req->opc);
+        trace_nvmet_admin_unsupported(req->sq->name, req->opc);
         nvmet_req_complete(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR);
         return;
     }
@@ -816,10 +803,10 @@ static void exec_common(NvmetReq *req)
 
 static bool check_enabled(NvmetReq *req)
 {
-    NvmetCtrl *ctrl = req->q->ctrl;
+    NvmetCtrl *ctrl = req->sq->ctrl;
 
     if (!(ctrl->cc & NVME_CC_EN) || !(ctrl->csts & NVME_CSTS_RDY)) {
-        trace_nvmet_ctrl_not_ready(req->q->name, req->cid, req->opc);
+        trace_nvmet_ctrl_not_ready(req->sq->name, req->cid, req->opc);
         nvmet_req_complete(req, NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR);
         return false;
     }
@@ -849,7 +836,7 @@ void nvmet_exec_disc(NvmetReq *req)
         exec_common(req);
         return;
     default:
-        trace_nvmet_admin_unsupported(req->q->name, req->opc);
+        trace_nvmet_admin_unsupported(req->sq->name, req->opc);
         nvmet_req_complete(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR);
         return;
     }

@@ -7,7 +7,9 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include "internal.h"
+#include "qemu/osdep.h"
+#include "nvmet/proto.h"
+#include "crc32c.h"
 
 #define CRC32C_POLY_REV 0x82f63b78u
 

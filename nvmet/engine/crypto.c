@@ -9,16 +9,17 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include "internal.h"
-#include "crypto.h"
-
-#include <stdlib.h>
+#include "qemu/osdep.h"
 
 #include <gmp.h>
 #include <gnutls/gnutls.h>
 #include <nettle/hmac.h>
 #include <nettle/memops.h>
 #include <nettle/sha2.h>
+
+#include "nvmet/engine.h"
+#include "nvmet/proto.h"
+#include "crypto.h"
 
 /* ---- memory -------------------------------------------------------------- */
 
@@ -91,7 +92,7 @@ bool nvmet_memeq_ct(const void *a, const void *b, size_t len)
     return memeql_sec(a, b, len);
 }
 
-/* ---- hashes ----------------------------------------------------------------- */
+/* ---- hashes -------------------------------------------------------------- */
 
 size_t nvmet_hash_len(uint8_t hid)
 {
@@ -237,7 +238,7 @@ bool nvmet_hkdf_extract(uint8_t hid, const uint8_t *ikm, size_t ikm_len,
     return nvmet_hmac(hid, zero, nvmet_hash_len(hid), &part, 1, prk);
 }
 
-/* ---- CRC-32 (IEEE 802.3, as zlib) for the key interchange formats --------- */
+/* ---- CRC-32 (IEEE 802.3, as zlib) for the key interchange formats -------- */
 
 uint32_t nvmet_crc32_ieee(const void *buf, size_t len)
 {
@@ -253,7 +254,7 @@ uint32_t nvmet_crc32_ieee(const void *buf, size_t len)
     return ~crc;
 }
 
-/* ---- DH-HMAC-CHAP secrets (DHHC-1 interchange format) --------------------- */
+/* ---- DH-HMAC-CHAP secrets (DHHC-1 interchange format) -------------------- */
 
 /*
  * "DHHC-1:XX:<base64(secret || crc32le(secret))>:" where XX is the hash
@@ -423,7 +424,7 @@ bool nvmet_dhchap_response(uint8_t hid, const NvmetDhchapKey *key,
     return ok;
 }
 
-/* ---- finite-field Diffie-Hellman (RFC 7919 groups) ------------------------ */
+/* ---- finite-field Diffie-Hellman (RFC 7919 groups) ----------------------- */
 
 typedef struct DhGroup {
     const char *name;
@@ -588,4 +589,25 @@ void nvmet_dh_free(NvmetDh *dh)
     mpz_clear(dh->p);
     g_free(dh->pub);
     g_free(dh);
+}
+
+/* ---- the TLS library ----------------------------------------------------- */
+
+/*
+ * GnuTLS 3.8.11 lets a TLS server have PSKs of either hash (credentials
+ * for GNUTLS_MAC_UNKNOWN try SHA-384 and SHA-256 binders); older versions
+ * know SHA-256 PSKs only.
+ */
+bool nvmet_tls_sha384_available(void)
+{
+#if GNUTLS_VERSION_NUMBER >= 0x03080b
+    return gnutls_check_version("3.8.11") != NULL;
+#else
+    return false;
+#endif
+}
+
+const char *nvmet_tls_library_version(void)
+{
+    return gnutls_check_version(NULL);
 }

@@ -84,4 +84,8 @@ bool nvmet_dh_shared(NvmetDh *dh, const uint8_t *peer, size_t len,
                      uint8_t *out);
 void nvmet_dh_free(NvmetDh *dh);
 
+/* SHA-384 TLS PSKs need GnuTLS 3.8.11 */
+bool nvmet_tls_sha384_available(void);
+const char *nvmet_tls_library_version(void);
+
 #endif

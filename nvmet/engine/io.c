@@ -4,8 +4,10 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include "internal.h"
-#include <errno.h>
+#include "qemu/osdep.h"
+#include "io.h"
+#include "target.h"
+#include "trace.h"
 
 /* Map a block layer error to an NVMe status. */
 static uint16_t errno_to_status(int ret, bool write)
@@ -40,7 +42,7 @@ static void io_done_generic(NvmetReq *req)
 
 static void rw_done(NvmetReq *req)
 {
-    NvmetCtrl *ctrl = req->q->ctrl;
+    NvmetCtrl *ctrl = req->sq->ctrl;
 
     if (req->io_ret == 0 && ctrl) {
         if (req->opc == NVME_CMD_READ) {
@@ -57,7 +59,7 @@ static void rw_done(NvmetReq *req)
 static bool lba_range_ok(NvmetReq *req, uint64_t slba, uint64_t nlb)
 {
     if (slba >= req->ns->nsze || nlb > req->ns->nsze - slba) {
-        trace_nvmet_io_lba_range(req->q->name, req->cid, slba, nlb,
+        trace_nvmet_io_lba_range(req->sq->name, req->cid, slba, nlb,
                                  req->ns->nsze);
         req->err_lba = slba;
         nvmet_req_complete(req, NVME_SC_LBA_RANGE | NVME_STATUS_DNR);
@@ -93,7 +95,7 @@ static void exec_rw(NvmetReq *req)
         return;
     }
     if (len != req->data_len || (write ? !req->h2c : !req->c2h)) {
-        trace_nvmet_io_length_mismatch(req->q->name, req->cid, len,
+        trace_nvmet_io_length_mismatch(req->sq->name, req->cid, len,
                                        req->data_len);
         nvmet_req_complete(req, NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR);
         return;
@@ -109,12 +111,12 @@ static void exec_rw(NvmetReq *req)
     io = nvmet_req_submit_io(req, req->ns, op, slba << req->ns->lba_shift,
                              len, req->buf);
     /* FUA, or write-through when the host turned the write cache off */
-    io->fua = write && ((cdw12 & NVME_RW_FUA) || !req->q->ctrl->feat_vwce);
+    io->fua = write && ((cdw12 & NVME_RW_FUA) || !req->sq->ctrl->feat_vwce);
 }
 
 static void exec_flush(NvmetReq *req)
 {
-    NvmetSubsys *s = req->q->ctrl->subsys;
+    NvmetSubsys *s = req->sq->ctrl->subsys;
 
     req->io_done = io_done_generic;
     if (req->nsid == 0xffffffff) {
@@ -209,7 +211,7 @@ static void exec_dsm(NvmetReq *req)
 
 void nvmet_exec_io(NvmetReq *req)
 {
-    NvmetSubsys *s = req->q->ctrl->subsys;
+    NvmetSubsys *s = req->sq->ctrl->subsys;
 
     if (req->opc == NVME_CMD_FLUSH && req->nsid == 0xffffffff) {
         exec_flush(req);
@@ -217,7 +219,7 @@ void nvmet_exec_io(NvmetReq *req)
     }
     req->ns = nvmet_subsys_find_ns(s, req->nsid);
     if (!req->ns) {
-        trace_nvmet_io_invalid_ns(req->q->name, req->cid, req->nsid);
+        trace_nvmet_io_invalid_ns(req->sq->name, req->cid, req->nsid);
         nvmet_req_complete(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR);
         return;
     }
@@ -238,7 +240,7 @@ void nvmet_exec_io(NvmetReq *req)
         exec_dsm(req);
         return;
     default:
-        trace_nvmet_io_unsupported(req->q->name, req->cid, req->opc);
+        trace_nvmet_io_unsupported(req->sq->name, req->cid, req->opc);
         nvmet_req_complete(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR);
         return;
     }

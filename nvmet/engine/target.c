@@ -1,21 +1,21 @@
 /*
- * NVMe-oF TCP target engine: object model (ports, subsystems, hosts,
- * namespaces, controllers), controller life cycle, keep-alive and
- * asynchronous events.
+ * NVMe-oF target engine: the object model as its user configures it
+ * (ports, subsystems, hosts with their keys, namespaces), lookups in it,
+ * and what the user may inspect.  Controllers are in ctrl.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include "internal.h"
+#include "qemu/osdep.h"
+#include "target.h"
 #include "crypto.h"
+#include "ctrl.h"
+#include "psk.h"
+#include "req.h"
+#include "trace.h"
 
 GQuark nvmet_error_quark(void)
 {
     return g_quark_from_static_string("nvmet-error-quark");
-}
-
-int64_t nvmet_now(NvmetTarget *t)
-{
-    return t->ops.now_ms ? t->ops.now_ms(t->opaque) : 0;
 }
 
 /* ---- NQN syntax ---------------------------------------------------------- */
@@ -63,122 +63,7 @@ static uint64_t name_hash(const char *s, uint32_t salt)
     return h;
 }
 
-/* ---- timers ------------------------------------------------------------- */
-
-static void foreach_subsys_all(NvmetTarget *t,
-                               void (*fn)(NvmetSubsys *s, void *opaque),
-                               void *opaque)
-{
-    for (GList *l = t->subsystems; l; l = l->next) {
-        fn(l->data, opaque);
-    }
-    fn(t->disc, opaque);
-}
-
-static void min_deadline_fn(NvmetSubsys *s, void *opaque)
-{
-    int64_t *min = opaque;
-
-    for (GList *l = s->ctrls; l; l = l->next) {
-        NvmetCtrl *ctrl = l->data;
-
-        *min = MIN(*min, ctrl->ka_deadline);
-    }
-}
-
-int64_t nvmet_target_next_deadline(NvmetTarget *t)
-{
-    int64_t min = INT64_MAX;
-
-    foreach_subsys_all(t, min_deadline_fn, &min);
-    /* authentication transactions waiting for the host's next message */
-    for (GList *p = t->ports; p; p = p->next) {
-        NvmetPort *port = p->data;
-
-        for (GList *l = port->queues; l; l = l->next) {
-            NvmetQueue *q = l->data;
-
-            min = MIN(min, q->auth.deadline);
-        }
-    }
-    return min;
-}
-
-/*
- * Tell the user about the earliest deadline if it is earlier than the one
- * already armed.  Deadlines that move later are found when the armed timer
- * fires and nvmet_target_timer() re-arms it.
- */
-void nvmet_update_timer(NvmetTarget *t)
-{
-    int64_t min = nvmet_target_next_deadline(t);
-
-    if (min < t->armed_deadline) {
-        t->armed_deadline = min;
-        if (t->ops.timer_update) {
-            t->ops.timer_update(t->opaque, min);
-        }
-    }
-}
-
-static void expire_fn(NvmetSubsys *s, void *opaque)
-{
-    int64_t now = *(int64_t *)opaque;
-    GList *l = s->ctrls;
-
-    while (l) {
-        NvmetCtrl *ctrl = l->data;
-
-        l = l->next;
-        if (ctrl->ka_deadline > now) {
-            continue;
-        }
-        /*
-         * A host cannot send Keep Alive while a queue of its controller is
-         * in the middle of an authentication transaction (no keep-alive
-         * before the admin queue is authenticated; Linux starts keep-alive
-         * only after its I/O queues connected).  A slow host, e.g. a TCG
-         * guest computing an ffdhe8192 value, must not lose its controller
-         * then: the authentication timeout bounds such waits instead.
-         */
-        for (unsigned i = 0; i <= ctrl->max_qid; i++) {
-            NvmetQueue *q = ctrl->sqs[i];
-
-            if (q && q->auth.step != AUTH_STEP_IDLE) {
-                trace_nvmet_kato_deferred(ctrl->cntlid, i, ctrl->kato_ms);
-                ctrl->ka_deadline = now + ctrl->kato_ms;
-                break;
-            }
-        }
-        if (ctrl->ka_deadline <= now) {
-            trace_nvmet_kato_expired(ctrl->cntlid, ctrl->subnqn,
-                                     ctrl->hostnqn, ctrl->kato_ms);
-            nvmet_ctrl_teardown(ctrl, "keep-alive timeout");
-        }
-    }
-}
-
-void nvmet_target_timer(NvmetTarget *t)
-{
-    int64_t now = nvmet_now(t);
-
-    for (GList *p = t->ports; p; p = p->next) {
-        NvmetPort *port = p->data;
-
-        for (GList *l = port->queues; l; l = l->next) {
-            NvmetQueue *q = l->data;
-
-            if (q->auth.deadline <= now) {
-                nvmet_auth_expire(q);
-            }
-        }
-    }
-    foreach_subsys_all(t, expire_fn, &now);
-    t->armed_deadline = INT64_MAX;
-    nvmet_update_timer(t);
-}
-
-/* ---- target ----------------------------------------------------------------- */
+/* ---- target -------------------------------------------------------------- */
 
 static NvmetSubsys *subsys_alloc(NvmetTarget *t, const NvmetSubsysConfig *cfg)
 {
@@ -260,11 +145,13 @@ void nvmet_target_free(NvmetTarget *t)
         nvmet_ctrl_teardown(t->disc->ctrls->data, "target removed");
     }
     subsys_release(t->disc);
-    nvmet_concat_target_free(t);
+    if (t->gen_psks) {
+        g_hash_table_destroy(t->gen_psks);    /* wipes the PSKs */
+    }
     g_free(t);
 }
 
-void nvmet_disc_changed(NvmetTarget *t)
+static void disc_changed(NvmetTarget *t)
 {
     t->disc_genctr++;
     for (GList *l = t->disc->ctrls; l; l = l->next) {
@@ -280,22 +167,9 @@ void nvmet_disc_changed(NvmetTarget *t)
     }
 }
 
-/* ---- ports ------------------------------------------------------------------ */
+/* ---- ports --------------------------------------------------------------- */
 
-void nvmet_port_config_init(NvmetPortConfig *cfg)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->portid = 1;
-    cfg->treq = NVMF_TREQ_NOT_SPECIFIED;
-    cfg->sqflow_disable_ok = true;
-    cfg->inline_data_size = 16384;
-    cfg->maxh2cdata = 0x400000;
-    cfg->max_queue_size = 1024;
-    cfg->max_queues = 128;
-    cfg->mdts = 8;
-}
-
-NvmetPort *nvmet_port_new(NvmetTarget *t, const NvmetPortConfig *cfg,
+NvmetPort *nvmet_port_add(NvmetTarget *t, const NvmetPortConfig *cfg,
                           GError **errp)
 {
     NvmetPort *port;
@@ -312,12 +186,6 @@ NvmetPort *nvmet_port_new(NvmetTarget *t, const NvmetPortConfig *cfg,
                         cfg->portid);
             return NULL;
         }
-    }
-    if (cfg->maxh2cdata < NVME_TCP_MIN_MAXH2CDATA || cfg->maxh2cdata % 4) {
-        g_set_error(errp, NVMET_ERROR, 0,
-                    "maxh2cdata must be a multiple of 4 and at least %d",
-                    NVME_TCP_MIN_MAXH2CDATA);
-        return NULL;
     }
     if (cfg->inline_data_size % 16 || cfg->inline_data_size > (1u << 20)) {
         g_set_error(errp, NVMET_ERROR, 0,
@@ -358,6 +226,11 @@ const NvmetPortConfig *nvmet_port_config(NvmetPort *port)
     return &port->cfg;
 }
 
+bool nvmet_port_tls_possible(NvmetPort *port)
+{
+    return port->cfg.tls != NVMET_PORT_TLS_NONE;
+}
+
 void nvmet_port_add_subsys(NvmetPort *port, NvmetSubsys *subsys)
 {
     if (g_ptr_array_find(port->subsystems, subsys, NULL)) {
@@ -365,7 +238,7 @@ void nvmet_port_add_subsys(NvmetPort *port, NvmetSubsys *subsys)
     }
     g_ptr_array_add(port->subsystems, subsys);
     g_ptr_array_add(subsys->ports, port);
-    nvmet_disc_changed(port->t);
+    disc_changed(port->t);
 }
 
 static void teardown_ctrls_on_port(NvmetSubsys *subsys, NvmetPort *port)
@@ -389,7 +262,7 @@ void nvmet_port_remove_subsys(NvmetPort *port, NvmetSubsys *subsys)
     }
     g_ptr_array_remove(subsys->ports, port);
     teardown_ctrls_on_port(subsys, port);
-    nvmet_disc_changed(port->t);
+    disc_changed(port->t);
 }
 
 void nvmet_port_free(NvmetPort *port)
@@ -404,27 +277,26 @@ void nvmet_port_free(NvmetPort *port)
         teardown_ctrls_on_port(s, port);
     }
     for (GList *l = port->queues; l; l = l->next) {
-        nvmet_queue_close(l->data, "port removed");
+        nvmet_sq_close(l->data, "port removed");
     }
-    /* queues still held by the user keep pointing at the port until released */
-    g_assert(!port->queues || true);
     t->ports = g_list_remove(t->ports, port);
+    /* queues the user still holds lose their port until it releases them */
     for (GList *l = port->queues; l; l = l->next) {
-        NvmetQueue *q = l->data;
+        NvmetSq *sq = l->data;
 
-        q->port = NULL;
+        sq->port = NULL;
     }
     g_list_free(port->queues);
     g_ptr_array_free(port->subsystems, true);
     g_free((char *)port->cfg.traddr);
     g_free((char *)port->cfg.trsvcid);
     g_free(port);
-    nvmet_disc_changed(t);
+    disc_changed(t);
 }
 
 static void ns_remove(NvmetNs *ns);
 
-/* ---- subsystems ------------------------------------------------------------- */
+/* ---- subsystems ---------------------------------------------------------- */
 
 void nvmet_subsys_config_init(NvmetSubsysConfig *cfg)
 {
@@ -483,7 +355,8 @@ NvmetSubsys *nvmet_subsys_new(NvmetTarget *t, const NvmetSubsysConfig *cfg,
                     "firmware revision must be 1 to 8 characters");
         return NULL;
     }
-    if (cfg->cntlid_min < NVME_CNTLID_MIN || cfg->cntlid_max > NVME_CNTLID_MAX ||
+    if (cfg->cntlid_min < NVME_CNTLID_MIN ||
+        cfg->cntlid_max > NVME_CNTLID_MAX ||
         cfg->cntlid_min > cfg->cntlid_max) {
         g_set_error(errp, NVMET_ERROR, 0,
                     "controller ID range must lie within %d-%d",
@@ -523,7 +396,22 @@ void nvmet_subsys_set_allow_any_host(NvmetSubsys *subsys, bool allow)
 {
     subsys->cfg.allow_any_host = allow;
     teardown_unallowed_ctrls(subsys);
-    nvmet_disc_changed(subsys->t);
+    disc_changed(subsys->t);
+}
+
+void nvmet_subsys_set_seed(NvmetSubsys *subsys, const void *seed, size_t len)
+{
+    NvmetBuf part = { seed, len };
+
+    subsys->seeded = seed != NULL;
+    if (seed) {
+        nvmet_hash(NVMET_HASH_SHA256, &part, 1, subsys->seed_key);
+    }
+}
+
+void nvmet_subsys_set_quirk_free_tls_key(NvmetSubsys *subsys, bool on)
+{
+    subsys->quirk_free_tls_key = on;
 }
 
 void nvmet_subsys_free(NvmetSubsys *subsys)
@@ -572,7 +460,7 @@ NvmetSubsys *nvmet_port_find_subsys(NvmetPort *port, const char *nqn)
     return NULL;
 }
 
-/* ---- hosts -------------------------------------------------------------------- */
+/* ---- hosts --------------------------------------------------------------- */
 
 NvmetHost *nvmet_host_new(NvmetTarget *t, const char *nqn, GError **errp)
 {
@@ -596,6 +484,18 @@ NvmetHost *nvmet_host_new(NvmetTarget *t, const char *nqn, GError **errp)
     return h;
 }
 
+NvmetHost *nvmet_target_find_host(NvmetTarget *t, const char *nqn)
+{
+    for (GList *l = t->hosts; l; l = l->next) {
+        NvmetHost *h = l->data;
+
+        if (g_str_equal(h->nqn, nqn)) {
+            return h;
+        }
+    }
+    return NULL;
+}
+
 const char *nvmet_host_nqn(NvmetHost *host)
 {
     return host->nqn;
@@ -609,13 +509,14 @@ bool nvmet_subsys_add_host(NvmetSubsys *subsys, NvmetHost *host, GError **errp)
         return false;
     }
     if (g_ptr_array_find(subsys->hosts, host, NULL)) {
-        g_set_error(errp, NVMET_ERROR, 0, "host '%s' is already allowed in '%s'",
-                    host->nqn, subsys->cfg.nqn);
+        g_set_error(errp, NVMET_ERROR, 0,
+                    "host '%s' is already allowed in '%s'", host->nqn,
+                    subsys->cfg.nqn);
         return false;
     }
     g_ptr_array_add(subsys->hosts, host);
     g_ptr_array_add(host->subsystems, subsys);
-    nvmet_disc_changed(subsys->t);
+    disc_changed(subsys->t);
     return true;
 }
 
@@ -626,7 +527,105 @@ void nvmet_subsys_remove_host(NvmetSubsys *subsys, NvmetHost *host)
     }
     g_ptr_array_remove(host->subsystems, subsys);
     teardown_unallowed_ctrls(subsys);
-    nvmet_disc_changed(subsys->t);
+    disc_changed(subsys->t);
+}
+
+bool nvmet_host_set_dhchap_keys(NvmetHost *host, const char *host_key,
+                                const char *ctrl_key, GError **errp)
+{
+    NvmetDhchapKey *hk = NULL, *ck = NULL;
+
+    if (ctrl_key && !host_key) {
+        g_set_error(errp, NVMET_ERROR, 0,
+                    "a controller key needs a host key");
+        return false;
+    }
+    if (host_key) {
+        hk = nvmet_dhchap_key_parse(host_key, errp);
+        if (!hk) {
+            g_prefix_error(errp, "host key: ");
+            return false;
+        }
+    }
+    if (ctrl_key) {
+        ck = nvmet_dhchap_key_parse(ctrl_key, errp);
+        if (!ck) {
+            g_prefix_error(errp, "controller key: ");
+            nvmet_dhchap_key_free(hk);
+            return false;
+        }
+    }
+    nvmet_dhchap_key_free(host->host_key);
+    nvmet_dhchap_key_free(host->ctrl_key);
+    host->host_key = hk;
+    host->ctrl_key = ck;
+    host->key_generation++;
+    trace_nvmet_auth_keys(host->nqn, hk != NULL, hk ? hk->len : 0,
+                          hk ? hk->hmac : 0, ck != NULL,
+                          host->key_generation);
+    return true;
+}
+
+void nvmet_host_set_dhchap_allowed(NvmetHost *host, uint32_t hashes,
+                                   uint32_t dhgroups)
+{
+    host->allowed_hashes = hashes;
+    host->allowed_groups = dhgroups;
+}
+
+bool nvmet_host_set_tls_psk(NvmetHost *host, const char *interchange,
+                            GError **errp)
+{
+    NvmetPsk *psk = NULL;
+
+    if (interchange) {
+        psk = g_new0(NvmetPsk, 1);
+        if (!nvmet_psk_parse(interchange, psk, errp)) {
+            nvmet_memzero(psk, sizeof(*psk));
+            g_free(psk);
+            return false;
+        }
+        if (nvmet_psk_hash(psk) == NVMET_HASH_SHA384 &&
+            !nvmet_tls_sha384_available()) {
+            g_set_error(errp, NVMET_ERROR, 0,
+                        "a SHA-384 TLS PSK needs GnuTLS 3.8.11 or later, but "
+                        "GnuTLS %s is in use (scripts/build-gnutls.sh builds "
+                        "one)", nvmet_tls_library_version());
+            nvmet_memzero(psk, sizeof(*psk));
+            g_free(psk);
+            return false;
+        }
+    }
+    if (host->tls_psk) {
+        nvmet_memzero(host->tls_psk, sizeof(*host->tls_psk));
+        g_free(host->tls_psk);
+    }
+    if (psk) {
+        psk->compat = host->tls_psk_compat;
+    }
+    host->tls_psk = psk;
+    host->tls_psk_serial = psk ? ++host->t->next_psk_serial : 0;
+    trace_nvmet_tls_psk_configured(host->nqn, psk ? psk->hmac : 0,
+                                   psk ? psk->len : 0, host->tls_psk_serial);
+    return true;
+}
+
+/*
+ * Derive the host's configured PSK as nvme-cli 2.13 and older do (libnvme
+ * before 1.14: not RFC 8446's HKDF-Expand-Label; see psk.c), for hosts
+ * whose key such an nvme-cli put into the keyring.
+ */
+void nvmet_host_set_tls_psk_compat(NvmetHost *host, bool on)
+{
+    host->tls_psk_compat = on;
+    if (host->tls_psk) {
+        host->tls_psk->compat = on;
+    }
+}
+
+static void host_tls_psk_free(NvmetHost *host)
+{
+    nvmet_host_set_tls_psk(host, NULL, NULL);
 }
 
 void nvmet_host_free(NvmetHost *host)
@@ -639,13 +638,13 @@ void nvmet_host_free(NvmetHost *host)
     t->hosts = g_list_remove(t->hosts, host);
     nvmet_dhchap_key_free(host->host_key);
     nvmet_dhchap_key_free(host->ctrl_key);
-    nvmet_host_tls_psk_free(host);
+    host_tls_psk_free(host);
     g_ptr_array_free(host->subsystems, true);
     g_free(host->nqn);
     g_free(host);
 }
 
-/* ---- namespaces ------------------------------------------------------------ */
+/* ---- namespaces ---------------------------------------------------------- */
 
 NvmetNs *nvmet_subsys_find_ns(NvmetSubsys *subsys, uint32_t nsid)
 {
@@ -760,18 +759,6 @@ NvmetNs *nvmet_ns_new(NvmetSubsys *subsys, const NvmetNsConfig *cfg,
     return ns;
 }
 
-void nvmet_ns_ref(NvmetNs *ns)
-{
-    ns->refcnt++;
-}
-
-void nvmet_ns_unref(NvmetNs *ns)
-{
-    if (--ns->refcnt == 0) {
-        g_free(ns);
-    }
-}
-
 /* Take the namespace out of its subsystem (if it is still in one). */
 static void ns_remove(NvmetNs *ns)
 {
@@ -809,195 +796,6 @@ void nvmet_ns_resize(NvmetNs *ns, uint64_t size)
     }
 }
 
-/* ---- controllers ----------------------------------------------------------- */
-
-NvmetCtrl *nvmet_ctrl_find(NvmetSubsys *subsys, uint16_t cntlid)
-{
-    for (GList *l = subsys->ctrls; l; l = l->next) {
-        NvmetCtrl *ctrl = l->data;
-
-        if (ctrl->cntlid == cntlid) {
-            return ctrl;
-        }
-    }
-    return NULL;
-}
-
-static void ctrl_reset_features(NvmetCtrl *ctrl)
-{
-    ctrl->feat_arbitration = 0;
-    ctrl->feat_power_mgmt = 0;
-    ctrl->feat_temp_thresh = 0x0157;  /* 343 K */
-    ctrl->feat_err_recovery = 0;
-    ctrl->feat_vwce = true;
-    ctrl->feat_write_atomic = 0;
-    ctrl->feat_aen_cfg = 0;
-    ctrl->nr_queues_set = false;
-    ctrl->nr_io_queues = ctrl->max_qid;
-    memset(ctrl->host_behavior, 0, sizeof(ctrl->host_behavior));
-}
-
-NvmetCtrl *nvmet_ctrl_new(NvmetSubsys *subsys, NvmetPort *port,
-                          const char *hostnqn, const uint8_t *hostid,
-                          uint32_t kato_ms)
-{
-    uint16_t range = subsys->cfg.cntlid_max - subsys->cfg.cntlid_min + 1;
-    uint16_t cntlid = 0;
-    NvmetCtrl *ctrl;
-
-    for (unsigned i = 0; i < range; i++) {
-        uint16_t c = subsys->next_cntlid;
-
-        subsys->next_cntlid = c >= subsys->cfg.cntlid_max ?
-                              subsys->cfg.cntlid_min : c + 1;
-        if (!nvmet_ctrl_find(subsys, c)) {
-            cntlid = c;
-            break;
-        }
-    }
-    if (!cntlid) {
-        return NULL;
-    }
-
-    ctrl = g_new0(NvmetCtrl, 1);
-    ctrl->t = subsys->t;
-    ctrl->subsys = subsys;
-    ctrl->port = port;
-    ctrl->refcnt = 1;               /* held by subsys->ctrls */
-    ctrl->cntlid = cntlid;
-    ctrl->hostnqn = g_strdup(hostnqn);
-    ctrl->subnqn = g_strdup(subsys->cfg.nqn);
-    memcpy(ctrl->hostid, hostid, 16);
-    ctrl->max_qid = subsys->discovery ? 0 : port->cfg.max_queues;
-    ctrl->sqs = g_new0(NvmetQueue *, ctrl->max_qid + 1);
-    ctrl->kato_ms = kato_ms;
-    ctrl->ka_deadline = INT64_MAX;
-    g_queue_init(&ctrl->pending_aens);
-    ctrl_reset_features(ctrl);
-    subsys->ctrls = g_list_append(subsys->ctrls, ctrl);
-    nvmet_ctrl_keep_alive(ctrl);
-    trace_nvmet_ctrl_new(cntlid, subsys->cfg.nqn, hostnqn, kato_ms);
-    return ctrl;
-}
-
-void nvmet_ctrl_ref(NvmetCtrl *ctrl)
-{
-    ctrl->refcnt++;
-}
-
-void nvmet_ctrl_unref(NvmetCtrl *ctrl)
-{
-    g_assert(ctrl->refcnt > 0);
-    if (--ctrl->refcnt == 0) {
-        g_queue_clear(&ctrl->pending_aens);
-        g_free(ctrl->sqs);
-        g_free(ctrl->hostnqn);
-        g_free(ctrl->subnqn);
-        g_free(ctrl);
-    }
-}
-
-void nvmet_ctrl_keep_alive(NvmetCtrl *ctrl)
-{
-    if (!ctrl->kato_ms || !ctrl->subsys) {
-        ctrl->ka_deadline = INT64_MAX;
-        return;
-    }
-    ctrl->ka_deadline = nvmet_now(ctrl->t) + ctrl->kato_ms;
-    /*
-     * Usually the deadline only moves later, found when the armed timer
-     * fires; but a new controller may need an earlier one than is armed.
-     */
-    if (ctrl->ka_deadline < ctrl->t->armed_deadline) {
-        nvmet_update_timer(ctrl->t);
-    }
-}
-
-void nvmet_ctrl_teardown(NvmetCtrl *ctrl, const char *why)
-{
-    NvmetSubsys *subsys = ctrl->subsys;
-
-    if (!subsys) {
-        return;
-    }
-    trace_nvmet_ctrl_teardown(ctrl->cntlid, ctrl->subnqn, ctrl->hostnqn, why);
-    subsys->ctrls = g_list_remove(subsys->ctrls, ctrl);
-    ctrl->subsys = NULL;
-    ctrl->ka_deadline = INT64_MAX;
-    ctrl->nr_aer = 0;   /* the AER requests die with the admin queue */
-    for (unsigned i = 0; i <= ctrl->max_qid; i++) {
-        if (ctrl->sqs[i]) {
-            nvmet_queue_close(ctrl->sqs[i], why);
-        }
-    }
-    nvmet_ctrl_unref(ctrl);
-}
-
-void nvmet_ctrl_fatal(NvmetCtrl *ctrl, const char *why)
-{
-    ctrl->csts |= NVME_CSTS_CFS;
-    nvmet_ctrl_teardown(ctrl, why);
-}
-
-/* CC.EN went from 1 to 0: a controller reset. */
-void nvmet_ctrl_reset(NvmetCtrl *ctrl)
-{
-    trace_nvmet_ctrl_reset(ctrl->cntlid, ctrl->subnqn);
-    for (unsigned i = 1; i <= ctrl->max_qid; i++) {
-        if (ctrl->sqs[i]) {
-            nvmet_queue_close(ctrl->sqs[i], "controller reset");
-        }
-    }
-    /* outstanding AERs are aborted without completion by a reset */
-    while (ctrl->nr_aer) {
-        NvmetReq *req = ctrl->aer[--ctrl->nr_aer];
-
-        nvmet_req_drop(req);
-    }
-    g_queue_clear(&ctrl->pending_aens);
-    ctrl->ns_aen_masked = false;
-    ctrl->disc_aen_masked = false;
-    ctrl->nr_changed_ns = 0;
-    ctrl->csts = 0;
-    ctrl_reset_features(ctrl);
-}
-
-void nvmet_ctrl_add_aen(NvmetCtrl *ctrl, uint32_t result)
-{
-    trace_nvmet_aen_queue(ctrl->cntlid, result);
-    g_queue_push_tail(&ctrl->pending_aens, GUINT_TO_POINTER(result));
-    nvmet_ctrl_process_aens(ctrl);
-}
-
-void nvmet_ctrl_process_aens(NvmetCtrl *ctrl)
-{
-    while (ctrl->nr_aer && !g_queue_is_empty(&ctrl->pending_aens)) {
-        NvmetReq *req = ctrl->aer[--ctrl->nr_aer];
-
-        req->dw0 = GPOINTER_TO_UINT(g_queue_pop_head(&ctrl->pending_aens));
-        trace_nvmet_aen_complete(ctrl->cntlid, req->dw0);
-        nvmet_req_complete(req, NVME_SC_SUCCESS);
-    }
-}
-
-/*
- * Number the connections of each (host, queue ID) of a subsystem, for the
- * deterministic random streams of seeded subsystems.
- */
-void nvmet_queue_count_connection(NvmetQueue *q)
-{
-    NvmetSubsys *s = q->ctrl->subsys;
-    g_autofree char *key = g_strdup_printf("%u %s", q->qid,
-                                           q->ctrl->hostnqn);
-    gpointer old;
-
-    old = g_hash_table_lookup(s->conn_counts, key);
-    q->conn_index = GPOINTER_TO_UINT(old);
-    q->random_draws = 0;
-    g_hash_table_replace(s->conn_counts, g_steal_pointer(&key),
-                         GUINT_TO_POINTER(q->conn_index + 1));
-}
-
 void nvmet_secret_str_free(char *s)
 {
     if (s) {
@@ -1006,32 +804,39 @@ void nvmet_secret_str_free(char *s)
     }
 }
 
-/* ---- inspection ------------------------------------------------------------ */
+/* ---- inspection ---------------------------------------------------------- */
 
-typedef struct {
-    void (*fn)(const NvmetCtrlInfo *info, void *opaque);
-    void *opaque;
-} ForeachCtrl;
-
-static void foreach_ctrl_fn(NvmetSubsys *s, void *opaque)
+static void ctrl_info(NvmetCtrl *ctrl, NvmetCtrlInfo *info)
 {
-    ForeachCtrl *f = opaque;
-
-    for (GList *l = s->ctrls; l; l = l->next) {
-        NvmetCtrl *ctrl = l->data;
-        NvmetCtrlInfo info = {
-            .cntlid = ctrl->cntlid,
-            .subnqn = ctrl->subnqn,
-            .hostnqn = ctrl->hostnqn,
-            .kato_ms = ctrl->kato_ms,
-            .enabled = ctrl->csts & NVME_CSTS_RDY,
-        };
-
-        for (unsigned i = 1; i <= ctrl->max_qid; i++) {
-            info.nr_io_queues += ctrl->sqs[i] != NULL;
-        }
-        f->fn(&info, f->opaque);
+    *info = (NvmetCtrlInfo) {
+        .cntlid = ctrl->cntlid,
+        .subnqn = ctrl->subnqn,
+        .hostnqn = ctrl->hostnqn,
+        .kato_ms = ctrl->kato_ms,
+        .enabled = ctrl->csts & NVME_CSTS_RDY,
+    };
+    for (unsigned i = 1; i <= ctrl->max_qid; i++) {
+        info->nr_io_queues += ctrl->sqs[i] != NULL;
     }
+}
+
+static void sq_info(NvmetSq *sq, NvmetQueueInfo *info)
+{
+    const NvmetSqAuth *a = &sq->auth;
+
+    *info = (NvmetQueueInfo) {
+        .qid = sq->qid,
+        .peer = sq->peer,
+        .sqsize = sq->sqsize,
+        .tls = sq->tls.active,
+        .auth_required = a->required,
+        .authenticated = a->authenticated,
+        .auth_count = a->count,
+        .auth_failures = a->failures,
+        .auth_hash = a->count ? a->hash : 0,
+        .auth_dhgroup = a->count ? a->dhgid : 0,
+    };
+    sq->ops->queue_info(sq, info);
 }
 
 bool nvmet_target_ctrl_queues(NvmetTarget *t, const char *subnqn,
@@ -1047,22 +852,27 @@ bool nvmet_target_ctrl_queues(NvmetTarget *t, const char *subnqn,
         return false;
     }
     for (unsigned i = 0; i <= ctrl->max_qid; i++) {
-        NvmetQueue *q = ctrl->sqs[i];
-        NvmetQueueInfo info = { 0 };
+        NvmetQueueInfo info;
 
-        if (!q) {
-            continue;
+        if (ctrl->sqs[i]) {
+            sq_info(ctrl->sqs[i], &info);
+            fn(&info, opaque);
         }
-        info.qid = q->qid;
-        info.peer = q->peer;
-        info.sqsize = q->sqsize;
-        info.hdgst = q->hdgst;
-        info.ddgst = q->ddgst;
-        info.tls = q->tls.active;
-        nvmet_queue_auth_info(q, &info);
-        fn(&info, opaque);
     }
     return true;
+}
+
+static void foreach_subsys_ctrl(NvmetSubsys *s,
+                                void (*fn)(const NvmetCtrlInfo *info,
+                                           void *opaque),
+                                void *opaque)
+{
+    for (GList *l = s->ctrls; l; l = l->next) {
+        NvmetCtrlInfo info;
+
+        ctrl_info(l->data, &info);
+        fn(&info, opaque);
+    }
 }
 
 void nvmet_target_foreach_ctrl(NvmetTarget *t,
@@ -1070,7 +880,8 @@ void nvmet_target_foreach_ctrl(NvmetTarget *t,
                                           void *opaque),
                                void *opaque)
 {
-    ForeachCtrl f = { fn, opaque };
-
-    foreach_subsys_all(t, foreach_ctrl_fn, &f);
+    for (GList *l = t->subsystems; l; l = l->next) {
+        foreach_subsys_ctrl(l->data, fn, opaque);
+    }
+    foreach_subsys_ctrl(t->disc, fn, opaque);
 }

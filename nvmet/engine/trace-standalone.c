@@ -6,11 +6,10 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include "internal.h"
-#include "nvmet/trace-hook.h"
+#include "qemu/osdep.h"
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "nvmet/trace-hook.h"
+#include "trace.h"
 
 bool nvmet_trace_enabled;
 static NvmetTraceHook *trace_hook;

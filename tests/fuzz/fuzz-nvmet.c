@@ -27,6 +27,8 @@
 #include "nvmet/proto.h"
 #include "nvmet/trace-hook.h"
 #include "../qtest/nvmf-host.h"
+#include "../unit/nvmet-ramdisk.h"
+#include "../../nvmet/engine/crypto.h"
 #include "fuzz-nvmet.h"
 #include "fuzz-tls.h"
 
@@ -46,8 +48,6 @@
 #define FUZZ_MAX_KEY_UPDATES 6
 #define FUZZ_GEN_PSK_LIFETIME_MS (3600 * 1000)      /* as concat.c */
 
-/* engine internals (tls.c) */
-bool nvmet_tls_sha384_available(void);
 
 /* ---- input reader ---------------------------------------------------------- */
 
@@ -91,11 +91,6 @@ static void in_bytes(FuzzIn *in, uint8_t *dst, size_t n)
 }
 
 /* ---- state ------------------------------------------------------------------ */
-
-typedef struct FuzzDisk {
-    uint8_t *data;
-    uint64_t size;
-} FuzzDisk;
 
 typedef struct FuzzR2T {
     uint16_t cccid, ttag;
@@ -187,7 +182,7 @@ struct Fuzz {
     bool sha384;
     bool tls_hook;              /* the trace hook watches TLS failures */
     bool quirk;                 /* quirk_free_tls_key on the auth subsystem */
-    FuzzDisk disk1, disk2;
+    RamDisk disk1, disk2;
     int64_t now, deadline;
     uint64_t rng;
     uint8_t cfg;
@@ -369,35 +364,6 @@ static void fz_trace(const char *event, const char *msg, void *opaque)
         check_fail(fz->conns[idx], "the engine's TLS failed on a session "
                    "the harness did not disturb: %s", msg);
     }
-}
-
-/* ---- block backend ------------------------------------------------------------- */
-
-static int disk_do(NvmetIo *io)
-{
-    FuzzDisk *d = io->backend;
-
-    if (io->op != NVMET_IO_FLUSH &&
-        (io->offset > d->size || io->len > d->size - io->offset)) {
-        return -EIO;
-    }
-    switch (io->op) {
-    case NVMET_IO_READ:
-        memcpy(io->buf, d->data + io->offset, io->len);
-        break;
-    case NVMET_IO_WRITE:
-        memcpy(d->data + io->offset, io->buf, io->len);
-        break;
-    case NVMET_IO_WRITE_ZEROES:
-    case NVMET_IO_DISCARD:
-        memset(d->data + io->offset, 0, io->len);
-        break;
-    case NVMET_IO_FLUSH:
-        break;
-    default:
-        abort();
-    }
-    return 0;
 }
 
 /* ---- output checks --------------------------------------------------------------- */
@@ -607,7 +573,7 @@ static bool conn_run_io(FuzzConn *c)
         if (fz->cfg & FUZZ_CFG_HOLD_IO) {
             g_queue_push_tail(&fz->held, io);
         } else {
-            nvmet_io_complete(io, disk_do(io));
+            nvmet_io_complete(io, ramdisk_do(io));
         }
     }
     return any;
@@ -1856,7 +1822,7 @@ static void op_held(Fuzz *fz, FuzzIn *in)
                    g_queue_pop_head(&fz->held))) {
         int err = errs[(arg >> 4) & 3];
 
-        nvmet_io_complete(io, err ? err : disk_do(io));
+        nvmet_io_complete(io, err ? err : ramdisk_do(io));
     }
     if (arg & 0x80) {
         fz->cfg ^= FUZZ_CFG_HOLD_IO;
@@ -2686,7 +2652,7 @@ static void fuzz_teardown(Fuzz *fz)
     }
     /* I/O still held completes after its queue went away */
     while ((io = g_queue_pop_head(&fz->held))) {
-        nvmet_io_complete(io, disk_do(io));
+        nvmet_io_complete(io, ramdisk_do(io));
     }
     nvmet_host_free(fz->host);
     nvmet_host_free(fz->host3);

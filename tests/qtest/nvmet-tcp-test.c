@@ -25,13 +25,18 @@ static const uint8_t hostid[16] = {
     0x9a, 0x7f, 0x1d, 0x2e, 0x3f, 0x40, 0x51, 0x62,
 };
 
+/*
+ * A QEMU (or qemu-storage-daemon) with the target, and the temporary files
+ * its command line names; target_stop() stops it and removes them.
+ */
 typedef struct Target {
     QTestState *qts;
-    char *disk;
-    int port;
+    GPtrArray *files;           /* paths to remove */
+    char *disk;                 /* a DISK_SIZE image */
+    int port;                   /* trsvcid of /objects/port0 */
 } Target;
 
-/* ---- socket transport for the test host ----------------------------------- */
+/* ---- socket transport for the test host ---------------------------------- */
 
 typedef struct Conn {
     int fd;
@@ -167,17 +172,39 @@ static Conn *io_connect(int port, Conn *admin, uint16_t qid, bool hd, bool dd)
     return c;
 }
 
-/* ---- target setup --------------------------------------------------------- */
+/* ---- target setup -------------------------------------------------------- */
 
-static char *make_disk(void)
+/* @path goes away with the target (it need not exist). */
+static char *target_path(Target *t, char *path)
+{
+    g_ptr_array_add(t->files, path);
+    return path;
+}
+
+/* A new temporary file holding @contents (NULL: an empty DISK_SIZE image) */
+static char *target_file(Target *t, const char *tmpl, const char *contents)
 {
     char *path = NULL;
-    int fd = g_file_open_tmp("nvmet-tcp-test-XXXXXX.img", &path, NULL);
+    int fd = g_file_open_tmp(tmpl, &path, NULL);
 
     g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, DISK_SIZE), ==, 0);
+    if (contents) {
+        g_assert_cmpint(write(fd, contents, strlen(contents)), ==,
+                        strlen(contents));
+    } else {
+        g_assert_cmpint(ftruncate(fd, DISK_SIZE), ==, 0);
+    }
     close(fd);
-    return path;
+    return target_path(t, path);
+}
+
+static Target *target_new(void)
+{
+    Target *t = g_new0(Target, 1);
+
+    t->files = g_ptr_array_new_with_free_func(g_free);
+    t->disk = target_file(t, "nvmet-tcp-test-XXXXXX.img", NULL);
+    return t;
 }
 
 static int qom_port(QTestState *qts, const char *id)
@@ -193,28 +220,48 @@ static int qom_port(QTestState *qts, const char *id)
     return port;
 }
 
-static Target *target_start(const char *extra)
+/* Start QEMU with -M none and @fmt; nvmet-port port0 must be among it. */
+static void G_GNUC_PRINTF(2, 3) target_launch(Target *t, const char *fmt, ...)
 {
-    Target *t = g_new0(Target, 1);
+    g_autofree char *args = NULL;
+    va_list ap;
 
-    t->disk = make_disk();
-    t->qts = qtest_initf(
-        "-M none "
+    va_start(ap, fmt);
+    args = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    t->qts = qtest_initf("-M none %s", args);
+    t->port = qom_port(t->qts, "/objects/port0");
+}
+
+/* port0 exporting SUBNQN (any host) with namespace 1 on t->disk, + @extra */
+static void target_run(Target *t, const char *extra)
+{
+    target_launch(t,
         "-blockdev driver=file,filename=%s,node-name=disk0 "
         "-object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0 "
         "-object nvmet-subsystem,id=sub0,nqn=" SUBNQN ",ports=port0,"
         "allow-any-host=on,serial=QTEST0001 "
         "-object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 "
         "%s", t->disk, extra ? extra : "");
-    t->port = qom_port(t->qts, "/objects/port0");
+}
+
+static Target *target_start(const char *extra)
+{
+    Target *t = target_new();
+
+    target_run(t, extra);
     return t;
 }
 
 static void target_stop(Target *t)
 {
-    qtest_quit(t->qts);
-    unlink(t->disk);
-    g_free(t->disk);
+    if (t->qts) {
+        qtest_quit(t->qts);
+    }
+    for (unsigned i = 0; i < t->files->len; i++) {
+        unlink(g_ptr_array_index(t->files, i));
+    }
+    g_ptr_array_free(t->files, true);
     g_free(t);
 }
 
@@ -225,7 +272,7 @@ static void fill_random(uint8_t *buf, size_t len)
     }
 }
 
-/* ---- tests ------------------------------------------------------------------ */
+/* ---- tests --------------------------------------------------------------- */
 
 typedef struct DigestCase {
     bool hd, dd;
@@ -560,7 +607,7 @@ static void test_host_acl(void)
     target_stop(t);
 }
 
-/* ---- DH-HMAC-CHAP ------------------------------------------------------------ */
+/* ---- DH-HMAC-CHAP -------------------------------------------------------- */
 
 #define AUTHNQN "nqn.2026-11.org.qemu:qtest-auth"
 
@@ -594,7 +641,6 @@ typedef struct AuthCase {
 typedef struct AuthTarget {
     Target *t;
     char *hkey, *ckey;          /* DHHC-1 strings */
-    char *keyfile;
 } AuthTarget;
 
 /*
@@ -606,16 +652,13 @@ static AuthTarget *auth_target_start(const AuthCase *ac, const char *sub_props,
 {
     AuthTarget *at = g_new0(AuthTarget, 1);
     g_autofree char *args = NULL, *allowed = NULL;
-    int fd;
+    const char *keyfile;
 
+    at->t = target_new();
     at->hkey = nvmf_dhchap_key_encode(key_a, sizeof(key_a), ac->transform);
     at->ckey = ac->bidi ? nvmf_dhchap_key_encode(key_b, sizeof(key_b),
                                                  ac->transform) : NULL;
-    fd = g_file_open_tmp("nvmet-tcp-test-key-XXXXXX", &at->keyfile, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(write(fd, at->hkey, strlen(at->hkey)), ==,
-                    strlen(at->hkey));
-    close(fd);
+    keyfile = target_file(at->t, "nvmet-tcp-test-key-XXXXXX", at->hkey);
     if (ac->hash) {
         allowed = g_strdup_printf(",dhchap-hashes=%s,dhchap-dhgroups=%s",
                                   ac->hash, ac->group);
@@ -628,20 +671,18 @@ static AuthTarget *auth_target_start(const AuthCase *ac, const char *sub_props,
         "%s%s%s "
         "-object nvmet-host,id=ahost,nqn=" HOSTNQN ",subsystems=asub,"
         "dhchap-secret=hkey%s%s %s",
-        sub_props ? sub_props : "", at->keyfile,
+        sub_props ? sub_props : "", keyfile,
         at->ckey ? "-object secret,id=ckey,data=" : "",
         at->ckey ? at->ckey : "", at->ckey ? " " : "",
         at->ckey ? ",dhchap-ctrl-secret=ckey" : "",
         allowed ? allowed : "", extra ? extra : "");
-    at->t = target_start(args);
+    target_run(at->t, args);
     return at;
 }
 
 static void auth_target_stop(AuthTarget *at)
 {
     target_stop(at->t);
-    unlink(at->keyfile);
-    g_free(at->keyfile);
     g_free(at->hkey);
     g_free(at->ckey);
     g_free(at);
@@ -910,8 +951,15 @@ static void test_auth_qmp_rotation(void)
         "{ 'execute': 'object-add', 'arguments': { 'qom-type': 'secret', "
         "'id': 'ckey2', 'data': %s } }", ckey2);
     /* refused changes leave the keys alone */
-    rsp = qtest_qmp(at->t->qts, "{ 'execute': 'nvmet-host-set-dhchap-secrets',"
-                    " 'arguments': { 'id': 'nope', 'dhchap-secret': 'hkey2' } }");
+    rsp = qtest_qmp(at->t->qts,
+                    "{ 'execute': 'nvmet-host-set-dhchap-secrets', "
+                    "'arguments': { 'id': 'nope', 'dhchap-secret': 'hkey2' } }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"), "no object with id 'nope'"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(at->t->qts,
+                    "{ 'execute': 'nvmet-host-set-dhchap-secrets', "
+                    "'arguments': { 'id': 'asub', 'dhchap-secret': 'hkey2' } }");
     g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
                                           "desc"), "not an nvmet-host"));
     qobject_unref(rsp);
@@ -1028,7 +1076,7 @@ static void test_auth_determinism(void)
     g_assert_true(memcmp(c + 12, d + 12, half - 12) != 0);
 }
 
-/* ---- TLS and secure channel concatenation ------------------------------------ */
+/* ---- TLS and secure channel concatenation -------------------------------- */
 
 #define TLSNQN  "nqn.2026-11.org.qemu:qtest-tls"
 #define QUIRKNQN "nqn.2026-11.org.qemu:qtest-quirk"
@@ -1037,8 +1085,9 @@ static const char *tls_psk01 =
     "NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:";
 
 typedef struct TlsTarget {
+    Target *t;
     QTestState *qts;
-    char *disk, *keylog, *pskfile;
+    const char *keylog;
     int port, rport;            /* tls=allowed, tls=required */
     char *hkey, *ckey;
 } TlsTarget;
@@ -1046,18 +1095,14 @@ typedef struct TlsTarget {
 static TlsTarget *tls_target_start(void)
 {
     TlsTarget *tt = g_new0(TlsTarget, 1);
-    int fd;
+    Target *t = tt->t = target_new();
+    const char *pskfile = target_file(t, "nvmet-tcp-test-psk-XXXXXX",
+                                      tls_psk01);
 
-    tt->disk = make_disk();
-    tt->keylog = g_strdup_printf("%s.keylog", tt->disk);
-    fd = g_file_open_tmp("nvmet-tcp-test-psk-XXXXXX", &tt->pskfile, NULL);
-    g_assert_cmpint(write(fd, tls_psk01, strlen(tls_psk01)), ==,
-                    strlen(tls_psk01));
-    close(fd);
+    tt->keylog = target_path(t, g_strdup_printf("%s.keylog", t->disk));
     tt->hkey = nvmf_dhchap_key_encode(key_a, 48, 2);
     tt->ckey = nvmf_dhchap_key_encode(key_b, 32, 1);
-    tt->qts = qtest_initf(
-        "-M none "
+    target_launch(t,
         "-blockdev driver=file,filename=%s,node-name=disk0 "
         "-blockdev driver=null-co,size=1048576,node-name=null0 "
         "-object secret,id=psk,file=%s "
@@ -1072,21 +1117,16 @@ static TlsTarget *tls_target_start(void)
         "-object nvmet-namespace,id=ns2,subsystem=sub1,nsid=1,node-name=null0 "
         "-object nvmet-host,id=h1,nqn=" HOSTNQN ",subsystems=sub0,"
         "subsystems=sub1,tls-psk=psk,dhchap-secret=hk,dhchap-ctrl-secret=ck",
-        tt->disk, tt->pskfile, tt->hkey, tt->ckey, tt->keylog);
-    tt->port = qom_port(tt->qts, "/objects/port0");
-    tt->rport = qom_port(tt->qts, "/objects/port1");
+        t->disk, pskfile, tt->hkey, tt->ckey, tt->keylog);
+    tt->qts = t->qts;
+    tt->port = t->port;
+    tt->rport = qom_port(t->qts, "/objects/port1");
     return tt;
 }
 
 static void tls_target_stop(TlsTarget *tt)
 {
-    qtest_quit(tt->qts);
-    unlink(tt->disk);
-    unlink(tt->keylog);
-    unlink(tt->pskfile);
-    g_free(tt->disk);
-    g_free(tt->keylog);
-    g_free(tt->pskfile);
+    target_stop(tt->t);
     g_free(tt->hkey);
     g_free(tt->ckey);
     g_free(tt);
@@ -1217,14 +1257,14 @@ static void test_tls_configured(void)
 }
 
 /* DH-HMAC-CHAP with SC_C on @c; the generated PSK's identity and key */
-static char *tls_concat_auth(Conn *c, TlsTarget *tt, const char *subnqn,
-                             uint8_t sc_c, uint16_t tid, uint8_t *key,
-                             uint8_t *hash)
+static char *tls_concat_auth(Conn *c, const char *hkey, const char *ckey,
+                             const char *subnqn, uint8_t sc_c, uint16_t tid,
+                             uint8_t *key, uint8_t *hash)
 {
     NvmfAuthParams p;
     NvmfAuthResult r;
 
-    auth_params(&p, tt->hkey, tt->ckey, tid);
+    auth_params(&p, hkey, ckey, tid);
     p.subnqn = subnqn;
     p.sc_c = sc_c;
     HOST_OK(c, nvmf_host_authenticate(c->h, &p, &r));
@@ -1247,8 +1287,8 @@ static void test_tls_concat(void)
     c = conn_open(tt->port);
     g_assert_true(tls_connect(c, TLSNQN, 0, 0xffff) &
                   NVME_CONNECT_AUTHREQ_ATR);
-    identity = tls_concat_auth(c, tt, TLSNQN, NVME_AUTH_SECP_NEWTLSPSK, 1,
-                               key, &hash);
+    identity = tls_concat_auth(c, tt->hkey, tt->ckey, TLSNQN,
+                               NVME_AUTH_SECP_NEWTLSPSK, 1, key, &hash);
     g_assert_nonnull(identity);
     conn_close(c);
 
@@ -1270,7 +1310,7 @@ static void test_tls_concat(void)
         Conn *n;
 
         memcpy(oldkey, key, sizeof(key));
-        identity = tls_concat_auth(a, tt, TLSNQN,
+        identity = tls_concat_auth(a, tt->hkey, tt->ckey, TLSNQN,
                                    NVME_AUTH_SECP_REPLACETLSPSK, 10 + i, key,
                                    &hash);
         g_assert_nonnull(identity);
@@ -1291,15 +1331,15 @@ static void test_tls_concat(void)
     c = conn_open(tt->port);
     tls_connect(c, QUIRKNQN, 0, 0xffff);
     g_free(identity);
-    identity = tls_concat_auth(c, tt, QUIRKNQN, NVME_AUTH_SECP_NEWTLSPSK, 1,
-                               key, &hash);
+    identity = tls_concat_auth(c, tt->hkey, tt->ckey, QUIRKNQN,
+                               NVME_AUTH_SECP_NEWTLSPSK, 1, key, &hash);
     g_assert_nonnull(identity);
     conn_close(c);
     a = tls_conn(tt->port, identity, key, hash);
     tls_connect(a, QUIRKNQN, 0, 0xffff);
     g_free(identity);
-    identity = tls_concat_auth(a, tt, QUIRKNQN, NVME_AUTH_SECP_REPLACETLSPSK,
-                               2, key, &hash);
+    identity = tls_concat_auth(a, tt->hkey, tt->ckey, QUIRKNQN,
+                               NVME_AUTH_SECP_REPLACETLSPSK, 2, key, &hash);
     g_assert_nonnull(identity);
     {
         NvmfAuthParams p;
@@ -1328,9 +1368,9 @@ static const char *tls_psk02 =
 
 static void test_tls_sha384(void)
 {
-    g_autofree char *disk = NULL, *hkey = NULL, *ckey = NULL;
+    g_autofree char *hkey = NULL, *ckey = NULL;
     g_autofree char *identity = NULL, *desc = NULL;
-    QTestState *qts;
+    Target *t;
     uint8_t key[48], hash;
     int port;
     Conn *c, *a, *io;
@@ -1348,11 +1388,10 @@ static void test_tls_sha384(void)
         }
         return;
     }
-    disk = make_disk();
+    t = target_new();
     hkey = nvmf_dhchap_key_encode(key_a, 48, 2);
     ckey = nvmf_dhchap_key_encode(key_b, 32, 1);
-    qts = qtest_initf(
-        "-M none "
+    target_launch(t,
         "-blockdev driver=file,filename=%s,node-name=disk0 "
         "-object secret,id=psk,data=%s "
         "-object secret,id=hk,data=%s -object secret,id=ck,data=%s "
@@ -1362,8 +1401,8 @@ static void test_tls_sha384(void)
         "-object nvmet-host,id=h1,nqn=" HOSTNQN ",subsystems=sub0,"
         "tls-psk=psk,dhchap-secret=hk,dhchap-ctrl-secret=ck,"
         "dhchap-hashes=sha384",
-        disk, tls_psk02, hkey, ckey);
-    port = qom_port(qts, "/objects/port0");
+        t->disk, tls_psk02, hkey, ckey);
+    port = t->port;
 
     /*
      * configured SHA-384 PSK, identity version 1 then 0; a queue that came
@@ -1392,9 +1431,8 @@ static void test_tls_sha384(void)
     conn_close(c);
 
     /* concatenation needs a TLS port that lets cleartext in: none here */
-    qtest_quit(qts);
-    qts = qtest_initf(
-        "-M none "
+    qtest_quit(t->qts);
+    target_launch(t,
         "-blockdev driver=file,filename=%s,node-name=disk0 "
         "-object secret,id=hk,data=%s -object secret,id=ck,data=%s "
         "-object nvmet-port,id=port0,trsvcid=0,tls=allowed "
@@ -1402,8 +1440,8 @@ static void test_tls_sha384(void)
         "-object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 "
         "-object nvmet-host,id=h1,nqn=" HOSTNQN ",subsystems=sub0,"
         "dhchap-secret=hk,dhchap-ctrl-secret=ck,dhchap-hashes=sha384",
-        disk, hkey, ckey);
-    port = qom_port(qts, "/objects/port0");
+        t->disk, hkey, ckey);
+    port = t->port;
     c = conn_open(port);
     tls_connect(c, TLSNQN, 0, 0xffff);
     auth_params(&p, hkey, ckey, 1);
@@ -1447,8 +1485,7 @@ static void test_tls_sha384(void)
     }
     conn_close(io);
     conn_close(a);
-    qtest_quit(qts);
-    unlink(disk);
+    target_stop(t);
 }
 
 static bool have_ipv6_loopback(void)
@@ -1467,27 +1504,23 @@ static bool have_ipv6_loopback(void)
 
 static void test_ipv6(void)
 {
-    g_autofree char *disk = NULL;
     g_autofree uint8_t *log = g_malloc0(2048);
-    QTestState *qts;
+    Target *t;
     Conn *c;
     NvmfCqe cqe;
-    int port;
 
     if (!have_ipv6_loopback()) {
         g_test_skip("no IPv6 loopback");
         return;
     }
-    disk = make_disk();
-    qts = qtest_initf("-M none "
-                      "-blockdev driver=file,filename=%s,node-name=disk0 "
-                      "-object nvmet-port,id=port6,traddr=::1,trsvcid=0 "
-                      "-object nvmet-subsystem,id=sub0,nqn=" SUBNQN
-                      ",ports=port6,allow-any-host=on "
-                      "-object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,"
-                      "node-name=disk0", disk);
-    port = qom_port(qts, "/objects/port6");
-    c = conn_open_af(AF_INET6, port);
+    t = target_new();
+    target_launch(t, "-blockdev driver=file,filename=%s,node-name=disk0 "
+                  "-object nvmet-port,id=port0,traddr=::1,trsvcid=0 "
+                  "-object nvmet-subsystem,id=sub0,nqn=" SUBNQN
+                  ",ports=port0,allow-any-host=on "
+                  "-object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,"
+                  "node-name=disk0", t->disk);
+    c = conn_open_af(AF_INET6, t->port);
     HOST_OK(c, nvmf_host_icreq(c->h, false, false, 0));
     HOST_OK(c, nvmf_host_connect(c->h, 0, 31, 0xffff, DISCNQN, HOSTNQN, hostid,
                                  0, 0, &cqe));
@@ -1499,11 +1532,10 @@ static void test_ipv6(void)
     g_assert_cmpint(log[1024 + 1], ==, NVMF_ADRFAM_IPV6);
     g_assert_cmpmem(log + 1024 + 512, 4, "::1 ", 4);
     conn_close(c);
-    qtest_quit(qts);
-    unlink(disk);
+    target_stop(t);
 }
 
-/* ---- bad command lines --------------------------------------------------------- */
+/* ---- bad command lines --------------------------------------------------- */
 
 static void expect_startup_error(const char *args, const char *msg)
 {
@@ -1522,9 +1554,9 @@ static void expect_startup_error(const char *args, const char *msg)
 
 static void test_bad_options(void)
 {
-    g_autofree char *disk = make_disk();
+    Target *img = target_new();     /* only an image for the QEMUs below */
     g_autofree char *bd = g_strdup_printf(
-        "-blockdev driver=file,filename=%s,node-name=d0 ", disk);
+        "-blockdev driver=file,filename=%s,node-name=d0 ", img->disk);
     g_autofree char *a = NULL;
     g_autofree char *longnqn = g_strnfill(224, 'n');
     Target *t;
@@ -1582,10 +1614,10 @@ static void test_bad_options(void)
     a = g_strdup_printf("-object nvmet-port,id=p0,trsvcid=%d", t->port);
     expect_startup_error(a, "Address already in use");
     target_stop(t);
-    unlink(disk);
+    target_stop(img);
 }
 
-/* ---- qemu-storage-daemon --------------------------------------------------- */
+/* ---- qemu-storage-daemon ------------------------------------------------- */
 
 static int free_port(void)
 {
@@ -1614,9 +1646,8 @@ static void test_storage_daemon(void)
     g_autofree char *dir = g_path_get_dirname(qemu);
     g_autofree char *qsd = g_build_filename(dir, "storage-daemon",
                                             "qemu-storage-daemon", NULL);
-    g_autofree char *disk = make_disk();
-    g_autofree char *disk2 = make_disk();
-    g_autofree char *pidfile = g_strdup_printf("%s.pid", disk);
+    const char *disk, *disk2, *pidfile;
+    Target *t;
     int port, tport;
     GPid pid;
     Conn *a, *io;
@@ -1626,7 +1657,8 @@ static void test_storage_daemon(void)
     int argc = 0;
     g_autofree char *bd = NULL, *obj = NULL, *bd2 = NULL, *tobj = NULL;
     g_autofree char *psk = NULL, *hk = NULL, *ck = NULL;
-    TlsTarget keys = { 0 };
+    g_autofree char *hkey = nvmf_dhchap_key_encode(key_a, 48, 2);
+    g_autofree char *ckey = nvmf_dhchap_key_encode(key_b, 32, 1);
 
     if (g_getenv("QTEST_QEMU_STORAGE_DAEMON_BINARY")) {
         g_free(qsd);
@@ -1636,6 +1668,11 @@ static void test_storage_daemon(void)
         g_test_skip("qemu-storage-daemon not built");
         return;
     }
+    /* the daemon runs without qtest: the target has files but no QEMU */
+    t = target_new();
+    disk = t->disk;
+    disk2 = target_file(t, "nvmet-tcp-test-XXXXXX.img", NULL);
+    pidfile = target_path(t, g_strdup_printf("%s.pid", disk));
     /* pick free ports for the daemon */
     port = free_port();
     do {
@@ -1648,14 +1685,12 @@ static void test_storage_daemon(void)
      * and a TLS port with a host that has a configured PSK and DH-HMAC-CHAP
      * keys for secure channel concatenation
      */
-    keys.hkey = nvmf_dhchap_key_encode(key_a, 48, 2);
-    keys.ckey = nvmf_dhchap_key_encode(key_b, 32, 1);
     bd2 = g_strdup_printf("driver=file,filename=%s,node-name=disk1", disk2);
     tobj = g_strdup_printf("nvmet-port,id=port1,trsvcid=%d,tls=allowed",
                            tport);
     psk = g_strdup_printf("secret,id=psk,data=%s", tls_psk01);
-    hk = g_strdup_printf("secret,id=hk,data=%s", keys.hkey);
-    ck = g_strdup_printf("secret,id=ck,data=%s", keys.ckey);
+    hk = g_strdup_printf("secret,id=hk,data=%s", hkey);
+    ck = g_strdup_printf("secret,id=ck,data=%s", ckey);
     argv[argc++] = (char *)"--blockdev";
     argv[argc++] = bd2;
     argv[argc++] = (char *)"--object";
@@ -1687,7 +1722,7 @@ static void test_storage_daemon(void)
     argv[argc++] = (char *)"nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,"
                            "node-name=disk0";
     argv[argc++] = (char *)"--pidfile";
-    argv[argc++] = pidfile;
+    argv[argc++] = (char *)pidfile;
     if (g_getenv("NVMET_QSD_TRACE")) {
         argv[argc++] = (char *)"--trace";
         argv[argc++] = (char *)g_getenv("NVMET_QSD_TRACE");
@@ -1732,8 +1767,8 @@ static void test_storage_daemon(void)
         g_assert_true(tls_connect(c, TLSNQN, 0, 0xffff) &
                       NVME_CONNECT_AUTHREQ_ATR);
         g_free(identity);
-        identity = tls_concat_auth(c, &keys, TLSNQN, NVME_AUTH_SECP_NEWTLSPSK,
-                                   1, key, &hash);
+        identity = tls_concat_auth(c, hkey, ckey, TLSNQN,
+                                   NVME_AUTH_SECP_NEWTLSPSK, 1, key, &hash);
         g_assert_nonnull(identity);
         conn_close(c);
         a = tls_conn(tport, identity, key, hash);
@@ -1743,7 +1778,7 @@ static void test_storage_daemon(void)
                                           0x00010001, &cqe));
         for (int i = 0; i < 3; i++) {
             g_free(identity);
-            identity = tls_concat_auth(a, &keys, TLSNQN,
+            identity = tls_concat_auth(a, hkey, ckey, TLSNQN,
                                        NVME_AUTH_SECP_REPLACETLSPSK, 2 + i,
                                        key, &hash);
             g_assert_nonnull(identity);
@@ -1758,9 +1793,6 @@ static void test_storage_daemon(void)
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     g_spawn_close_pid(pid);
-    g_free(keys.hkey);
-    g_free(keys.ckey);
-    unlink(disk2);
 
     /* the data reached the image file */
     {
@@ -1771,8 +1803,7 @@ static void test_storage_daemon(void)
         g_assert_cmpmem(contents + 2048 * 512, sizeof(wbuf), wbuf,
                         sizeof(wbuf));
     }
-    unlink(disk);
-    unlink(pidfile);
+    target_stop(t);
 }
 
 int main(int argc, char **argv)
@@ -1809,11 +1840,12 @@ int main(int argc, char **argv)
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+            const AuthCase *ac = &cases[i];
+            const char *dir = ac->bidi ? "bidi" : "uni";
             g_autofree char *path = g_strdup_printf(
-                "/nvmet-tcp/auth/exchange/%s-%s-%s", cases[i].hash,
-                cases[i].group, cases[i].bidi ? "bidi" : "uni");
+                "/nvmet-tcp/auth/exchange/%s-%s-%s", ac->hash, ac->group, dir);
 
-            qtest_add_data_func(path, &cases[i], test_auth_exchange);
+            qtest_add_data_func(path, ac, test_auth_exchange);
         }
     }
     qtest_add_func("/nvmet-tcp/auth/reauth", test_auth_reauth);

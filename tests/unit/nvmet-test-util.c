@@ -152,40 +152,7 @@ void tt_trace_clear(TestTarget *tt)
     g_ptr_array_set_size(tt->traces, 0);
 }
 
-/* ---- RAM disk --------------------------------------------------------------- */
-
-static int ramdisk_do(NvmetIo *io)
-{
-    RamDisk *d = io->backend;
-
-    d->nr_ops[io->op]++;
-    if (d->fail_errno) {
-        return -d->fail_errno;
-    }
-    if (io->op != NVMET_IO_FLUSH &&
-        (io->offset > d->size || io->len > d->size - io->offset)) {
-        return -EIO;
-    }
-    switch (io->op) {
-    case NVMET_IO_READ:
-        memcpy(io->buf, d->data + io->offset, io->len);
-        break;
-    case NVMET_IO_WRITE:
-        memcpy(d->data + io->offset, io->buf, io->len);
-        d->last_fua = io->fua;
-        break;
-    case NVMET_IO_WRITE_ZEROES:
-    case NVMET_IO_DISCARD:
-        memset(d->data + io->offset, 0, io->len);
-        d->last_unmap = io->may_unmap;
-        break;
-    case NVMET_IO_FLUSH:
-        break;
-    }
-    return 0;
-}
-
-/* ---- loop transport ----------------------------------------------------------- */
+/* ---- loop transport ------------------------------------------------------ */
 
 static int tc_send(void *opaque, const void *buf, size_t len)
 {
@@ -220,7 +187,6 @@ void tc_complete_held(TestConn *tc)
     }
 }
 
-ssize_t nvmet_test_recv(void *opaque, void *buf, size_t len);
 ssize_t nvmet_test_recv(void *opaque, void *buf, size_t len)
 {
     TestConn *tc = opaque;
@@ -334,4 +300,130 @@ void tc_expect_term(TestConn *tc, const void *buf, size_t len, uint16_t fes)
         g_assert_cmpint(nvmf_host_recv_pdu(tc->h, &more), ==, -1);
         g_assert_true(nvmf_host_eof(tc->h));
     }
+}
+
+/* ---- vector files -------------------------------------------------------- */
+
+char *tv_path(const char *name)
+{
+    char *path = g_test_build_filename(G_TEST_DIST, "..", "vectors", name,
+                                       NULL);
+
+    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+        g_error("%s not found: run the test with G_TEST_SRCDIR set to "
+                "tests/unit (meson test does)", path);
+    }
+    return path;
+}
+
+GPtrArray *tv_load(const char *name)
+{
+    g_autofree char *path = tv_path(name);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    GPtrArray *recs;
+    TestVec *rec = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, &err)) {
+        g_error("%s", err->message);
+    }
+    recs = g_ptr_array_new_with_free_func((GDestroyNotify)g_hash_table_unref);
+    lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        const char *eq;
+
+        if (**l == '#') {
+            continue;
+        }
+        if (**l == '\0') {
+            rec = NULL;
+            continue;
+        }
+        eq = strstr(*l, " = ");
+        if (!eq) {
+            g_error("%s: malformed line '%s'", path, *l);
+        }
+        if (!rec) {
+            rec = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                        g_free);
+            g_ptr_array_add(recs, rec);
+        }
+        g_hash_table_insert(rec, g_strndup(*l, eq - *l), g_strdup(eq + 3));
+    }
+    return recs;
+}
+
+const char *tv_opt(TestVec *rec, const char *field)
+{
+    return g_hash_table_lookup(rec, field);
+}
+
+const char *tv_str(TestVec *rec, const char *field)
+{
+    const char *v = tv_opt(rec, field);
+
+    if (!v) {
+        g_error("vector record without '%s'", field);
+    }
+    return v;
+}
+
+unsigned long tv_num(TestVec *rec, const char *field)
+{
+    g_autoptr(GError) err = NULL;
+    guint64 v;
+
+    if (!g_ascii_string_to_unsigned(tv_str(rec, field), 10, 0, UINT32_MAX,
+                                    &v, &err)) {
+        g_error("vector field '%s': %s", field, err->message);
+    }
+    return v;
+}
+
+bool tv_is(TestVec *rec, const char *type)
+{
+    return g_str_equal(tv_str(rec, "type"), type);
+}
+
+uint8_t *tv_hex_dup(TestVec *rec, const char *field, size_t *len)
+{
+    const char *hex = tv_str(rec, field);
+    size_t n = strlen(hex);
+    uint8_t *out;
+
+    if (n % 2) {
+        g_error("vector field '%s': odd number of hex digits", field);
+    }
+    out = g_malloc(n / 2 + 1);
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = g_ascii_xdigit_value(hex[2 * i]);
+        int lo = g_ascii_xdigit_value(hex[2 * i + 1]);
+
+        if (hi < 0 || lo < 0) {
+            g_error("vector field '%s': not hex", field);
+        }
+        out[i] = hi << 4 | lo;
+    }
+    *len = n / 2;
+    return out;
+}
+
+size_t tv_hex(TestVec *rec, const char *field, uint8_t *out, size_t max)
+{
+    size_t len;
+    g_autofree uint8_t *v = tv_hex_dup(rec, field, &len);
+
+    g_assert_cmpuint(len, <=, max);
+    memcpy(out, v, len);
+    return len;
+}
+
+void tv_assert_hex(TestVec *rec, const char *field, const uint8_t *got,
+                   size_t len)
+{
+    size_t want_len;
+    g_autofree uint8_t *want = tv_hex_dup(rec, field, &want_len);
+
+    g_assert_cmpmem(got, len, want, want_len);
 }

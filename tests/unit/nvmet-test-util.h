@@ -12,18 +12,13 @@
 #include "nvmet/engine.h"
 #include "nvmet/proto.h"
 #include "../qtest/nvmf-host.h"
+#include "nvmet-ramdisk.h"
 
 #define TEST_SUBNQN  "nqn.2026-11.org.qemu:test-subsys"
-#define TEST_HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:0c5ae0a2-1b49-4b38-9d41-1f1f4d2c7a01"
-#define TEST_HOSTNQN2 "nqn.2014-08.org.nvmexpress:uuid:7d0f8f53-5a44-4e0c-8c8e-3a3f1e8e9b02"
-
-typedef struct RamDisk {
-    uint8_t *data;
-    uint64_t size;
-    int fail_errno;         /* next ops fail with -fail_errno */
-    unsigned nr_ops[5];     /* per NvmetIoOp */
-    bool last_fua, last_unmap;
-} RamDisk;
+#define TEST_HOSTNQN  "nqn.2014-08.org.nvmexpress:uuid:" \
+                      "0c5ae0a2-1b49-4b38-9d41-1f1f4d2c7a01"
+#define TEST_HOSTNQN2 "nqn.2014-08.org.nvmexpress:uuid:" \
+                      "7d0f8f53-5a44-4e0c-8c8e-3a3f1e8e9b02"
 
 typedef struct TestTarget {
     NvmetTarget *t;
@@ -73,6 +68,11 @@ TestConn *tc_new_on(TestTarget *tt, NvmetPort *port);
 int tc_start_tls(TestConn *tc, const char *identity, const uint8_t *key,
                  size_t len, uint8_t hash);
 void tc_free(TestConn *tc);
+/*
+ * The receive side of a connection's transport for the test host: what
+ * the engine sent, with I/O and output serviced as needed (TestConn *).
+ */
+ssize_t nvmet_test_recv(void *opaque, void *buf, size_t len);
 /* Complete I/O held back with hold_io. */
 void tc_complete_held(TestConn *tc);
 /* ICReq + admin Connect + enable; asserts success. */
@@ -85,5 +85,25 @@ void tc_io(TestConn *tc, uint16_t qid, uint16_t cntlid, const char *subnqn,
 void tc_expect_term(TestConn *tc, const void *buf, size_t len, uint16_t fes);
 
 extern const uint8_t test_hostid[16];
+
+/*
+ * Known-answer vector files, tests/vectors/NAME: records of "field = value"
+ * lines separated by blank lines ('#' starts a comment line), found with
+ * g_test_build_filename(G_TEST_DIST, ...): meson test sets G_TEST_SRCDIR
+ * to tests/unit.  Failures to read them fail the test.
+ */
+typedef GHashTable TestVec;             /* one record: field -> value */
+
+char *tv_path(const char *name);
+GPtrArray *tv_load(const char *name);  /* of TestVec *; g_ptr_array_unref */
+const char *tv_opt(TestVec *rec, const char *field);   /* NULL: absent */
+const char *tv_str(TestVec *rec, const char *field);
+unsigned long tv_num(TestVec *rec, const char *field); /* decimal */
+bool tv_is(TestVec *rec, const char *type);            /* "type" field */
+/* A hex field as bytes: a new buffer, or copied into @out (at most @max) */
+uint8_t *tv_hex_dup(TestVec *rec, const char *field, size_t *len);
+size_t tv_hex(TestVec *rec, const char *field, uint8_t *out, size_t max);
+void tv_assert_hex(TestVec *rec, const char *field, const uint8_t *got,
+                   size_t len);
 
 #endif

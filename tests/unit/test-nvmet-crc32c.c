@@ -5,9 +5,7 @@
  */
 #include <string.h>
 #include "nvmet-test-util.h"
-
-uint32_t nvmet_crc32c(uint32_t crc, const void *buf, size_t len);
-void nvmet_crc32c_force_sw(bool sw);
+#include "../../nvmet/engine/crc32c.h"
 
 static void test_known(void)
 {

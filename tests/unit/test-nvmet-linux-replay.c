@@ -59,7 +59,7 @@ static GByteArray *unhex(const char *s)
     g_assert_cmpuint(n % 2, ==, 0);
     for (size_t i = 0; i < n; i += 2) {
         char t[3] = { s[i], s[i + 1], 0 };
-        uint8_t v = strtoul(t, NULL, 16);
+        uint8_t v = g_ascii_strtoull(t, NULL, 16);
 
         g_byte_array_append(b, &v, 1);
     }
@@ -87,14 +87,12 @@ static uint8_t group_id(const char *s)
 
 static int parse_status(const char *s)
 {
-    return g_str_equal(s, "-") ? -1 : (int)strtol(s, NULL, 16);
+    return g_str_equal(s, "-") ? -1 : (int)g_ascii_strtoll(s, NULL, 16);
 }
 
 static Replay *replay_load(void)
 {
-    g_autofree char *path = g_test_build_filename(G_TEST_DIST, "..", "vectors",
-                                                  "dhchap-linux-replay.txt",
-                                                  NULL);
+    g_autofree char *path = tv_path("dhchap-linux-replay.txt");
     g_autofree char *text = NULL;
     g_auto(GStrv) lines = NULL;
     GError *err = NULL;
@@ -131,7 +129,7 @@ static Replay *replay_load(void)
             c = g_new0(ReplayConn, 1);
             c->n = atoi(w[1]);
             c->qid = atoi(w[3]);
-            c->cntlid = strtoul(w[5], NULL, 16);
+            c->cntlid = g_ascii_strtoull(w[5], NULL, 16);
             g_assert_cmpuint(id->len, ==, 16);
             memcpy(c->hostid, id->data, 16);
             c->hostnqn = g_strdup(w[9]);
@@ -140,7 +138,7 @@ static Replay *replay_load(void)
             g_ptr_array_add(r->conns, c);
         } else if (g_str_equal(w[0], "connect-status") && c) {
             c->connect_status = parse_status(w[1]);
-            c->connect_dw0 = strtoul(w[3], NULL, 16);
+            c->connect_dw0 = g_ascii_strtoull(w[3], NULL, 16);
         } else if (g_str_equal(w[0], "send") && c && nw == 3) {
             ReplayEvent *e = g_new0(ReplayEvent, 1);
 

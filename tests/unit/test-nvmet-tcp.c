@@ -486,7 +486,6 @@ static void test_byte_at_a_time(void)
     tc = tc_new(tt);
     /* swap in a byte-at-a-time transport */
     {
-        extern ssize_t nvmet_test_recv(void *opaque, void *buf, size_t len);
         NvmfTransport tr = { byte_send, nvmet_test_recv, tc };
 
         h = nvmf_host_new(&tr);

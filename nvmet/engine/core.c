@@ -1,0 +1,233 @@
+/*
+ * NVMe-oF target engine, request core: where commands start.
+ *
+ * nvmet_req_execute() is the one door every command goes through: it
+ * routes the command to its command set (fabrics, admin, discovery or
+ * NVM I/O), and on the way applies the single authentication gate — on a
+ * queue whose host must authenticate (Connect ATR), nothing but Connect,
+ * the authentication commands and Disconnect runs before it has — and
+ * restarts the keep-alive timer.  SQs are set up and torn down here too.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "core.h"
+#include "admin.h"
+#include "auth.h"
+#include "ctrl.h"
+#include "fabrics.h"
+#include "io.h"
+#include "trace.h"
+
+/* ---- SQ life cycle ------------------------------------------------------- */
+
+void nvmet_sq_init(NvmetSq *sq, NvmetPort *port, const char *peer,
+                   const NvmetTransportOps *ops)
+{
+    sq->t = port->t;
+    sq->port = port;
+    sq->ops = ops;
+    sq->peer = g_strdup(peer ? peer : "?");
+    sq->name = g_strdup(sq->peer);
+    g_queue_init(&sq->io_queue);
+    g_queue_init(&sq->wait_buf);
+    sq->nr_reqs = NVMET_ADMIN_MAX_SQSIZE;
+    sq->reqs = g_new0(NvmetReq, sq->nr_reqs);
+    sq->auth.deadline = INT64_MAX;
+    port->queues = g_list_prepend(port->queues, sq);
+    trace_nvmet_queue_new(sq->name, port->cfg.portid);
+}
+
+/*
+ * The user is done with the connection.  Requests waiting for block I/O
+ * stay until it completes; the SQ (and the transport's state around it)
+ * is freed after the last one.
+ */
+void nvmet_sq_release(NvmetSq *sq)
+{
+    g_assert(!sq->released);
+    trace_nvmet_queue_release(sq->name);
+    sq->closing = true;
+    if (sq->port) {
+        sq->port->queues = g_list_remove(sq->port->queues, sq);
+    }
+    nvmet_sq_abort_requests(sq);
+    nvmet_auth_clear_exchange(&sq->auth);
+    nvmet_ctrl_detach_sq(sq);
+    sq->released = true;
+    nvmet_sq_try_free(sq);
+}
+
+/* ---- command start ------------------------------------------------------- */
+
+bool nvmet_req_init(NvmetReq *req)
+{
+    NvmetSq *sq = req->sq;
+    uint8_t flags = req->sqe[NVME_SQE_FLAGS];
+
+    req->opc = req->sqe[NVME_SQE_OPC];
+    req->cid = nvmet_ld16(req->sqe + NVME_SQE_CID);
+    req->nsid = nvmet_ld32(req->sqe + NVME_SQE_NSID);
+    req->err_pel = 0xffff;
+
+    /* every command fetched advances the SQ head */
+    sq->sqhd = (sq->sqhd + 1) % (sq->sqsize ? sq->sqsize :
+                                 NVMET_ADMIN_MAX_SQSIZE);
+    req->sqhd = sq->sqhd;
+
+    trace_nvmet_cmd(sq->name, req->cid, req->opc, req->nsid,
+                    nvmet_sqe_dw(req, NVME_SQE_CDW10),
+                    nvmet_ld32(req->sqe + NVME_SQE_DPTR + NVME_SGL_LEN));
+
+    if ((flags & NVME_SQE_FLAGS_PSDT_MASK) == 0 ||
+        (flags & NVME_SQE_FLAGS_FUSE_MASK)) {
+        /* fabrics carry SGLs only, and we do not support fused operations */
+        req->err_pel = NVME_SQE_FLAGS;
+        nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Where a command goes, and what it needs on the way: whether it waits
+ * for the queue to authenticate, and whether it counts as host activity
+ * for the keep-alive timer.
+ */
+typedef struct NvmetRoute {
+    NvmetReqFn *exec;
+    bool needs_auth;
+    bool keep_alive;
+} NvmetRoute;
+
+static bool route_fabrics(NvmetReq *req, NvmetRoute *r)
+{
+    NvmetSq *sq = req->sq;
+    uint8_t fctype = req->sqe[NVME_SQE_FCTYPE];
+
+    trace_nvmet_fabrics_cmd(sq->name, req->cid, fctype);
+    if (fctype == NVME_FCTYPE_CONNECT) {
+        r->exec = nvmet_exec_connect;
+        return true;
+    }
+    if (!sq->ctrl) {
+        trace_nvmet_cmd_before_connect(sq->name, req->cid, req->opc);
+        nvmet_req_complete(req, NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR);
+        return false;
+    }
+    switch (fctype) {
+    case NVME_FCTYPE_PROP_GET:
+    case NVME_FCTYPE_PROP_SET:
+        if (sq->qid != 0) {
+            nvmet_req_complete(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR);
+            return false;
+        }
+        r->exec = fctype == NVME_FCTYPE_PROP_GET ? nvmet_exec_prop_get :
+                  nvmet_exec_prop_set;
+        r->needs_auth = true;
+        r->keep_alive = true;
+        return true;
+    case NVME_FCTYPE_AUTH_SEND:
+        r->exec = nvmet_exec_auth_send;
+        r->keep_alive = true;
+        return true;
+    case NVME_FCTYPE_AUTH_RECV:
+        r->exec = nvmet_exec_auth_recv;
+        r->keep_alive = true;
+        return true;
+    case NVME_FCTYPE_DISCONNECT:
+        r->exec = nvmet_exec_disconnect;
+        return true;
+    default:
+        trace_nvmet_fabrics_unsupported(sq->name, fctype);
+        nvmet_req_complete(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR);
+        return false;
+    }
+}
+
+static bool route(NvmetReq *req, NvmetRoute *r)
+{
+    NvmetSq *sq = req->sq;
+
+    if (req->opc == NVME_FABRICS_COMMAND) {
+        return route_fabrics(req, r);
+    }
+    if (!sq->ctrl) {
+        trace_nvmet_cmd_before_connect(sq->name, req->cid, req->opc);
+        nvmet_req_complete(req, NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR);
+        return false;
+    }
+    if (sq->qid != 0) {
+        r->exec = nvmet_exec_io;
+    } else if (sq->ctrl->subsys && sq->ctrl->subsys->discovery) {
+        r->exec = nvmet_exec_disc;
+    } else {
+        r->exec = nvmet_exec_admin;
+    }
+    r->needs_auth = true;
+    r->keep_alive = true;
+    return true;
+}
+
+void nvmet_req_execute(NvmetReq *req)
+{
+    NvmetSq *sq = req->sq;
+    NvmetRoute r = { 0 };
+
+    req->state = REQ_EXEC;
+    if (req->ddgst_error) {
+        nvmet_req_complete(req, NVME_SC_TRANSIENT_TR_ERR);
+        return;
+    }
+    if (!route(req, &r)) {
+        return;
+    }
+    /* the authentication gate */
+    if (r.needs_auth && sq->auth.required && !sq->auth.authenticated) {
+        trace_nvmet_cmd_unauthenticated(sq->name, req->cid, req->opc);
+        nvmet_req_complete(req, NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
+        return;
+    }
+    if (r.keep_alive) {
+        nvmet_ctrl_keep_alive(sq->ctrl);
+    }
+    r.exec(req);
+}
+
+/* ---- deadlines ----------------------------------------------------------- */
+
+static void expire_ctrls(NvmetSubsys *s, int64_t now)
+{
+    GList *l = s->ctrls;
+
+    while (l) {
+        NvmetCtrl *ctrl = l->data;
+
+        l = l->next;
+        nvmet_ctrl_check_keep_alive(ctrl, now);
+    }
+}
+
+void nvmet_target_timer(NvmetTarget *t)
+{
+    int64_t now = nvmet_now(t);
+
+    /* authentication transactions waiting for the host's next message */
+    for (GList *p = t->ports; p; p = p->next) {
+        NvmetPort *port = p->data;
+
+        for (GList *l = port->queues; l; l = l->next) {
+            NvmetSq *sq = l->data;
+
+            if (sq->auth.deadline <= now) {
+                nvmet_auth_expire(sq);
+            }
+        }
+    }
+    for (GList *l = t->subsystems; l; l = l->next) {
+        expire_ctrls(l->data, now);
+    }
+    expire_ctrls(t->disc, now);
+    t->armed_deadline = INT64_MAX;
+    nvmet_update_timer(t);
+}

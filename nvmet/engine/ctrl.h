@@ -1,0 +1,35 @@
+/*
+ * NVMe-oF target engine: controllers (life cycle, keep-alive,
+ * asynchronous events) and the engine's deadlines; see ctrl.c.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef NVMET_ENGINE_CTRL_H
+#define NVMET_ENGINE_CTRL_H
+
+#include "req.h"
+
+NvmetCtrl *nvmet_ctrl_new(NvmetSubsys *subsys, NvmetPort *port,
+                          const char *hostnqn, const uint8_t *hostid,
+                          uint32_t kato_ms);
+NvmetCtrl *nvmet_ctrl_find(NvmetSubsys *subsys, uint16_t cntlid);
+uint64_t nvmet_ctrl_cap(NvmetCtrl *ctrl);
+void nvmet_ctrl_teardown(NvmetCtrl *ctrl, const char *why);
+void nvmet_ctrl_reset(NvmetCtrl *ctrl);
+void nvmet_ctrl_keep_alive(NvmetCtrl *ctrl);
+/* Tear the controller down if its keep-alive deadline passed. */
+void nvmet_ctrl_check_keep_alive(NvmetCtrl *ctrl, int64_t now);
+void nvmet_ctrl_add_aen(NvmetCtrl *ctrl, uint32_t result);
+void nvmet_ctrl_process_aens(NvmetCtrl *ctrl);
+
+/*
+ * Connect bound @sq to its controller (nvmet_sq_bind()): the controller
+ * takes it as its queue sq->qid.  Detach when the SQ goes away.
+ */
+void nvmet_ctrl_attach_sq(NvmetSq *sq);
+void nvmet_ctrl_detach_sq(NvmetSq *sq);
+
+/* Tell the user about the earliest deadline if it moved earlier. */
+void nvmet_update_timer(NvmetTarget *t);
+
+#endif /* NVMET_ENGINE_CTRL_H */

@@ -1,0 +1,169 @@
+/*
+ * NVMe-oF target engine: the object model, in Linux nvmet's vocabulary
+ * (target, port, subsystem, host, namespace, controller), and the
+ * engine-wide limits.
+ *
+ * Types only, and a few one-line helpers: target.c configures these
+ * objects, ctrl.c runs the controllers, and the request core (req.c,
+ * core.c) the queues and commands that point at them.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef NVMET_ENGINE_NVMET_H
+#define NVMET_ENGINE_NVMET_H
+
+#include "nvmet/engine.h"
+#include "nvmet/proto.h"
+
+typedef struct NvmetSq NvmetSq;             /* req.h */
+typedef struct NvmetReq NvmetReq;           /* req.h */
+typedef struct NvmetDhchapKey NvmetDhchapKey; /* crypto.h */
+typedef struct NvmetPsk NvmetPsk;           /* psk.h */
+
+/* ---- engine-wide limits and defaults --------------------------------- */
+
+#define NVMET_ADMIN_INLINE_SIZE  8192      /* in-capsule data, admin queue */
+#define NVMET_ADMIN_MAX_SQSIZE   32        /* admin queue entries */
+#define NVMET_AERL               3         /* 0's based: four AERs */
+#define NVMET_ERROR_LOG_ENTRIES  64
+#define NVMET_KAS_100MS          10        /* keep-alive granularity: 1 s */
+#define NVMET_DEFAULT_VS         0x00010400 /* NVMe 1.4 */
+#define NVMET_DEFAULT_NN         1024
+#define NVMET_QUEUE_BUF_BUDGET   (32u << 20) /* data buffered per queue */
+#define NVMET_CAP_TO             15        /* CAP.TO: 7.5 s */
+#define NVMET_DEFAULT_MODEL      "QEMU NVMe-oF TCP target"
+#define NVMET_DEFAULT_FIRMWARE   "1.0"
+
+/* ---- objects ------------------------------------------------------------ */
+
+struct NvmetTarget {
+    NvmetEngineOps ops;
+    void *opaque;
+    GList *ports;
+    GList *subsystems;          /* NVM subsystems (not the discovery one) */
+    GList *hosts;
+    NvmetSubsys *disc;          /* the well-known discovery subsystem */
+    uint64_t disc_genctr;
+    int64_t armed_deadline;     /* last deadline passed to timer_update */
+    GHashTable *gen_psks;       /* "hostnqn subnqn" -> generated PSK */
+    uint32_t next_psk_serial;
+};
+
+struct NvmetPort {
+    NvmetTarget *t;
+    NvmetPortConfig cfg;        /* strings owned */
+    GPtrArray *subsystems;      /* NvmetSubsys * exported here */
+    GList *queues;              /* NvmetSq * of live connections */
+};
+
+struct NvmetHost {
+    NvmetTarget *t;
+    char *nqn;
+    GPtrArray *subsystems;      /* subsystems that list this host */
+    NvmetDhchapKey *host_key;   /* DH-HMAC-CHAP, NULL: no authentication */
+    NvmetDhchapKey *ctrl_key;
+    uint32_t key_generation;
+    uint32_t allowed_hashes;    /* bit per hash ID, 0: all */
+    uint32_t allowed_groups;    /* bit per DH group ID, 0: all */
+    NvmetPsk *tls_psk;          /* configured TLS PSK, NULL: none */
+    bool tls_psk_compat;        /* derive it as nvme-cli <= 2.13 (psk.c) */
+    uint32_t tls_psk_serial;
+};
+
+struct NvmetSubsys {
+    NvmetTarget *t;
+    NvmetSubsysConfig cfg;      /* strings owned */
+    bool discovery;
+    GPtrArray *hosts;           /* allowed hosts */
+    GPtrArray *ns;              /* NvmetNs *, sorted by nsid */
+    GList *ctrls;
+    GPtrArray *ports;           /* ports exporting this subsystem */
+    uint16_t next_cntlid;
+    bool seeded;                /* deterministic random choices */
+    bool quirk_free_tls_key;    /* reproduce the seed bug on purpose */
+    uint8_t seed_key[32];
+    GHashTable *conn_counts;    /* "qid hostnqn" -> connections so far */
+};
+
+struct NvmetNs {
+    NvmetSubsys *subsys;        /* NULL once removed */
+    NvmetNsConfig cfg;
+    unsigned lba_shift;
+    uint64_t nsze;              /* blocks */
+    unsigned refcnt;
+};
+
+typedef struct NvmetErrorEntry {
+    uint64_t count;
+    uint16_t sqid, cid, status, pel;
+    uint64_t lba;
+    uint32_t nsid;
+} NvmetErrorEntry;
+
+struct NvmetCtrl {
+    NvmetSubsys *subsys;        /* NULL once torn down */
+    NvmetPort *port;
+    NvmetTarget *t;
+    unsigned refcnt;
+    uint16_t cntlid;
+    char *hostnqn;
+    uint8_t hostid[16];
+    char *subnqn;               /* copy, survives subsystem removal */
+
+    uint32_t cc, csts;
+    uint32_t kato_ms;
+    int64_t ka_deadline;        /* INT64_MAX: none */
+
+    NvmetSq **sqs;              /* [0] admin, [1..max_qid] I/O */
+    uint16_t max_qid;
+
+    /* Features */
+    uint32_t feat_arbitration;
+    uint32_t feat_power_mgmt;
+    uint32_t feat_temp_thresh;
+    uint32_t feat_err_recovery;
+    bool feat_vwce;
+    uint32_t feat_write_atomic;
+    uint32_t feat_aen_cfg;
+    bool nr_queues_set;
+    uint16_t nr_io_queues;      /* granted */
+    uint8_t host_behavior[512];
+
+    /* Asynchronous events */
+    NvmetReq *aer[NVMET_AERL + 1];
+    unsigned nr_aer;
+    GQueue pending_aens;        /* GUINT_TO_POINTER(result) */
+    bool ns_aen_masked;         /* until the changed-ns log is read */
+    bool disc_aen_masked;       /* until the discovery log is read */
+    uint32_t changed_ns[NVME_LOG_CHANGED_NS_MAX];
+    unsigned nr_changed_ns;     /* > MAX means overflow */
+
+    /* Logs */
+    NvmetErrorEntry errors[NVMET_ERROR_LOG_ENTRIES];
+    uint64_t error_count;
+    uint64_t data_units_read, data_units_written;  /* 512 byte units */
+    uint64_t host_read_cmds, host_write_cmds;
+};
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* Monotonic time in milliseconds, from the engine's user. */
+static inline int64_t nvmet_now(NvmetTarget *t)
+{
+    return t->ops.now_ms ? t->ops.now_ms(t->opaque) : 0;
+}
+
+/* Requests hold a reference on their namespace while it may go away. */
+static inline void nvmet_ns_ref(NvmetNs *ns)
+{
+    ns->refcnt++;
+}
+
+static inline void nvmet_ns_unref(NvmetNs *ns)
+{
+    if (--ns->refcnt == 0) {
+        g_free(ns);
+    }
+}
+
+#endif /* NVMET_ENGINE_NVMET_H */

@@ -1,0 +1,237 @@
+/*
+ * NVMe-oF target engine, request core: submission queues (SQs) and their
+ * requests, and the ops through which the core talks to a transport.
+ *
+ * The request core is two files.  req.c (this header) is the life cycle
+ * that command handlers, controllers and transports call into: request
+ * slots, data buffers and the per-queue buffer budget, block I/O, and
+ * completion.  core.c (core.h) starts commands: the single
+ * authentication gate and the dispatch to the command sets, and sets up
+ * and tears down SQs.  Command handlers call req.c, core.c calls the
+ * handlers, so neither depends on the other in a circle.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef NVMET_ENGINE_REQ_H
+#define NVMET_ENGINE_REQ_H
+
+#include "nvmet.h"
+
+typedef struct NvmetDh NvmetDh;             /* crypto.h */
+
+/* ---- the transport, as the core sees it ------------------------------- */
+
+/*
+ * What a transport provides to the request core, in the spirit of Linux
+ * nvmet's struct nvmet_fabrics_ops.  Every call is made for an SQ the
+ * transport set up with nvmet_sq_init(); the transport embeds the NvmetSq
+ * in its own per-connection state.
+ */
+typedef struct NvmetTransportOps {
+    /*
+     * Send the completion of @req: req->cqe is filled in; a successful
+     * command with controller-to-host data also sends req->buf.  The
+     * transport may take req->buf and req->budget (then it returns the
+     * budget with nvmet_sq_budget_release() once the data is sent).
+     */
+    void (*queue_response)(NvmetReq *req);
+    /*
+     * @req has its data buffer (nvmet_req_alloc_data(), at once or after
+     * waiting for the queue's buffer budget): fetch host-to-controller
+     * data (NVMe/TCP: send an R2T), then, or for controller-to-host
+     * data at once, nvmet_req_execute().
+     */
+    void (*buffer_ready)(NvmetReq *req);
+    /* nvmet_sq_close(): stop reading commands and have the user close. */
+    void (*close)(NvmetSq *sq);
+    /* The queue has new output or I/O: tell the engine's user. */
+    void (*kick)(NvmetSq *sq);
+    /* Transport details of the queue for nvmet_target_ctrl_queues(). */
+    void (*queue_info)(NvmetSq *sq, NvmetQueueInfo *info);
+    /*
+     * The SQ was released and the last request is gone: free the
+     * transport's state, which contains the SQ.
+     */
+    void (*free)(NvmetSq *sq);
+} NvmetTransportOps;
+
+/* ---- requests ----------------------------------------------------------- */
+
+typedef enum NvmetReqState {
+    REQ_FREE,
+    REQ_WAIT_BUF,           /* waits for buffer budget */
+    REQ_WAIT_DATA,          /* R2T sent, receiving H2CData */
+    REQ_EXEC,               /* executing: I/O or waiting for an event */
+} NvmetReqState;
+
+typedef void NvmetReqFn(NvmetReq *req);
+
+struct NvmetReq {
+    NvmetSq *sq;
+    NvmetReqState state;
+    uint16_t ttag;              /* index in sq->reqs */
+    uint8_t sqe[NVME_SQE_SIZE];
+    uint16_t cid;
+    uint8_t opc;
+    uint32_t nsid;
+    NvmetNs *ns;                /* referenced */
+
+    /* data */
+    bool h2c;                   /* host-to-controller data */
+    bool c2h;                   /* controller-to-host data */
+    uint32_t data_len;          /* from the SGL */
+    uint8_t *buf;
+    uint32_t buf_len;
+    uint32_t budget;            /* bytes charged to the queue budget */
+    uint32_t h2c_received;
+    bool ddgst_error;           /* data arrived with a bad digest */
+
+    /* execution */
+    unsigned ios_pending;
+    int io_ret;
+    NvmetReqFn *io_done;        /* continuation once ios_pending drops to 0 */
+    uint64_t io_bytes;          /* for SMART accounting */
+
+    /* completion */
+    uint16_t status;
+    uint32_t dw0, dw1;
+    uint16_t sqhd;
+    uint16_t err_pel;           /* parameter error location for the log */
+    uint64_t err_lba;
+    uint8_t cqe[NVME_CQE_SIZE]; /* filled by nvmet_req_complete() */
+};
+
+/* ---- per-SQ security state ----------------------------------------------- */
+
+enum {
+    AUTH_STEP_IDLE,             /* no transaction: a Negotiate may come */
+    AUTH_STEP_CHALLENGE,        /* negotiated: the challenge is due */
+    AUTH_STEP_REPLY,            /* challenge sent: waiting for the reply */
+    AUTH_STEP_SUCCESS1,         /* reply verified: success1 is due */
+    AUTH_STEP_SUCCESS2,         /* success1 sent: waiting for success2 */
+    AUTH_STEP_FAILURE1,         /* failed: failure1 is due */
+};
+
+/*
+ * Authentication state of one SQ (DH-HMAC-CHAP, auth.c).  Every queue
+ * owns its own; nothing of it is global or per controller.
+ */
+typedef struct NvmetSqAuth {
+    bool required;          /* Connect told the host to authenticate */
+    bool authenticated;     /* the queue may carry other commands */
+    uint32_t count;         /* successful authentications */
+    uint32_t failures;      /* failed ones */
+
+    /* the current transaction */
+    uint8_t step;
+    uint16_t tid;
+    bool tid_valid;
+    uint8_t sc_c;
+    uint8_t hash, dhgid;
+    bool bidi;
+    uint8_t fail_reason;
+    uint32_t s1, s2;
+    uint8_t c1[64], c2[64];
+    bool c2_valid;
+    NvmetDh *dh;
+    uint8_t skey[64];       /* session key H(g^xy) */
+    size_t skey_len;
+    NvmetDhchapKey *host_key, *ctrl_key;
+    uint32_t key_generation;
+    int64_t deadline;       /* INT64_MAX: no timeout pending */
+    bool legacy_host;       /* R1 without SC_C: Linux 6.15 .. 6.17 */
+    bool legacy_success2;   /* such a host may still send SUCCESS2 for tid */
+} NvmetSqAuth;
+
+/*
+ * The TLS PSK an SQ's connection proved it has (the transport's TLS step
+ * fills it in).  Connect checks the names against it, and secure channel
+ * concatenation needs the queue to hold its key (REPLACETLSPSK).
+ */
+typedef struct NvmetSqTls {
+    bool active;            /* the connection runs over TLS */
+    bool has_key;           /* the queue holds its PSK (REPLACETLSPSK) */
+    char *identity;         /* PSK identity of the handshake */
+    char *hostnqn, *subnqn; /* the identity names these */
+    bool generated;         /* a generated (concatenation) PSK */
+    uint8_t hash;           /* 1 SHA-256, 2 SHA-384 */
+    uint32_t key_serial;    /* the PSK's serial number (traces) */
+} NvmetSqTls;
+
+/* ---- submission queues --------------------------------------------------- */
+
+/*
+ * One submission/completion queue pair: what the core knows of a
+ * connection.  The transport embeds it in its per-connection state.
+ */
+struct NvmetSq {
+    NvmetTarget *t;
+    NvmetPort *port;            /* NULL once the port is gone */
+    const NvmetTransportOps *ops;
+    char *peer;
+    char *name;                 /* for traces: "peer qid N cntlid M" */
+    bool closing;               /* no more commands; the user should close */
+    bool released;              /* the user let go of it */
+
+    /* controller association (Connect) */
+    NvmetCtrl *ctrl;
+    uint16_t qid;
+    uint16_t sqsize;            /* entries */
+    uint16_t sqhd;
+    bool sqflow_disabled;
+
+    /* commands */
+    NvmetReq *reqs;             /* indexed by transfer tag */
+    uint16_t nr_reqs;
+    unsigned reqs_busy;
+    GQueue io_queue;            /* block I/O not yet handed out */
+    unsigned ios_inflight;      /* handed out, not completed */
+    GQueue wait_buf;            /* NvmetReq * waiting for budget */
+    size_t budget_used;
+
+    /* per-SQ security state */
+    NvmetSqAuth auth;
+    NvmetSqTls tls;
+    uint16_t conn_index;        /* earlier connections of this host+qid */
+    uint32_t random_draws;
+};
+
+/* ---- for command handlers ------------------------------------------------ */
+
+void nvmet_req_complete(NvmetReq *req, uint16_t status);
+/* Forget a request without answering it (aborted by a reset). */
+void nvmet_req_drop(NvmetReq *req);
+/* An unbudgeted buffer for commands whose data size is bounded. */
+void nvmet_req_alloc_buf(NvmetReq *req, uint32_t len);
+NvmetIo *nvmet_req_submit_io(NvmetReq *req, NvmetNs *ns, NvmetIoOp op,
+                             uint64_t offset, uint64_t len, void *buf);
+
+static inline uint32_t nvmet_sqe_dw(const NvmetReq *req, unsigned off)
+{
+    return nvmet_ld32(req->sqe + off);
+}
+
+/* ---- for the transport --------------------------------------------------- */
+
+/* A free request slot, or NULL when the host sent more than the queue holds. */
+NvmetReq *nvmet_req_alloc(NvmetSq *sq);
+/* Direction of the command's data: NVME_DATA_{NONE,H2C,C2H,BIDI}. */
+unsigned nvmet_req_data_dir(const NvmetReq *req);
+/* A budgeted buffer of req->data_len bytes; then ops->buffer_ready(). */
+void nvmet_req_alloc_data(NvmetReq *req);
+void nvmet_sq_budget_release(NvmetSq *sq, uint32_t bytes);
+NvmetIo *nvmet_sq_next_io(NvmetSq *sq);
+
+/* ---- SQ state ------------------------------------------------------------ */
+
+void nvmet_sq_close(NvmetSq *sq, const char *why);
+void nvmet_sq_kick(NvmetSq *sq);
+/* Connect: bind @sq to @ctrl as @qid; *connect_req may move. */
+void nvmet_sq_bind(NvmetSq *sq, NvmetCtrl *ctrl, uint16_t qid,
+                   uint16_t sqsize, NvmetReq **connect_req);
+/* Release: drop I/O not handed out and requests not waiting for I/O. */
+void nvmet_sq_abort_requests(NvmetSq *sq);
+/* Free the SQ once it is released and its last I/O completed. */
+void nvmet_sq_try_free(NvmetSq *sq);
+
+#endif /* NVMET_ENGINE_REQ_H */
