@@ -24,6 +24,10 @@
 #   --fio-timeout S  blktests' TIMEOUT: caps each fio run at S seconds
 #   --timeout S      kill the guest after S seconds (default 5400)
 #   --mem MIB        guest memory (default 1536)
+#   --kernel SPEC    the guest's kernel (default $NVMET_GUEST_KERNEL, else
+#                    the image $NVMET_GUEST_IMAGE, else the default one): a
+#                    Debian version, a build tree or BZIMAGE[,MODDIR], see
+#                    scripts/build-guest.sh --help
 #   --trace FILE     write the target's nvmet_* trace events to FILE
 #   --keep           keep the work directory (images, logs) afterwards
 #   -h, --help       this text
@@ -53,6 +57,7 @@ PORT_ID=blktests-port
 usage() { sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; }
 
 tests="" img_size=1G fio_timeout="" timeout=5400 mem=1536 trace="" keep=0
+kernel=${NVMET_GUEST_KERNEL:-}
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) tests="$QUICK_TESTS"; img_size=16M; shift ;;
@@ -60,6 +65,7 @@ while [ $# -gt 0 ]; do
         --fio-timeout) fio_timeout=${2:?}; shift 2 ;;
         --timeout) timeout=${2:?}; shift 2 ;;
         --mem) mem=${2:?}; shift 2 ;;
+        --kernel) kernel=${2:?--kernel needs a SPEC}; shift 2 ;;
         --trace) trace=${2:?}; shift 2 ;;
         --keep) keep=1; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -137,8 +143,14 @@ if [ -z "${QEMU:-}" ]; then
         { tail -n 30 "$W/build-qemu.log" >&2; die "QEMU build failed (log: $W/build-qemu.log)"; }
     QEMU=$NVMET_BUILD/qemu/build/qemu-system-x86_64
 fi
-"$NVMET_TOP/scripts/build-guest.sh" > "$W/build-guest.log" 2>&1 ||
-    { tail -n 30 "$W/build-guest.log" >&2; die "guest build failed (log: $W/build-guest.log)"; }
+if [ -z "$kernel" ] && [ -n "${NVMET_GUEST_IMAGE:-}" ]; then
+    image=$NVMET_GUEST_IMAGE        # prepared by the caller
+    [ -f "$image/layers" ] || die "no guest image in NVMET_GUEST_IMAGE=$image"
+else
+    # (the image directory on stdout, the log on stderr)
+    image=$("$NVMET_TOP/scripts/build-guest.sh" ${kernel:+--kernel "$kernel"} 2> "$W/build-guest.log") ||
+        { tail -n 30 "$W/build-guest.log" >&2; die "guest build failed (log: $W/build-guest.log)"; }
+fi
 "$NVMET_TOP/scripts/build-guest-blktests.sh" > "$W/build-guest-blktests.log" 2>&1 ||
     { tail -n 30 "$W/build-guest-blktests.log" >&2
       die "blktests layer build failed (log: $W/build-guest-blktests.log)"; }
@@ -160,7 +172,8 @@ qemu_extra=(-object "nvmet-port,id=$PORT_ID,traddr=127.0.0.1,trsvcid=0")
 
 log "blktests nvme/{$list} against the target (NVME_IMG_SIZE=$img_size); console: $log"
 t_run=$(date +%s)
-"$NVMET_TOP/tests/guest/run.sh" --qemu "$QEMU" --test blktests --guest-qmp \
+log "guest image: $(tr '\n' ' ' < "$image/info")"
+"$NVMET_TOP/tests/guest/run.sh" --qemu "$QEMU" --image "$image" --test blktests --guest-qmp \
     --layer "$NVMET_BUILD/guest/blktests-layer.cpio.zst" \
     --layer "$W/blktests-src.cpio.gz" \
     --timeout "$timeout" --mem "$mem" --log "$log" \

@@ -659,6 +659,24 @@ if [ $KSRC = debian ]; then
         [ -f "$c" ] && { KIMAGE=$c; break; }
     done
     [ -n "$KIMAGE" ] || die "no vmlinuz in the kernel packages of $KVER"
+    # A split kernel's configuration is in linux-base-KVER (optional: only
+    # blktests reads it, from the image's /boot/config-KVER)
+    KBASE=""
+    if [ "$KKIND" = split ]; then
+        gen_kbase_set() {
+            kernel_index | awk -F'\t' -v s="$KSUITE" -v p="linux-base-$KVER" \
+                '$2 == p && $1 == s {print "pkg\t=" $3 "\t" $2 "\t" $4}' | sort -u
+        }
+        bset=$(resolved_set "kernel-base-$KVER" gen_kbase_set)
+        if grep -q '^pkg' "$bset"; then
+            fetch_set "$bset"
+            mapfile -t bdebs < <(debs_of "$bset")
+            KBASE=$WORK/kernel-base-$KVER
+            unpack "$KBASE" "${bdebs[@]}"
+        else
+            log "note: no linux-base-$KVER: the image has no /boot/config-$KVER"
+        fi
+    fi
 fi
 
 # Modules: a name -> file map of everything the kernel has, then the wanted
@@ -733,7 +751,8 @@ populate_modules() {
     [ -z "$KCONFIG" ] || install -D -m 0644 "$KCONFIG" "$R/boot/config-$KVER"
 }
 KCONFIG=""
-for c in "${KMODBASE:+$KMODBASE/config}" "${KDIR:+$KDIR/boot/config-$KVER}" "${tree:+$tree/.config}"; do
+for c in "${KMODBASE:+$KMODBASE/config}" "${KDIR:+$KDIR/boot/config-$KVER}" \
+         "${KBASE:+$KBASE/usr/lib/modules/$KVER/config}" "${tree:+$tree/.config}"; do
     [ -n "$c" ] && [ -f "$c" ] && { KCONFIG=$c; break; }
 done
 # the modules' identity: file names, sizes and times
