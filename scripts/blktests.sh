@@ -22,7 +22,8 @@
 #   --img-size SIZE  blktests' NVME_IMG_SIZE, the size of each namespace
 #                    (default 1G, blktests' default; nvme/012 needs 350m)
 #   --fio-timeout S  blktests' TIMEOUT: caps each fio run at S seconds
-#   --timeout S      kill the guest after S seconds (default 5400)
+#   --timeout S      kill the guest after S seconds (default 10800, with
+#                    --quick 2400)
 #   --mem MIB        guest memory (default 1536)
 #   --kernel SPEC    the guest's kernel (default $NVMET_GUEST_KERNEL, else
 #                    the image $NVMET_GUEST_IMAGE, else the default one): a
@@ -56,11 +57,11 @@ PORT_ID=blktests-port
 
 usage() { sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; }
 
-tests="" img_size=1G fio_timeout="" timeout=5400 mem=1536 trace="" keep=0
+tests="" img_size=1G fio_timeout="" timeout="" mem=1536 trace="" keep=0 quick=0
 kernel=${NVMET_GUEST_KERNEL:-}
 while [ $# -gt 0 ]; do
     case $1 in
-        --quick) tests="$QUICK_TESTS"; img_size=16M; shift ;;
+        --quick) tests="$QUICK_TESTS"; img_size=16M; quick=1; shift ;;
         --img-size) img_size=${2:?--img-size needs a size}; shift 2 ;;
         --fio-timeout) fio_timeout=${2:?}; shift 2 ;;
         --timeout) timeout=${2:?}; shift 2 ;;
@@ -74,6 +75,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "${tests// /}" ] || tests=$DEFAULT_TESTS
+[ -n "$timeout" ] || { [ $quick = 1 ] && timeout=2400 || timeout=10800; }
+[[ $timeout =~ ^[0-9]+$ ]] || die "--timeout takes seconds"
 list=""
 for t in $tests; do
     t=${t#nvme/}

@@ -25,7 +25,8 @@
 #              runs every suite with many kernels
 #   blktests   the guest's QMP channel (tests/guest/guest-qmp.sh), then
 #              blktests' nvme group in the guest against the target: the
-#              quick subset (scripts/blktests.sh --quick, a few minutes);
+#              quick subset (scripts/blktests.sh --quick: 8 tests, 5 to 15
+#              minutes depending on the load);
 #              scripts/blktests.sh alone runs the whole group
 # --quick: unit suites only.
 # NVMET_GUEST_ARGS: extra tests/guest/run.sh options for the guest tests
