@@ -40,7 +40,8 @@ QDIR=$NVMET_BUILD/qemu
 OVERLAY=(include/nvmet nvmet qapi/nvmet.json tests/qtest/nvmet-tcp-test.c
          tests/qtest/nvmf-host.c tests/qtest/nvmf-host.h
          tests/qtest/nvmf-host-auth.c tests/qtest/nvmf-host-tls.c
-         docs/system/nvmet-tcp.rst configs/devices/x86_64-softmmu/nvmet-tcp.mak)
+         docs/system/nvmet-tcp.rst docs/system/nvmet-blktests.rst
+         configs/devices/x86_64-softmmu/nvmet-tcp.mak)
 TARGETS=(qemu-system-x86_64 storage-daemon/qemu-storage-daemon qemu-img)
 CONFIGURE_ARGS=(--target-list=x86_64-softmmu --enable-slirp --enable-gnutls
     --enable-nettle --disable-docs --disable-install-blobs --disable-user

@@ -8,7 +8,7 @@
 #
 #   scripts/run-tests.sh [--quick] [SUITE...]
 #
-# Suites: unit unit-asan qtest guest guest-kernels   (default: all)
+# Suites: unit unit-asan qtest guest guest-kernels blktests   (default: all)
 #   unit       engine unit tests, standalone build (build/engine)
 #   unit-asan  the same under AddressSanitizer + UBSan (build/engine-asan)
 #   qtest      QEMU qtest (tests/qtest/nvmet-tcp-test.c) with QEMU and
@@ -27,6 +27,11 @@
 #              kernels: $NVMET_CI_KERNELS (default "6.16": Linux 6.15-6.17
 #              concatenation and nvme-cli 2.13 PSKs); scripts/kernel-matrix.sh
 #              runs every suite with many kernels
+#   blktests   the guest's QMP channel (tests/guest/guest-qmp.sh), then
+#              blktests' nvme group in the guest against the target: the
+#              quick subset (scripts/blktests.sh --quick: 8 tests, 5 to 15
+#              minutes depending on the load);
+#              scripts/blktests.sh alone runs the whole group
 # --quick: unit suites only.
 # NVMET_GUEST_ARGS: extra tests/guest/run.sh options for the guest tests
 #   (debugging, e.g. "--dmesg --param hosts=5").
@@ -47,12 +52,12 @@ suites=()
 for a in "$@"; do
     case $a in
         --quick) suites=(unit unit-asan) ;;
-        unit|unit-asan|qtest|guest|guest-io|guest-auth|guest-tls|guest-demo|guest-faults|guest-kernels) suites+=("$a") ;;
+        unit|unit-asan|qtest|guest|guest-io|guest-auth|guest-tls|guest-demo|guest-faults|guest-kernels|blktests) suites+=("$a") ;;
         -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown suite '$a'" ;;
     esac
 done
-[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan qtest guest guest-kernels)
+[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan qtest guest guest-kernels blktests)
 
 LOGDIR=${NVMET_TEST_LOGS:-$NVMET_BUILD/test-logs}
 mkdir -p "$LOGDIR"
@@ -637,6 +642,33 @@ guest_kernels() {
     SUITE_SUFFIX="" LOGDIR=$saved_logs NVMET_GUEST_IMAGE=$saved_img
 }
 
+# ---- blktests: the nvme group through the external target control --------------
+# First the QMP channel it uses (run.sh --guest-qmp), then one test case per
+# blktests test; tests blktests did not run are noted.
+blktests_suite() {
+    local log=$LOGDIR/blktests.log rc last p f n
+    if guest_prepare; then
+        guest_run guest-qmp --qemu "$NVMET_BUILD/qemu/build/qemu-system-x86_64" \
+            --test guest-qmp --guest-qmp --timeout 300 --param portid=port0 \
+            --param subnqn=nqn.2026-11.org.qemu:guest-qmp ${NVMET_GUEST_ARGS:-} \
+            -- -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0
+    fi
+    log "suite blktests: scripts/blktests.sh --quick"
+    "$NVMET_TOP/scripts/blktests.sh" --quick > "$log" 2>&1
+    rc=$?
+    last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n1)
+    p=$(echo "$last" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
+    f=$(echo "$last" | sed -n 's/.* \([0-9]*\) failed$/\1/p')
+    p=${p:-0} f=${f:-0}
+    if [ $rc -ne 0 ] && [ "$f" = 0 ]; then
+        f=1
+        tail -n 20 "$log" >&2
+    fi
+    grep -E '^  nvme/[0-9]+ +(failed|no result)|^error:' "$log" | head -n 20 >&2
+    n=$(sed -n 's/^\([0-9]*\) not run .*/\1/p' "$log" | tail -n1)
+    record blktests "$p" "$f" "${n:+$n not run}"
+}
+
 for s in "${suites[@]}"; do
     case $s in
         unit) unit_suite unit "$NVMET_BUILD/engine" ;;
@@ -650,6 +682,7 @@ for s in "${suites[@]}"; do
         guest-tls) guest_prepare && guest_tls ;;
         guest-demo) guest_prepare && guest_demo ;;
         guest-faults) guest_prepare && guest_faults ;;
+        blktests) blktests_suite ;;
     esac
 done
 

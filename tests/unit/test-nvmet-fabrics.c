@@ -303,6 +303,71 @@ static void test_connect_static_cntlid(void)
     tt_free(tt);
 }
 
+/*
+ * Linux nvmet takes any subsystem or host name (a configfs directory name),
+ * not only the "nqn.yyyy-mm.domain" form: blktests' default subsystem is
+ * "blktests-subsystem-1".  The target accepts such names too (found by
+ * running blktests' nvme group against it, scripts/blktests.sh), and
+ * still refuses empty ones, spaces, control characters and more than 223
+ * bytes.
+ */
+static void test_free_form_nqn(void)
+{
+    TestTarget *tt = tt_new();
+    NvmetSubsysConfig sc;
+    NvmetSubsys *s;
+    NvmetHost *h;
+    GError *err = NULL;
+    TestConn *tc;
+    NvmfCqe cqe;
+    char *longname;
+
+    nvmet_subsys_config_init(&sc);
+    sc.nqn = "blktests-subsystem-1";
+    s = nvmet_subsys_new(tt->t, &sc, &err);
+    g_assert_no_error(err);
+    nvmet_port_add_subsys(tt->port, s);
+    h = nvmet_host_new(tt->t, "blktests-host", &err);
+    g_assert_no_error(err);
+    g_assert_true(nvmet_subsys_add_host(s, h, &err));
+
+    tc = tc_new(tt);
+    cqe = connect_admin(tc, 31, 0xffff, "blktests-subsystem-1",
+                        "blktests-host", 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    tc_free(tc);
+    /* the host list still applies */
+    tc = tc_new(tt);
+    cqe = connect_admin(tc, 31, 0xffff, "blktests-subsystem-1",
+                        TEST_HOSTNQN, 0);
+    g_assert_cmphex(cqe.status, ==, NVME_SC_CONNECT_INVALID_HOST | DNR);
+    tc_free(tc);
+
+    sc.nqn = "blktests subsystem";
+    g_assert_null(nvmet_subsys_new(tt->t, &sc, &err));
+    g_assert_nonnull(strstr(err->message, "space or control character"));
+    g_clear_error(&err);
+    sc.nqn = "";
+    g_assert_null(nvmet_subsys_new(tt->t, &sc, &err));
+    g_clear_error(&err);
+    longname = g_strnfill(NVME_NQN_MAX_LEN + 1, 'a');
+    sc.nqn = longname;
+    g_assert_null(nvmet_subsys_new(tt->t, &sc, &err));
+    g_assert_nonnull(strstr(err->message, "longer than 223 bytes"));
+    g_clear_error(&err);
+    longname[NVME_NQN_MAX_LEN] = 0;
+    s = nvmet_subsys_new(tt->t, &sc, &err);
+    g_assert_no_error(err);
+    nvmet_subsys_free(s);
+    g_free(longname);
+    g_assert_null(nvmet_host_new(tt->t, "a\tb", &err));
+    g_clear_error(&err);
+
+    nvmet_host_free(h);
+    nvmet_subsys_free(nvmet_subsys_find(tt->t, "blktests-subsystem-1"));
+    tt_free(tt);
+}
+
 static void test_connect_bad_subsys(void)
 {
     TestTarget *tt = tt_new();
@@ -1264,6 +1329,8 @@ int main(int argc, char **argv)
                     test_connect_static_cntlid);
     g_test_add_func("/nvmet/fabrics/connect/bad-subsys",
                     test_connect_bad_subsys);
+    g_test_add_func("/nvmet/fabrics/connect/free-form-nqn",
+                    test_free_form_nqn);
     g_test_add_func("/nvmet/fabrics/connect/unterminated",
                     test_connect_unterminated);
     g_test_add_func("/nvmet/fabrics/connect/format", test_connect_format);
