@@ -458,9 +458,11 @@ static void map_data(NvmetReq *req)
         return;
     }
     if (sgl_len > max_xfer(port)) {
+        /* the base specification's answer to a transfer beyond MDTS */
         trace_nvmet_cmd_too_large(req->sq->name, req->cid, sgl_len,
                                   max_xfer(port));
-        nvmet_req_complete(req, NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR);
+        req->err_pel = NVME_SQE_DPTR + NVME_SGL_LEN;
+        nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
         return;
     }
     req->data_len = sgl_len;
