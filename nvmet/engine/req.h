@@ -172,6 +172,8 @@ struct NvmetSq {
     char *name;                 /* for traces: "peer qid N cntlid M" */
     bool closing;               /* no more commands; the user should close */
     bool released;              /* the user let go of it */
+    /* until the transport's connection set-up (ICReq) is done */
+    int64_t setup_deadline;     /* INT64_MAX: none */
 
     /* controller association (Connect) */
     NvmetCtrl *ctrl;

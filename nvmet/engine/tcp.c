@@ -679,6 +679,7 @@ static void handle_icreq(NvmetQueue *q)
     q->ddgst = dgst & NVME_TCP_IC_DGST_DATA;
     q->maxr2t = nvmet_ld32(q->hdr + NVME_TCP_ICREQ_MAXR2T);
     q->ic_done = true;
+    nvmet_sq_setup_done(&q->sq);
     trace_nvmet_tcp_icreq(q->sq.name, pfv, hpda, q->hdgst, q->ddgst,
                           q->maxr2t);
     send_icresp(q);
@@ -932,6 +933,7 @@ NvmetQueue *nvmet_queue_new(NvmetPort *port, const char *peer, void *opaque)
     g_queue_init(&q->out);
     rx_reset(q);
     nvmet_tls_init(&q->tls, &q->sq, q, opaque);
+    nvmet_sq_start(&q->sq);
     return q;
 }
 
