@@ -25,6 +25,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(NvmetHostObject, NVMET_HOST)
 OBJECT_DECLARE_SIMPLE_TYPE(NvmetNamespaceObject, NVMET_NAMESPACE)
 
 typedef struct NvmetConn NvmetConn;
+typedef struct NvmetCapture NvmetCapture;
 
 /*
  * The abstract parent of the four nvmet-* types.  An object is ready once
@@ -64,6 +65,7 @@ struct NvmetPortObject {
     char *tls_keylog;
     uint32_t max_connections;   /* 0: the engine's default */
     uint32_t icreq_timeout_ms;  /* 0: the engine's default */
+    char *pcap;
 
     /* state */
     NvmetPort *port;
@@ -71,6 +73,7 @@ struct NvmetPortObject {
     QIONetListener *listener;
     QTAILQ_HEAD(, NvmetConn) conns;
     unsigned users;             /* subsystems exported on this port */
+    NvmetCapture *capture;      /* capture.c */
 };
 
 struct NvmetSubsystemObject {
@@ -145,5 +148,28 @@ bool nvmet_host_object_set_dhchap_secrets(NvmetHostObject *h,
                                           Error **errp);
 bool nvmet_host_object_set_tls_psk(NvmetHostObject *h, const char *secret,
                                    Error **errp);
+
+/* capture.c: decrypted pcap capture of a port's connections */
+bool nvmet_capture_start(NvmetPortObject *p, const char *file, Error **errp);
+void nvmet_capture_stop(NvmetPortObject *p);
+/* ops.capture */
+void nvmet_capture_data(void *opaque, NvmetQueue *q, void *qopaque,
+                        bool tx, const uint8_t *data, size_t len);
+/* connections start and end (@p: the event's port, or NULL) */
+void nvmet_capture_event(NvmetPortObject *p, const NvmetEvent *ev);
+NvmetCaptureInfo *nvmet_capture_info(NvmetPortObject *p);
+
+/* events.c: the engine's events as QMP events */
+void nvmet_qemu_event(void *opaque, const NvmetEvent *ev);
+/* ready ports, by their engine port (objects.c registers them) */
+void nvmet_port_object_register(NvmetPortObject *p);
+void nvmet_port_object_unregister(NvmetPortObject *p);
+NvmetPortObject *nvmet_port_object_by_engine(NvmetPort *port);
+/* events dropped by rate limiting, since QEMU started */
+uint64_t nvmet_events_suppressed(void);
+/* engine numbers -> QAPI enums (false: no such value) */
+NvmetAuthConcat nvmet_qapi_concat(uint8_t sc_c);
+bool nvmet_qapi_hash(uint8_t hash, NvmetDhchapHash *out);
+bool nvmet_qapi_dhgroup(uint8_t group, NvmetDhchapGroup *out);
 
 #endif

@@ -95,6 +95,8 @@ static const NvmetEngineOps nvmet_ops = {
     .timer_update = nvmet_ops_timer_update,
     .random_bytes = nvmet_ops_random,
     .tls_keylog = nvmet_ops_keylog,
+    .event = nvmet_qemu_event,
+    .capture = nvmet_capture_data,
 };
 
 static void nvmet_timer_cb(void *opaque)
@@ -203,6 +205,7 @@ static bool coroutine_fn nvmet_conn_flush(NvmetConn *c)
 
         if (qio_channel_writev_all(c->ioc, iov, n, &err) < 0) {
             trace_nvmet_qemu_conn_error(c->peer, error_get_pretty(err));
+            nvmet_queue_note_close(c->q, error_get_pretty(err));
             error_free(err);
             return false;
         }
@@ -243,11 +246,13 @@ static void coroutine_fn nvmet_conn_co(void *opaque)
         }
         if (n < 0) {
             trace_nvmet_qemu_conn_error(c->peer, error_get_pretty(err));
+            nvmet_queue_note_close(c->q, error_get_pretty(err));
             error_free(err);
             break;
         }
         if (n == 0) {
             trace_nvmet_qemu_conn_eof(c->peer);
+            nvmet_queue_note_close(c->q, "the host closed the connection");
             break;
         }
         nvmet_queue_input(c->q, buf, n);
@@ -344,6 +349,7 @@ void nvmet_qemu_port_close(NvmetPortObject *p)
         p->listener = NULL;
     }
     QTAILQ_FOREACH(c, &p->conns, next) {
+        nvmet_queue_note_close(c->q, "the nvmet-port was removed");
         qio_channel_shutdown(c->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
         nvmet_conn_wake(c);
     }

@@ -15,6 +15,7 @@
 #include "admin.h"
 #include "auth.h"
 #include "ctrl.h"
+#include "event.h"
 #include "fabrics.h"
 #include "io.h"
 #include "trace.h"
@@ -92,8 +93,14 @@ static void sq_setup_expire(NvmetSq *sq)
  */
 void nvmet_sq_release(NvmetSq *sq)
 {
+    NvmetEvent ev = {
+        .type = NVMET_EVENT_CONN_CLOSED,
+        .reason = sq->close_reason ? sq->close_reason : "connection closed",
+    };
+
     g_assert(!sq->released);
     trace_nvmet_queue_release(sq->name);
+    nvmet_event_sq(sq, &ev);
     sq->closing = true;
     if (sq->port) {
         sq->port->queues = g_list_remove(sq->port->queues, sq);

@@ -12,6 +12,7 @@
  */
 #include "qemu/osdep.h"
 #include "ctrl.h"
+#include "event.h"
 #include "trace.h"
 
 /* ---- deadlines ----------------------------------------------------------- */
@@ -168,11 +169,13 @@ uint64_t nvmet_ctrl_cap(NvmetCtrl *ctrl)
 void nvmet_ctrl_teardown(NvmetCtrl *ctrl, const char *why)
 {
     NvmetSubsys *subsys = ctrl->subsys;
+    NvmetEvent ev = { .type = NVMET_EVENT_CTRL_DESTROYED, .reason = why };
 
     if (!subsys) {
         return;
     }
     trace_nvmet_ctrl_teardown(ctrl->cntlid, ctrl->subnqn, ctrl->hostnqn, why);
+    nvmet_event_ctrl(ctrl, NULL, &ev);
     subsys->ctrls = g_list_remove(subsys->ctrls, ctrl);
     ctrl->subsys = NULL;
     ctrl->ka_deadline = INT64_MAX;
@@ -186,9 +189,12 @@ void nvmet_ctrl_teardown(NvmetCtrl *ctrl, const char *why)
 }
 
 /* CC.EN went from 1 to 0: a controller reset. */
-void nvmet_ctrl_reset(NvmetCtrl *ctrl)
+void nvmet_ctrl_reset(NvmetCtrl *ctrl, NvmetSq *sq)
 {
+    NvmetEvent ev = { .type = NVMET_EVENT_CTRL_RESET };
+
     trace_nvmet_ctrl_reset(ctrl->cntlid, ctrl->subnqn);
+    nvmet_event_ctrl(ctrl, sq, &ev);
     for (unsigned i = 1; i <= ctrl->max_qid; i++) {
         if (ctrl->sqs[i]) {
             nvmet_sq_close(ctrl->sqs[i], "controller reset");
@@ -233,6 +239,15 @@ void nvmet_ctrl_attach_sq(NvmetSq *sq)
     ctrl_ref(ctrl);           /* held by the queue */
     ctrl->sqs[sq->qid] = sq;
     count_connection(sq);
+    if (sq->qid == 0) {
+        /* the admin queue's Connect made the controller */
+        NvmetEvent ev = {
+            .type = NVMET_EVENT_CTRL_CREATED,
+            .u.ctrl.kato_ms = ctrl->kato_ms,
+        };
+
+        nvmet_event_ctrl(ctrl, sq, &ev);
+    }
 }
 
 void nvmet_ctrl_detach_sq(NvmetSq *sq)

@@ -103,13 +103,14 @@ struct NvmetReq {
 
 /* ---- per-SQ security state ----------------------------------------------- */
 
+/* the steps of NvmetSqAuth, as engine.h's NvmetAuthStep */
 enum {
-    AUTH_STEP_IDLE,             /* no transaction: a Negotiate may come */
-    AUTH_STEP_CHALLENGE,        /* negotiated: the challenge is due */
-    AUTH_STEP_REPLY,            /* challenge sent: waiting for the reply */
-    AUTH_STEP_SUCCESS1,         /* reply verified: success1 is due */
-    AUTH_STEP_SUCCESS2,         /* success1 sent: waiting for success2 */
-    AUTH_STEP_FAILURE1,         /* failed: failure1 is due */
+    AUTH_STEP_IDLE = NVMET_AUTH_STEP_IDLE,
+    AUTH_STEP_CHALLENGE = NVMET_AUTH_STEP_CHALLENGE,
+    AUTH_STEP_REPLY = NVMET_AUTH_STEP_REPLY,
+    AUTH_STEP_SUCCESS1 = NVMET_AUTH_STEP_SUCCESS1,
+    AUTH_STEP_SUCCESS2 = NVMET_AUTH_STEP_SUCCESS2,
+    AUTH_STEP_FAILURE1 = NVMET_AUTH_STEP_FAILURE1,
 };
 
 /*
@@ -156,6 +157,9 @@ typedef struct NvmetSqTls {
     bool generated;         /* a generated (concatenation) PSK */
     uint8_t hash;           /* 1 SHA-256, 2 SHA-384 */
     uint32_t key_serial;    /* the PSK's serial number (traces) */
+    char cipher[48];        /* the suite: "TLS_AES_128_GCM_SHA256" */
+    const char *kx;         /* key exchange, "DHE-PSK" (GnuTLS's names) */
+    const char *version;    /* "TLS1.3" (GnuTLS's name) */
 } NvmetSqTls;
 
 /* ---- submission queues --------------------------------------------------- */
@@ -168,12 +172,15 @@ struct NvmetSq {
     NvmetTarget *t;
     NvmetPort *port;            /* NULL once the port is gone */
     const NvmetTransportOps *ops;
+    NvmetQueue *queue;          /* the user's handle (events) */
+    void *queue_opaque;
     char *peer;
     char *name;                 /* for traces: "peer qid N cntlid M" */
     bool closing;               /* no more commands; the user should close */
     bool released;              /* the user let go of it */
     /* until the transport's connection set-up (ICReq) is done */
     int64_t setup_deadline;     /* INT64_MAX: none */
+    char *close_reason;         /* why it closed first (events) */
 
     /* controller association (Connect) */
     NvmetCtrl *ctrl;
@@ -190,6 +197,8 @@ struct NvmetSq {
     unsigned ios_inflight;      /* handed out, not completed */
     GQueue wait_buf;            /* NvmetReq * waiting for budget */
     size_t budget_used;
+    uint64_t cmds;              /* commands completed */
+    uint64_t cmd_errors;        /* ... with a status other than success */
 
     /* per-SQ security state */
     NvmetSqAuth auth;
