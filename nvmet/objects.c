@@ -543,7 +543,7 @@ static void nvmet_port_class_init(ObjectClass *oc, void *data)
                               NULL, NULL);
     object_class_property_set_description(oc, "icreq-timeout-ms",
         "time a new connection has for its ICReq (TLS handshake included), "
-        "in ms; then it is closed (default 30000)");
+        "then for its Connect, in ms; then it is closed (default 30000)");
     object_class_property_add(oc, "connections", "uint64",
                               nvmet_port_get_stat, NULL, NULL, NULL);
     object_class_property_set_description(oc, "connections",
@@ -555,7 +555,8 @@ static void nvmet_port_class_init(ObjectClass *oc, void *data)
     object_class_property_add(oc, "icreq-timeouts", "uint64",
                               nvmet_port_get_stat, NULL, NULL, NULL);
     object_class_property_set_description(oc, "icreq-timeouts",
-        "connections closed without an ICReq in time (read only)");
+        "connections closed without an ICReq or Connect in time "
+        "(read only)");
 }
 
 /* ======================================================================== */

@@ -144,8 +144,8 @@ const NvmetPortConfig *nvmet_port_config(NvmetPort *port);
  *   closed as soon as it is made, before it may send anything;
  * - a connection must have sent its ICReq (on a TLS port: finished the
  *   handshake and sent its ICReq) @ms milliseconds after it was made
- *   (0: the default), else it is closed.  A new timeout applies to
- *   connections made from then on.
+ *   (0: the default), and a successful Connect @ms after its ICReq, else
+ *   it is closed.  A new timeout applies to deadlines set from then on.
  * Each refusal and each timeout is traced and counted.
  */
 #define NVMET_PORT_MAX_CONNECTIONS_DEFAULT  1024

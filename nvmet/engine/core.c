@@ -69,21 +69,33 @@ void nvmet_sq_start(NvmetSq *sq)
     nvmet_update_timer(sq->t);
 }
 
+/*
+ * The ICReq is done: the Connect must follow within the same time (until
+ * nvmet_sq_bind()), or a host could hold the connection by stopping there.
+ */
 void nvmet_sq_setup_done(NvmetSq *sq)
 {
-    /* a later deadline is found when the armed timer fires */
-    sq->setup_deadline = INT64_MAX;
+    sq->setup_icreq_done = true;
+    sq->setup_deadline = sq->port && !sq->closing ?
+                         nvmet_now(sq->t) + port_icreq_timeout(sq->port) :
+                         INT64_MAX;
+    nvmet_update_timer(sq->t);
 }
 
 static void sq_setup_expire(NvmetSq *sq)
 {
+    const char *what = sq->setup_icreq_done ? "Connect after the ICReq" :
+                       "ICReq";
+
     sq->setup_deadline = INT64_MAX;
     if (sq->closing || !sq->port) {
         return;
     }
     sq->port->icreq_timeouts++;
-    trace_nvmet_icreq_timeout(sq->name, port_icreq_timeout(sq->port));
-    nvmet_sq_close(sq, "no ICReq within the ICReq timeout");
+    trace_nvmet_icreq_timeout(sq->name, what, port_icreq_timeout(sq->port));
+    nvmet_sq_close(sq, sq->setup_icreq_done ?
+                   "no Connect within the ICReq timeout" :
+                   "no ICReq within the ICReq timeout");
 }
 
 /*

@@ -35,7 +35,7 @@ static void assert_closed_quietly(TestConn *tc)
 static void test_icreq_timeout(void)
 {
     TestTarget *tt = tt_new();
-    TestConn *idle, *ok, *slow, *quick;
+    TestConn *idle, *ok, *slow, *quick, *no_connect;
     uint8_t icreq[128] = { NVME_TCP_PDU_ICREQ, 0, 128, 0, 128 };
     NvmfCqe cqe;
 
@@ -43,6 +43,10 @@ static void test_icreq_timeout(void)
     ok = tc_new(tt);
     slow = tc_new(tt);
     g_assert_cmpint(nvmf_host_icreq(ok->h, false, false, 0), ==, 0);
+    g_assert_cmpint(nvmf_host_connect(ok->h, 0, 31, 0xffff, TEST_SUBNQN,
+                                      HOSTNQN, test_hostid, 0, 0, &cqe), ==,
+                    0);
+    g_assert_cmphex(cqe.status, ==, 0);
     /* one byte of an ICReq a second: the deadline does not move */
     for (int i = 0; i < 29; i++) {
         g_assert_cmpint(nvmf_host_send_raw(slow->h, icreq + i, 1), ==, 0);
@@ -62,16 +66,33 @@ static void test_icreq_timeout(void)
     g_assert_cmpuint(stats(tt->port).icreq_timeouts, ==, 2);
     g_assert_cmpuint(stats(tt->port).connections, ==, 3);
 
-    /* the connection that sent its ICReq goes on, past the timeout too */
+    /* the connection that sent its ICReq and Connect goes on */
     tt_advance(tt, 3 * NVMET_ICREQ_TIMEOUT_MS_DEFAULT);
     g_assert_false(nvmet_queue_wants_close(ok->q));
-    g_assert_cmpint(nvmf_host_connect(ok->h, 0, 31, 0xffff, TEST_SUBNQN,
-                                      HOSTNQN, test_hostid, 0, 0, &cqe), ==,
-                    0);
-    g_assert_cmphex(cqe.status, ==, 0);
     tc_free(idle);
     tc_free(slow);
     g_assert_cmpuint(stats(tt->port).connections, ==, 1);
+
+    /*
+     * an ICReq, then nothing: the Connect must come within the same time
+     * after the ICReq; a refused Connect does not count
+     */
+    no_connect = tc_new(tt);
+    tt_advance(tt, 20000);
+    g_assert_cmpint(nvmf_host_icreq(no_connect->h, false, false, 0), ==, 0);
+    g_assert_cmpint(nvmf_host_connect(no_connect->h, 0, 31, 0xffff,
+                                      "nqn.2026-11.org.qemu:nonexistent",
+                                      HOSTNQN, test_hostid, 0, 0, &cqe), ==,
+                    0);
+    g_assert_cmphex(cqe.status, !=, 0);
+    tt_advance(tt, NVMET_ICREQ_TIMEOUT_MS_DEFAULT - 1);
+    g_assert_false(nvmet_queue_wants_close(no_connect->q));
+    tt_advance(tt, 1);
+    assert_closed_quietly(no_connect);
+    g_assert_true(tt_trace_has(tt, "no Connect after the ICReq within "
+                               "30000 ms"));
+    g_assert_cmpuint(stats(tt->port).icreq_timeouts, ==, 3);
+    tc_free(no_connect);
 
     /* a shorter timeout, for connections made from now on */
     nvmet_port_set_icreq_timeout(tt->port, 500);
@@ -81,7 +102,7 @@ static void test_icreq_timeout(void)
     tt_advance(tt, 1);
     assert_closed_quietly(quick);
     g_assert_true(tt_trace_has(tt, "no ICReq within 500 ms"));
-    g_assert_cmpuint(stats(tt->port).icreq_timeouts, ==, 3);
+    g_assert_cmpuint(stats(tt->port).icreq_timeouts, ==, 4);
     tc_free(quick);
     g_assert_false(nvmet_queue_wants_close(ok->q));
     tc_free(ok);
@@ -99,6 +120,7 @@ static void test_icreq_timeout_tls(void)
     static const uint8_t hello_start[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01 };
     TestConn *half, *silent, *good;
     GError *err = NULL;
+    NvmfCqe cqe;
 
     nvmet_port_config_init(&pc);
     pc.traddr = "127.0.0.1";
@@ -128,6 +150,10 @@ static void test_icreq_timeout_tls(void)
     good = tc_new_on(tt, port);
     g_assert_cmpint(tc_start_tls(good, identity, key, 32, hash), ==, 0);
     g_assert_cmpint(nvmf_host_icreq(good->h, false, false, 0), ==, 0);
+    g_assert_cmpint(nvmf_host_connect(good->h, 0, 31, 0xffff, TEST_SUBNQN,
+                                      HOSTNQN, test_hostid, 0, 0, &cqe), ==,
+                    0);
+    g_assert_cmphex(cqe.status, ==, 0);
 
     tt_advance(tt, 1999);
     g_assert_false(nvmet_queue_wants_close(half->q));
@@ -184,7 +210,8 @@ static void test_max_connections(void)
     tt_advance(tt, NVMET_ICREQ_TIMEOUT_MS_DEFAULT);
     st = stats(tt->port);
     g_assert_cmpuint(st.connections_refused, ==, 2);
-    g_assert_cmpuint(st.icreq_timeouts, ==, 2);      /* c[1], c[2] */
+    /* c[1], c[2] (no ICReq), again (no Connect) */
+    g_assert_cmpuint(st.icreq_timeouts, ==, 3);
     tc_free(extra);
     for (int i = 0; i < 3; i++) {
         tc_free(c[i]);
