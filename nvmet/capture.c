@@ -207,6 +207,7 @@ static void stream_new(NvmetCapture *cap, NvmetQueue *q, const char *peer)
 {
     NvmetCaptureStream *s = g_new0(NvmetCaptureStream, 1);
     uint32_t n = cap->next_stream++;
+    const char *traddr;
 
     s->cap = cap;
     s->q = q;
@@ -220,8 +221,9 @@ static void stream_new(NvmetCapture *cap, NvmetQueue *q, const char *peer)
         s->port[HOST] = 49152 + n % 16384;
     }
     /* the target: the port's address of the same family, or made up */
-    if (inet_pton(s->v6 ? AF_INET6 : AF_INET, cap->port->traddr,
-                  s->addr[TARGET]) != 1) {
+    traddr = nvmet_port_traddr(cap->port);
+    if (!traddr ||
+        inet_pton(s->v6 ? AF_INET6 : AF_INET, traddr, s->addr[TARGET]) != 1) {
         if (s->v6) {
             inet_pton(AF_INET6, "fd00::1", s->addr[TARGET]);
         } else {

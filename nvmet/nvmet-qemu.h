@@ -8,6 +8,7 @@
 
 #include "qom/object.h"
 #include "io/net-listener.h"
+#include "io/channel-socket.h"
 #include "system/block-backend.h"
 #include "nvmet/engine.h"
 #include "qapi/qapi-types-nvmet.h"
@@ -52,7 +53,8 @@ struct NvmetPortObject {
     NvmetObject parent_obj;
 
     /* properties */
-    char *traddr;
+    SocketAddress *addr;        /* where to listen; NULL: traddr/trsvcid */
+    char *traddr;               /* NULL: the default (see nvmet-tcp.rst) */
     char *trsvcid;
     uint16_t portid;
     uint32_t inline_data_size;
@@ -71,6 +73,9 @@ struct NvmetPortObject {
     NvmetPort *port;
     FILE *keylog;
     QIONetListener *listener;
+    char *unix_path;            /* the UNIX socket this port created */
+    dev_t unix_dev;
+    ino_t unix_ino;
     QTAILQ_HEAD(, NvmetConn) conns;
     unsigned users;             /* subsystems exported on this port */
     NvmetCapture *capture;      /* capture.c */
@@ -108,6 +113,7 @@ struct NvmetHostObject {
     NvmetDhchapGroupList *dhchap_dhgroups;
     char *tls_psk;
     bool tls_psk_compat;
+    uint32_t dhchap_timeout_ms;     /* 0: the engine's default */
 
     NvmetHost *host;
     GPtrArray *subsys_objs;     /* referenced NvmetSubsystemObject */
@@ -136,8 +142,17 @@ NvmetTarget *nvmet_qemu_target(void);
 bool nvmet_qemu_port_listen(NvmetPortObject *p, Error **errp);
 void nvmet_qemu_port_close(NvmetPortObject *p);
 
+/* listen.c */
+bool nvmet_qemu_unix_listen(NvmetPortObject *p, const char *path,
+                            Error **errp);
+void nvmet_qemu_unix_remove(NvmetPortObject *p);
+char *nvmet_qemu_peer_name(QIOChannelSocket *sioc);
+
 /* objects.c: ready objects by id, for references between them and QMP */
 NvmetPortObject *nvmet_port_object_find(const char *id, Error **errp);
+/* the address hosts use (traddr/trsvcid, else what it listens on); NULL */
+const char *nvmet_port_traddr(NvmetPortObject *p);
+const char *nvmet_port_trsvcid(NvmetPortObject *p);
 NvmetSubsystemObject *nvmet_subsystem_object_find(const char *id,
                                                   Error **errp);
 NvmetHostObject *nvmet_host_object_find(const char *id, Error **errp);

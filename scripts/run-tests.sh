@@ -19,6 +19,9 @@
 #   guest-io   only the I/O guest test against QEMU (part of guest)
 #   guest-auth only the DH-HMAC-CHAP guest test (part of guest)
 #   guest-tls  only the TLS / concatenation guest test (part of guest)
+#   guest-demo only the demo's guest test with 4 I/O queues, checking that
+#              QEMU has no TCP socket meanwhile, and a second demo at the
+#              same time (part of guest)
 #   guest-kernels  the TLS / concatenation guest test with older host
 #              kernels: $NVMET_CI_KERNELS (default "6.16": Linux 6.15-6.17
 #              concatenation and nvme-cli 2.13 PSKs); scripts/kernel-matrix.sh
@@ -47,7 +50,7 @@ suites=()
 for a in "$@"; do
     case $a in
         --quick) suites=(unit unit-asan) ;;
-        unit|unit-asan|qtest|soak|guest|guest-io|guest-auth|guest-tls|guest-kernels) suites+=("$a") ;;
+        unit|unit-asan|qtest|soak|guest|guest-io|guest-auth|guest-tls|guest-demo|guest-kernels) suites+=("$a") ;;
         -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown suite '$a'" ;;
     esac
@@ -206,13 +209,56 @@ qtest_suite() {   # [soak]
 }
 
 # ---- guest: the Linux host ----------------------------------------------------
+# The guest reaches the target inside its QEMU without a host TCP port: each
+# port listens on a UNIX socket (mode 0600), and user networking connects
+# every guest connection to 10.0.2.100:PORT to it (guestfwd unix-connect:,
+# scripts/qemu-patches/0002).  The sockets live in $SOCKDIR (guest_prepare).
+SOCKDIR=
+# unix_port ID SOCKET TRSVCID [,"more":"json"]: the -object of such a port
+unix_port() {
+    printf '{"qom-type":"nvmet-port","id":"%s","addr":{"type":"unix","path":"%s"},"traddr":"10.0.2.100","trsvcid":"%s"%s}' \
+        "$1" "$2" "$3" "${4:-}"
+}
+# guestfwd SOCKET TRSVCID: the run.sh option that forwards 10.0.2.100:TRSVCID
+guestfwd() { echo "tcp:10.0.2.100:$2-unix-connect:$1"; }
+
+# qemu_tcp_sockets PATTERN: "LISTENING ALL QEMUS": the TCP sockets of the
+# QEMU processes whose command line has PATTERN (that of a guest test), from
+# /proc/PID/net/tcp* (their network namespace) and their descriptors, and
+# how many such processes there were
+qemu_tcp_sockets() {
+    local pid inodes l=0 a=0 p=0 n
+    for pid in $(pgrep -f -- "$1"); do
+        case $(readlink "/proc/$pid/exe" 2>/dev/null) in
+            */qemu-system-*) ;;
+            *) continue ;;
+        esac
+        p=$((p + 1))
+        inodes=$(ls -l "/proc/$pid/fd" 2>/dev/null |
+                 sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ')
+        [ -n "$inodes" ] || continue
+        n=$(cat "/proc/$pid/net/tcp" "/proc/$pid/net/tcp6" 2>/dev/null |
+            awk -v list="$inodes" '
+                BEGIN { n = split(list, a, " "); for (i = 1; i <= n; i++) ino[a[i]] = 1 }
+                ($10 in ino) { all++; if ($4 == "0A") lst++ }
+                END { print lst + 0, all + 0 }')
+        l=$((l + ${n% *})) a=$((a + ${n#* }))
+    done
+    echo "$l $a $p"
+}
 # guest_run NAME run.sh-args...: count the guest's PASS/FAIL steps
 guest_run() {
     local name=$1; shift
-    local log="$LOGDIR/$name.log" rc p f k
+    local log="$LOGDIR/$name.log"
     log "suite $name${NVMET_GUEST_KERNEL:+ (kernel $NVMET_GUEST_KERNEL)}"
     "$NVMET_TOP/tests/guest/run.sh" "$@" > "$log" 2>&1
-    rc=$?
+    guest_result "$name" $?
+}
+# guest_result NAME RC: record the steps of $LOGDIR/NAME.log, run.sh's
+# status RC
+guest_result() {
+    local name=$1 rc=$2
+    local log="$LOGDIR/$name.log" p f k
     p=$(grep -oE 'GUEST-RESULT: [0-9]+ passed' "$log" | tail -n1 | grep -oE '[0-9]+')
     f=$(grep -oE 'GUEST-RESULT: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n1 |
         grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
@@ -245,8 +291,9 @@ guest_auth() {
         done
     )
     rm -f "$img" && truncate -s 64M "$img"
+    local sock; sock=$SOCKDIR/auth.sock
     args=(-blockdev driver=file,filename="$img",node-name=disk0
-          -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420
+          -object "$(unix_port port0 "$sock" 4420)"
           -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,allow-any-host=off${NVMET_AUTH_SEED:+,seed=$NVMET_AUTH_SEED}
           -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0)
     for n in 1 2 3 4 5; do
@@ -267,6 +314,7 @@ guest_auth() {
     # shellcheck disable=SC2086
     guest_run guest-auth --qemu "$q/qemu-system-x86_64" --test auth \
         --timeout 900 --param subnqn=$nqn --param mib=2 \
+        --param addr=10.0.2.100 --guestfwd "$(guestfwd "$sock" 4420)" \
         ${NVMET_AUTH_PCAP:+--pcap "$NVMET_AUTH_PCAP"} \
         ${NVMET_GUEST_ARGS:-} -- "${args[@]}"
     rm -f "$img"
@@ -301,8 +349,11 @@ guest_tls() {
         compat=",tls-psk-compat=on"
     fi
     # shellcheck disable=SC2086
+    local s0 s1; s0=$SOCKDIR/tls0.sock s1=$SOCKDIR/tls1.sock
     guest_run guest-tls --qemu "$q/qemu-system-x86_64" --test tls \
         --timeout 900 --param subnqn=$nqn --param qsubnqn=$qnqn --param mib=2 \
+        --param addr=10.0.2.100 --guestfwd "$(guestfwd "$s0" 4420)" \
+        --guestfwd "$(guestfwd "$s1" 4421)" \
         ${NVMET_GUEST_ARGS:-} -- \
         -blockdev driver=file,filename="$img",node-name=disk0 \
         -blockdev driver=null-co,size=16777216,read-zeroes=on,node-name=null0 \
@@ -312,8 +363,8 @@ guest_tls() {
         -object secret,id=psk384,file="$kdir/TLS_PSK384" \
         -object secret,id=h4key,file="$kdir/TLS_H4_KEY" \
         -object secret,id=h4ckey,file="$kdir/TLS_H4_CKEY" \
-        -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420,tls=allowed,tls-keylog="$keylog" \
-        -object nvmet-port,id=port1,traddr=127.0.0.1,trsvcid=4421,tls=required \
+        -object "$(unix_port port0 "$s0" 4420 ',"tls":"allowed","tls-keylog":"'"$keylog"'"')" \
+        -object "$(unix_port port1 "$s1" 4421 ',"tls":"required"')" \
         -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,ports=port1 \
         -object nvmet-subsystem,id=sub1,nqn=$qnqn,ports=port0,quirk-free-tls-key=on \
         -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
@@ -373,7 +424,81 @@ guest_tls() {
     rm -rf "$kdir"
 }
 
+# The demo's guest test (tests/guest/demo.sh) as the issue of UNIX-socket
+# ports asks for it: discovery gives the advertised 10.0.2.100, 4 I/O
+# queues (4 vCPUs), DH-HMAC-CHAP + --concat + REPLACETLSPSK, verified I/O,
+# all through guestfwd unix-connect: while the QEMU process is watched
+# from the host side: it must have no TCP socket at all, listening or not.
+guest_demo() {
+    local q=$NVMET_BUILD/qemu/build img=$LOGDIR/demo-disk.img
+    local sock kdir=$LOGDIR/demo-keys watch=$LOGDIR/guest-demo.tcp
+    local nqn=nqn.2026-11.org.qemu:demo wpid twin samples listening all
+    local hnqn=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000002
+    sock=$SOCKDIR/demo.sock
+    rm -rf "$kdir" && mkdir -m 0700 "$kdir"
+    (
+        . "$NVMET_TOP/tests/guest/data/auth-keys.sh"
+        printf '%s' "$AUTH_H2_KEY" > "$kdir/host.key"
+        printf '%s' "$AUTH_H2_CKEY" > "$kdir/ctrl.key"
+    )
+    rm -f "$img" && truncate -s 64M "$img"
+    # every 0.5 s: "LISTENING ALL" TCP sockets of the guest's QEMU
+    ( while :; do qemu_tcp_sockets "$sock"; sleep 0.5; done ) > "$watch" &
+    wpid=$!
+    # a second demo at the same time, on a socket of its own (its own
+    # disk, one vCPU, the host's queue count): two demos on one machine
+    # do not meet
+    rm -f "$img.2" && truncate -s 64M "$img.2"
+    "$NVMET_TOP/tests/guest/run.sh" --qemu "$q/qemu-system-x86_64" \
+        --test demo --timeout 900 --smp 1 --param subnqn=$nqn --param mib=2 \
+        --param addr=10.0.2.100 --guestfwd "$(guestfwd "$sock.2" 4420)" \
+        ${NVMET_GUEST_ARGS:-} -- \
+        -blockdev driver=file,filename="$img.2",node-name=disk0 \
+        -object secret,id=hostkey,file="$kdir/host.key" \
+        -object secret,id=ctrlkey,file="$kdir/ctrl.key" \
+        -object "$(unix_port port0 "$sock.2" 4420 ',"tls":"allowed"')" \
+        -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0 \
+        -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
+        -object nvmet-host,id=host0,nqn=$hnqn,subsystems=sub0,dhchap-secret=hostkey,dhchap-ctrl-secret=ctrlkey \
+        > "$LOGDIR/guest-demo-twin.log" 2>&1 &
+    twin=$!
+    guest_run guest-demo --qemu "$q/qemu-system-x86_64" --test demo \
+        --timeout 900 --smp 4 --param subnqn=$nqn --param mib=4 \
+        --param addr=10.0.2.100 --param io_queues=4 \
+        --guestfwd "$(guestfwd "$sock" 4420)" ${NVMET_GUEST_ARGS:-} -- \
+        -blockdev driver=file,filename="$img",node-name=disk0 \
+        -object secret,id=hostkey,file="$kdir/host.key" \
+        -object secret,id=ctrlkey,file="$kdir/ctrl.key" \
+        -object "$(unix_port port0 "$sock" 4420 ',"tls":"allowed"')" \
+        -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0 \
+        -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
+        -object nvmet-host,id=host0,nqn=$hnqn,subsystems=sub0,dhchap-secret=hostkey,dhchap-ctrl-secret=ctrlkey,dhchap-hashes=sha256,dhchap-dhgroups=ffdhe3072
+    kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null
+    wait "$twin"
+    guest_result guest-demo-twin $?
+    # samples while the guest's QEMU ran
+    samples=$(awk '$3 > 0' "$watch" | grep -c .)
+    listening=$(awk '{ if ($1 > m) m = $1 } END { print m + 0 }' "$watch")
+    all=$(awk '{ if ($2 > m) m = $2 } END { print m + 0 }' "$watch")
+    if [ "$samples" -gt 10 ] && [ "$listening" = 0 ] && [ "$all" = 0 ]; then
+        record guest-demo-host 1 0
+    else
+        echo "FAIL: the guest's QEMU had TCP sockets (max $listening listening, $all in all, $samples samples)" >&2
+        record guest-demo-host 0 1
+    fi
+    # QEMU's exit removed its socket
+    if [ -e "$sock" ]; then
+        echo "FAIL: $sock was not removed" >&2
+        record guest-demo-socket 0 1
+    else
+        record guest-demo-socket 1 0
+    fi
+    rm -f "$img" "$img.2"
+    rm -rf "$kdir"
+}
+
 guest_prepare() {
+    [ -n "$SOCKDIR" ] || SOCKDIR=$(mktemp -d "${TMPDIR:-/tmp}/nvmet-tests.XXXXXX")
     if ! use_private_gnutls; then
         record guest 0 1 "GnuTLS build failed"
         return 1
@@ -408,13 +533,15 @@ guest_io() {
     local q=$NVMET_BUILD/qemu/build
     local img=$LOGDIR/guest-disk.img nqn=nqn.2026-11.org.qemu:tests
     rm -f "$img" "$img.2" && truncate -s 64M "$img" && truncate -s 32M "$img.2"
+    local sock; sock=$SOCKDIR/io.sock
     guest_run guest-nvme-io-qemu --qemu "$q/qemu-system-x86_64" \
         --test nvme-io --timeout 900 --param subnqn=$nqn --param mib=8 \
-        --param ns2=2 -- \
+        --param ns2=2 --param addr=10.0.2.100 \
+        --guestfwd "$(guestfwd "$sock" 4420)" -- \
         -blockdev driver=file,filename="$img",node-name=disk0 \
         -blockdev driver=null-co,size=33554432,read-zeroes=on,node-name=null0 \
         -blockdev driver=raw,file.driver=file,file.filename="$img.2",node-name=disk1 \
-        -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420 \
+        -object "$(unix_port port0 "$sock" 4420)" \
         -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,allow-any-host=on \
         -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
         -object nvmet-namespace,id=ns2,subsystem=sub0,nsid=2,node-name=disk1,block-size=4096 \
@@ -429,6 +556,7 @@ guest_suite() {
     guest_io
     guest_auth
     guest_tls
+    guest_demo
 
     # the same against qemu-storage-daemon: the guest's QEMU has no target
     rm -f "$img" && truncate -s 64M "$img"
@@ -482,9 +610,11 @@ for s in "${suites[@]}"; do
         guest-kernels) guest_kernels ;;
         guest-auth) guest_prepare && guest_auth ;;
         guest-tls) guest_prepare && guest_tls ;;
+        guest-demo) guest_prepare && guest_demo ;;
     esac
 done
 
+[ -n "$SOCKDIR" ] && rm -rf "$SOCKDIR"
 echo
 echo "Per suite (logs in $LOGDIR):"
 printf '  %s\n' "${summary[@]}"

@@ -205,6 +205,15 @@ bool nvmet_host_set_dhchap_keys(NvmetHost *host, const char *host_key,
  */
 void nvmet_host_set_dhchap_allowed(NvmetHost *host, uint32_t hashes,
                                    uint32_t dhgroups);
+#define NVMET_DHCHAP_TIMEOUT_MS_DEFAULT 120000
+
+/*
+ * How long the target waits for each message of the host's
+ * authentication transactions, and for a queue of the host that must
+ * authenticate to do so after its Connect (then the queue is closed);
+ * 0: the default, 120 s.  Applies from the next message on.
+ */
+void nvmet_host_set_dhchap_timeout(NvmetHost *host, uint32_t ms);
 
 /*
  * Make the random choices of the target for queues of this subsystem
@@ -281,7 +290,10 @@ NvmetQueue *nvmet_queue_new(NvmetPort *port, const char *peer, void *opaque);
  */
 void nvmet_queue_release(NvmetQueue *q);
 
-/* Feed bytes received from the peer.  All bytes are consumed. */
+/*
+ * Feed bytes received from the peer.  All bytes are consumed; once the
+ * engine closed the queue (nvmet_queue_wants_close()) they are dropped.
+ */
 void nvmet_queue_input(NvmetQueue *q, const void *buf, size_t len);
 
 /*

@@ -36,8 +36,6 @@
 #include "target.h"
 #include "trace.h"
 
-#define DEFAULT_AUTH_TIMEOUT_MS  (120 * 1000)
-
 static const char *reason_str(uint8_t r)
 {
     switch (r) {
@@ -139,33 +137,77 @@ void nvmet_auth_clear_exchange(NvmetSqAuth *a)
 }
 
 /*
- * How long the target waits for the host's next message of a transaction.
- * Not KATO: a TCG guest may need several seconds for one ffdhe8192 value,
- * far beyond the Linux host's 5 s default KATO.
+ * How long the target waits for the host's next message: the host's
+ * dhchap-timeout, 120 s by default (nvmet's fallback when KATO is 0).  Not
+ * KATO: a TCG guest may need several seconds for one ffdhe8192 value, far
+ * beyond the Linux host's 5 s default KATO.
  */
 static int64_t auth_timeout_ms(NvmetSq *sq)
 {
-    return DEFAULT_AUTH_TIMEOUT_MS;
+    NvmetHost *h = sq->ctrl ? nvmet_target_find_host(sq->t,
+                                                     sq->ctrl->hostnqn) :
+                   NULL;
+
+    return h && h->auth_timeout_ms ? h->auth_timeout_ms :
+           NVMET_DHCHAP_TIMEOUT_MS_DEFAULT;
 }
 
-static void arm_timeout(NvmetSq *sq)
+static bool auth_pending(NvmetSqAuth *a)
 {
-    sq->auth.deadline = nvmet_now(sq->t) + auth_timeout_ms(sq);
+    return a->required && !a->authenticated;
+}
+
+/*
+ * The timeout runs while a transaction waits for the host's next message,
+ * and while a queue that must authenticate has not (from its Connect on):
+ * an unauthenticated host cannot hold a queue longer than that.  Every
+ * message of the host restarts it.
+ */
+static void auth_rearm(NvmetSq *sq)
+{
+    NvmetSqAuth *a = &sq->auth;
+
+    if (sq->closing || (a->step == AUTH_STEP_IDLE && !auth_pending(a))) {
+        a->deadline = INT64_MAX;
+        return;
+    }
+    a->deadline = nvmet_now(sq->t) + auth_timeout_ms(sq);
     nvmet_update_timer(sq->t);
+}
+
+void nvmet_auth_connected(NvmetSq *sq)
+{
+    auth_rearm(sq);
 }
 
 void nvmet_auth_expire(NvmetSq *sq)
 {
     NvmetSqAuth *a = &sq->auth;
+    int64_t ms = auth_timeout_ms(sq);
+    bool started = a->step != AUTH_STEP_IDLE;
 
-    trace_nvmet_auth_timeout(sq->name, a->tid, auth_timeout_ms(sq),
-                             step_str(a->step));
+    if (started) {
+        trace_nvmet_auth_timeout(sq->name, a->tid, ms, step_str(a->step));
+    }
     nvmet_auth_clear_exchange(a);
-    a->failures++;
-    auth_failure_event(sq, NVMET_AUTH_FAIL_BY_TIMEOUT, 0,
-                       "the host's next message did not come in time");
+    if (started) {
+        /* a transaction that never started did not fail */
+        a->failures++;
+        auth_failure_event(sq, NVMET_AUTH_FAIL_BY_TIMEOUT, 0,
+                           "the host's next message did not come in time");
+    }
     set_step(sq, AUTH_STEP_IDLE);
     a->tid_valid = false;
+    if (sq->closing) {
+        return;
+    }
+    if (auth_pending(a)) {
+        /* it can do nothing but authenticate, and did not: drop it */
+        trace_nvmet_auth_timeout_close(sq->name, ms, a->failures);
+        nvmet_sq_close(sq, "not authenticated within the authentication "
+                       "timeout");
+        return;
+    }
     /* the keep-alive timer waited for the transaction; it restarts now */
     if (sq->ctrl) {
         nvmet_ctrl_keep_alive(sq->ctrl);
@@ -779,11 +821,7 @@ void nvmet_exec_auth_send(NvmetReq *req)
         return;
     }
     auth_send(sq, req->buf, tl);
-    if (sq->auth.step == AUTH_STEP_IDLE) {
-        sq->auth.deadline = INT64_MAX;
-    } else {
-        arm_timeout(sq);
-    }
+    auth_rearm(sq);
     nvmet_req_complete(req, NVME_SC_SUCCESS);
 }
 
@@ -877,7 +915,6 @@ static bool auth_receive(NvmetSq *sq, uint8_t *m, uint32_t al)
             return false;
         }
         set_step(sq, AUTH_STEP_REPLY);
-        arm_timeout(sq);
         break;
     case AUTH_STEP_SUCCESS1:
         if (!build_success1(sq, m, al)) {
@@ -885,7 +922,6 @@ static bool auth_receive(NvmetSq *sq, uint8_t *m, uint32_t al)
         }
         if (a->bidi) {
             set_step(sq, AUTH_STEP_SUCCESS2);
-            arm_timeout(sq);
         } else {
             /* done; the secrets of this exchange are not needed any more */
             nvmet_auth_clear_exchange(a);
@@ -897,14 +933,12 @@ static bool auth_receive(NvmetSq *sq, uint8_t *m, uint32_t al)
     case AUTH_STEP_FAILURE1:
         build_failure1(sq, m);
         set_step(sq, AUTH_STEP_IDLE);
-        a->deadline = INT64_MAX;
         break;
     default:
         /* nothing to receive now: the transaction is broken */
         fail1(sq, NVME_AUTH_FAIL_FAILED, "receive with no message due");
         build_failure1(sq, m);
         set_step(sq, AUTH_STEP_IDLE);
-        a->deadline = INT64_MAX;
         break;
     }
     return true;
@@ -933,8 +967,10 @@ void nvmet_exec_auth_recv(NvmetReq *req)
         /* too small to hold the message: the host may retry */
         req->err_pel = NVME_AUTH_SQE_TL;
         trace_nvmet_auth_buffer_small(sq->name, al);
+        auth_rearm(sq);
         nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
         return;
     }
+    auth_rearm(sq);
     nvmet_req_complete(req, NVME_SC_SUCCESS);
 }

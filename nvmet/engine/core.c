@@ -1,12 +1,16 @@
 /*
  * NVMe-oF target engine, request core: where commands start.
  *
- * nvmet_req_execute() is the one door every command goes through: it
- * routes the command to its command set (fabrics, admin, discovery or
- * NVM I/O), and on the way applies the single authentication gate — on a
- * queue whose host must authenticate (Connect ATR), nothing but Connect,
- * the authentication commands and Disconnect runs before it has — and
- * restarts the keep-alive timer.  SQs are set up and torn down here too.
+ * nvmet_req_init() is the one door every command goes through, as soon
+ * as its capsule arrived and before the transport fetches any data for
+ * it: it routes the command to its command set (fabrics, admin, discovery
+ * or NVM I/O) and applies the single authentication gate — on a queue
+ * whose host must authenticate (Connect ATR), nothing but Connect, the
+ * authentication commands and Disconnect gets past it before the queue
+ * has, so an unauthenticated host cannot make the target ask for (R2T)
+ * or buffer any data.  nvmet_req_execute() then runs the command once its
+ * data is in place and restarts the keep-alive timer.  SQs are set up and
+ * torn down here too.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -128,35 +132,6 @@ void nvmet_sq_release(NvmetSq *sq)
 
 /* ---- command start ------------------------------------------------------- */
 
-bool nvmet_req_init(NvmetReq *req)
-{
-    NvmetSq *sq = req->sq;
-    uint8_t flags = req->sqe[NVME_SQE_FLAGS];
-
-    req->opc = req->sqe[NVME_SQE_OPC];
-    req->cid = nvmet_ld16(req->sqe + NVME_SQE_CID);
-    req->nsid = nvmet_ld32(req->sqe + NVME_SQE_NSID);
-    req->err_pel = 0xffff;
-
-    /* every command fetched advances the SQ head */
-    sq->sqhd = (sq->sqhd + 1) % (sq->sqsize ? sq->sqsize :
-                                 NVMET_ADMIN_MAX_SQSIZE);
-    req->sqhd = sq->sqhd;
-
-    trace_nvmet_cmd(sq->name, req->cid, req->opc, req->nsid,
-                    nvmet_sqe_dw(req, NVME_SQE_CDW10),
-                    nvmet_ld32(req->sqe + NVME_SQE_DPTR + NVME_SGL_LEN));
-
-    if ((flags & NVME_SQE_FLAGS_PSDT_MASK) == 0 ||
-        (flags & NVME_SQE_FLAGS_FUSE_MASK)) {
-        /* fabrics carry SGLs only, and we do not support fused operations */
-        req->err_pel = NVME_SQE_FLAGS;
-        nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
-        return false;
-    }
-    return true;
-}
-
 /*
  * Where a command goes, and what it needs on the way: whether it waits
  * for the queue to authenticate, and whether it counts as host activity
@@ -237,29 +212,74 @@ static bool route(NvmetReq *req, NvmetRoute *r)
     return true;
 }
 
+/*
+ * The command's capsule has arrived (with its in-capsule data, if any):
+ * account for it in the SQ head, check what every command must get right,
+ * route it and pass it through the authentication gate.  Only then may
+ * the transport fetch its data (R2T) or charge a buffer to the queue.
+ */
+bool nvmet_req_init(NvmetReq *req)
+{
+    NvmetSq *sq = req->sq;
+    uint8_t flags = req->sqe[NVME_SQE_FLAGS];
+    NvmetRoute r = { 0 };
+
+    req->opc = req->sqe[NVME_SQE_OPC];
+    req->cid = nvmet_ld16(req->sqe + NVME_SQE_CID);
+    req->nsid = nvmet_ld32(req->sqe + NVME_SQE_NSID);
+    req->err_pel = 0xffff;
+
+    /* every command fetched advances the SQ head */
+    sq->sqhd = (sq->sqhd + 1) % (sq->sqsize ? sq->sqsize :
+                                 NVMET_ADMIN_MAX_SQSIZE);
+    req->sqhd = sq->sqhd;
+
+    trace_nvmet_cmd(sq->name, req->cid, req->opc, req->nsid,
+                    nvmet_sqe_dw(req, NVME_SQE_CDW10),
+                    nvmet_ld32(req->sqe + NVME_SQE_DPTR + NVME_SGL_LEN));
+
+    if ((flags & NVME_SQE_FLAGS_PSDT_MASK) == 0 ||
+        (flags & NVME_SQE_FLAGS_FUSE_MASK)) {
+        /* fabrics carry SGLs only, and we do not support fused operations */
+        req->err_pel = NVME_SQE_FLAGS;
+        nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
+        return false;
+    }
+    if (!route(req, &r)) {
+        return false;
+    }
+    /* the authentication gate */
+    if (r.needs_auth && sq->auth.required && !sq->auth.authenticated) {
+        trace_nvmet_cmd_unauthenticated(sq->name, req->cid, req->opc,
+                                        nvmet_ld32(req->sqe + NVME_SQE_DPTR +
+                                                   NVME_SGL_LEN));
+        nvmet_req_complete(req, NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
+        return false;
+    }
+    req->exec = r.exec;
+    req->keep_alive = r.keep_alive;
+    return true;
+}
+
+/* The command's data is in place: run it (routed by nvmet_req_init()). */
 void nvmet_req_execute(NvmetReq *req)
 {
     NvmetSq *sq = req->sq;
-    NvmetRoute r = { 0 };
 
     req->state = REQ_EXEC;
+    if (sq->closing) {
+        /* its data came in while the queue was being closed: end silently */
+        nvmet_req_complete(req, NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR);
+        return;
+    }
     if (req->ddgst_error) {
         nvmet_req_complete(req, NVME_SC_TRANSIENT_TR_ERR);
         return;
     }
-    if (!route(req, &r)) {
-        return;
-    }
-    /* the authentication gate */
-    if (r.needs_auth && sq->auth.required && !sq->auth.authenticated) {
-        trace_nvmet_cmd_unauthenticated(sq->name, req->cid, req->opc);
-        nvmet_req_complete(req, NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
-        return;
-    }
-    if (r.keep_alive) {
+    if (req->keep_alive && sq->ctrl) {
         nvmet_ctrl_keep_alive(sq->ctrl);
     }
-    r.exec(req);
+    req->exec(req);
 }
 
 /* ---- deadlines ----------------------------------------------------------- */

@@ -75,6 +75,8 @@ struct NvmetReq {
     uint8_t opc;
     uint32_t nsid;
     NvmetNs *ns;                /* referenced */
+    NvmetReqFn *exec;           /* the handler nvmet_req_init() routed to */
+    bool keep_alive;            /* the command restarts the keep-alive timer */
 
     /* data */
     bool h2c;                   /* host-to-controller data */

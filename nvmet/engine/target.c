@@ -598,6 +598,11 @@ void nvmet_host_set_dhchap_allowed(NvmetHost *host, uint32_t hashes,
     host->allowed_groups = dhgroups;
 }
 
+void nvmet_host_set_dhchap_timeout(NvmetHost *host, uint32_t ms)
+{
+    host->auth_timeout_ms = ms;
+}
+
 bool nvmet_host_set_tls_psk(NvmetHost *host, const char *interchange,
                             GError **errp)
 {

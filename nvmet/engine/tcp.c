@@ -993,6 +993,15 @@ static void tls_input(NvmetQueue *q)
 void nvmet_queue_input(NvmetQueue *q, const void *buf, size_t len)
 {
     q->wire_rx += len;
+    if (q->sq.closing) {
+        /*
+         * The engine ended the connection (and its port may be gone, see
+         * nvmet_port_free()): whatever still arrives, cleartext or TLS
+         * records, is dropped unread.
+         */
+        trace_nvmet_queue_input_dropped(q->sq.name, len);
+        return;
+    }
     if (nvmet_tls_input(&q->tls, buf, len)) {
         tls_input(q);
     } else {

@@ -2129,6 +2129,16 @@ static void tls_handshake_check(FuzzConn *c, int ret)
         check_fail(c, "TLS handshake with a PSK the engine must refuse "
                    "succeeded");
     }
+    /* a refusal comes with the fatal alert RFC 8446 has for it */
+    if (!t->valid && ret < 0 && !fuzz_tls_err_is_alert(ret)) {
+        check_fail(c, "TLS handshake refused without an alert: %s",
+                   fuzz_tls_strerror(ret));
+    }
+    if (!t->valid && fuzz_tls_err_is_alert(ret) &&
+        !fuzz_tls_alert_is_psk_refusal(fuzz_tls_alert_received(t->tc))) {
+        check_fail(c, "TLS handshake refused with alert %d",
+                   fuzz_tls_alert_received(t->tc));
+    }
 }
 
 /*

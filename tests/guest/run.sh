@@ -23,6 +23,10 @@
 #   --pcap FILE        dump the guest NIC's traffic to FILE (filter-dump)
 #   --hostfwd SPEC     add hostfwd=SPEC to the user netdev, e.g.
 #                      tcp:127.0.0.1:4420-:4420 (repeatable)
+#   --guestfwd SPEC    add guestfwd=SPEC to the user netdev, e.g. the
+#                      target on a UNIX socket as 10.0.2.100:4420:
+#                      "tcp:10.0.2.100:4420-unix-connect:PATH"
+#                      (scripts/qemu-patches/0002; repeatable)
 #   --dmesg            print the guest kernel log at the end (nvmet.dmesg=1)
 #   --shell            after the test, give an interactive guest shell
 #                      (nvmet.shell=1; console attached to this terminal)
@@ -88,6 +92,9 @@ while [ $# -gt 0 ]; do
         --smp) smp=${2:?}; shift 2 ;;
         --pcap) pcap=${2:?}; shift 2 ;;
         --hostfwd) netopts="$netopts,hostfwd=${2:?}"; shift 2 ;;
+        --guestfwd)
+            # QemuOpts: a comma in the value must be doubled
+            netopts="$netopts,guestfwd=${2//,/,,}"; shift 2 ;;
         --log) logfile=${2:?}; shift 2 ;;
         --dmesg) dmesg=1; shift ;;
         --shell) shell=1; shift ;;

@@ -709,18 +709,38 @@ static void test_connect_sqhd(void)
     tt_free(tt);
 }
 
-/* A command waiting for its data (R2T) when Connect arrives */
+/*
+ * A command waiting for its data (R2T) when Connect arrives.  Before
+ * Connect only another Connect can wait for data: everything else is
+ * refused at once, before an R2T.
+ */
 static void test_connect_outstanding(void)
 {
     TestTarget *tt = tt_new();
     TestConn *tc = tc_new(tt);
-    uint8_t sqe[64], data[512] = { 0 };
+    uint8_t sqe[64], data[NVME_CONNECT_DATA_LEN] = { 0 };
     NvmfCqe cqe;
     int cid;
 
     g_assert_cmpint(nvmf_host_icreq(tc->h, false, false, 0), ==, 0);
+    /* Set Features with data by R2T: refused without asking for the data */
     nvmf_sqe_init(sqe, NVME_ADM_SET_FEATURES, 0);
     nvmet_st32(sqe + NVME_SQE_CDW10, NVME_FEAT_HOST_BEHAVIOR);
+    cid = nvmf_host_send_cmd(tc->h, sqe, data, 512, NULL, 0);
+    g_assert_cmpint(cid, >, 0);
+    g_assert_cmpint(nvmf_host_wait(tc->h, cid, &cqe), ==, 0);
+    g_assert_cmphex(cqe.status, ==, NVME_SC_CMD_SEQ_ERROR | DNR);
+    g_assert_true(tt_trace_has(tt, "before Connect"));
+    g_assert_false(tt_trace_has(tt, "R2T"));
+
+    /* a Connect whose data comes by R2T, then an in-capsule one */
+    nvmf_sqe_init(sqe, NVME_FABRICS_COMMAND, 0);
+    sqe[NVME_SQE_FCTYPE] = NVME_FCTYPE_CONNECT;
+    nvmet_st16(sqe + NVME_CONNECT_SQSIZE, 31);
+    memcpy(data + NVME_CONNECT_DATA_HOSTID, test_hostid, 16);
+    nvmet_st16(data + NVME_CONNECT_DATA_CNTLID, 0xffff);
+    strcpy((char *)data + NVME_CONNECT_DATA_SUBNQN, TEST_SUBNQN);
+    strcpy((char *)data + NVME_CONNECT_DATA_HOSTNQN, TEST_HOSTNQN);
     cid = nvmf_host_send_cmd(tc->h, sqe, data, sizeof(data), NULL, 0);
     g_assert_cmpint(cid, >, 0);
     g_assert_cmpint(nvmf_host_connect(tc->h, 0, 31, 0xffff, TEST_SUBNQN,
@@ -728,14 +748,9 @@ static void test_connect_outstanding(void)
                     ==, 0);
     g_assert_cmphex(cqe.status, ==, NVME_SC_CMD_SEQ_ERROR | DNR);
     g_assert_true(tt_trace_has(tt, "other commands outstanding"));
-    /* the early command itself fails: there is no controller */
+    g_assert_true(tt_trace_has(tt, "R2T"));
+    /* the first one got its data meanwhile and connects */
     g_assert_cmpint(nvmf_host_wait(tc->h, cid, &cqe), ==, 0);
-    g_assert_cmphex(cqe.status, ==, NVME_SC_CMD_SEQ_ERROR | DNR);
-    g_assert_true(tt_trace_has(tt, "before Connect"));
-    /* now Connect works */
-    g_assert_cmpint(nvmf_host_connect(tc->h, 0, 31, 0xffff, TEST_SUBNQN,
-                                      TEST_HOSTNQN, test_hostid, 0, 0, &cqe),
-                    ==, 0);
     g_assert_cmphex(cqe.status, ==, 0);
     tc_free(tc);
     tt_free(tt);
