@@ -65,6 +65,8 @@ struct NvmetPortObject {
     bool sqflow_disable;
     int tls;                    /* NvmetTlsMode */
     char *tls_keylog;
+    uint32_t max_connections;   /* 0: the engine's default */
+    uint32_t icreq_timeout_ms;  /* 0: the engine's default */
     char *pcap;
 
     /* state */

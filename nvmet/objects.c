@@ -338,6 +338,8 @@ static bool nvmet_port_complete(NvmetObject *obj, Error **errp)
         nvmet_qemu_port_close(p);
         return false;
     }
+    nvmet_port_set_max_connections(p->port, p->max_connections);
+    nvmet_port_set_icreq_timeout(p->port, p->icreq_timeout_ms);
     p->portid = cfg.portid;
     if (p->portid >= nvmet_next_portid) {
         nvmet_next_portid = p->portid + 1;
@@ -526,6 +528,71 @@ static void nvmet_port_set_tls(Object *obj, int value, Error **errp)
     }
 }
 
+/*
+ * max-connections and icreq-timeout-ms: the engine's default until set;
+ * they may change at run time (a new timeout applies to connections made
+ * from then on, a lower cap to the next connection).
+ */
+static void nvmet_port_get_limit(Object *obj, Visitor *v, const char *name,
+                                 void *opaque, Error **errp)
+{
+    NvmetPortObject *p = NVMET_PORT(obj);
+    uint32_t val;
+
+    if (g_str_equal(name, "max-connections")) {
+        val = p->max_connections ? p->max_connections :
+              NVMET_PORT_MAX_CONNECTIONS_DEFAULT;
+    } else {
+        val = p->icreq_timeout_ms ? p->icreq_timeout_ms :
+              NVMET_ICREQ_TIMEOUT_MS_DEFAULT;
+    }
+    visit_type_uint32(v, name, &val, errp);
+}
+
+static void nvmet_port_set_limit(Object *obj, Visitor *v, const char *name,
+                                 void *opaque, Error **errp)
+{
+    NvmetPortObject *p = NVMET_PORT(obj);
+    uint32_t val;
+
+    if (!visit_type_uint32(v, name, &val, errp)) {
+        return;
+    }
+    if (!val) {
+        error_setg(errp, "nvmet-port '%s': %s must be at least 1",
+                   nvmet_object_id(obj), name);
+        return;
+    }
+    if (g_str_equal(name, "max-connections")) {
+        p->max_connections = val;
+        if (p->port) {
+            nvmet_port_set_max_connections(p->port, val);
+        }
+    } else {
+        p->icreq_timeout_ms = val;
+        if (p->port) {
+            nvmet_port_set_icreq_timeout(p->port, val);
+        }
+    }
+}
+
+/* Read-only counters of the limits above, and the live connections. */
+static void nvmet_port_get_stat(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    NvmetPortObject *p = NVMET_PORT(obj);
+    NvmetPortStats st = { 0 };
+    uint64_t val;
+
+    if (p->port) {
+        nvmet_port_get_stats(p->port, &st);
+    }
+    val = g_str_equal(name, "connections") ? st.connections :
+          g_str_equal(name, "connections-refused") ? st.connections_refused :
+          st.icreq_timeouts;
+    visit_type_uint64(v, name, &val, errp);
+}
+
 static void nvmet_port_class_init(ObjectClass *oc, void *data)
 {
     UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
@@ -587,6 +654,31 @@ static void nvmet_port_class_init(ObjectClass *oc, void *data)
                                   nvmet_port_set_pcap);
     object_class_property_set_description(oc, "pcap",
         "pcap file for a decrypted capture of every connection");
+    object_class_property_add(oc, "max-connections", "uint32",
+                              nvmet_port_get_limit, nvmet_port_set_limit,
+                              NULL, NULL);
+    object_class_property_set_description(oc, "max-connections",
+        "live connections on this port; the next one is closed at once "
+        "(default 1024)");
+    object_class_property_add(oc, "icreq-timeout-ms", "uint32",
+                              nvmet_port_get_limit, nvmet_port_set_limit,
+                              NULL, NULL);
+    object_class_property_set_description(oc, "icreq-timeout-ms",
+        "time a new connection has for its ICReq (TLS handshake included), "
+        "then for its Connect, in ms; then it is closed (default 30000)");
+    object_class_property_add(oc, "connections", "uint64",
+                              nvmet_port_get_stat, NULL, NULL, NULL);
+    object_class_property_set_description(oc, "connections",
+        "live connections (read only)");
+    object_class_property_add(oc, "connections-refused", "uint64",
+                              nvmet_port_get_stat, NULL, NULL, NULL);
+    object_class_property_set_description(oc, "connections-refused",
+        "connections closed over max-connections (read only)");
+    object_class_property_add(oc, "icreq-timeouts", "uint64",
+                              nvmet_port_get_stat, NULL, NULL, NULL);
+    object_class_property_set_description(oc, "icreq-timeouts",
+        "connections closed without an ICReq or Connect in time "
+        "(read only)");
 }
 
 /* ======================================================================== */

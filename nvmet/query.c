@@ -90,6 +90,13 @@ static NvmetPortInfoList *query_ports(void)
         info->trsvcid = g_strdup(nvmet_port_trsvcid(p) ?: "");
         info->tls = p->tls;
         nvmet_port_foreach_queue(p->port, count_queue_cb, &info->connections);
+        if (p->port) {
+            NvmetPortStats st;
+
+            nvmet_port_get_stats(p->port, &st);
+            info->connections_refused = st.connections_refused;
+            info->icreq_timeouts = st.icreq_timeouts;
+        }
         info->capture = nvmet_capture_info(p);
         QAPI_LIST_APPEND(tail, info);
     }

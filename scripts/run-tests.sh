@@ -32,6 +32,10 @@
 #              quick subset (scripts/blktests.sh --quick: 8 tests, 5 to 15
 #              minutes depending on the load);
 #              scripts/blktests.sh alone runs the whole group
+#   soak       not in the default list (minutes): the qtest's slow tests
+#              (-m slow), 1000 REPLACETLSPSK on one controller with QEMU's
+#              RSS and the time per rotation checked; NVMET_SOAK_ROTATIONS
+#              changes the count (at least 200)
 # --quick: unit suites only.
 # NVMET_GUEST_ARGS: extra tests/guest/run.sh options for the guest tests
 #   (debugging, e.g. "--dmesg --param hosts=5").
@@ -52,7 +56,7 @@ suites=()
 for a in "$@"; do
     case $a in
         --quick) suites=(unit unit-asan) ;;
-        unit|unit-asan|qtest|guest|guest-io|guest-auth|guest-tls|guest-demo|guest-faults|guest-kernels|blktests) suites+=("$a") ;;
+        unit|unit-asan|qtest|soak|guest|guest-io|guest-auth|guest-tls|guest-demo|guest-faults|guest-kernels|blktests) suites+=("$a") ;;
         -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown suite '$a'" ;;
     esac
@@ -180,7 +184,12 @@ unit_suite() {   # NAME BUILDDIR [meson options]
 }
 
 # ---- qtest -------------------------------------------------------------------
-qtest_suite() {
+qtest_suite() {   # [soak]
+    local name=qtest-nvmet-tcp args=(-k) limit=600
+    if [ "${1:-}" = soak ]; then
+        # only the slow tests: the soak
+        name=soak-nvmet-tcp args=(-m slow -p /x86_64/nvmet-tcp/soak) limit=3600
+    fi
     if ! use_private_gnutls; then
         record qtest 0 1 "GnuTLS build failed"
         return
@@ -198,9 +207,11 @@ qtest_suite() {
      QTEST_QEMU_BINARY=./qemu-system-x86_64 \
      QTEST_QEMU_STORAGE_DAEMON_BINARY=./storage-daemon/qemu-storage-daemon \
      NVMET_REQUIRE_TSHARK=1 \
-     timeout 600 ./tests/qtest/nvmet-tcp-test --tap -k) > "$LOGDIR/qtest.raw" 2>&1
+     timeout $limit ./tests/qtest/nvmet-tcp-test --tap "${args[@]}") \
+        > "$LOGDIR/${name%-nvmet-tcp}.raw" 2>&1
     local rc=$?
-    run_tap qtest-nvmet-tcp sh -c "cat '$LOGDIR/qtest.raw'; exit $rc"
+    [ "$name" = soak-nvmet-tcp ] && grep '^# soak:' "$LOGDIR/${name%-nvmet-tcp}.raw" >&2
+    run_tap "$name" sh -c "cat '$LOGDIR/${name%-nvmet-tcp}.raw'; exit $rc"
 }
 
 # ---- guest: the Linux host ----------------------------------------------------
@@ -675,6 +686,7 @@ for s in "${suites[@]}"; do
         unit-asan) unit_suite unit-asan "$NVMET_BUILD/engine-asan" \
                        -Db_sanitize=address,undefined -Db_lundef=false ;;
         qtest) qtest_suite ;;
+        soak) qtest_suite soak ;;
         guest) guest_suite ;;
         guest-io) guest_prepare && guest_io ;;
         guest-kernels) guest_kernels ;;

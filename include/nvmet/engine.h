@@ -137,6 +137,30 @@ void nvmet_port_add_subsys(NvmetPort *port, NvmetSubsys *subsys);
 void nvmet_port_remove_subsys(NvmetPort *port, NvmetSubsys *subsys);
 const NvmetPortConfig *nvmet_port_config(NvmetPort *port);
 
+/*
+ * Limits on a port's connections, like the authentication timeout, for
+ * hosts that connect and then say nothing:
+ * - at most @max live connections (0: the default); the next one is
+ *   closed as soon as it is made, before it may send anything;
+ * - a connection must have sent its ICReq (on a TLS port: finished the
+ *   handshake and sent its ICReq) @ms milliseconds after it was made
+ *   (0: the default), and a successful Connect @ms after its ICReq, else
+ *   it is closed.  A new timeout applies to deadlines set from then on.
+ * Each refusal and each timeout is traced and counted.
+ */
+#define NVMET_PORT_MAX_CONNECTIONS_DEFAULT  1024
+#define NVMET_ICREQ_TIMEOUT_MS_DEFAULT      30000
+void nvmet_port_set_max_connections(NvmetPort *port, uint32_t max);
+void nvmet_port_set_icreq_timeout(NvmetPort *port, uint32_t ms);
+
+typedef struct NvmetPortStats {
+    uint32_t connections;           /* live connections */
+    uint64_t connections_refused;   /* over max connections */
+    uint64_t icreq_timeouts;        /* closed: no ICReq in time */
+} NvmetPortStats;
+
+void nvmet_port_get_stats(NvmetPort *port, NvmetPortStats *stats);
+
 typedef struct NvmetSubsysConfig {
     const char *nqn;
     const char *serial;          /* NULL: derived from the NQN */

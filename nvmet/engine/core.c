@@ -40,8 +40,67 @@ void nvmet_sq_init(NvmetSq *sq, NvmetPort *port, const char *peer,
     sq->nr_reqs = NVMET_ADMIN_MAX_SQSIZE;
     sq->reqs = g_new0(NvmetReq, sq->nr_reqs);
     sq->auth.deadline = INT64_MAX;
+    sq->setup_deadline = INT64_MAX;
     port->queues = g_list_prepend(port->queues, sq);
+    port->nr_queues++;
     trace_nvmet_queue_new(sq->name, port->cfg.portid);
+}
+
+static uint32_t port_max_connections(NvmetPort *port)
+{
+    return port->max_connections ? port->max_connections :
+           NVMET_PORT_MAX_CONNECTIONS_DEFAULT;
+}
+
+static uint32_t port_icreq_timeout(NvmetPort *port)
+{
+    return port->icreq_timeout_ms ? port->icreq_timeout_ms :
+           NVMET_ICREQ_TIMEOUT_MS_DEFAULT;
+}
+
+void nvmet_sq_start(NvmetSq *sq)
+{
+    NvmetPort *port = sq->port;
+    uint32_t max = port_max_connections(port);
+
+    if (port->nr_queues > max) {
+        /* this one is counted already */
+        port->conns_refused++;
+        trace_nvmet_port_conn_refused(sq->name, port->cfg.portid, max);
+        nvmet_sq_close(sq, "the port has max-connections connections");
+        return;
+    }
+    sq->setup_deadline = nvmet_now(sq->t) + port_icreq_timeout(port);
+    nvmet_update_timer(sq->t);
+}
+
+/*
+ * The ICReq is done: the Connect must follow within the same time (until
+ * nvmet_sq_bind()), or a host could hold the connection by stopping there.
+ */
+void nvmet_sq_setup_done(NvmetSq *sq)
+{
+    sq->setup_icreq_done = true;
+    sq->setup_deadline = sq->port && !sq->closing ?
+                         nvmet_now(sq->t) + port_icreq_timeout(sq->port) :
+                         INT64_MAX;
+    nvmet_update_timer(sq->t);
+}
+
+static void sq_setup_expire(NvmetSq *sq)
+{
+    const char *what = sq->setup_icreq_done ? "Connect after the ICReq" :
+                       "ICReq";
+
+    sq->setup_deadline = INT64_MAX;
+    if (sq->closing || !sq->port) {
+        return;
+    }
+    sq->port->icreq_timeouts++;
+    trace_nvmet_icreq_timeout(sq->name, what, port_icreq_timeout(sq->port));
+    nvmet_sq_close(sq, sq->setup_icreq_done ?
+                   "no Connect within the ICReq timeout" :
+                   "no ICReq within the ICReq timeout");
 }
 
 /*
@@ -63,7 +122,9 @@ void nvmet_sq_release(NvmetSq *sq)
     sq->closing = true;
     if (sq->port) {
         sq->port->queues = g_list_remove(sq->port->queues, sq);
+        sq->port->nr_queues--;
     }
+    sq->setup_deadline = INT64_MAX;
     nvmet_sq_abort_requests(sq);
     nvmet_auth_clear_exchange(&sq->auth);
     nvmet_ctrl_detach_sq(sq);
@@ -286,13 +347,23 @@ void nvmet_target_timer(NvmetTarget *t)
     int64_t now = nvmet_now(t);
 
     nvmet_fault_timer(t, now);
-    /* authentication transactions waiting for the host's next message */
+    /*
+     * authentication transactions waiting for the host's next message,
+     * connections waiting for their ICReq
+     */
     for (GList *p = t->ports; p; p = p->next) {
         NvmetPort *port = p->data;
+        GList *next;
 
-        for (GList *l = port->queues; l; l = l->next) {
+        for (GList *l = port->queues; l; l = next) {
             NvmetSq *sq = l->data;
 
+            /* closing may let the user release the queue right away */
+            next = l->next;
+            if (sq->setup_deadline <= now) {
+                sq_setup_expire(sq);
+                continue;
+            }
             if (sq->auth.deadline <= now) {
                 nvmet_auth_expire(sq);
             }

@@ -19,6 +19,14 @@
 
 void nvmet_sq_init(NvmetSq *sq, NvmetPort *port, const char *peer,
                    const NvmetTransportOps *ops);
+/*
+ * The transport's state around @sq is ready: apply the port's connection
+ * limit (over it, the queue is closed at once) and start the ICReq
+ * timeout.  nvmet_sq_setup_done() when the transport's connection set-up
+ * is done (ICReq): then the same time runs for the Connect.
+ */
+void nvmet_sq_start(NvmetSq *sq);
+void nvmet_sq_setup_done(NvmetSq *sq);
 void nvmet_sq_release(NvmetSq *sq);
 
 /*

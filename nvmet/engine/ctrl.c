@@ -44,6 +44,7 @@ int64_t nvmet_target_next_deadline(NvmetTarget *t)
             NvmetSq *sq = l->data;
 
             min = MIN(min, sq->auth.deadline);
+            min = MIN(min, sq->setup_deadline);
         }
     }
     return min;

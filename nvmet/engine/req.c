@@ -106,6 +106,8 @@ void nvmet_sq_bind(NvmetSq *sq, NvmetCtrl *ctrl, uint16_t qid,
     sq->ctrl = ctrl;
     sq->qid = qid;
     sq->sqsize = sqsize;
+    /* set up: the keep-alive and authentication timeouts take over */
+    sq->setup_deadline = INT64_MAX;
     sq->sqhd = sq->sqhd % sqsize;
     (*connect_req)->sqhd = sq->sqhd;
     if (want > sq->nr_reqs) {

@@ -205,6 +205,9 @@ struct NvmetSq {
     char *name;                 /* for traces: "peer qid N cntlid M" */
     bool closing;               /* no more commands; the user should close */
     bool released;              /* the user let go of it */
+    /* until the ICReq, then until the Connect (icreq-timeout-ms each) */
+    int64_t setup_deadline;     /* INT64_MAX: none */
+    bool setup_icreq_done;
     char *close_reason;         /* why it closed first (events) */
 
     /* controller association (Connect) */

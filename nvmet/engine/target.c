@@ -229,6 +229,23 @@ const NvmetPortConfig *nvmet_port_config(NvmetPort *port)
     return &port->cfg;
 }
 
+void nvmet_port_set_max_connections(NvmetPort *port, uint32_t max)
+{
+    port->max_connections = max;
+}
+
+void nvmet_port_set_icreq_timeout(NvmetPort *port, uint32_t ms)
+{
+    port->icreq_timeout_ms = ms;
+}
+
+void nvmet_port_get_stats(NvmetPort *port, NvmetPortStats *stats)
+{
+    stats->connections = port->nr_queues;
+    stats->connections_refused = port->conns_refused;
+    stats->icreq_timeouts = port->icreq_timeouts;
+}
+
 bool nvmet_port_tls_possible(NvmetPort *port)
 {
     return port->cfg.tls != NVMET_PORT_TLS_NONE;

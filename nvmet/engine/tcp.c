@@ -673,9 +673,11 @@ static void map_data(NvmetReq *req)
         return;
     }
     if (sgl_len > max_xfer(port)) {
+        /* the base specification's answer to a transfer beyond MDTS */
         trace_nvmet_cmd_too_large(req->sq->name, req->cid, sgl_len,
                                   max_xfer(port));
-        nvmet_req_complete(req, NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR);
+        req->err_pel = NVME_SQE_DPTR + NVME_SGL_LEN;
+        nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
         return;
     }
     req->data_len = sgl_len;
@@ -892,6 +894,7 @@ static void handle_icreq(NvmetQueue *q)
     q->ddgst = dgst & NVME_TCP_IC_DGST_DATA;
     q->maxr2t = nvmet_ld32(q->hdr + NVME_TCP_ICREQ_MAXR2T);
     q->ic_done = true;
+    nvmet_sq_setup_done(&q->sq);
     trace_nvmet_tcp_icreq(q->sq.name, pfv, hpda, q->hdgst, q->ddgst,
                           q->maxr2t);
     send_icresp(q);
@@ -1204,6 +1207,7 @@ NvmetQueue *nvmet_queue_new(NvmetPort *port, const char *peer, void *opaque)
 
         nvmet_event_sq(&q->sq, &ev);
     }
+    nvmet_sq_start(&q->sq);
     return q;
 }
 

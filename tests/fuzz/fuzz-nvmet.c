@@ -472,6 +472,16 @@ static void fz_trace(const char *event, const char *msg, void *opaque)
         abort();
     }
     /*
+     * The engine closed a connection that took longer than the ICReq
+     * timeout (the clock may jump past it in the middle of a handshake):
+     * what the session does afterwards is no longer predictable.
+     */
+    if (!strcmp(event, "nvmet_icreq_timeout") &&
+        sscanf(msg, "fuzz-tls-%u", &idx) == 1 && idx < fz->nr_conns) {
+        fz->conns[idx]->tls.meddled = true;
+        fz->conns[idx]->tls.clean = false;
+    }
+    /*
      * The engine's TLS step failed on a connection (named "fuzz-tls-N"):
      * fine if the harness misbehaved on it, a bug if it did not.
      */

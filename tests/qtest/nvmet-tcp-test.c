@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <netinet/in.h>
@@ -3979,6 +3980,378 @@ static void test_qmp_exit_connected(void)
     tls_target_stop(tt);
 }
 
+/* ---- connection limits -------------------------------------------------- */
+
+static uint64_t qom_u64(QTestState *qts, const char *path, const char *prop)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': "
+                           "{ 'path': %s, 'property': %s } }", path, prop);
+    uint64_t val;
+
+    g_assert(qdict_haskey(rsp, "return"));
+    val = qdict_get_int(rsp, "return");
+    qobject_unref(rsp);
+    return val;
+}
+
+/*
+ * Wait up to @ms for the target to close @fd: true if it did (EOF or a
+ * reset), false if the socket stayed open (or sent something).
+ */
+static bool closed_within(int fd, int ms)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    char b;
+    ssize_t n;
+
+    if (poll(&pfd, 1, ms) != 1) {
+        return false;
+    }
+    n = recv(fd, &b, 1, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+/* poll a port counter until it has @want (a few seconds at most) */
+static void wait_port_stat(QTestState *qts, const char *prop, uint64_t want)
+{
+    for (int i = 0; i < 500; i++) {
+        if (qom_u64(qts, "/objects/port0", prop) == want) {
+            return;
+        }
+        g_usleep(10 * 1000);
+    }
+    g_assert_cmpuint(qom_u64(qts, "/objects/port0", prop), ==, want);
+}
+
+/*
+ * Connections that send no ICReq (nothing, one byte, a byte now and then)
+ * or no Connect after it are closed after icreq-timeout-ms; one that sent
+ * its ICReq and Connect stays.
+ */
+static void test_icreq_timeout(void)
+{
+    Target *t = target_start(NULL);
+    const int nidle = 50;
+    Conn *idle[50], *ok, *late, *no_connect;
+    int64_t t0;
+    QDict *rsp;
+    NvmfCqe cqe;
+
+    /* the defaults, and the value checks */
+    g_assert_cmpuint(qom_u64(t->qts, "/objects/port0", "icreq-timeout-ms"), ==,
+                     30000);
+    g_assert_cmpuint(qom_u64(t->qts, "/objects/port0", "max-connections"), ==,
+                     1024);
+    rsp = qtest_qmp(t->qts, "{ 'execute': 'qom-set', 'arguments': "
+                    "{ 'path': '/objects/port0', "
+                    "'property': 'icreq-timeout-ms', 'value': 0 } }");
+    g_assert_true(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(t->qts, "{ 'execute': 'qom-set', 'arguments': "
+                    "{ 'path': '/objects/port0', "
+                    "'property': 'icreq-timeout-ms', 'value': 1000 } }");
+    g_assert_false(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    g_assert_cmpuint(qom_u64(t->qts, "/objects/port0", "icreq-timeout-ms"), ==,
+                     1000);
+
+    t0 = g_get_monotonic_time();
+    for (int i = 0; i < nidle; i++) {
+        idle[i] = conn_open(t->port);
+        if (i % 2) {
+            /* the first byte of an ICReq */
+            g_assert_cmpint(send(idle[i]->fd, "\0", 1, MSG_NOSIGNAL), ==, 1);
+        }
+    }
+    ok = conn_open(t->port);
+    HOST_OK(ok, nvmf_host_icreq(ok->h, false, false, 0));
+    HOST_OK(ok, nvmf_host_connect(ok->h, 0, 31, 0xffff, SUBNQN, HOSTNQN,
+                                  hostid, 0, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    no_connect = conn_open(t->port);
+    HOST_OK(no_connect, nvmf_host_icreq(no_connect->h, false, false, 0));
+    late = conn_open(t->port);
+    g_usleep(600 * 1000);
+    /* one byte a little later does not move the deadline */
+    g_assert_cmpint(send(late->fd, "\0", 1, MSG_NOSIGNAL), ==, 1);
+    for (int i = 0; i < nidle; i++) {
+        g_assert_true(closed_within(idle[i]->fd, 15000));
+        conn_close(idle[i]);
+    }
+    g_assert_true(closed_within(late->fd, 15000));
+    conn_close(late);
+    g_assert_true(closed_within(no_connect->fd, 15000));
+    conn_close(no_connect);
+    /* not before the timeout */
+    g_assert_cmpint(g_get_monotonic_time() - t0, >=, 1000 * 1000);
+    wait_port_stat(t->qts, "icreq-timeouts", nidle + 2);
+
+    /* the connection that sent its ICReq and Connect works on */
+    HOST_OK(ok, nvmf_host_enable(ok->h));
+    g_assert_cmpuint(qom_u64(t->qts, "/objects/port0", "connections"), ==, 1);
+    g_assert_cmpuint(qom_u64(t->qts, "/objects/port0", "icreq-timeouts"), ==,
+                     nidle + 2);
+    conn_close(ok);
+    target_stop(t);
+}
+
+/* max-connections: the N+1-th connection is closed at once. */
+static void test_max_connections(void)
+{
+    Target *t = target_start("-object nvmet-port,id=port9,trsvcid=0,"
+                             "max-connections=7");
+    const int max = 4;
+    Conn *c[4], *extra;
+    NvmfCqe cqe;
+    QDict *rsp;
+
+    rsp = qtest_qmp(t->qts, "{ 'execute': 'qom-set', 'arguments': "
+                    "{ 'path': '/objects/port0', "
+                    "'property': 'max-connections', 'value': %d } }", max);
+    g_assert_false(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    g_assert_cmpuint(qom_u64(t->qts, "/objects/port9", "max-connections"), ==,
+                     7);
+    for (int i = 0; i < max; i++) {
+        c[i] = conn_open(t->port);
+    }
+    HOST_OK(c[0], nvmf_host_icreq(c[0]->h, false, false, 0));
+    wait_port_stat(t->qts, "connections", max);
+
+    extra = conn_open(t->port);
+    g_assert_true(closed_within(extra->fd, 15000));
+    conn_close(extra);
+    g_assert_cmpuint(qom_u64(t->qts, "/objects/port0", "connections-refused"),
+                     ==, 1);
+    {
+        QDict *info = qobject_to(QDict, qmp_ok(t->qts, qtest_qmp(t->qts,
+            "{ 'execute': 'query-nvmet' }")));
+        QList *ports = qdict_get_qlist(info, "ports");
+        bool seen = false;
+
+        for (const QListEntry *e = qlist_first(ports); e;
+             e = qlist_next(e)) {
+            QDict *port = qobject_to(QDict, qlist_entry_obj(e));
+
+            if (g_str_equal(qdict_get_str(port, "id"), "port0")) {
+                g_assert_cmpint(qdict_get_int(port, "connections-refused"),
+                                ==, 1);
+                g_assert_cmpint(qdict_get_int(port, "icreq-timeouts"), ==,
+                                0);
+                seen = true;
+            }
+        }
+        g_assert_true(seen);
+        qobject_unref(info);
+    }
+    /* the others are not affected */
+    for (int i = 1; i < max; i++) {
+        g_assert_false(closed_within(c[i]->fd, 0));
+    }
+    HOST_OK(c[1], nvmf_host_icreq(c[1]->h, false, false, 0));
+
+    /* one going away makes room for another */
+    conn_close(c[max - 1]);
+    wait_port_stat(t->qts, "connections", max - 1);
+    c[max - 1] = conn_open(t->port);
+    HOST_OK(c[max - 1], nvmf_host_icreq(c[max - 1]->h, false, false, 0));
+    HOST_OK(c[0], nvmf_host_connect(c[0]->h, 0, 31, 0xffff, SUBNQN, HOSTNQN,
+                                    hostid, 0, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmpuint(qom_u64(t->qts, "/objects/port0", "connections-refused"),
+                     ==, 1);
+    for (int i = 0; i < max; i++) {
+        conn_close(c[i]);
+    }
+    target_stop(t);
+}
+
+/* ---- soak ---------------------------------------------------------------- */
+
+/* VmRSS of the process, in KiB, from /proc/PID/status */
+static long proc_rss_kib(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+    g_autofree char *status = NULL;
+    const char *line;
+
+    g_assert_true(g_file_get_contents(path, &status, NULL, NULL));
+    line = strstr(status, "\nVmRSS:");
+    g_assert_nonnull(line);
+    return strtol(line + strlen("\nVmRSS:"), NULL, 10);
+}
+
+/*
+ * Time the process's threads have run on a CPU so far, in microseconds
+ * (the sum of the first fields of /proc/PID/task/TID/schedstat: exact,
+ * where utime and stime count 10 ms ticks)
+ */
+static int64_t proc_cpu_us(pid_t pid)
+{
+    g_autofree char *dir = g_strdup_printf("/proc/%d/task", (int)pid);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *tid;
+    int64_t ns = 0;
+
+    g_assert_nonnull(d);
+    while ((tid = g_dir_read_name(d))) {
+        g_autofree char *path = g_strdup_printf("%s/%s/schedstat", dir, tid);
+        g_autofree char *stat = NULL;
+
+        /* a thread may have gone in between */
+        if (g_file_get_contents(path, &stat, NULL, NULL)) {
+            ns += g_ascii_strtoll(stat, NULL, 10);
+        }
+    }
+    return ns / 1000;
+}
+
+static int cmp_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* QMP events are not what the soak looks at: drop them as they come */
+static bool drop_event(QTestState *s, const char *name, QDict *event,
+                       void *opaque)
+{
+    return true;
+}
+
+/* median of @n durations (sorts them) */
+static int64_t median_us(int64_t *v, unsigned n)
+{
+    qsort(v, n, sizeof(*v), cmp_int64);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * 1000 REPLACETLSPSK (NVMET_SOAK_ROTATIONS, at least 200) on the admin
+ * queue of one controller, over TLS with the PSK of the rotation before:
+ * QEMU's resident memory must not grow by 1 MiB or more from rotation 100
+ * to the last, and a rotation must not get slower: QEMU's CPU time per
+ * block of ten rotations, the fastest block of the last hundred at most
+ * 1.5 times the fastest of the first hundred.  The wall-clock time per
+ * rotation (medians of the first and last hundred) is reported, not
+ * checked: on a loaded machine it moves with the load by a factor of 4
+ * either way; CPU time moves less (caches and cores are shared), and the
+ * fastest block is the one the load disturbed least.  Every tenth rotation, a
+ * write read back on the controller's I/O queue; every hundredth, the new
+ * PSK opens a session of its own and the one before is refused.  Takes
+ * 20-60 s: only with -m slow, scripts/run-tests.sh soak.
+ */
+static void test_soak_replace_tls_psk(void)
+{
+    const char *env = g_getenv("NVMET_SOAK_ROTATIONS");
+    unsigned n = env ? MAX(atoi(env), 200) : 1000;
+    g_autofree int64_t *us = g_new(int64_t, n);
+    g_autofree char *identity = NULL;
+    TlsTarget *tt = tls_target_start();
+    pid_t pid = qtest_pid(tt->qts);
+    long rss0, rss100 = 0, rss_end;
+    int64_t first, last, total = 0;
+    unsigned nblk = n / 10;
+    g_autofree int64_t *blk = g_new0(int64_t, nblk);
+    int64_t cpu_mark = 0, cpu_first, cpu_last;
+    uint8_t key[48], hash;
+    Conn *c, *a, *io;
+    NvmfCqe cqe;
+
+    c = conn_open(tt->port);
+    tls_connect(c, TLSNQN, 0, 0xffff);
+    identity = tls_concat_auth(c, tt->hkey, tt->ckey, TLSNQN,
+                               NVME_AUTH_SECP_NEWTLSPSK, 1, key, &hash);
+    g_assert_nonnull(identity);
+    conn_close(c);
+    a = tls_conn(tt->port, identity, key, hash);
+    tls_connect(a, TLSNQN, 0, 0xffff);
+    HOST_OK(a, nvmf_host_enable(a->h));
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0x00010001,
+                                      &cqe));
+    io = tls_conn(tt->port, identity, key, hash);
+    tls_connect(io, TLSNQN, 1, a->cntlid);
+    nvmf_host_set_incapsule(io->h, 16384);
+    rw_check(io, 0, 0x5a);
+    /*
+     * QEMU queues the events of every rotation on the QMP socket; unread,
+     * they would fill its output buffer (QEMU's memory, not the target's):
+     * read them every ten rotations.
+     */
+    qtest_qmp_set_event_callback(tt->qts, drop_event, NULL);
+    qobject_unref(qtest_qmp(tt->qts, "{ 'execute': 'query-status' }"));
+    rss0 = proc_rss_kib(pid);
+
+    for (unsigned i = 1; i <= n; i++) {
+        g_autofree char *old = g_steal_pointer(&identity);
+        uint8_t oldkey[48];
+        int64_t t0;
+
+        if (i % 10 == 1) {
+            cpu_mark = proc_cpu_us(pid);
+        }
+        t0 = g_get_monotonic_time();
+
+        memcpy(oldkey, key, sizeof(key));
+        identity = tls_concat_auth(a, tt->hkey, tt->ckey, TLSNQN,
+                                   NVME_AUTH_SECP_REPLACETLSPSK,
+                                   (uint16_t)(i + 1), key, &hash);
+        us[i - 1] = g_get_monotonic_time() - t0;
+        total += us[i - 1];
+        if (!identity) {
+            g_error("REPLACETLSPSK %u of %u failed", i, n);
+        }
+        g_assert_cmpstr(identity, !=, old);
+        if (i % 10 == 0 && i / 10 <= nblk) {
+            /* the ten rotations alone, before the checks below */
+            blk[i / 10 - 1] = proc_cpu_us(pid) - cpu_mark;
+        }
+        if (i % 10 == 0) {
+            rw_check(io, i % 4096, i);
+            qobject_unref(qtest_qmp(tt->qts, "{ 'execute': 'query-status' }"));
+        }
+        if (i % 100 == 0) {
+            c = conn_open(tt->port);
+            g_assert_cmpint(conn_start_tls(c, old, oldkey,
+                                           hash == 2 ? 48 : 32, hash), ==, -1);
+            conn_close(c);
+            c = tls_conn(tt->port, identity, key, hash);
+            tls_connect(c, TLSNQN, 0, 0xffff);
+            conn_close(c);
+        }
+        if (i == 100) {
+            rss100 = proc_rss_kib(pid);
+        }
+    }
+    rss_end = proc_rss_kib(pid);
+    /* the fastest block of each hundred: the least disturbed by the load */
+    cpu_first = blk[0];
+    cpu_last = blk[nblk - 10];
+    for (unsigned b = 1; b < 10; b++) {
+        cpu_first = MIN(cpu_first, blk[b]);
+        cpu_last = MIN(cpu_last, blk[nblk - 10 + b]);
+    }
+    first = median_us(us, 100);
+    last = median_us(us + n - 100, 100);
+    g_test_message("soak: %u REPLACETLSPSK in %.1f s; QEMU VmRSS %ld KiB "
+                   "before, %ld KiB at rotation 100, %ld KiB at rotation %u "
+                   "(%+ld KiB); median rotation %.2f ms (first 100), "
+                   "%.2f ms (last 100), ratio %.2f; QEMU CPU time "
+                   "per rotation (fastest block of 10) %.2f ms (first "
+                   "100), %.2f ms (last 100), ratio %.2f",
+                   n, total / 1e6, rss0, rss100, rss_end, n,
+                   rss_end - rss100, first / 1000.0, last / 1000.0,
+                   (double)last / first, cpu_first / 10000.0,
+                   cpu_last / 10000.0, (double)cpu_last / MAX(cpu_first, 1));
+    g_assert_cmpint(rss_end - rss100, <, 1024);
+    g_assert_cmpint(cpu_last * 2, <=, cpu_first * 3);
+
+    conn_close(io);
+    conn_close(a);
+    tls_target_stop(tt);
+}
+
 int main(int argc, char **argv)
 {
     static const DigestCase plain = { false, false };
@@ -4045,5 +4418,11 @@ int main(int argc, char **argv)
     qtest_add_func("/nvmet-tcp/qmp/rate-limit", test_qmp_rate_limit);
     qtest_add_func("/nvmet-tcp/qmp/ctrl-events", test_qmp_ctrl_events);
     qtest_add_func("/nvmet-tcp/qmp/exit-connected", test_qmp_exit_connected);
+    qtest_add_func("/nvmet-tcp/limits/icreq-timeout", test_icreq_timeout);
+    qtest_add_func("/nvmet-tcp/limits/max-connections", test_max_connections);
+    if (g_test_slow()) {
+        qtest_add_func("/nvmet-tcp/soak/replace-tls-psk",
+                       test_soak_replace_tls_psk);
+    }
     return g_test_run();
 }

@@ -143,7 +143,7 @@ void tt_events_clear(TestTarget *tt)
     g_ptr_array_set_size(tt->events, 0);
 }
 
-void tt_events_expect(TestTarget *tt, bool with_steps, ...)
+void tt_events_expect(TestTarget *tt, int with_steps, ...)
 {
     g_autoptr(GString) all = g_string_new("");
     g_autoptr(GPtrArray) want = g_ptr_array_new();

@@ -66,7 +66,7 @@ void tt_trace_clear(TestTarget *tt);
  */
 char *tt_event_str(const NvmetEvent *ev);
 void tt_events_clear(TestTarget *tt);
-void tt_events_expect(TestTarget *tt, bool with_steps, ...)
+void tt_events_expect(TestTarget *tt, int with_steps, ...)
     G_GNUC_NULL_TERMINATED;
 /* The captured cleartext of @q (NULL: nothing captured). */
 TestCapture *tt_capture(TestTarget *tt, NvmetQueue *q);

@@ -316,9 +316,14 @@ static void test_rw_bad_commands(void)
                         0), ==, NVME_SC_INVALID_FIELD | DNR);
     g_assert_cmphex(cmd(io, NVME_CMD_READ, 1, 0, 0, 1u << 29, NULL, 0, buf,
                         512), ==, NVME_SC_INVALID_FIELD | DNR);
-    /* beyond MDTS (1 MiB) */
+    /*
+     * beyond MDTS (1 MiB), a read or a write: Invalid Field in Command (the
+     * base specification's rule for MDTS), before any data moves
+     */
     g_assert_cmphex(rw(io, false, 2, 0, 257, big, 257 * 4096), ==,
-                    NVME_SC_SGL_INVALID_DATA | DNR);
+                    NVME_SC_INVALID_FIELD | DNR);
+    g_assert_cmphex(rw(io, true, 2, 0, 257, big, 257 * 4096), ==,
+                    NVME_SC_INVALID_FIELD | DNR);
     g_assert_true(tt_trace_has(tt, "transfer of 1052672 bytes exceeds MDTS "
                                "(1048576)"));
     g_assert_cmphex(rw(io, false, 2, 0, 256, big, 256 * 4096), ==, 0);
