@@ -67,6 +67,7 @@ void nvmet_concat_generate_psk(NvmetSq *sq)
     NvmetGenPsk *old;
     g_autofree char *key = NULL;
 
+    nvmet_assert_locked(t);
     if (!nvmet_psk_concat_derive(a->hash, a->skey, a->skey_len, a->c1,
                                  a->c2, ctrl->hostnqn, ctrl->subnqn, &g->id,
                                  g->tls_psk, &err) ||
@@ -88,8 +89,8 @@ void nvmet_concat_generate_psk(NvmetSq *sq)
 
 /* ---- the PSK for a ClientHello identity ---------------------------------- */
 
-bool nvmet_tls_find_psk(NvmetPort *port, const char *identity,
-                        NvmetTlsPskMatch *m, const char **why)
+static bool find_psk(NvmetPort *port, const char *identity,
+                     NvmetTlsPskMatch *m, const char **why)
 {
     NvmetTarget *t = port->t;
     g_autoptr(GError) err = NULL;
@@ -149,4 +150,16 @@ bool nvmet_tls_find_psk(NvmetPort *port, const char *identity,
     m->hostnqn = g_strdup(id.hostnqn);
     m->subnqn = g_strdup(id.subnqn);
     return true;
+}
+
+/* In the handshake of a queue's TLS session, in the queue's thread. */
+bool nvmet_tls_find_psk(NvmetPort *port, const char *identity,
+                        NvmetTlsPskMatch *m, const char **why)
+{
+    bool found;
+
+    nvmet_lock(port->t);
+    found = find_psk(port, identity, m, why);
+    nvmet_unlock(port->t);
+    return found;
 }

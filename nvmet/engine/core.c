@@ -31,10 +31,19 @@ void nvmet_sq_init(NvmetSq *sq, NvmetPort *port, const char *peer,
     sq->name = g_strdup(sq->peer);
     g_queue_init(&sq->io_queue);
     g_queue_init(&sq->wait_buf);
+    nvmet_bufpool_init(&sq->pool, NVMET_BUFPOOL_MAX_CACHED);
     sq->nr_reqs = NVMET_ADMIN_MAX_SQSIZE;
     sq->reqs = g_new0(NvmetReq, sq->nr_reqs);
     sq->auth.deadline = INT64_MAX;
-    port->queues = g_list_prepend(port->queues, sq);
+    nvmet_lock(sq->t);
+    port->refcnt++;
+    if (port->removed) {
+        /* a connection that raced with the port's removal */
+        sq->closing = true;
+    } else {
+        port->queues = g_list_prepend(port->queues, sq);
+    }
+    nvmet_unlock(sq->t);
     trace_nvmet_queue_new(sq->name, port->cfg.portid);
 }
 
@@ -45,16 +54,18 @@ void nvmet_sq_init(NvmetSq *sq, NvmetPort *port, const char *peer,
  */
 void nvmet_sq_release(NvmetSq *sq)
 {
+    NvmetTarget *t = sq->t;
+
     g_assert(!sq->released);
     trace_nvmet_queue_release(sq->name);
     sq->closing = true;
-    if (sq->port) {
-        sq->port->queues = g_list_remove(sq->port->queues, sq);
-    }
+    nvmet_lock(t);
+    sq->port->queues = g_list_remove(sq->port->queues, sq);
     nvmet_sq_abort_requests(sq);
     nvmet_auth_clear_exchange(&sq->auth);
     nvmet_ctrl_detach_sq(sq);
     sq->released = true;
+    nvmet_unlock(t);
     nvmet_sq_try_free(sq);
 }
 
@@ -169,9 +180,29 @@ static bool route(NvmetReq *req, NvmetRoute *r)
     return true;
 }
 
+/*
+ * The fast path: an NVM command on an I/O queue needs nothing of the
+ * object model that its queue does not keep (the namespace cache, the
+ * counters, the keep-alive time stamp), so it runs without the target
+ * lock and I/O queues served by different threads do not contend.
+ */
+static void execute_io(NvmetReq *req)
+{
+    NvmetSq *sq = req->sq;
+
+    if (sq->auth.required && !sq->auth.authenticated) {
+        trace_nvmet_cmd_unauthenticated(sq->name, req->cid, req->opc);
+        nvmet_req_complete(req, NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
+        return;
+    }
+    nvmet_sq_keep_alive(sq);
+    nvmet_exec_io(req);
+}
+
 void nvmet_req_execute(NvmetReq *req)
 {
     NvmetSq *sq = req->sq;
+    NvmetTarget *t = sq->t;
     NvmetRoute r = { 0 };
 
     req->state = REQ_EXEC;
@@ -179,19 +210,31 @@ void nvmet_req_execute(NvmetReq *req)
         nvmet_req_complete(req, NVME_SC_TRANSIENT_TR_ERR);
         return;
     }
-    if (!route(req, &r)) {
+    if (req->opc != NVME_FABRICS_COMMAND && sq->ctrl && sq->qid != 0) {
+        execute_io(req);
         return;
+    }
+    nvmet_lock(t);
+    if (sq->ctrl && !sq->ctrl->subsys) {
+        /* the controller is gone; the posted close has not been seen yet */
+        nvmet_req_drop(req);
+        goto out;
+    }
+    if (!route(req, &r)) {
+        goto out;
     }
     /* the authentication gate */
     if (r.needs_auth && sq->auth.required && !sq->auth.authenticated) {
         trace_nvmet_cmd_unauthenticated(sq->name, req->cid, req->opc);
         nvmet_req_complete(req, NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
-        return;
+        goto out;
     }
     if (r.keep_alive) {
         nvmet_ctrl_keep_alive(sq->ctrl);
     }
     r.exec(req);
+out:
+    nvmet_unlock(t);
 }
 
 /* ---- deadlines ----------------------------------------------------------- */
@@ -212,6 +255,8 @@ void nvmet_target_timer(NvmetTarget *t)
 {
     int64_t now = nvmet_now(t);
 
+    nvmet_lock(t);
+
     /* authentication transactions waiting for the host's next message */
     for (GList *p = t->ports; p; p = p->next) {
         NvmetPort *port = p->data;
@@ -230,4 +275,5 @@ void nvmet_target_timer(NvmetTarget *t)
     expire_ctrls(t->disc, now);
     t->armed_deadline = INT64_MAX;
     nvmet_update_timer(t);
+    nvmet_unlock(t);
 }

@@ -14,14 +14,17 @@ const uint8_t test_hostid[16] = {
     0x9d, 0x41, 0x1f, 0x1f, 0x4d, 0x2c, 0x7a, 0x01,
 };
 
+/* The engine may call these from several threads (test-nvmet-threads) */
+static GMutex tt_trace_lock;
+
 static int64_t tt_now(void *opaque)
 {
-    return ((TestTarget *)opaque)->now;
+    return __atomic_load_n(&((TestTarget *)opaque)->now, __ATOMIC_RELAXED);
 }
 
 static void tt_kick(void *opaque, NvmetQueue *q, void *qopaque)
 {
-    ((TestTarget *)opaque)->kicks++;
+    __atomic_fetch_add(&((TestTarget *)opaque)->kicks, 1, __ATOMIC_RELAXED);
 }
 
 static void tt_timer(void *opaque, int64_t deadline)
@@ -33,7 +36,9 @@ static void tt_trace(const char *event, const char *msg, void *opaque)
 {
     TestTarget *tt = opaque;
 
+    g_mutex_lock(&tt_trace_lock);
     g_ptr_array_add(tt->traces, g_strdup_printf("%s %s", event, msg));
+    g_mutex_unlock(&tt_trace_lock);
 }
 
 /* Reproducible per test run: g_test_rand_int follows --seed. */
@@ -130,7 +135,7 @@ void tt_free(TestTarget *tt)
 
 void tt_advance(TestTarget *tt, int64_t ms)
 {
-    tt->now += ms;
+    __atomic_store_n(&tt->now, tt->now + ms, __ATOMIC_RELAXED);
     if (tt->deadline <= tt->now) {
         tt->deadline = INT64_MAX;
         nvmet_target_timer(tt->t);
@@ -139,17 +144,21 @@ void tt_advance(TestTarget *tt, int64_t ms)
 
 bool tt_trace_has(TestTarget *tt, const char *needle)
 {
-    for (unsigned i = 0; i < tt->traces->len; i++) {
-        if (strstr(g_ptr_array_index(tt->traces, i), needle)) {
-            return true;
-        }
+    bool found = false;
+
+    g_mutex_lock(&tt_trace_lock);
+    for (unsigned i = 0; !found && i < tt->traces->len; i++) {
+        found = strstr(g_ptr_array_index(tt->traces, i), needle) != NULL;
     }
-    return false;
+    g_mutex_unlock(&tt_trace_lock);
+    return found;
 }
 
 void tt_trace_clear(TestTarget *tt)
 {
+    g_mutex_lock(&tt_trace_lock);
     g_ptr_array_set_size(tt->traces, 0);
+    g_mutex_unlock(&tt_trace_lock);
 }
 
 /* ---- loop transport ------------------------------------------------------ */
