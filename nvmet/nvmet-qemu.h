@@ -7,8 +7,11 @@
 #define NVMET_QEMU_H
 
 #include "qom/object.h"
+#include "qemu/coroutine.h"
+#include "qemu/thread.h"
 #include "io/net-listener.h"
 #include "system/block-backend.h"
+#include "system/iothread.h"
 #include "nvmet/engine.h"
 #include "qapi/qapi-types-nvmet.h"
 
@@ -67,6 +70,7 @@ struct NvmetPortObject {
     NvmetPort *port;
     FILE *keylog;
     QIONetListener *listener;
+    QemuMutex conns_lock;       /* conns: connections run in iothreads */
     QTAILQ_HEAD(, NvmetConn) conns;
     unsigned users;             /* subsystems exported on this port */
 };
@@ -86,8 +90,10 @@ struct NvmetSubsystemObject {
     bool has_seed;
     uint64_t seed;
     bool quirk_free_tls_key;
+    strList *iothreads;
 
     NvmetSubsys *subsys;
+    GPtrArray *iothread_objs;   /* referenced IOThread, for I/O queues */
     GPtrArray *port_objs;       /* referenced NvmetPortObject */
     unsigned users;             /* namespaces and hosts referring to it */
 };
@@ -107,6 +113,7 @@ struct NvmetHostObject {
     GPtrArray *subsys_objs;     /* referenced NvmetSubsystemObject */
 };
 
+/* A shorthand for "block-export-add type=nvmet" (export.c) */
 struct NvmetNamespaceObject {
     NvmetObject parent_obj;
 
@@ -118,17 +125,27 @@ struct NvmetNamespaceObject {
     char *uuid;
     char *nguid;
     char *eui64;
-
-    NvmetSubsystemObject *subsys_obj;
-    BlockBackend *blk;
-    NvmetNs *ns;
-    unsigned inflight;
+    bool writethrough;
+    char *iothread;
 };
 
 /* server.c */
 NvmetTarget *nvmet_qemu_target(void);
 bool nvmet_qemu_port_listen(NvmetPortObject *p, Error **errp);
 void nvmet_qemu_port_close(NvmetPortObject *p);
+/* The iothread that serves I/O queue @qid of @s's controllers, or NULL */
+IOThread *nvmet_subsystem_object_iothread(NvmetSubsystemObject *s,
+                                          uint16_t qid);
+
+/* export.c: the block backend behind an engine namespace */
+typedef struct NvmetBackend NvmetBackend;
+/* Perform a block request; 0 or a negative errno. */
+int coroutine_fn nvmet_backend_co_io(NvmetBackend *be, NvmetIo *io);
+/* The engine let go of the backend (any thread). */
+void nvmet_backend_release(NvmetBackend *be);
+/* -object nvmet-namespace: add and remove the export of the same id */
+bool nvmet_namespace_export_add(NvmetNamespaceObject *ns, Error **errp);
+void nvmet_namespace_export_del(NvmetNamespaceObject *ns);
 
 /* objects.c: ready objects by id, for references between them and QMP */
 NvmetPortObject *nvmet_port_object_find(const char *id, Error **errp);

@@ -1572,7 +1572,8 @@ static void test_bad_options(void)
                         "nqn=nqn.2026-11.org.qemu:x,ports=p0 "
                         "-object nvmet-namespace,id=n1,subsystem=s0,nsid=1,"
                         "node-name=missing", bd);
-    expect_startup_error(a, "no block node named 'missing'");
+    expect_startup_error(a, "nvmet-namespace 'n1': Cannot find device='' "
+                         "nor node-name='missing'");
     g_free(a);
     a = g_strdup_printf("%s -object nvmet-port,id=p0,trsvcid=0 "
                         "-object nvmet-subsystem,id=s0,"
