@@ -89,6 +89,14 @@ static void nvmet_conn_kick_bh(void *opaque)
  * namespace) a bottom half in the connection's AioContext does it, so
  * that a wake-up never races with the coroutine going to sleep.
  */
+/* Wake the connection's coroutine from its AioContext's next iteration. */
+static void nvmet_conn_kick_later(NvmetConn *c)
+{
+    qemu_mutex_lock(&c->kick_lock);
+    qemu_bh_schedule(c->kick_bh);
+    qemu_mutex_unlock(&c->kick_lock);
+}
+
 static void nvmet_ops_kick(void *opaque, NvmetQueue *q, void *qopaque)
 {
     NvmetConn *c = qopaque;
@@ -97,9 +105,7 @@ static void nvmet_ops_kick(void *opaque, NvmetQueue *q, void *qopaque)
         nvmet_conn_wake(c);
         return;
     }
-    qemu_mutex_lock(&c->kick_lock);
-    qemu_bh_schedule(c->kick_bh);
-    qemu_mutex_unlock(&c->kick_lock);
+    nvmet_conn_kick_later(c);
 }
 
 static void nvmet_ops_timer_update(void *opaque, int64_t deadline)
@@ -446,9 +452,13 @@ void nvmet_qemu_port_close(NvmetPortObject *p)
     }
     qemu_mutex_lock(&p->conns_lock);
     QTAILQ_FOREACH(c, &p->conns, next) {
-        /* the coroutine notices the next time it runs, in its thread */
+        /*
+         * The coroutine notices the next time it runs, in its thread.
+         * Never wake it from here, even in its own AioContext: it would
+         * run to its end and take conns_lock, which we hold.
+         */
         qio_channel_shutdown(c->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
-        nvmet_ops_kick(NULL, c->q, c);
+        nvmet_conn_kick_later(c);
     }
     qemu_mutex_unlock(&p->conns_lock);
 }
