@@ -2460,6 +2460,9 @@ static void test_export_drain(void)
                         ==, 0);
     }
     g_assert_cmpmem(r, len * qd * rounds, w, len * qd * rounds);
+    /* beyond MDTS: Invalid Field in Command (not Data SGL Length Invalid) */
+    g_assert_cmphex(rw_status(io, false, 1, 0, r, len * qd * rounds), ==,
+                    NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
     conn_close(io);
     conn_close(a);
     target_stop(t);
