@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
         --seconds) SECONDS_PER=$2; shift 2 ;;
         --reps) REPS=$2; shift 2 ;;
         --only) ONLY=$2; shift 2 ;;
-        -h|--help) sed -n '3,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option '$1'" ;;
     esac
 done
