@@ -108,6 +108,7 @@ struct NvmetHostObject {
     NvmetDhchapHashList *dhchap_hashes;
     NvmetDhchapGroupList *dhchap_dhgroups;
     char *tls_psk;
+    bool tls_psk_compat;
 
     NvmetHost *host;
     GPtrArray *subsys_objs;     /* referenced NvmetSubsystemObject */

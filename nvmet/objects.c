@@ -936,6 +936,7 @@ static bool nvmet_host_complete(NvmetObject *obj, Error **errp)
         error_setg(errp, "nvmet-host '%s': %s", id, gerr->message);
         return false;
     }
+    nvmet_host_set_tls_psk_compat(h->host, h->tls_psk_compat);
     if (!nvmet_host_load_keys(h, h->dhchap_secret, h->dhchap_ctrl_secret,
                               errp) ||
         (h->tls_psk && !nvmet_host_load_psk(h, h->tls_psk, errp))) {
@@ -1037,6 +1038,18 @@ static void nvmet_host_set_tls_psk_id(Object *obj, const char *value,
     nvmet_set_str(obj, "tls-psk", &NVMET_HOST(obj)->tls_psk, value, errp);
 }
 
+static bool nvmet_host_get_psk_compat(Object *obj, Error **errp)
+{
+    return NVMET_HOST(obj)->tls_psk_compat;
+}
+
+static void nvmet_host_set_psk_compat(Object *obj, bool value, Error **errp)
+{
+    if (nvmet_check_mutable(obj, "tls-psk-compat", errp)) {
+        NVMET_HOST(obj)->tls_psk_compat = value;
+    }
+}
+
 static void nvmet_host_get_subsystems(Object *obj, Visitor *v,
                                       const char *name, void *opaque,
                                       Error **errp)
@@ -1128,6 +1141,11 @@ static void nvmet_host_class_init(ObjectClass *oc, void *data)
                                   nvmet_host_set_tls_psk_id);
     object_class_property_set_description(oc, "tls-psk",
         "id of a secret object with the host's TLS PSK (NVMeTLSkey-1)");
+    object_class_property_add_bool(oc, "tls-psk-compat",
+                                   nvmet_host_get_psk_compat,
+                                   nvmet_host_set_psk_compat);
+    object_class_property_set_description(oc, "tls-psk-compat",
+        "derive the TLS PSK from tls-psk as nvme-cli 2.13 and older do");
     object_class_property_add(oc, "dhchap-dhgroups", "NvmetDhchapGroupList",
                               nvmet_host_get_groups, nvmet_host_set_groups,
                               NULL, NULL);

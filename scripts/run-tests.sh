@@ -8,7 +8,7 @@
 #
 #   scripts/run-tests.sh [--quick] [SUITE...]
 #
-# Suites: unit unit-asan qtest guest   (default: all)
+# Suites: unit unit-asan qtest guest guest-kernels   (default: all)
 #   unit       engine unit tests, standalone build (build/engine)
 #   unit-asan  the same under AddressSanitizer + UBSan (build/engine-asan)
 #   qtest      QEMU qtest (tests/qtest/nvmet-tcp-test.c) with QEMU and
@@ -16,11 +16,24 @@
 #   guest      the real Linux host in a TCG guest (scripts/build-guest.sh,
 #              tests/guest/*.sh) against the target in QEMU and in
 #              qemu-storage-daemon
+#   guest-io   only the I/O guest test against QEMU (part of guest)
 #   guest-auth only the DH-HMAC-CHAP guest test (part of guest)
 #   guest-tls  only the TLS / concatenation guest test (part of guest)
+#   guest-kernels  the TLS / concatenation guest test with older host
+#              kernels: $NVMET_CI_KERNELS (default "6.16": Linux 6.15-6.17
+#              concatenation and nvme-cli 2.13 PSKs); scripts/kernel-matrix.sh
+#              runs every suite with many kernels
 # --quick: unit suites only.
 # NVMET_GUEST_ARGS: extra tests/guest/run.sh options for the guest tests
 #   (debugging, e.g. "--dmesg --param hosts=5").
+# NVMET_GUEST_KERNEL=SPEC: run the guest suites with that kernel: a Debian
+#   version (6.1, 6.12, 6.18, 7.3.4, ...), a kernel build tree or
+#   BZIMAGE[,MODDIR] (see scripts/build-guest.sh --help).  Steps the kernel
+#   cannot do are skipped with a reason (counted per suite, not in the
+#   final line); scripts/kernel-matrix.sh runs several kernels.
+# NVMET_GUEST_IMAGE=DIR: use that image (scripts/build-guest.sh output)
+#   instead of building one.  NVMET_TEST_LOGS=DIR: logs there instead of
+#   build/test-logs.
 # NVMET_AUTH_SEED, NVMET_AUTH_PCAP: seed the guest-auth target's subsystem
 #   and capture the guest's traffic (scripts/capture-dhchap-vectors.sh).
 set -uo pipefail
@@ -30,23 +43,24 @@ suites=()
 for a in "$@"; do
     case $a in
         --quick) suites=(unit unit-asan) ;;
-        unit|unit-asan|qtest|guest|guest-auth|guest-tls) suites+=("$a") ;;
-        -h|--help) sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        unit|unit-asan|qtest|guest|guest-io|guest-auth|guest-tls|guest-kernels) suites+=("$a") ;;
+        -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown suite '$a'" ;;
     esac
 done
-[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan qtest guest)
+[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan qtest guest guest-kernels)
 
-LOGDIR=$NVMET_BUILD/test-logs
+LOGDIR=${NVMET_TEST_LOGS:-$NVMET_BUILD/test-logs}
 mkdir -p "$LOGDIR"
 total_pass=0 total_fail=0
 summary=()
 
 # record SUITE PASS FAIL [NOTE]
+SUITE_SUFFIX=""
 record() {
     total_pass=$((total_pass + $2))
     total_fail=$((total_fail + $3))
-    summary+=("$(printf '%-28s %4d passed, %d failed%s' "$1" "$2" "$3" "${4:+ ($4)}")")
+    summary+=("$(printf '%-28s %4d passed, %d failed%s' "$1$SUITE_SUFFIX" "$2" "$3" "${4:+ ($4)}")")
 }
 
 # run_tap NAME CMD...: run a TAP producer; count ok / not ok; a crash, a
@@ -181,19 +195,25 @@ qtest_suite() {
 # guest_run NAME run.sh-args...: count the guest's PASS/FAIL steps
 guest_run() {
     local name=$1; shift
-    local log="$LOGDIR/$name.log" rc p f
-    log "suite $name"
+    local log="$LOGDIR/$name.log" rc p f k
+    log "suite $name${NVMET_GUEST_KERNEL:+ (kernel $NVMET_GUEST_KERNEL)}"
     "$NVMET_TOP/tests/guest/run.sh" "$@" > "$log" 2>&1
     rc=$?
     p=$(grep -oE 'GUEST-RESULT: [0-9]+ passed' "$log" | tail -n1 | grep -oE '[0-9]+')
     f=$(grep -oE 'GUEST-RESULT: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n1 |
         grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
-    p=${p:-0} f=${f:-0}
+    k=$(grep -oE 'GUEST-RESULT: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped' "$log" |
+        tail -n1 | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+')
+    p=${p:-0} f=${f:-0} k=${k:-0}
     if [ $rc -ne 0 ] && [ "$f" = 0 ]; then
         f=1
     fi
     grep -E '^run.sh:   FAIL|^run.sh: test .* FAILED|^run.sh: error' "$log" | head -n 20 >&2
-    record "$name" "$p" "$f"
+    if [ "$k" != 0 ]; then
+        record "$name" "$p" "$f" "$k skipped"
+    else
+        record "$name" "$p" "$f"
+    fi
 }
 
 # DH-HMAC-CHAP with the Linux host (tests/guest/auth.sh): five hosts, each
@@ -256,6 +276,12 @@ guest_tls() {
         echo "$TLS_H3" > "$kdir/h3"; echo "$TLS_H4" > "$kdir/h4"
     )
     rm -f "$img" && truncate -s 64M "$img"
+    # nvme-cli 2.13 and older (the userland of Linux 6.12 .. 6.19 guests)
+    # derive configured PSKs the pre-RFC 8446 way: tell the target so
+    local compat=""
+    if grep -q -E '^userland (bookworm|trixie)$' "${NVMET_GUEST_IMAGE:-/dev/null}/info" 2>/dev/null; then
+        compat=",tls-psk-compat=on"
+    fi
     # shellcheck disable=SC2086
     guest_run guest-tls --qemu "$q/qemu-system-x86_64" --test tls \
         --timeout 900 --param subnqn=$nqn --param qsubnqn=$qnqn --param mib=2 \
@@ -274,36 +300,40 @@ guest_tls() {
         -object nvmet-subsystem,id=sub1,nqn=$qnqn,ports=port0,quirk-free-tls-key=on \
         -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
         -object nvmet-namespace,id=ns2,subsystem=sub1,nsid=1,node-name=null0 \
-        -object nvmet-host,id=h1,nqn="$(cat "$kdir/h1")",subsystems=sub0,tls-psk=psk1 \
+        -object nvmet-host,id=h1,nqn="$(cat "$kdir/h1")",subsystems=sub0,tls-psk=psk1$compat \
         -object nvmet-host,id=h2,nqn="$(cat "$kdir/h2")",subsystems=sub0,subsystems=sub1,dhchap-secret=h2key,dhchap-ctrl-secret=h2ckey \
-        -object nvmet-host,id=h3,nqn="$(cat "$kdir/h3")",subsystems=sub0,tls-psk=psk384 \
+        -object nvmet-host,id=h3,nqn="$(cat "$kdir/h3")",subsystems=sub0,tls-psk=psk384$compat \
         -object nvmet-host,id=h4,nqn="$(cat "$kdir/h4")",subsystems=sub0,dhchap-secret=h4key,dhchap-ctrl-secret=h4ckey,dhchap-hashes=sha384 \
         -trace "enable=nvmet_*,file=$trace"
-    # what the target saw, from its side
-    if grep -q 'CLIENT_TRAFFIC_SECRET_0 ' "$keylog" 2>/dev/null; then
-        p=$((p + 1))
-    else
-        f=$((f + 1)); echo "FAIL: no TLS key log in $keylog" >&2
-    fi
-    if grep -q 'REPLACETLSPSK: generated PSK' "$trace" 2>/dev/null; then
-        p=$((p + 1))
-    else
-        f=$((f + 1)); echo "FAIL: no REPLACETLSPSK in the target trace" >&2
-    fi
-    if grep -q 'reason 0x03 (secure channel concatenation mismatch)' "$trace" 2>/dev/null; then
-        p=$((p + 1))
-    else
-        f=$((f + 1)); echo "FAIL: the quirk did not produce CONCAT_MISMATCH" >&2
-    fi
-    # SHA-384 PSKs negotiated TLS_AES_256_GCM_SHA384 (configured, generated)
-    for var in NVMe1R02 NVMe1G02; do
-        if grep -q "TLS established with PSK identity '$var .*AES-256-GCM" "$trace" 2>/dev/null; then
+    # what the target saw, from its side; a check whose feature the guest
+    # kernel skipped (GUEST-FEATURE: NAME SKIP) is skipped too
+    local glog=$LOGDIR/guest-tls.log k=0
+    # tcheck FEATURE WHAT PATTERN FILE
+    tcheck() {
+        if grep -q -E "^GUEST-FEATURE: $1 SKIP" "$glog" 2>/dev/null; then
+            k=$((k + 1))
+        elif grep -q -- "$3" "$4" 2>/dev/null; then
             p=$((p + 1))
         else
-            f=$((f + 1)); echo "FAIL: no AES-256-GCM session with a $var PSK in the target trace" >&2
+            f=$((f + 1)); echo "FAIL: $2" >&2
         fi
-    done
-    record guest-tls-target "$p" "$f"
+    }
+    # (the key log is port 0's, where TLS comes from concatenation)
+    tcheck concat "no TLS key log in $keylog" 'CLIENT_TRAFFIC_SECRET_0 ' "$keylog"
+    tcheck replace-reauth "no REPLACETLSPSK in the target trace" \
+        'REPLACETLSPSK: generated PSK' "$trace"
+    tcheck quirk "the quirk did not produce CONCAT_MISMATCH" \
+        'reason 0x03 (secure channel concatenation mismatch)' "$trace"
+    # SHA-384 PSKs negotiated TLS_AES_256_GCM_SHA384 (configured, generated)
+    tcheck tls-sha384 "no AES-256-GCM session with a NVMe1R02 PSK in the target trace" \
+        "TLS established with PSK identity 'NVMe1R02 .*AES-256-GCM" "$trace"
+    tcheck concat-sha384 "no AES-256-GCM session with a NVMe1G02 PSK in the target trace" \
+        "TLS established with PSK identity 'NVMe1G02 .*AES-256-GCM" "$trace"
+    if [ $k != 0 ]; then
+        record guest-tls-target "$p" "$f" "$k skipped"
+    else
+        record guest-tls-target "$p" "$f"
+    fi
     rm -f "$img"
     rm -rf "$kdir"
 }
@@ -319,20 +349,32 @@ guest_prepare() {
         record guest 0 1 "QEMU build failed"
         return 1
     fi
-    if ! "$NVMET_TOP/scripts/build-guest.sh" > "$LOGDIR/build-guest.log" 2>&1; then
+    # the image of $NVMET_GUEST_KERNEL (or the default kernel), built once;
+    # run.sh boots it through NVMET_GUEST_IMAGE
+    local img
+    if [ -n "${NVMET_GUEST_IMAGE:-}" ]; then
+        # prepared by the caller (scripts/kernel-matrix.sh)
+        [ -f "$NVMET_GUEST_IMAGE/layers" ] || {
+            record guest 0 1 "no guest image in $NVMET_GUEST_IMAGE"; return 1; }
+        log "guest image: $(tr '\n' ' ' < "$NVMET_GUEST_IMAGE/info")"
+        return 0
+    fi
+    if ! img=$("$NVMET_TOP/scripts/build-guest.sh" \
+               ${NVMET_GUEST_KERNEL:+--kernel "$NVMET_GUEST_KERNEL"} 2> "$LOGDIR/build-guest.log"); then
         tail -n 40 "$LOGDIR/build-guest.log" >&2
-        record guest 0 1 "guest image build failed"
+        record guest 0 1 "guest image build failed${NVMET_GUEST_KERNEL:+ (kernel $NVMET_GUEST_KERNEL)}"
         return 1
     fi
+    export NVMET_GUEST_IMAGE=$img
+    log "guest image: $(tr '\n' ' ' < "$img/info")"
 }
 
-guest_suite() {
+guest_io() {
     local q=$NVMET_BUILD/qemu/build
-    guest_prepare || return
     local img=$LOGDIR/guest-disk.img nqn=nqn.2026-11.org.qemu:tests
     rm -f "$img" "$img.2" && truncate -s 64M "$img" && truncate -s 32M "$img.2"
     guest_run guest-nvme-io-qemu --qemu "$q/qemu-system-x86_64" \
-        --test nvme-io --timeout 600 --param subnqn=$nqn --param mib=8 \
+        --test nvme-io --timeout 900 --param subnqn=$nqn --param mib=8 \
         --param ns2=2 -- \
         -blockdev driver=file,filename="$img",node-name=disk0 \
         -blockdev driver=null-co,size=33554432,read-zeroes=on,node-name=null0 \
@@ -342,8 +384,14 @@ guest_suite() {
         -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
         -object nvmet-namespace,id=ns2,subsystem=sub0,nsid=2,node-name=disk1,block-size=4096 \
         -object nvmet-namespace,id=ns3,subsystem=sub0,nsid=3,node-name=null0
-    rm -f "$img.2"
+    rm -f "$img" "$img.2"
+}
 
+guest_suite() {
+    local q=$NVMET_BUILD/qemu/build
+    local img=$LOGDIR/guest-disk.img nqn=nqn.2026-11.org.qemu:tests
+    guest_prepare || return
+    guest_io
     guest_auth
     guest_tls
 
@@ -366,6 +414,27 @@ guest_suite() {
     rm -f "$img"
 }
 
+# guest-tls with each of $NVMET_CI_KERNELS (suites named guest-tls@KERNEL)
+guest_kernels() {
+    local k img saved_logs=$LOGDIR saved_img=${NVMET_GUEST_IMAGE:-}
+    guest_prepare || return
+    for k in ${NVMET_CI_KERNELS-6.16}; do
+        SUITE_SUFFIX=@$k
+        LOGDIR=$saved_logs/kernel-$k
+        mkdir -p "$LOGDIR"
+        if img=$("$NVMET_TOP/scripts/build-guest.sh" --kernel "$k" \
+                 2> "$LOGDIR/build-guest.log"); then
+            export NVMET_GUEST_IMAGE=$img
+            log "guest image: $(tr '\n' ' ' < "$img/info")"
+            guest_tls
+        else
+            tail -n 5 "$LOGDIR/build-guest.log" >&2
+            record guest-image 0 1 "no image for kernel $k"
+        fi
+    done
+    SUITE_SUFFIX="" LOGDIR=$saved_logs NVMET_GUEST_IMAGE=$saved_img
+}
+
 for s in "${suites[@]}"; do
     case $s in
         unit) unit_suite unit "$NVMET_BUILD/engine" ;;
@@ -373,6 +442,8 @@ for s in "${suites[@]}"; do
                        -Db_sanitize=address,undefined -Db_lundef=false ;;
         qtest) qtest_suite ;;
         guest) guest_suite ;;
+        guest-io) guest_prepare && guest_io ;;
+        guest-kernels) guest_kernels ;;
         guest-auth) guest_prepare && guest_auth ;;
         guest-tls) guest_prepare && guest_tls ;;
     esac

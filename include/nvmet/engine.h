@@ -219,6 +219,11 @@ void nvmet_subsys_set_quirk_free_tls_key(NvmetSubsys *subsys, bool on);
  */
 bool nvmet_host_set_tls_psk(NvmetHost *host, const char *interchange,
                             GError **errp);
+/*
+ * Derive the configured PSK as nvme-cli 2.13 and older (libnvme < 1.14)
+ * did, not as RFC 8446 has it: for hosts with such an nvme-cli.
+ */
+void nvmet_host_set_tls_psk_compat(NvmetHost *host, bool on);
 
 /* Overwrite a NUL-terminated secret string, then g_free() it. */
 void nvmet_secret_str_free(char *s);

@@ -16,6 +16,10 @@
  *    "incorrect message") instead of silently failing the controller;
  *  - each exchange gets a fresh DH key pair and challenge.
  *
+ * Concatenating Linux hosts of 6.15 .. 6.17 are accepted as they are: their
+ * response hashes 0 for SC_C and they send a SUCCESS2 that nothing asked
+ * for (handle_reply, auth_send; their generated PSKs: concat.c, psk.c).
+ *
  * Nothing of the exchange lives outside the queue: NvmetSqAuth holds the
  * transaction, and whatever a later exchange needs (for secure channel
  * concatenation: the queue's TLS binding) is never cleared by a successful
@@ -63,10 +67,14 @@ static const char *step_str(uint8_t step)
 
 /* ---- per-exchange state ------------------------------------------------- */
 
-/* The one place where the state machine of @sq moves. */
+/*
+ * The one place where the state machine of @sq moves.  Whatever step comes
+ * next, the window for a legacy host's late SUCCESS2 (auth_send) closes.
+ */
 static void set_step(NvmetSq *sq, uint8_t step)
 {
     sq->auth.step = step;
+    sq->auth.legacy_success2 = false;
 }
 
 void nvmet_auth_clear_exchange(NvmetSqAuth *a)
@@ -423,6 +431,7 @@ static void handle_negotiate(NvmetSq *sq, const uint8_t *m, uint32_t tl)
     /* a Negotiate always starts a new transaction */
     nvmet_auth_clear_exchange(a);
     set_step(sq, AUTH_STEP_IDLE);
+    a->legacy_host = false;
 
     if (!negotiate_check(sq, m, tl, host)) {
         return;
@@ -448,13 +457,20 @@ static void handle_negotiate(NvmetSq *sq, const uint8_t *m, uint32_t tl)
 
 /* ---- DH-HMAC-CHAP_Reply -------------------------------------------------- */
 
-/* The host's response R1 (Linux nvme_auth_dhchap_setup_host_response). */
-static void host_response(NvmetSq *sq, const uint8_t *ca, uint8_t *out)
+/*
+ * The host's response R1 (Linux nvme_auth_dhchap_setup_host_response),
+ * with SC_C in its place, or 0 there (@legacy_sc_c): Linux hosts from
+ * 6.15, which brought secure channel concatenation, until "nvme-auth:
+ * update sc_c in host response" (in 6.18, backported to 6.17.y) hashed 0.
+ */
+static void host_response(NvmetSq *sq, const uint8_t *ca, bool legacy_sc_c,
+                          uint8_t *out)
 {
     NvmetSqAuth *a = &sq->auth;
 
     nvmet_dhchap_response(a->hash, a->host_key, false, ca, a->s1, a->tid,
-                          a->sc_c, sq->ctrl->hostnqn, sq->ctrl->subnqn, out);
+                          legacy_sc_c ? 0 : a->sc_c, sq->ctrl->hostnqn,
+                          sq->ctrl->subnqn, out);
 }
 
 /*
@@ -488,7 +504,7 @@ static void handle_reply(NvmetSq *sq, const uint8_t *m, uint32_t tl)
     uint32_t s2;
     const uint8_t *r1, *c2, *dhv;
     uint8_t ca[NVMET_MAX_HASH_LEN], want[NVMET_MAX_HASH_LEN];
-    bool ok;
+    bool ok, legacy = false;
 
     if (tl < NVME_AUTH_REPLY_RVAL) {
         fail1(sq, NVME_AUTH_FAIL_INCORRECT_PAYLOAD, "reply too short");
@@ -536,14 +552,29 @@ static void handle_reply(NvmetSq *sq, const uint8_t *m, uint32_t tl)
     }
 
     augment(a, a->c1, ca);
-    host_response(sq, ca, want);
+    host_response(sq, ca, false, want);
     ok = nvmet_memeq_ct(want, r1, hl);
+    if (a->sc_c != NVME_AUTH_SECP_NOSC) {
+        /*
+         * Or a concatenating host of Linux 6.15 .. 6.17 (see
+         * host_response).  Both forms are computed and compared whatever
+         * the first comparison said, so the time taken does not depend on
+         * which one (if any) matched.  They differ, as SC_C is not 0 here.
+         */
+        host_response(sq, ca, true, want);
+        legacy = nvmet_memeq_ct(want, r1, hl);
+    }
     nvmet_memzero(want, sizeof(want));
     nvmet_memzero(ca, sizeof(ca));
-    if (!ok) {
+    if (!ok && !legacy) {
         fail1(sq, NVME_AUTH_FAIL_FAILED,
               "host response does not match (wrong host key?)");
         return;
+    }
+    /* such a host derives its generated PSK's TLS PSK the old way too */
+    a->legacy_host = legacy;
+    if (legacy) {
+        trace_nvmet_auth_legacy_sc_c(sq->name, a->tid, a->sc_c);
     }
     trace_nvmet_auth_host_ok(sq->name, a->tid);
 
@@ -638,6 +669,22 @@ static void auth_send(NvmetSq *sq, const uint8_t *m, uint32_t tl)
     if (type != NVME_AUTH_COMMON_MESSAGES &&
         type != NVME_AUTH_DHCHAP_MESSAGES) {
         fail1(sq, NVME_AUTH_FAIL_INCORRECT_MESSAGE, "unknown message type");
+        return;
+    }
+    if (type == NVME_AUTH_DHCHAP_MESSAGES && id == NVME_AUTH_MSG_SUCCESS2 &&
+        a->legacy_success2 && a->tid_valid &&
+        nvmet_ld16(m + NVME_AUTH_TID) == a->tid) {
+        /*
+         * Linux 6.15 .. 6.17 hosts with a controller key send SUCCESS2
+         * after a concatenation's SUCCESS1, which carries no controller
+         * response: the exchange is complete, nothing to do.  Accepted
+         * once, for the transaction just completed, and only from a host
+         * that proved to be of that era by its response (handle_reply);
+         * from any other host, or at any other time, it is out of order.
+         * The message carries no MAC: nothing secret is compared here.
+         */
+        a->legacy_success2 = false;
+        trace_nvmet_auth_legacy_success2(sq->name, a->tid);
         return;
     }
     if (type == NVME_AUTH_COMMON_MESSAGES ||
@@ -790,6 +837,8 @@ static bool auth_receive(NvmetSq *sq, uint8_t *m, uint32_t al)
             /* done; the secrets of this exchange are not needed any more */
             nvmet_auth_clear_exchange(a);
             set_step(sq, AUTH_STEP_IDLE);
+            /* a legacy host may still send SUCCESS2 (auth_send) */
+            a->legacy_success2 = a->legacy_host;
         }
         break;
     case AUTH_STEP_FAILURE1:

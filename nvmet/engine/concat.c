@@ -56,7 +56,10 @@ static GHashTable *gen_table(NvmetTarget *t)
 
 /* ---- generated PSKs ------------------------------------------------------ */
 
-/* Derive the generated PSK as the host does. */
+/*
+ * Derive the generated PSK as the host does: a Linux 6.15 .. 6.17 host
+ * (auth.c recognised it by its response) derives its TLS PSK the old way.
+ */
 void nvmet_concat_generate_psk(NvmetSq *sq)
 {
     NvmetSqAuth *a = &sq->auth;
@@ -66,11 +69,15 @@ void nvmet_concat_generate_psk(NvmetSq *sq)
     NvmetGenPsk *g = g_new0(NvmetGenPsk, 1);
     NvmetGenPsk *old;
     g_autofree char *key = NULL;
+    bool (*derive)(uint8_t, const uint8_t *, size_t, const uint8_t *,
+                   const uint8_t *, const char *, const char *,
+                   NvmetPskIdentity *, uint8_t *, GError **) =
+        a->legacy_host ? nvmet_psk_concat_derive_legacy :
+                         nvmet_psk_concat_derive;
 
     nvmet_assert_locked(t);
-    if (!nvmet_psk_concat_derive(a->hash, a->skey, a->skey_len, a->c1,
-                                 a->c2, ctrl->hostnqn, ctrl->subnqn, &g->id,
-                                 g->tls_psk, &err) ||
+    if (!derive(a->hash, a->skey, a->skey_len, a->c1, a->c2, ctrl->hostnqn,
+                ctrl->subnqn, &g->id, g->tls_psk, &err) ||
         !nvmet_psk_identity_format(&g->id, g->identity, &err)) {
         trace_nvmet_concat_error(sq->name, err->message);
         gen_psk_free(g);

@@ -84,6 +84,7 @@ struct NvmetHost {
     uint32_t allowed_hashes;    /* bit per hash ID, 0: all */
     uint32_t allowed_groups;    /* bit per DH group ID, 0: all */
     NvmetPsk *tls_psk;          /* configured TLS PSK, NULL: none */
+    bool tls_psk_compat;        /* derive it as nvme-cli <= 2.13 (psk.c) */
     uint32_t tls_psk_serial;
 };
 

@@ -23,6 +23,20 @@
  * nvme_auth_derive_tls_psk; keyring.c for the identities) and libnvme
  * (derive_retained_key, derive_psk_digest, derive_tls_key).
  *
+ * nvme-cli 2.13 and older (libnvme before 1.14, e.g. Debian trixie's) did
+ * not format the HKDF-Expand-Label info as RFC 8446 does: they hash
+ * le16(L) || "tls13 " label || context, without the two length octets and
+ * with L little-endian, for the retained PSK and for the TLS PSK (libnvme
+ * keeps that form as derive_*_compat).  A configured PSK with @compat set
+ * is derived that way, so hosts whose keys such an nvme-cli inserted can
+ * connect (nvmet-host property tls-psk-compat).
+ *
+ * Linux's own nvme_auth_derive_tls_psk() had the same defect, with L
+ * big-endian, until "nvme-auth: use hkdf_expand_label()": hosts of 6.15 ..
+ * 6.17 derive the TLS PSK of a generated PSK that way.  Such hosts are
+ * recognised by their DH-HMAC-CHAP response (auth.c, legacy SC_C) and get
+ * nvmet_psk_concat_derive_legacy().
+ *
  * Outputs go to caller buffers of fixed size; every intermediate secret is
  * wiped, and outputs are wiped again when a function fails.
  *
@@ -376,6 +390,63 @@ uint8_t nvmet_psk_hash(const NvmetPsk *psk)
     return psk->len == 48 ? NVMET_HASH_SHA384 : NVMET_HASH_SHA256;
 }
 
+/* How HKDF-Expand-Label's info is laid out (see the top of this file) */
+enum {
+    LABEL_RFC8446,          /* be16 L, length-prefixed label and context */
+    LABEL_LIBNVME_113,      /* le16 L, label and context without lengths */
+    LABEL_LINUX_617,        /* be16 L, label and context without lengths */
+};
+
+/*
+ * HKDF-Expand(@prk, l16(@out_len) || "tls13 " @label || @ctx, @out_len):
+ * the label as libnvme before 1.14 and Linux before 6.18 formatted it.
+ */
+static bool expand_label_compat(bool big_endian, uint8_t hid,
+                                const uint8_t *prk, size_t prk_len,
+                                const char *label, const void *ctx,
+                                size_t ctx_len, uint8_t *out, size_t out_len)
+{
+    size_t hlen = nvmet_hash_len(hid);
+    uint8_t t[NVMET_MAX_HASH_LEN], lenb[2];
+    uint8_t i = 1;
+    size_t done = 0;
+    bool ok = true;
+
+    if (big_endian) {
+        lenb[0] = out_len >> 8;
+        lenb[1] = out_len & 0xff;
+    } else {
+        lenb[0] = out_len & 0xff;
+        lenb[1] = out_len >> 8;
+    }
+    while (ok && done < out_len) {
+        NvmetBuf parts[] = {
+            { t, done ? hlen : 0 }, { lenb, 2 }, { "tls13 ", 6 },
+            { label, strlen(label) }, { ctx, ctx_len }, { &i, 1 },
+        };
+
+        ok = nvmet_hmac(hid, prk, prk_len, parts, G_N_ELEMENTS(parts), t);
+        memcpy(out + done, t, MIN(hlen, out_len - done));
+        done += MIN(hlen, out_len - done);
+        i++;
+    }
+    nvmet_memzero(t, sizeof(t));
+    return ok;
+}
+
+/* HKDF-Expand-Label in one of the forms above */
+static bool expand_label(int form, uint8_t hid, const uint8_t *prk,
+                         size_t prk_len, const char *label, const void *ctx,
+                         size_t ctx_len, uint8_t *out, size_t out_len)
+{
+    if (form != LABEL_RFC8446) {
+        return expand_label_compat(form == LABEL_LINUX_617, hid, prk, prk_len,
+                                   label, ctx, ctx_len, out, out_len);
+    }
+    return nvmet_hkdf_expand_label(hid, prk, prk_len, label, ctx, ctx_len,
+                                   out, out_len);
+}
+
 /* The retained PSK (@psk->len bytes to @out) for the host @hostnqn. */
 bool nvmet_psk_retained(const NvmetPsk *psk, const char *hostnqn,
                         uint8_t *out, GError **errp)
@@ -391,8 +462,9 @@ bool nvmet_psk_retained(const NvmetPsk *psk, const char *hostnqn,
         return true;
     }
     ok = nvmet_hkdf_extract(psk->hmac, psk->key, psk->len, prk) &&
-         nvmet_hkdf_expand_label(psk->hmac, prk, psk->len, PSK_LABEL_NQN,
-                                 hostnqn, strlen(hostnqn), out, psk->len);
+         expand_label(psk->compat ? LABEL_LIBNVME_113 : LABEL_RFC8446,
+                      psk->hmac, prk, psk->len, PSK_LABEL_NQN,
+                      hostnqn, strlen(hostnqn), out, psk->len);
     nvmet_memzero(prk, sizeof(prk));
     if (!ok) {
         nvmet_memzero(out, psk->len);
@@ -573,8 +645,9 @@ bool nvmet_psk_digest(uint8_t hid, const uint8_t *psk, size_t len,
  * (Linux nvme_auth_derive_tls_psk, libnvme derive_tls_key) and the whole
  * identity for version 0 (libnvme derive_tls_key).  @out: hash length.
  */
-bool nvmet_psk_tls_psk(const NvmetPskIdentity *id, const uint8_t *psk,
-                       size_t len, uint8_t *out, GError **errp)
+static bool derive_tls_psk(const NvmetPskIdentity *id, const uint8_t *psk,
+                           size_t len, int form, uint8_t *out,
+                           GError **errp)
 {
     char ctx[NVMET_PSK_IDENTITY_SIZE];
     uint8_t prk[NVMET_MAX_HASH_LEN];
@@ -602,14 +675,20 @@ bool nvmet_psk_tls_psk(const NvmetPskIdentity *id, const uint8_t *psk,
         return false;
     }
     ok = nvmet_hkdf_extract(id->hash, psk, len, prk) &&
-         nvmet_hkdf_expand_label(id->hash, prk, hlen, PSK_LABEL_TLS, ctx,
-                                 ctx_len, out, hlen);
+         expand_label(form, id->hash, prk, hlen, PSK_LABEL_TLS, ctx,
+                      ctx_len, out, hlen);
     nvmet_memzero(prk, sizeof(prk));
     if (!ok) {
         nvmet_memzero(out, hlen);
         g_set_error(errp, NVMET_ERROR, 0, "TLS PSK: HKDF failed");
     }
     return ok;
+}
+
+bool nvmet_psk_tls_psk(const NvmetPskIdentity *id, const uint8_t *psk,
+                       size_t len, uint8_t *out, GError **errp)
+{
+    return derive_tls_psk(id, psk, len, LABEL_RFC8446, out, errp);
 }
 
 /*
@@ -684,7 +763,9 @@ bool nvmet_psk_configured_derive(const NvmetPsk *psk, uint8_t version,
                           id->digest, errp)) {
         goto out;
     }
-    ok = nvmet_psk_tls_psk(id, ret, psk->len, tls_psk, errp);
+    ok = derive_tls_psk(id, ret, psk->len,
+                        psk->compat ? LABEL_LIBNVME_113 : LABEL_RFC8446,
+                        tls_psk, errp);
 out:
     nvmet_memzero(ret, sizeof(ret));
     return ok;
@@ -734,7 +815,9 @@ bool nvmet_psk_configured_match(const NvmetPsk *psk,
             goto out;
         }
     }
-    ok = nvmet_psk_tls_psk(id, ret, psk->len, tls_psk, errp);
+    ok = derive_tls_psk(id, ret, psk->len,
+                        psk->compat ? LABEL_LIBNVME_113 : LABEL_RFC8446,
+                        tls_psk, errp);
 out:
     nvmet_memzero(ret, sizeof(ret));
     nvmet_memzero(digest, sizeof(digest));
@@ -747,11 +830,11 @@ out:
  * "NVMe1Ghh" identity (to @id) and the TLS PSK (hash-length, to @tls_psk),
  * as Linux's nvme_auth_secure_concat() and nvmet_auth_insert_psk() do.
  */
-bool nvmet_psk_concat_derive(uint8_t hid, const uint8_t *skey,
-                             size_t skey_len, const uint8_t *c1,
-                             const uint8_t *c2, const char *hostnqn,
-                             const char *subnqn, NvmetPskIdentity *id,
-                             uint8_t *tls_psk, GError **errp)
+static bool concat_derive(int form, uint8_t hid, const uint8_t *skey,
+                          size_t skey_len, const uint8_t *c1,
+                          const uint8_t *c2, const char *hostnqn,
+                          const char *subnqn, NvmetPskIdentity *id,
+                          uint8_t *tls_psk, GError **errp)
 {
     uint8_t psk[NVMET_MAX_HASH_LEN];
     size_t hlen = nvmet_hash_len(hid);
@@ -771,10 +854,31 @@ bool nvmet_psk_concat_derive(uint8_t hid, const uint8_t *skey,
     ok = nvmet_psk_generate(hid, skey, skey_len, c1, c2, psk, errp) &&
          nvmet_psk_digest(hid, psk, hlen, hostnqn, subnqn, id->digest,
                           errp) &&
-         nvmet_psk_tls_psk(id, psk, hlen, tls_psk, errp);
+         derive_tls_psk(id, psk, hlen, form, tls_psk, errp);
     nvmet_memzero(psk, sizeof(psk));
     if (!ok) {
         memset(id, 0, sizeof(*id));
     }
     return ok;
+}
+
+bool nvmet_psk_concat_derive(uint8_t hid, const uint8_t *skey,
+                             size_t skey_len, const uint8_t *c1,
+                             const uint8_t *c2, const char *hostnqn,
+                             const char *subnqn, NvmetPskIdentity *id,
+                             uint8_t *tls_psk, GError **errp)
+{
+    return concat_derive(LABEL_RFC8446, hid, skey, skey_len, c1, c2, hostnqn,
+                         subnqn, id, tls_psk, errp);
+}
+
+/* The same as a Linux 6.15 .. 6.17 host derives it (see the top) */
+bool nvmet_psk_concat_derive_legacy(uint8_t hid, const uint8_t *skey,
+                                    size_t skey_len, const uint8_t *c1,
+                                    const uint8_t *c2, const char *hostnqn,
+                                    const char *subnqn, NvmetPskIdentity *id,
+                                    uint8_t *tls_psk, GError **errp)
+{
+    return concat_derive(LABEL_LINUX_617, hid, skey, skey_len, c1, c2,
+                         hostnqn, subnqn, id, tls_psk, errp);
 }

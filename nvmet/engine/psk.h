@@ -33,6 +33,7 @@ typedef struct NvmetPsk {
     uint8_t hmac;                       /* HH: 0, 1 or 2 */
     uint8_t len;                        /* 32 or 48 */
     uint8_t key[NVMET_PSK_MAX_LEN];
+    bool compat;                        /* derive as libnvme < 1.14 (psk.c) */
 } NvmetPsk;
 
 bool nvmet_psk_parse(const char *str, NvmetPsk *psk, GError **errp);
@@ -83,5 +84,11 @@ bool nvmet_psk_concat_derive(uint8_t hid, const uint8_t *skey,
                              const uint8_t *c2, const char *hostnqn,
                              const char *subnqn, NvmetPskIdentity *id,
                              uint8_t *tls_psk, GError **errp);
+/* As Linux 6.15 .. 6.17 hosts derive it (HKDF labels without lengths) */
+bool nvmet_psk_concat_derive_legacy(uint8_t hid, const uint8_t *skey,
+                                    size_t skey_len, const uint8_t *c1,
+                                    const uint8_t *c2, const char *hostnqn,
+                                    const char *subnqn, NvmetPskIdentity *id,
+                                    uint8_t *tls_psk, GError **errp);
 
 #endif

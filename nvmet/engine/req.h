@@ -155,6 +155,8 @@ typedef struct NvmetSqAuth {
     NvmetDhchapKey *host_key, *ctrl_key;
     uint32_t key_generation;
     int64_t deadline;       /* INT64_MAX: no timeout pending */
+    bool legacy_host;       /* R1 without SC_C: Linux 6.15 .. 6.17 */
+    bool legacy_success2;   /* such a host may still send SUCCESS2 for tid */
 } NvmetSqAuth;
 
 /*

@@ -683,12 +683,28 @@ bool nvmet_host_set_tls_psk(NvmetHost *host, const char *interchange,
         nvmet_memzero(host->tls_psk, sizeof(*host->tls_psk));
         g_free(host->tls_psk);
     }
+    if (psk) {
+        psk->compat = host->tls_psk_compat;
+    }
     host->tls_psk = psk;
     host->tls_psk_serial = psk ? ++host->t->next_psk_serial : 0;
     trace_nvmet_tls_psk_configured(host->nqn, psk ? psk->hmac : 0,
                                    psk ? psk->len : 0, host->tls_psk_serial);
     nvmet_unlock(host->t);
     return true;
+}
+
+/*
+ * Derive the host's configured PSK as nvme-cli 2.13 and older do (libnvme
+ * before 1.14: not RFC 8446's HKDF-Expand-Label; see psk.c), for hosts
+ * whose key such an nvme-cli put into the keyring.
+ */
+void nvmet_host_set_tls_psk_compat(NvmetHost *host, bool on)
+{
+    host->tls_psk_compat = on;
+    if (host->tls_psk) {
+        host->tls_psk->compat = on;
+    }
 }
 
 static void host_tls_psk_free(NvmetHost *host)

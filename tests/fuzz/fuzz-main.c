@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <glib.h>
 
@@ -82,7 +83,9 @@ static void crash_signal(int sig)
 
 static void hang_signal(int sig)
 {
-    ssize_t r = write(2, "fuzz-nvmet: input timed out (hang?)\n", 36);
+    ssize_t r = sig == SIGPROF ?
+        write(2, "fuzz-nvmet: input timed out (hang?)\n", 36) :
+        write(2, "fuzz-nvmet: input stalled (no progress?)\n", 41);
 
     (void)r;
     crash_signal(SIGABRT);
@@ -143,7 +146,22 @@ static bool input_leaked(uint64_t mallocs, uint64_t frees)
     return __lsan_do_recoverable_leak_check() != 0;
 }
 
+/*
+ * The time an input may take: --timeout seconds of CPU time (SIGPROF), so
+ * that a loaded machine does not turn a slow input into a "hang" while a
+ * loop still is one, and ten times that in real time (SIGALRM) for an
+ * input that waits on something without using the CPU.
+ */
 static unsigned input_timeout = 10;
+#define STALL_FACTOR 10
+
+static void arm_input_timer(unsigned secs)
+{
+    struct itimerval cpu = { .it_value = { .tv_sec = secs } };
+
+    setitimer(ITIMER_PROF, &cpu, NULL);
+    alarm(secs * STALL_FACTOR);
+}
 
 static void run_one(const uint8_t *data, size_t len, const char *name)
 {
@@ -154,9 +172,9 @@ static void run_one(const uint8_t *data, size_t len, const char *name)
     snprintf(crash_name, sizeof(crash_name), "%s/%s", crash_dir, name);
     m = __atomic_load_n(&nr_mallocs, __ATOMIC_RELAXED);
     f = __atomic_load_n(&nr_frees, __ATOMIC_RELAXED);
-    alarm(input_timeout);
+    arm_input_timer(input_timeout);
     LLVMFuzzerTestOneInput(data, len);
-    alarm(0);
+    arm_input_timer(0);
     if (input_leaked(m, f)) {
         fprintf(stderr, "fuzz-nvmet: the input leaked memory\n");
         save_crash();
@@ -441,8 +459,9 @@ static void usage(void)
             "Replays FILEs and the files in DIRs through the harness; with\n"
             "--random also runs N generated inputs (mutating those files),\n"
             "stopping early after --time SECONDS; with --tls, inputs on TLS\n"
-            "sessions.  An input running longer\n"
-            "than --timeout SECONDS (default 10, 0: none) counts as a hang.\n"
+            "sessions.  An input using more than --timeout SECONDS of CPU\n"
+            "time (default 10, 0: none), or ten times that in real time,\n"
+            "counts as a hang.\n"
             "A failing input is saved in --crash-dir (default: the directory\n"
             "of this executable).\n");
     exit(2);
@@ -531,6 +550,7 @@ int main(int argc, char **argv)
     signal(SIGBUS, crash_signal);
     signal(SIGFPE, crash_signal);
     signal(SIGILL, crash_signal);
+    signal(SIGPROF, hang_signal);
     signal(SIGALRM, hang_signal);
     if (__sanitizer_set_death_callback) {
         __sanitizer_set_death_callback(save_crash);

@@ -19,6 +19,10 @@
 # connected a wrong host key, a wrong controller key and a missing key are
 # refused, and host 1 keeps working.
 #
+# Features (scripts/kernel-matrix.sh): dhchap (the five combinations),
+# dhchap-reauth (re-authentication through sysfs), dhchap-refuse (wrong and
+# missing keys).  A kernel without a DH-HMAC-CHAP host skips them all.
+#
 # Parameters: NVMET_SUBNQN (required), NVMET_PORT (4420), NVMET_MIB (2),
 #   NVMET_HOSTS (comma list of the combinations to run, default all),
 #   NVMET_REAUTH (0: skip re-authentication and refusals)
@@ -33,6 +37,10 @@ TASKSET=/usr/bin/taskset
 NCPU=$(grep -c ^processor /proc/cpuinfo)
 
 [ -n "$NQN" ] || { fail "parameters" "NVMET_SUBNQN is required"; exit 1; }
+if ! why=$(cap_auth); then
+    for f in dhchap dhchap-reauth dhchap-refuse; do feature "$f"; skip "$f" "$why"; done
+    exit 0
+fi
 
 uuid() { printf '00000000-0000-4000-8000-%012d' "$1"; }
 hostnqn() { echo "nqn.2014-08.org.nvmexpress:uuid:$(uuid "$1")"; }
@@ -103,6 +111,7 @@ reauth() {
 }
 
 # ---------------------------------------------------------------- combinations
+feature dhchap
 for spec in "1 hmac(sha256) ffdhe2048" "2 hmac(sha384) ffdhe3072" \
             "3 hmac(sha512) ffdhe4096" "4 hmac(sha256) null" \
             "5 hmac(sha384) ffdhe8192"; do
@@ -138,6 +147,7 @@ done
 
 # ---------------------------------------------------------------- re-authentication
 section "re-authentication through sysfs (host 1)"
+feature dhchap-reauth
 klog_mark
 if [ "${NVMET_REAUTH:-1}" = 1 ] && step "host 1: connect" connect_host 1 "$AUTH_H1_KEY" "$AUTH_H1_CKEY" &&
    step "host 1: controller live" wait_for 30 host_live 1; then
@@ -153,6 +163,7 @@ if [ "${NVMET_REAUTH:-1}" = 1 ] && step "host 1: connect" connect_host 1 "$AUTH_
 
     # ------------------------------------------------------------ refusals
     section "wrong keys are refused; host 1 keeps working"
+    feature dhchap-refuse
     klog_mark
     step "host 2 with a wrong host key: connect refused" \
         sh -c "! nvme connect -t tcp -a $ADDR -s $PORT -n $NQN --hostnqn=$(hostnqn 2) --hostid=$(uuid 2) --dhchap-secret='$AUTH_BAD_KEY' --dhchap-ctrl-secret='$AUTH_H2_CKEY'"
@@ -173,4 +184,5 @@ if [ "${NVMET_REAUTH:-1}" = 1 ] && step "host 1: connect" connect_host 1 "$AUTH_
     step "host 1: disconnect" disconnect_host 1
 fi
 for n in 1 2 3 4 5 9; do disconnect_host $n > /dev/null 2>&1; done
+feature dhchap
 check "no controllers left" wait_gone "$NQN" 20

@@ -3,17 +3,37 @@
 # Helpers for the guest test scripts (busybox sh).  Source it with
 #     . /tests/lib.sh
 #
-# Results: every step appends "PASS: name" or "FAIL: name" to $GUEST_RESULTS;
-# /init counts them and prints the final "GUEST-RESULT:" line, so a script that
-# dies half-way still reports what it did.  Do not use `set -e` in test
-# scripts: a failing step must not end the script (use the return values).
+# Results: every step appends "PASS: name", "FAIL: name" or "SKIP: name
+# (reason)" to $GUEST_RESULTS; /init counts them and prints the final
+# "GUEST-RESULT: N passed, M failed, K skipped" line, so a script that dies
+# half-way still reports what it did.  Do not use `set -e` in test scripts: a
+# failing step must not end the script (use the return values).
+#
+# Features: `feature NAME` makes the following results count for feature NAME
+# as well ($GUEST_FEATURES); /init prints one "GUEST-FEATURE: NAME STATUS
+# (reason)" line per feature (FAIL if a step failed, else PASS if one passed,
+# else SKIP with the first skip's reason).  scripts/kernel-matrix.sh builds
+# its kernel x feature table from these lines.
+#
+# What the booted kernel can do (a step that needs a missing capability is
+# reported with `skip NAME REASON`, not failed):
+#   kver_ge MAJ MIN          the running kernel is MAJ.MIN or newer
+#   fabrics_opt NAME         /dev/nvme-fabrics accepts option NAME
+#   cap_auth / cap_tls / cap_concat / cap_digest / cap_tls_configured_key CTRL
+#                            print the reason and fail when the capability is
+#                            missing (DH-HMAC-CHAP, TLS with tlshd, secure
+#                            channel concatenation, NVMe/TCP digests, the
+#                            tls_configured_key attribute of a controller)
+#   need CAP NAME...         `skip` every NAME with CAP's reason unless CAP
+#                            holds; returns CAP's status
 #
 # Step API
 #   step NAME CMD...        run CMD, print PASS/FAIL (output shown on failure)
 #   step_v NAME CMD...      same, but always show the output
 #   check NAME COND...      like step, for a `test` expression or a function
 #   pass NAME / fail NAME [MSG]   record a result directly
-#   skip NAME REASON        print "SKIP: NAME (REASON)" (not counted)
+#   skip NAME REASON        record "SKIP: NAME (REASON)" (counted apart)
+#   feature NAME            following results also count for feature NAME
 #   info TITLE CMD...       run CMD and print its output as information
 #   section TITLE           print a heading
 #   require NAME CMD...     a step; on failure the script ends (exit 1)
@@ -63,7 +83,8 @@
 # from sh; call util-linux tools by full path (see $BLKDISCARD).
 
 : "${GUEST_RESULTS:=/tmp/guest-results}"
-export GUEST_RESULTS
+: "${GUEST_FEATURES:=/tmp/guest-features}"
+export GUEST_RESULTS GUEST_FEATURES
 LIB_TMP=${LIB_TMP:-/tmp/lib.$$}
 mkdir -p "$LIB_TMP"
 
@@ -72,13 +93,20 @@ _elapsed() { awk "BEGIN{printf \"%.1f\", $(_now) - $1}"; }
 
 section() { echo; echo "=== $* ==="; }
 
-pass() { echo "PASS: $1${2:+ ($2)}"; echo "PASS: $1" >> "$GUEST_RESULTS"; }
+_feat() { [ -z "${FEATURE:-}" ] || printf '%s %s %s\n' "$FEATURE" "$1" "${2:-}" >> "$GUEST_FEATURES"; }
+feature() { FEATURE=$1; }
+pass() { echo "PASS: $1${2:+ ($2)}"; echo "PASS: $1" >> "$GUEST_RESULTS"; _feat PASS; }
 fail() {
     echo "FAIL: $1"
     [ -z "${2:-}" ] || printf '%s\n' "$2" | sed 's/^/    | /'
     echo "FAIL: $1" >> "$GUEST_RESULTS"
+    _feat FAIL
 }
-skip() { echo "SKIP: $1${2:+ ($2)}"; }
+skip() {
+    echo "SKIP: $1${2:+ ($2)}"
+    echo "SKIP: $1${2:+ ($2)}" >> "$GUEST_RESULTS"
+    _feat SKIP "${2:-}"
+}
 
 # step NAME CMD... : run CMD (a command or shell function) with its output
 # captured; print PASS/FAIL and return CMD's status.
@@ -96,6 +124,7 @@ step() {
         echo "FAIL: $_sn (exit $_rc, $(_elapsed "$_t0") s): $*"
         sed 's/^/    | /' "$LIB_TMP/step.out" | tail -n "${STEP_FAIL_LINES:-60}"
         echo "FAIL: $_sn" >> "$GUEST_RESULTS"
+        _feat FAIL
     fi
     return $_rc
 }
@@ -493,4 +522,70 @@ host_trace_off() { echo 0 > "$TRACE/events/nvme/nvme_setup_cmd/enable" 2>/dev/nu
 host_trace_ops() {
     grep 'nvme_setup_cmd:' "$TRACE/trace" |
         sed -n 's/.* qid=\([0-9]*\),.*cmd=(\([a-z_0-9]*\).*/\1 \2/p' | sort | uniq -c
+}
+
+# ------------------------------------------------------------ capabilities
+# kver_ge MAJ MIN: the running kernel is MAJ.MIN or newer
+kver_ge() {
+    _kr=$(uname -r); _kM=${_kr%%.*}; _km=${_kr#*.}; _km=${_km%%[!0-9]*}
+    [ "$_kM" -gt "$1" ] || { [ "$_kM" -eq "$1" ] && [ "$_km" -ge "$2" ]; }
+}
+# fabrics_opt NAME: /dev/nvme-fabrics lists the connect option NAME (reading
+# it without a controller returns every option the kernel parses)
+fabrics_opt() {
+    [ -s "$LIB_TMP/fabrics.opts" ] ||
+        tr ',' '\n' < /dev/nvme-fabrics 2>/dev/null | sed 's/=.*//' > "$LIB_TMP/fabrics.opts"
+    grep -qx "$1" "$LIB_TMP/fabrics.opts"
+}
+# DH-HMAC-CHAP: the connect option is parsed even without CONFIG_NVME_AUTH
+# (Debian's 6.1), so look for the host's code too
+cap_auth() {
+    fabrics_opt dhchap_secret &&
+        grep -q -E ' nvme_auth_negotiate([[:space:]]|$)' /proc/kallsyms && return 0
+    echo "Linux $(uname -r) has no DH-HMAC-CHAP host (built without CONFIG_NVME_AUTH)"; return 1
+}
+cap_tls() {
+    fabrics_opt tls || { echo "Linux $(uname -r) has no NVMe/TCP TLS (no tls option)"; return 1; }
+    command -v tlshd > /dev/null || { echo "no tlshd in this userland (ktls-utils)"; return 1; }
+    return 0
+}
+cap_concat() {
+    cap_tls || return 1
+    fabrics_opt concat && return 0
+    echo "Linux $(uname -r) has no secure channel concatenation (no concat option)"; return 1
+}
+# NVMe/TCP digests: older hosts take CRC32C from the crypto API (a crc32c
+# module must be loaded), newer ones use the crc32c library through
+# skb_copy_and_crc32c_datagram_iter()
+cap_digest() {
+    grep -q '^name *: crc32c$' /proc/crypto && return 0
+    grep -q ' skb_copy_and_crc32c_datagram_iter$' /proc/kallsyms && return 0
+    echo "no crc32c in the crypto API of Linux $(uname -r) (crc32c module missing)"; return 1
+}
+# SHA-384 TLS PSKs (TLS_AES_256_GCM_SHA384): tlshd's GnuTLS must be 3.8.11
+# or later (older ones cannot give an external PSK another hash than
+# SHA-256, so the client offers no suite the PSK fits)
+cap_tls_sha384() {
+    cap_tls || return 1
+    _gv=$(sed -n 's/^ *libgnutls30[a-z0-9]*_\([0-9.]*\)[-+~].*/\1/p' /etc/guest-userland-info 2>/dev/null | head -n1)
+    [ -n "$_gv" ] || { echo "cannot tell the GnuTLS version of this userland"; return 1; }
+    _gM=$(echo "$_gv" | cut -d. -f1) _gm=$(echo "$_gv" | cut -d. -f2) _gp=$(echo "$_gv" | cut -d. -f3)
+    [ $((_gM * 10000 + _gm * 100 + ${_gp:-0})) -ge 30811 ] && return 0
+    echo "tlshd's GnuTLS $_gv has no SHA-384 TLS PSKs (3.8.11 or later needed)"; return 1
+}
+# cap_tls_configured_key CTRL: the attribute that triggers REPLACETLSPSK
+cap_tls_configured_key() {
+    [ -e "/sys/class/nvme/$1/tls_configured_key" ] && return 0
+    echo "Linux $(uname -r) has no /sys/class/nvme/*/tls_configured_key"; return 1
+}
+# need CAP [ARGS] -- NAME...: when CAP fails, skip every NAME with its reason
+need() {
+    _cap=$1; shift
+    _args=""
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do _args="$_args $1"; shift; done
+    [ "${1:-}" = -- ] && shift
+    # shellcheck disable=SC2086
+    _why=$($_cap $_args) && return 0
+    for _n in "$@"; do skip "$_n" "$_why"; done
+    return 1
 }

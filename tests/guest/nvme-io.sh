@@ -21,6 +21,10 @@
 #   NVMET_DISCARD     0: skip the blkdiscard tests (1)
 #   NVMET_NS2         NSID of a second namespace to write and verify (none)
 #   NVMET_TRACE       1: with SELFTARGET, print the kernel target's trace
+# Features (scripts/kernel-matrix.sh): io (discovery, plain data cycles,
+# two I/O queues, deallocate / write zeroes, out-of-range I/O, a second
+# namespace) and digest (header and data digests).
+#
 #   NVMET_STRICT_LBA  1: out-of-range reads must fail with LBA Out of Range
 #                     (default 1; 0 with SELFTARGET: the kernel target
 #                     returns Internal Error), 0: any NVMe error status
@@ -83,6 +87,7 @@ if [ "$SELF" = 1 ]; then
 fi
 
 section "discovery"
+feature io
 step "discover lists $NQN (tcp, trsvcid $PORT)" discover_check "$ADDR" "$PORT" "$NQN" ${HOSTNQN:+--hostnqn="$HOSTNQN"}
 
 # ---------------------------------------------------------------- data cycles
@@ -95,6 +100,11 @@ fi
 
 for mode in plain digest; do
     section "write / reconnect / read: $mode"
+    feature io
+    if [ $mode = digest ]; then
+        feature digest
+        need cap_digest -- "header and data digests" || continue
+    fi
     if [ $mode = digest ]; then opts="--hdr-digest --data-digest"; hd=1; else opts=""; hd=0; fi
     cleanup_ctrls
     [ $probes = 0 ] || : > "$TRACE/trace"
@@ -123,6 +133,7 @@ digest_probe_off
 
 # ---------------------------------------------------------------- multi-queue
 section "two I/O queues in parallel"
+feature io
 cleanup_ctrls
 ncpu=$(nproc)
 if connect_and_wait "nr-io-queues=2" --nr-io-queues=2; then

@@ -20,6 +20,16 @@
 # configured one and concatenation with SHA-384 and two rotations; the quirk
 # turning a re-authentication's REPLACETLSPSK into CONCAT_MISMATCH.
 #
+# What the booted kernel cannot do is skipped with the reason: no TLS at all
+# (6.1; or no tlshd in the userland), no concatenation (6.12), no
+# tls_configured_key (6.18: REPLACETLSPSK is then driven by writing
+# dhchap_secret, which every concatenating kernel supports).
+#
+# Features (scripts/kernel-matrix.sh): tls-psk, tls-sha384, concat,
+# replace-tck (REPLACETLSPSK through tls_configured_key, with a controller
+# reset), replace-reauth (REPLACETLSPSK through dhchap_secret, on the live
+# queue), concat-sha384, quirk.
+#
 # Parameters: NVMET_SUBNQN, NVMET_QSUBNQN, NVMET_MIB (2), NVMET_ROTATIONS (5)
 . /tests/lib.sh
 . /tests/data/tls-keys.sh
@@ -53,14 +63,21 @@ io_check() {    # DEV TAG
 klog_mark() { dmesg -c > /dev/null; }
 # re-authenticate controller $c by writing its DH-HMAC-CHAP key (with
 # concatenation: REPLACETLSPSK on the TLS admin queue, without a reset)
-reauth_once() {
+reauth_key() {
     _n=$(dmesg | grep -c "$c: qid 0: authenticated")
-    printf '%s' "$TLS_H2_KEY" > "/sys/class/nvme/$c/dhchap_secret"
+    printf '%s' "$1" > "/sys/class/nvme/$c/dhchap_secret"
     sleep 2
     dmesg | grep "$c: " | tail -n 4
     [ "$(dmesg | grep -c "$c: qid 0: authenticated")" -gt "$_n" ]
 }
+reauth_once() { reauth_key "$TLS_H2_KEY"; }
 
+FEATURES="tls-psk tls-sha384 concat replace-tck replace-reauth concat-sha384 quirk"
+if ! why=$(cap_tls); then
+    for f in $FEATURES; do feature "$f"; skip "$f" "$why"; done
+    exit 0
+fi
+feature tls-psk
 require "tlshd" start_tlshd
 require ".nvme keyring" keyctl id %:.nvme
 keyctl link %:.nvme @us 2>/dev/null
@@ -116,13 +133,21 @@ info "tlshd log (tail)" tail -n 5 /tmp/tlshd.log
 
 # ---------------------------------------------------------------- concatenation
 section "secure channel concatenation: --concat with bidirectional DH-HMAC-CHAP"
-keyctl clear %:.nvme
-klog_mark
-step "connect --concat" \
+feature concat
+if ! why=$(cap_concat); then
+    for f in concat replace-tck replace-reauth concat-sha384 quirk; do feature "$f"; skip "$f" "$why"; done
+    feature tls-sha384
+    CONCAT=0
+else
+    CONCAT=1
+fi
+[ $CONCAT = 1 ] && keyctl clear %:.nvme
+[ $CONCAT = 1 ] && klog_mark
+[ $CONCAT = 1 ] && step "connect --concat" \
     nvme connect -t tcp -a "$ADDR" -s 4420 -n "$NQN" --hostnqn="$TLS_H2" \
     --hostid="$TLS_H2_ID" --dhchap-secret="$TLS_H2_KEY" \
     --dhchap-ctrl-secret="$TLS_H2_CKEY" --concat
-if step "controller live" wait_for 30 live "$NQN" "$TLS_H2"; then
+if [ $CONCAT = 1 ] && step "controller live" wait_for 30 live "$NQN" "$TLS_H2"; then
     c=$(ctrl_of "$NQN" "$TLS_H2")
     info "kernel log" sh -c "dmesg | grep -E 'nvme|tls' | tail -n 8"
     key0=$(attr "$c" tls_key)
@@ -134,6 +159,11 @@ if step "controller live" wait_for 30 live "$NQN" "$TLS_H2"; then
     step "verified I/O over the generated PSK" io_check "$dev" concat0
     prev=$key0
     i=1
+    feature replace-tck
+    if ! why=$(cap_tls_configured_key "$c"); then
+        skip "REPLACETLSPSK x$ROT through tls_configured_key" "$why"
+        i=$((ROT + 1))
+    fi
     while [ $i -le "$ROT" ]; do
         step "REPLACETLSPSK $i: echo 0 > tls_configured_key" \
             sh -c "echo 0 > /sys/class/nvme/$c/tls_configured_key"
@@ -149,10 +179,23 @@ if step "controller live" wait_for 30 live "$NQN" "$TLS_H2"; then
         fi
         i=$((i + 1))
     done
+    feature replace-reauth
     step "re-authentication by key write (REPLACETLSPSK, no reset) 1" reauth_once
     step "re-authentication by key write (REPLACETLSPSK, no reset) 2" reauth_once
+    step "re-authentication by key write (REPLACETLSPSK, no reset) 3" reauth_once
     dev=$(wait_ns "$NQN" 1 20)
     step "verified I/O after the re-authentications" io_check "$dev" "rot$ROT"
+    # a reset reconnects every queue: NEWTLSPSK on the cleartext admin
+    # queue, then TLS with the fresh key
+    reset_ok() {
+        echo 1 > "/sys/class/nvme/$c/reset_controller" || return 1
+        sleep 1
+        wait_for 30 live "$NQN" "$TLS_H2" && identity_is "$c" "NVMe1G0"
+    }
+    step_v "controller reset after the re-authentications: live over TLS again" reset_ok
+    dev=$(wait_ns "$NQN" 1 20)
+    step "verified I/O after the reset" io_check "$dev" "rst"
+    feature concat
     step "disconnect" disconnect_all
     klog_mark
     step "reconnect --concat" \
@@ -163,7 +206,7 @@ if step "controller live" wait_for 30 live "$NQN" "$TLS_H2"; then
         c=$(ctrl_of "$NQN" "$TLS_H2")
         dev=$(wait_ns "$NQN" 1 20)
         step "data written before the reconnection reads back" \
-            verify_from "$dev" "$MIB" 0 "rot$ROT"
+            verify_from "$dev" "$MIB" 0 "rst"
     fi
 fi
 disconnect_all
@@ -173,6 +216,17 @@ disconnect_all
 # new tls_key (the generated identity keeps prefix $ID_PREFIX) and verified I/O
 rotate() {
     rot_c=$1 rot_tag=$3 rot_i=1 rot_prev=$(attr "$1" tls_key)
+    if ! cap_tls_configured_key "$rot_c" > /dev/null; then
+        # older kernels: REPLACETLSPSK by re-authentication on the live queue
+        while [ $rot_i -le "$2" ]; do
+            c=$rot_c
+            step "$rot_tag: REPLACETLSPSK $rot_i (dhchap_secret write)" reauth_key "$TLS_H4_KEY"
+            dev=$(wait_ns "$NQN" 1 20)
+            step "$rot_tag: REPLACETLSPSK $rot_i: verified I/O" io_check "$dev" "$rot_tag$rot_i"
+            rot_i=$((rot_i + 1))
+        done
+        return
+    fi
     while [ $rot_i -le "$2" ]; do
         step "$rot_tag: REPLACETLSPSK $rot_i" \
             sh -c "echo 0 > /sys/class/nvme/$rot_c/tls_configured_key"
@@ -188,68 +242,86 @@ rotate() {
 }
 
 section "configured SHA-384 PSK (TLS_AES_256_GCM_SHA384)"
-keyctl clear %:.nvme
-step "insert the SHA-384 PSK (identity version 1)" \
-    nvme check-tls-key --keydata="$TLS_PSK384" --hostnqn="$TLS_H3" \
-    --subsysnqn="$NQN" --identity=1 --insert
-step "connect --tls with the SHA-384 PSK" \
-    nvme connect -t tcp -a "$ADDR" -s 4421 -n "$NQN" --hostnqn="$TLS_H3" \
-    --hostid="$TLS_H3_ID" --tls
-if step "controller live" wait_for 30 live "$NQN" "$TLS_H3"; then
-    c=$(ctrl_of "$NQN" "$TLS_H3")
-    step_v "the PSK identity is a SHA-384 one" identity_is "$c" "NVMe1R02 "
-    dev=$(wait_ns "$NQN" 1 20)
-    step "verified I/O over TLS with the SHA-384 PSK" io_check "$dev" psk384
+feature tls-sha384
+SHA384=1
+if ! why=$(cap_tls_sha384); then
+    SHA384=0
+    skip "configured SHA-384 PSK" "$why"
 fi
-step "disconnect" disconnect_all
+if [ $SHA384 = 1 ]; then
+    keyctl clear %:.nvme
+    step "insert the SHA-384 PSK (identity version 1)" \
+        nvme check-tls-key --keydata="$TLS_PSK384" --hostnqn="$TLS_H3" \
+        --subsysnqn="$NQN" --identity=1 --insert
+    step "connect --tls with the SHA-384 PSK" \
+        nvme connect -t tcp -a "$ADDR" -s 4421 -n "$NQN" --hostnqn="$TLS_H3" \
+        --hostid="$TLS_H3_ID" --tls
+    if step "controller live" wait_for 30 live "$NQN" "$TLS_H3"; then
+        c=$(ctrl_of "$NQN" "$TLS_H3")
+        step_v "the PSK identity is a SHA-384 one" identity_is "$c" "NVMe1R02 "
+        dev=$(wait_ns "$NQN" 1 20)
+        step "verified I/O over TLS with the SHA-384 PSK" io_check "$dev" psk384
+    fi
+    step "disconnect" disconnect_all
+fi
 
-section "secure channel concatenation with SHA-384"
-keyctl clear %:.nvme
-step "connect --concat (the target allows this host SHA-384 only)" \
-    nvme connect -t tcp -a "$ADDR" -s 4420 -n "$NQN" --hostnqn="$TLS_H4" \
-    --hostid="$TLS_H4_ID" --dhchap-secret="$TLS_H4_KEY" \
-    --dhchap-ctrl-secret="$TLS_H4_CKEY" --concat
-if step "controller live" wait_for 30 live "$NQN" "$TLS_H4"; then
-    c=$(ctrl_of "$NQN" "$TLS_H4")
-    ID_PREFIX="NVMe1G02 "
-    step_v "the generated PSK is a SHA-384 one" identity_is "$c" "$ID_PREFIX"
-    dev=$(wait_ns "$NQN" 1 20)
-    step "verified I/O over the generated SHA-384 PSK" io_check "$dev" c384
-    rotate "$c" 2 c384r
+if [ $CONCAT = 1 ]; then
+    section "secure channel concatenation with SHA-384"
+    feature concat-sha384
 fi
-step "disconnect" disconnect_all
+if [ $CONCAT = 1 ] && ! why=$(cap_tls_sha384); then
+    skip "concatenation with SHA-384" "$why"
+elif [ $CONCAT = 1 ]; then
+    keyctl clear %:.nvme
+    step "connect --concat (the target allows this host SHA-384 only)" \
+        nvme connect -t tcp -a "$ADDR" -s 4420 -n "$NQN" --hostnqn="$TLS_H4" \
+        --hostid="$TLS_H4_ID" --dhchap-secret="$TLS_H4_KEY" \
+        --dhchap-ctrl-secret="$TLS_H4_CKEY" --concat
+    if step "controller live" wait_for 30 live "$NQN" "$TLS_H4"; then
+        c=$(ctrl_of "$NQN" "$TLS_H4")
+        ID_PREFIX="NVMe1G02 "
+        step_v "the generated PSK is a SHA-384 one" identity_is "$c" "$ID_PREFIX"
+        dev=$(wait_ns "$NQN" 1 20)
+        step "verified I/O over the generated SHA-384 PSK" io_check "$dev" c384
+        rotate "$c" 2 c384r
+    fi
+    step "disconnect" disconnect_all
+fi
 
 # ---------------------------------------------------------------- the quirk
-section "quirk-free-tls-key: the seed bug on purpose"
-# The Linux host re-authenticates a concatenated controller's admin queue
-# with REPLACETLSPSK when its DH-HMAC-CHAP key is written (no reset).  The
-# quirk makes the target forget the queue's TLS key after the first one,
-# so the second gets CONCAT_MISMATCH.  An fprobe on the host's message
-# check shows the Failure1 reason code (3).
-authval_on() {
-    _de=$TRACE/dynamic_events
-    echo 'f:nvmetest/authval nvme_auth_receive_validate%return ret=$retval' >> "$_de" &&
-        echo 1 > "$TRACE/events/nvmetest/authval/enable" && echo 1 > "$TRACE/tracing_on" &&
-        : > "$TRACE/trace"
-}
-authval_has() { grep -q "authval: .* ret=$1\$" "$TRACE/trace" || grep -q "authval: .* ret=0x$1\$" "$TRACE/trace"; }
-klog_mark
-step "connect --concat to the quirky subsystem" \
-    nvme connect -t tcp -a "$ADDR" -s 4420 -n "$QNQN" --hostnqn="$TLS_H2" \
-    --hostid="$TLS_H2_ID" --dhchap-secret="$TLS_H2_KEY" \
-    --dhchap-ctrl-secret="$TLS_H2_CKEY" --concat
-if step "controller live" wait_for 30 live "$QNQN" "$TLS_H2"; then
-    c=$(ctrl_of "$QNQN" "$TLS_H2")
-    probe=0
-    authval_on && probe=1
-    reauth_refused() { ! reauth_once; }
-    step "re-authentication 1 (REPLACETLSPSK) succeeds" reauth_once
-    step "re-authentication 2 (REPLACETLSPSK) is refused" reauth_refused
-    if [ $probe = 1 ]; then
-        info "host auth message checks" sh -c "grep authval $TRACE/trace | tail -n 6"
-        check "the host received Failure1 reason 3 (CONCAT_MISMATCH)" authval_has 3
-    else
-        skip "Failure1 reason on the host" "no fprobe support"
+if [ $CONCAT = 1 ]; then
+    section "quirk-free-tls-key: the seed bug on purpose"
+    feature quirk
+    # The Linux host re-authenticates a concatenated controller's admin queue
+    # with REPLACETLSPSK when its DH-HMAC-CHAP key is written (no reset).  The
+    # quirk makes the target forget the queue's TLS key after the first one,
+    # so the second gets CONCAT_MISMATCH.  An fprobe on the host's message
+    # check shows the Failure1 reason code (3).
+    authval_on() {
+        _de=$TRACE/dynamic_events
+        echo 'f:nvmetest/authval nvme_auth_receive_validate%return ret=$retval' >> "$_de" &&
+            echo 1 > "$TRACE/events/nvmetest/authval/enable" && echo 1 > "$TRACE/tracing_on" &&
+            : > "$TRACE/trace"
+    }
+    authval_has() { grep -q "authval: .* ret=$1\$" "$TRACE/trace" || grep -q "authval: .* ret=0x$1\$" "$TRACE/trace"; }
+    klog_mark
+    step "connect --concat to the quirky subsystem" \
+        nvme connect -t tcp -a "$ADDR" -s 4420 -n "$QNQN" --hostnqn="$TLS_H2" \
+        --hostid="$TLS_H2_ID" --dhchap-secret="$TLS_H2_KEY" \
+        --dhchap-ctrl-secret="$TLS_H2_CKEY" --concat
+    if step "controller live" wait_for 30 live "$QNQN" "$TLS_H2"; then
+        c=$(ctrl_of "$QNQN" "$TLS_H2")
+        probe=0
+        authval_on && probe=1
+        reauth_refused() { ! reauth_once; }
+        step "re-authentication 1 (REPLACETLSPSK) succeeds" reauth_once
+        step "re-authentication 2 (REPLACETLSPSK) is refused" reauth_refused
+        if [ $probe = 1 ]; then
+            info "host auth message checks" sh -c "grep authval $TRACE/trace | tail -n 6"
+            check "the host received Failure1 reason 3 (CONCAT_MISMATCH)" authval_has 3
+        else
+            skip "Failure1 reason on the host" "no fprobe support"
+        fi
     fi
 fi
 disconnect_all

@@ -345,8 +345,9 @@ int nvmf_host_authenticate(NvmfHost *h, NvmfAuthParams *p, NvmfAuthResult *r)
     nvmet_st32(seqb, s1);
     nvmet_st16(tidb, p->tid);
     {
+        uint8_t r1_sc_c = p->legacy_sc_c ? 0 : p->sc_c;
         Part parts[] = {
-            { ca, hl }, { seqb, 4 }, { tidb, 2 }, { &p->sc_c, 1 },
+            { ca, hl }, { seqb, 4 }, { tidb, 2 }, { &r1_sc_c, 1 },
             { "HostHost", 8 }, { p->hostnqn, strlen(p->hostnqn) },
             { &zero, 1 }, { p->subnqn, strlen(p->subnqn) },
         };
@@ -445,8 +446,13 @@ int nvmf_host_authenticate(NvmfHost *h, NvmfAuthParams *p, NvmfAuthResult *r)
             FAIL(r, "controller response mismatch");
         }
         r->ctrl_verified = true;
+    }
 
-        /* SUCCESS2 */
+    /*
+     * SUCCESS2: the controller's response was verified, or (Linux 6.15 ..
+     * 6.17 with a controller key, legacy_success2) even without one
+     */
+    if (bidi || p->legacy_success2) {
         memset(buf, 0, 16);
         buf[0] = 0x01;
         buf[1] = 0x04;

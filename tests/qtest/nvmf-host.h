@@ -126,6 +126,10 @@ typedef struct NvmfAuthParams {
     bool reflect_c1;                /* C2 = C1 */
     bool s2_zero;                   /* SEQNUM 0 with a challenge */
     int reply_tid_delta;            /* wrong transaction ID in the reply */
+    bool legacy_sc_c;               /* 0, not SC_C, in R1 (Linux 6.15-6.17) */
+    bool legacy_success2;           /* SUCCESS2 even after a SUCCESS1
+                                       without controller response (Linux
+                                       6.15-6.17 with concatenation) */
 } NvmfAuthParams;
 
 typedef struct NvmfAuthResult {

@@ -13,7 +13,7 @@
 #include "../../nvmet/engine/crypto.h"
 #include "../../nvmet/engine/psk.h"
 
-static GPtrArray *kat, *cli;
+static GPtrArray *kat, *cli, *cli213;
 
 static NvmetPsk parse_ok(const char *str)
 {
@@ -218,12 +218,19 @@ static void test_kat_generated(void)
 
 /* ---- psk-nvme-cli.txt ---------------------------------------------------- */
 
-static void test_nvme_cli(void)
+/*
+ * @opaque: the vector file's records; for psk-nvme-cli-2.13.txt (Debian
+ * trixie's nvme-cli, libnvme 1.13) the configured PSKs are derived with
+ * compat set, and must then NOT match what RFC 8446 derivation gives.
+ */
+static void test_nvme_cli(const void *opaque)
 {
-    unsigned n = 0;
+    GPtrArray *recs = (GPtrArray *)opaque;
+    bool compat = recs == cli213;
+    unsigned n = 0, differ = 0;
 
-    for (unsigned i = 0; i < cli->len; i++) {
-        TestVec *rec = cli->pdata[i];
+    for (unsigned i = 0; i < recs->len; i++) {
+        TestVec *rec = recs->pdata[i];
         g_autoptr(GError) err = NULL;
         char buf[NVMET_PSK_STR_SIZE];
         NvmetPsk psk;
@@ -241,11 +248,27 @@ static void test_nvme_cli(void)
         } else {
             g_error("unknown record type '%s'", tv_str(rec, "type"));
         }
+        psk.compat = compat;
         if (tv_opt(rec, "subnqn")) {
             check_configured(&psk, tv_num(rec, "version"),
                              tv_str(rec, "hostnqn"), tv_str(rec, "subnqn"),
                              tv_str(rec, "identity"), rec,
                              tv_opt(rec, "tls_psk") ? "tls_psk" : NULL);
+        }
+        if (compat && tv_opt(rec, "subnqn") && tv_opt(rec, "tls_psk")) {
+            /* the standard derivation gives another key */
+            NvmetPskIdentity id;
+            uint8_t tls[NVMET_PSK_MAX_LEN], want[NVMET_PSK_MAX_LEN];
+            size_t hl;
+
+            psk.compat = false;
+            g_assert_true(nvmet_psk_configured_derive(&psk,
+                              tv_num(rec, "version"), tv_str(rec, "hostnqn"),
+                              tv_str(rec, "subnqn"), &id, tls, &err));
+            hl = nvmet_hash_len(id.hash);
+            g_assert_cmpuint(tv_hex(rec, "tls_psk", want, sizeof(want)),
+                             ==, hl);
+            differ += memcmp(tls, want, hl) != 0;
         }
         if (tv_opt(rec, "exported")) {
             /*
@@ -270,6 +293,9 @@ static void test_nvme_cli(void)
         n++;
     }
     g_assert_cmpuint(n, >=, 4);
+    if (compat) {
+        g_assert_cmpuint(differ, >=, 4);
+    }
 }
 
 /* ---- errors -------------------------------------------------------------- */
@@ -603,11 +629,13 @@ int main(int argc, char **argv)
     nvmet_crypto_init();
     kat = tv_load("psk-kat.txt");
     cli = tv_load("psk-nvme-cli.txt");
+    cli213 = tv_load("psk-nvme-cli-2.13.txt");
     g_test_add_func("/psk/kat/interchange", test_kat_interchange);
     g_test_add_func("/psk/kat/retained", test_kat_retained);
     g_test_add_func("/psk/kat/tls", test_kat_tls);
     g_test_add_func("/psk/kat/generated", test_kat_generated);
-    g_test_add_func("/psk/nvme-cli", test_nvme_cli);
+    g_test_add_data_func("/psk/nvme-cli", cli, test_nvme_cli);
+    g_test_add_data_func("/psk/nvme-cli-2.13-compat", cli213, test_nvme_cli);
     g_test_add_func("/psk/errors/parse", test_parse_errors);
     g_test_add_func("/psk/errors/format", test_format_errors);
     g_test_add_func("/psk/errors/identity", test_identity_errors);

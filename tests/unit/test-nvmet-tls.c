@@ -362,6 +362,36 @@ static void host_generated(NvmfAuthResult *r, char *identity, uint8_t *key)
     g_assert_cmpmem(want, r->psk_len, key, r->psk_len);
 }
 
+/*
+ * The TLS PSK a Linux 6.15 .. 6.17 host derives from the generated PSK
+ * @psk (written here with GLib's HMAC, apart from the engine):
+ * HKDF-Expand(HKDF-Extract(0, PSK), be16(L) || "tls13 nvme-tls-psk" ||
+ * "hh <digest>", L), the HKDF-Expand-Label info without its length octets.
+ */
+static void legacy_tls_psk(const NvmfAuthResult *r, const char *identity,
+                           uint8_t *out)
+{
+    GChecksumType t = r->hash == 1 ? G_CHECKSUM_SHA256 : G_CHECKSUM_SHA384;
+    size_t hl = r->psk_len, n = hl;
+    uint8_t zero[48] = { 0 }, prk[48], one = 1, lenb[2] = { 0, hl };
+    g_autofree char *ctx = g_strdup_printf("%02u %s", r->hash,
+                                           strrchr(identity, ' ') + 1);
+    GHmac *h;
+
+    h = g_hmac_new(t, zero, hl);
+    g_hmac_update(h, r->psk, hl);
+    g_hmac_get_digest(h, prk, &n);
+    g_hmac_unref(h);
+    h = g_hmac_new(t, prk, hl);
+    g_hmac_update(h, lenb, 2);
+    g_hmac_update(h, (const guchar *)"tls13 nvme-tls-psk", 18);
+    g_hmac_update(h, (const guchar *)ctx, strlen(ctx));
+    g_hmac_update(h, &one, 1);
+    n = hl;
+    g_hmac_get_digest(h, out, &n);
+    g_hmac_unref(h);
+}
+
 /* a TLS admin queue with a generated PSK, enabled */
 static TestConn *tls_admin(TlsFixture *f, const char *identity,
                            const uint8_t *key, uint8_t hash)
@@ -505,6 +535,137 @@ static void test_concat_needs_tls_port(void)
     tf_free(f);
 }
 
+/*
+ * Linux 6.15 .. 6.17 hosts hash 0 instead of SC_C into their response R1
+ * and, with a controller key, send SUCCESS2 after a concatenation's
+ * SUCCESS1: the target accepts both (and says so in the trace) for
+ * NEWTLSPSK and REPLACETLSPSK, and still refuses a wrong response.
+ */
+static void test_concat_legacy(void)
+{
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_ALLOWED);
+    char identity[NVMET_PSK_IDENTITY_SIZE], old[NVMET_PSK_IDENTITY_SIZE];
+    uint8_t key[48], hash;
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    TestConn *c, *a;
+    NvmfCqe cqe;
+
+    concat_fixture(f, false);
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
+    auth_params(&p, f, NVME_AUTH_SECP_NEWTLSPSK, 1);
+    p.legacy_sc_c = true;
+    p.legacy_success2 = true;
+    g_assert_cmpint(nvmf_host_authenticate(c->h, &p, &r), ==, 0);
+    g_assert_true(r.authenticated);
+    g_assert_true(tt_trace_has(f->tt, "the host hashed 0, not SC_C 2"));
+    g_assert_true(tt_trace_has(f->tt, "SUCCESS2 after a concatenation's"));
+    g_assert_false(tt_trace_has(f->tt, "message out of order"));
+    hash = r.hash;
+    host_generated(&r, identity, key);
+    tc_free(c);
+    /* the RFC 8446 key is refused: the target derived the old host's */
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmpint(tc_start_tls(c, identity, key, nvmet_hash_len(hash),
+                                 hash), ==, -1);
+    tc_free(c);
+    legacy_tls_psk(&r, identity, key);
+
+    a = tls_admin(f, identity, key, hash);
+    for (int i = 0; i < 3; i++) {
+        memcpy(old, identity, sizeof(old));
+        auth_params(&p, f, NVME_AUTH_SECP_REPLACETLSPSK, 10 + i);
+        p.legacy_sc_c = true;
+        p.legacy_success2 = true;
+        g_assert_cmpint(nvmf_host_authenticate(a->h, &p, &r), ==, 0);
+        g_assert_true(r.authenticated);
+        host_generated(&r, identity, key);
+        legacy_tls_psk(&r, identity, key);
+        g_assert_cmpstr(identity, !=, old);
+        /* the queue still works */
+        g_assert_cmpint(nvmf_host_prop_get(a->h, NVME_REG_CSTS, false, NULL,
+                                           &cqe), ==, 0);
+        g_assert_cmphex(cqe.status, ==, 0);
+    }
+    g_assert_false(tt_trace_has(f->tt, "message out of order"));
+    g_assert_true(tt_trace_has(f->tt, "the host hashed 0, not SC_C 3"));
+    /* a wrong response is still refused, in either form */
+    auth_params(&p, f, NVME_AUTH_SECP_REPLACETLSPSK, 20);
+    p.legacy_sc_c = true;
+    p.corrupt_response = true;
+    g_assert_cmpint(nvmf_host_authenticate(a->h, &p, &r), ==, 0);
+    g_assert_false(r.authenticated);
+    g_assert_cmphex(r.failure, ==, NVME_AUTH_FAIL_FAILED);
+    tc_free(a);
+    /* the last legacy REPLACETLSPSK's key works; then a current host */
+    a = tls_admin(f, identity, key, hash);
+    auth_params(&p, f, NVME_AUTH_SECP_REPLACETLSPSK, 21);
+    g_assert_cmpint(nvmf_host_authenticate(a->h, &p, &r), ==, 0);
+    g_assert_true(r.authenticated);
+    host_generated(&r, identity, key);
+    tc_free(a);
+    a = tls_admin(f, identity, key, hash);      /* RFC 8446 key again */
+    tc_free(a);
+    tf_free(f);
+}
+
+/*
+ * The SUCCESS2 after a concatenation's SUCCESS1 is let through only from a
+ * host that proved to be of Linux 6.15 .. 6.17 (R1 with 0 for SC_C), and
+ * only once: from a current host, or a second time, it is out of order as
+ * ever (FAILURE1, and the cleartext queue is no longer authenticated).
+ */
+static void test_concat_legacy_success2(void)
+{
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_ALLOWED);
+    uint8_t msg[NVME_AUTH_SUCC2_LEN] = { 0 }, buf[64];
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    TestConn *c;
+    NvmfCqe cqe;
+
+    concat_fixture(f, false);
+    for (int legacy = 0; legacy < 2; legacy++) {
+        c = tc_new_on(f->tt, f->port);
+        g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
+        tt_trace_clear(f->tt);
+        auth_params(&p, f, NVME_AUTH_SECP_NEWTLSPSK, 1 + legacy);
+        p.legacy_sc_c = legacy;
+        p.legacy_success2 = true;
+        g_assert_cmpint(nvmf_host_authenticate(c->h, &p, &r), ==, 0);
+        g_assert_false(r.rvalid);
+        g_assert_cmpint(tt_trace_has(f->tt, "SUCCESS2 after a concat"), ==,
+                        legacy);
+        if (legacy) {
+            g_assert_false(tt_trace_has(f->tt, "message out of order"));
+            /* the queue is authenticated */
+            g_assert_cmpint(nvmf_host_prop_get(c->h, NVME_REG_CSTS, false,
+                                               NULL, &cqe), ==, 0);
+            g_assert_cmphex(cqe.status, ==, 0);
+            /* the same SUCCESS2 again */
+            msg[NVME_AUTH_TYPE] = NVME_AUTH_DHCHAP_MESSAGES;
+            msg[NVME_AUTH_ID] = NVME_AUTH_MSG_SUCCESS2;
+            nvmet_st16(msg + NVME_AUTH_TID, p.tid);
+            g_assert_cmpint(nvmf_host_auth_send(c->h, msg, sizeof(msg),
+                                                &cqe), ==, 0);
+            g_assert_cmphex(cqe.status, ==, 0);
+        }
+        g_assert_true(tt_trace_has(f->tt, "message out of order"));
+        g_assert_cmpint(nvmf_host_auth_recv(c->h, buf, sizeof(buf), &cqe),
+                        ==, 0);
+        g_assert_cmphex(buf[NVME_AUTH_ID], ==, NVME_AUTH_MSG_FAILURE1);
+        g_assert_cmphex(buf[NVME_AUTH_FAIL_RESCODE_EXP], ==,
+                        NVME_AUTH_FAIL_INCORRECT_MESSAGE);
+        g_assert_cmpint(nvmf_host_prop_get(c->h, NVME_REG_CSTS, false, NULL,
+                                           &cqe), ==, 0);
+        g_assert_cmphex(cqe.status, ==,
+                        NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
+        tc_free(c);
+    }
+    tf_free(f);
+}
+
 /* The seed bug on purpose: the second REPLACETLSPSK fails */
 static void test_quirk(void)
 {
@@ -627,6 +788,9 @@ int main(int argc, char **argv)
     g_test_add_func("/nvmet/tls/concat", test_concat);
     g_test_add_func("/nvmet/tls/concat-needs-tls-port",
                     test_concat_needs_tls_port);
+    g_test_add_func("/nvmet/tls/concat-legacy", test_concat_legacy);
+    g_test_add_func("/nvmet/tls/concat-legacy-success2",
+                    test_concat_legacy_success2);
     g_test_add_func("/nvmet/tls/quirk-free-tls-key", test_quirk);
     g_test_add_func("/nvmet/tls/sha384", test_sha384);
     return g_test_run();
