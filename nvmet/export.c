@@ -54,7 +54,24 @@ typedef struct NvmetExport {
     NvmetNs *ns;                        /* NULL once removed */
     NvmetBackend *be;
     uint32_t nsid;
+    char *node_name;
+    QLIST_ENTRY(NvmetExport) next;      /* in nvmet_exports (main loop) */
 } NvmetExport;
+
+static QLIST_HEAD(, NvmetExport) nvmet_exports =
+    QLIST_HEAD_INITIALIZER(nvmet_exports);
+
+void nvmet_subsystem_object_foreach_ns(NvmetSubsystemObject *s,
+                                       NvmetNsFn *fn, void *opaque)
+{
+    NvmetExport *exp;
+
+    QLIST_FOREACH(exp, &nvmet_exports, next) {
+        if (exp->subsys_obj == s && exp->ns) {
+            fn(opaque, exp->common.id, exp->node_name, exp->ns);
+        }
+    }
+}
 
 /* ---- the engine's backend -------------------------------------------- */
 
@@ -272,6 +289,8 @@ static int nvmet_export_create(BlockExport *blk_exp, BlockExportOptions *opts,
     /* the engine's reference, given back by nvmet_backend_release() */
     blk_ref(blk);
     exp->nsid = o->nsid;
+    exp->node_name = g_strdup(opts->node_name);
+    QLIST_INSERT_HEAD(&nvmet_exports, exp, next);
     exp->subsys_obj = s;
     object_ref(OBJECT(s));
     s->users++;
@@ -303,6 +322,11 @@ static void nvmet_export_delete(BlockExport *blk_exp)
     nvmet_export_request_shutdown(blk_exp);
     blk_remove_aio_context_notifier(blk_exp->blk, nvmet_export_aio_attached,
                                     nvmet_export_aio_detach, exp);
+    if (exp->node_name) {
+        QLIST_REMOVE(exp, next);
+        g_free(exp->node_name);
+        exp->node_name = NULL;
+    }
     if (exp->subsys_obj) {
         exp->subsys_obj->users--;
         object_unref(OBJECT(exp->subsys_obj));

@@ -28,6 +28,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(NvmetHostObject, NVMET_HOST)
 OBJECT_DECLARE_SIMPLE_TYPE(NvmetNamespaceObject, NVMET_NAMESPACE)
 
 typedef struct NvmetConn NvmetConn;
+typedef struct NvmetCapture NvmetCapture;
 
 /*
  * The abstract parent of the four nvmet-* types.  An object is ready once
@@ -65,6 +66,7 @@ struct NvmetPortObject {
     bool sqflow_disable;
     int tls;                    /* NvmetTlsMode */
     char *tls_keylog;
+    char *pcap;
 
     /* state */
     NvmetPort *port;
@@ -73,6 +75,7 @@ struct NvmetPortObject {
     QemuMutex conns_lock;       /* conns: connections run in iothreads */
     QTAILQ_HEAD(, NvmetConn) conns;
     unsigned users;             /* subsystems exported on this port */
+    NvmetCapture *capture;      /* capture.c */
 };
 
 struct NvmetSubsystemObject {
@@ -144,6 +147,11 @@ typedef struct NvmetBackend NvmetBackend;
 int coroutine_fn nvmet_backend_co_io(NvmetBackend *be, NvmetIo *io);
 /* The engine let go of the backend (any thread). */
 void nvmet_backend_release(NvmetBackend *be);
+/* The namespaces (exports) of @s, in the main loop */
+typedef void NvmetNsFn(void *opaque, const char *export_id,
+                       const char *node_name, NvmetNs *ns);
+void nvmet_subsystem_object_foreach_ns(NvmetSubsystemObject *s,
+                                       NvmetNsFn *fn, void *opaque);
 /* -object nvmet-namespace: add and remove the export of the same id */
 bool nvmet_namespace_export_add(NvmetNamespaceObject *ns, Error **errp);
 void nvmet_namespace_export_del(NvmetNamespaceObject *ns);
@@ -160,5 +168,28 @@ bool nvmet_host_object_set_dhchap_secrets(NvmetHostObject *h,
                                           Error **errp);
 bool nvmet_host_object_set_tls_psk(NvmetHostObject *h, const char *secret,
                                    Error **errp);
+
+/* capture.c: decrypted pcap capture of a port's connections */
+bool nvmet_capture_start(NvmetPortObject *p, const char *file, Error **errp);
+void nvmet_capture_stop(NvmetPortObject *p);
+/* ops.capture */
+void nvmet_capture_data(void *opaque, NvmetQueue *q, void *qopaque,
+                        bool tx, const uint8_t *data, size_t len);
+/* connections start and end (@p: the event's port, or NULL) */
+void nvmet_capture_event(NvmetPortObject *p, const NvmetEvent *ev);
+NvmetCaptureInfo *nvmet_capture_info(NvmetPortObject *p);
+
+/* events.c: the engine's events as QMP events */
+void nvmet_qemu_event(void *opaque, const NvmetEvent *ev);
+/* ready ports, by their engine port (objects.c registers them) */
+void nvmet_port_object_register(NvmetPortObject *p);
+void nvmet_port_object_unregister(NvmetPortObject *p);
+NvmetPortObject *nvmet_port_object_by_engine(NvmetPort *port);
+/* events dropped by rate limiting, since QEMU started */
+uint64_t nvmet_events_suppressed(void);
+/* engine numbers -> QAPI enums (false: no such value) */
+NvmetAuthConcat nvmet_qapi_concat(uint8_t sc_c);
+bool nvmet_qapi_hash(uint8_t hash, NvmetDhchapHash *out);
+bool nvmet_qapi_dhgroup(uint8_t group, NvmetDhchapGroup *out);
 
 #endif

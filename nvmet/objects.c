@@ -270,6 +270,13 @@ static bool nvmet_port_complete(NvmetObject *obj, Error **errp)
     if (p->portid >= nvmet_next_portid) {
         nvmet_next_portid = p->portid + 1;
     }
+    if (p->pcap && !nvmet_capture_start(p, p->pcap, errp)) {
+        nvmet_qemu_port_close(p);
+        nvmet_port_free(p->port);
+        p->port = NULL;
+        return false;
+    }
+    nvmet_port_object_register(p);
     return true;
 }
 
@@ -282,9 +289,11 @@ static void nvmet_port_unparent(Object *obj)
 {
     NvmetPortObject *p = NVMET_PORT(obj);
 
+    nvmet_capture_stop(p);
     nvmet_qemu_port_close(p);
     if (p->port) {
         nvmet_port_free(p->port);
+        nvmet_port_object_unregister(p);
         p->port = NULL;
     }
     if (p->keylog) {
@@ -314,6 +323,7 @@ static void nvmet_port_finalize(Object *obj)
     g_free(p->trsvcid);
     g_free(p->tls_keylog);
     qemu_mutex_destroy(&p->conns_lock);
+    g_free(p->pcap);
 }
 
 static char *nvmet_port_get_traddr(Object *obj, Error **errp)
@@ -348,6 +358,16 @@ static void nvmet_port_set_tls_keylog(Object *obj, const char *value,
 {
     nvmet_set_str(obj, "tls-keylog", &NVMET_PORT(obj)->tls_keylog, value,
                   errp);
+}
+
+static char *nvmet_port_get_pcap(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_PORT(obj)->pcap);
+}
+
+static void nvmet_port_set_pcap(Object *obj, const char *value, Error **errp)
+{
+    nvmet_set_str(obj, "pcap", &NVMET_PORT(obj)->pcap, value, errp);
 }
 
 static void nvmet_port_get_portid(Object *obj, Visitor *v, const char *name,
@@ -441,6 +461,10 @@ static void nvmet_port_class_init(ObjectClass *oc, void *data)
                                   nvmet_port_set_tls_keylog);
     object_class_property_set_description(oc, "tls-keylog",
         "file to append TLS secrets to (NSS key log format)");
+    object_class_property_add_str(oc, "pcap", nvmet_port_get_pcap,
+                                  nvmet_port_set_pcap);
+    object_class_property_set_description(oc, "pcap",
+        "pcap file for a decrypted capture of every connection");
 }
 
 /* ======================================================================== */

@@ -55,6 +55,8 @@ struct NvmetConn {
     IOThread *iothread;     /* referenced while ctx is its */
     IOThread *want_iothread;/* ops.queue_bound: where it belongs (ref) */
     bool want_move;
+    /* why the glue closes it, if it does (port->conns_lock) */
+    const char *close_why;
 
     QTAILQ_ENTRY(NvmetConn) next;
 };
@@ -172,6 +174,8 @@ static const NvmetEngineOps nvmet_ops = {
     .tls_keylog = nvmet_ops_keylog,
     .queue_bound = nvmet_ops_queue_bound,
     .backend_release = nvmet_ops_backend_release,
+    .event = nvmet_qemu_event,
+    .capture = nvmet_capture_data,
 };
 
 static void nvmet_timer_cb(void *opaque)
@@ -289,6 +293,20 @@ static void coroutine_fn nvmet_conn_move(NvmetConn *c)
     aio_co_reschedule_self(ctx);
 }
 
+/*
+ * Tell the engine why the connection ends (for events): @why, unless the
+ * port's removal (another thread) shut the channel down.
+ */
+static void nvmet_conn_note_close(NvmetConn *c, const char *why)
+{
+    const char *forced;
+
+    qemu_mutex_lock(&c->port->conns_lock);
+    forced = c->close_why;
+    qemu_mutex_unlock(&c->port->conns_lock);
+    nvmet_queue_note_close(c->q, forced ? forced : why);
+}
+
 /* Send all engine output; false if the connection failed. */
 static bool coroutine_fn nvmet_conn_flush(NvmetConn *c)
 {
@@ -301,6 +319,7 @@ static bool coroutine_fn nvmet_conn_flush(NvmetConn *c)
 
         if (qio_channel_writev_all(c->ioc, iov, n, &err) < 0) {
             trace_nvmet_qemu_conn_error(c->peer, error_get_pretty(err));
+            nvmet_conn_note_close(c, error_get_pretty(err));
             error_free(err);
             return false;
         }
@@ -345,11 +364,13 @@ static void coroutine_fn nvmet_conn_co(void *opaque)
         }
         if (n < 0) {
             trace_nvmet_qemu_conn_error(c->peer, error_get_pretty(err));
+            nvmet_conn_note_close(c, error_get_pretty(err));
             error_free(err);
             break;
         }
         if (n == 0) {
             trace_nvmet_qemu_conn_eof(c->peer);
+            nvmet_conn_note_close(c, "the host closed the connection");
             break;
         }
         nvmet_queue_input(c->q, buf, n);
@@ -455,8 +476,10 @@ void nvmet_qemu_port_close(NvmetPortObject *p)
         /*
          * The coroutine notices the next time it runs, in its thread.
          * Never wake it from here, even in its own AioContext: it would
-         * run to its end and take conns_lock, which we hold.
+         * run to its end and take conns_lock, which we hold.  The reason
+         * is noted there too, in the connection's thread.
          */
+        c->close_why = "the nvmet-port was removed";
         qio_channel_shutdown(c->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
         nvmet_conn_kick_later(c);
     }

@@ -176,6 +176,8 @@ qtest_suite() {
         record qtest 0 1 "GnuTLS build failed"
         return
     fi
+    # Wireshark's dissector reads the decrypted captures back (qmp/capture)
+    apt_install tshark
     if ! "$NVMET_TOP/scripts/build-qemu.sh" qemu-system-x86_64 \
             storage-daemon/qemu-storage-daemon qemu-img \
             tests/qtest/nvmet-tcp-test > "$LOGDIR/build-qemu.log" 2>&1; then
@@ -186,6 +188,7 @@ qtest_suite() {
     (cd "$NVMET_BUILD/qemu/build" &&
      QTEST_QEMU_BINARY=./qemu-system-x86_64 \
      QTEST_QEMU_STORAGE_DAEMON_BINARY=./storage-daemon/qemu-storage-daemon \
+     NVMET_REQUIRE_TSHARK=1 \
      timeout 600 ./tests/qtest/nvmet-tcp-test --tap -k) > "$LOGDIR/qtest.raw" 2>&1
     local rc=$?
     run_tap qtest-nvmet-tcp sh -c "cat '$LOGDIR/qtest.raw'; exit $rc"
@@ -266,7 +269,11 @@ guest_tls() {
     local nqn=nqn.2026-11.org.qemu:tls qnqn=nqn.2026-11.org.qemu:tls-quirk
     local kdir=$LOGDIR/tls-keys keylog=$LOGDIR/tls-keylog.txt
     local trace=$LOGDIR/guest-tls.trace p=0 f=0 var
-    rm -rf "$kdir" "$keylog" && mkdir -m 0700 "$kdir"
+    # the target's QMP events, recorded from the host while the guest runs
+    local qmp=$LOGDIR/guest-tls.qmp events=$LOGDIR/guest-tls.events rec
+    rm -rf "$kdir" "$keylog" "$qmp" "$events" && mkdir -m 0700 "$kdir"
+    python3 "$NVMET_TOP/scripts/qmp-events.py" record "$qmp" "$events" &
+    rec=$!
     (
         . "$NVMET_TOP/tests/guest/data/tls-keys.sh"
         for var in TLS_PSK TLS_H2_KEY TLS_H2_CKEY TLS_PSK384 TLS_H4_KEY TLS_H4_CKEY; do
@@ -304,7 +311,9 @@ guest_tls() {
         -object nvmet-host,id=h2,nqn="$(cat "$kdir/h2")",subsystems=sub0,subsystems=sub1,dhchap-secret=h2key,dhchap-ctrl-secret=h2ckey \
         -object nvmet-host,id=h3,nqn="$(cat "$kdir/h3")",subsystems=sub0,tls-psk=psk384$compat \
         -object nvmet-host,id=h4,nqn="$(cat "$kdir/h4")",subsystems=sub0,dhchap-secret=h4key,dhchap-ctrl-secret=h4ckey,dhchap-hashes=sha384 \
-        -trace "enable=nvmet_*,file=$trace"
+        -trace "enable=nvmet_*,file=$trace" \
+        -qmp "unix:$qmp,server=on,wait=off"
+    kill "$rec" 2>/dev/null; wait "$rec" 2>/dev/null
     # what the target saw, from its side; a check whose feature the guest
     # kernel skipped (GUEST-FEATURE: NAME SKIP) is skipped too
     local glog=$LOGDIR/guest-tls.log k=0
@@ -333,6 +342,21 @@ guest_tls() {
         record guest-tls-target "$p" "$f" "$k skipped"
     else
         record guest-tls-target "$p" "$f"
+    fi
+    # the QMP events match what the guest did (--concat, the rotations
+    # through tls_configured_key); skipped with a kernel that has neither
+    p=0 f=0
+    if grep -q -E '^GUEST-FEATURE: (concat|replace-tck) SKIP' "$glog" 2>/dev/null; then
+        record guest-tls-qmp 0 0 "1 skipped"
+    else
+        while read -r var _; do
+            case $var in PASS:) p=$((p + 1)) ;; FAIL:) f=$((f + 1)) ;; esac
+        done < <(python3 "$NVMET_TOP/scripts/qmp-events.py" check-concat \
+                     "$events" "$glog" "$(cat "$kdir/h2")" "$nqn" |
+                 tee "$LOGDIR/guest-tls-qmp.log")
+        grep '^FAIL' "$LOGDIR/guest-tls-qmp.log" >&2
+        [ $((p + f)) -gt 0 ] || f=1
+        record guest-tls-qmp "$p" "$f"
     fi
     rm -f "$img"
     rm -rf "$kdir"

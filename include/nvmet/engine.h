@@ -52,6 +52,7 @@ typedef struct NvmetHost NvmetHost;
 typedef struct NvmetQueue NvmetQueue;
 typedef struct NvmetCtrl NvmetCtrl;
 typedef struct NvmetIo NvmetIo;
+typedef struct NvmetEvent NvmetEvent;
 
 #define NVMET_ERROR nvmet_error_quark()
 GQuark nvmet_error_quark(void);
@@ -95,6 +96,23 @@ typedef struct NvmetEngineOps {
      * the requests and queues that used it).  Any thread.  NULL: none.
      */
     void (*backend_release)(void *opaque, void *backend);
+    /*
+     * A protocol milestone (NvmetEvent below): connections, controllers,
+     * authentication, TLS, generated PSKs, fatal transport errors.  Called
+     * synchronously from inside the engine, in the order things happen;
+     * the callee must not call back into the engine except for
+     * nvmet_queue_set_capture().  NULL: no events.
+     */
+    void (*event)(void *opaque, const NvmetEvent *ev);
+    /*
+     * Decrypted capture of a queue (nvmet_queue_set_capture()): @len
+     * cleartext NVMe/TCP bytes that were received (@tx false: as fed to
+     * the PDU parser, after TLS decryption) or sent (@tx true: as handed
+     * over, before TLS encryption).  Each direction starts at a PDU
+     * boundary.  NULL: no capture.
+     */
+    void (*capture)(void *opaque, NvmetQueue *q, void *queue_opaque,
+                    bool tx, const uint8_t *data, size_t len);
 } NvmetEngineOps;
 
 NvmetTarget *nvmet_target_new(const NvmetEngineOps *ops, void *opaque);
@@ -255,6 +273,8 @@ NvmetNs *nvmet_ns_new(NvmetSubsys *subsys, const NvmetNsConfig *cfg,
  */
 void nvmet_ns_free(NvmetNs *ns);
 void nvmet_ns_resize(NvmetNs *ns, uint64_t size);
+/* The namespace's settings (size and block size as in effect now). */
+const NvmetNsConfig *nvmet_ns_config(NvmetNs *ns);
 
 /* ---- queues (connections) ----------------------------------------------- */
 
@@ -294,6 +314,20 @@ const char *nvmet_queue_name(NvmetQueue *q);
 uint16_t nvmet_queue_qid(NvmetQueue *q);
 NvmetCtrl *nvmet_queue_ctrl(NvmetQueue *q);
 
+/*
+ * Start (@on) or stop passing the queue's cleartext bytes to ops.capture.
+ * Capture starts at the next PDU boundary of each direction, so that the
+ * captured stream of a running connection is well-formed from its first
+ * byte on.
+ */
+void nvmet_queue_set_capture(NvmetQueue *q, bool on);
+/*
+ * Why the user is about to release the queue (the host closed the
+ * connection, a socket error), for the "connection closed" event; a
+ * reason the engine had already (it asked to close) takes precedence.
+ */
+void nvmet_queue_note_close(NvmetQueue *q, const char *why);
+
 /* ---- block I/O requested by the engine ---------------------------------- */
 
 typedef enum NvmetIoOp {
@@ -320,29 +354,182 @@ NvmetIo *nvmet_queue_next_io(NvmetQueue *q);
 /* Report completion of @io: 0 or a negative errno. */
 void nvmet_io_complete(NvmetIo *io, int ret);
 
+/* ---- events (ops.event) -------------------------------------------------- */
+
+/*
+ * The steps of a queue's DH-HMAC-CHAP state machine (auth.c): what the
+ * target expects next.
+ */
+typedef enum NvmetAuthStep {
+    NVMET_AUTH_STEP_IDLE,        /* no transaction: a Negotiate may come */
+    NVMET_AUTH_STEP_CHALLENGE,   /* negotiated: the challenge is due */
+    NVMET_AUTH_STEP_REPLY,       /* challenge sent: waiting for the reply */
+    NVMET_AUTH_STEP_SUCCESS1,    /* reply verified: success1 is due */
+    NVMET_AUTH_STEP_SUCCESS2,    /* success1 sent: waiting for success2 */
+    NVMET_AUTH_STEP_FAILURE1,    /* failed: failure1 is due */
+} NvmetAuthStep;
+
+/* Who ended an authentication transaction with a failure. */
+typedef enum NvmetAuthFailSource {
+    NVMET_AUTH_FAIL_BY_TARGET,   /* the target: AUTH_Failure1 (reason) */
+    NVMET_AUTH_FAIL_BY_HOST,     /* the host: AUTH_Failure2 (its reason) */
+    NVMET_AUTH_FAIL_BY_TIMEOUT,  /* the host did not go on in time */
+} NvmetAuthFailSource;
+
+/*
+ * Adding an event: a value here, the fields it needs in NvmetEvent's
+ * union, an nvmet_event_*() call where it happens (nvmet/engine/event.h),
+ * and one mapping in the user (QEMU: nvmet/events.c).
+ */
+typedef enum NvmetEventType {
+    NVMET_EVENT_CONN_ACCEPTED,   /* a connection arrived (nvmet_queue_new) */
+    NVMET_EVENT_CONN_CLOSED,     /* the user released it; reason */
+    NVMET_EVENT_QUEUE_CONNECTED, /* Connect bound it to a controller: u.conn */
+    NVMET_EVENT_CTRL_CREATED,    /* admin Connect made a controller: u.ctrl */
+    NVMET_EVENT_CTRL_ENABLED,    /* CC.EN 0 -> 1, CSTS.RDY set */
+    NVMET_EVENT_CTRL_RESET,      /* CC.EN 1 -> 0 */
+    NVMET_EVENT_CTRL_SHUTDOWN,   /* CC.SHN set: shutdown complete */
+    NVMET_EVENT_CTRL_DESTROYED,  /* torn down; reason */
+    NVMET_EVENT_AUTH_STEP,       /* the DH-HMAC-CHAP state moved: u.auth */
+    NVMET_EVENT_AUTH_SUCCESS,    /* u.auth */
+    NVMET_EVENT_AUTH_FAILURE,    /* u.auth, reason */
+    NVMET_EVENT_TLS_DONE,        /* handshake completed: u.tls */
+    NVMET_EVENT_TLS_FAILED,      /* handshake or record layer: u.tls, reason */
+    NVMET_EVENT_PSK_GENERATED,   /* NEWTLSPSK made a generated PSK: u.psk */
+    NVMET_EVENT_PSK_REPLACED,    /* REPLACETLSPSK replaced it: u.psk */
+    NVMET_EVENT_TRANSPORT_ERROR, /* C2HTermReq sent: u.fatal, reason */
+    NVMET_EVENT__MAX
+} NvmetEventType;
+
+struct NvmetEvent {
+    NvmetEventType type;
+
+    /*
+     * Where: the parts that exist at that moment (NULL, 0 or has_qid
+     * false otherwise).  The strings live as long as the call.
+     */
+    NvmetPort *port;
+    NvmetQueue *queue;           /* NULL: an event of a controller only */
+    void *queue_opaque;          /* as given to nvmet_queue_new() */
+    const char *peer;
+    const char *subnqn;
+    const char *hostnqn;
+    uint16_t cntlid;             /* 0: no controller (yet) */
+    bool has_qid;
+    uint16_t qid;
+
+    const char *reason;          /* why, in words (NULL: not applicable) */
+
+    union {
+        struct {                 /* QUEUE_CONNECTED */
+            uint16_t sqsize;
+            bool auth_required;
+        } conn;
+        struct {                 /* CTRL_CREATED */
+            uint32_t kato_ms;
+        } ctrl;
+        struct {                 /* AUTH_STEP, AUTH_SUCCESS, AUTH_FAILURE */
+            NvmetAuthStep step;  /* AUTH_STEP: the new step */
+            NvmetAuthStep old_step;
+            uint16_t tid;
+            uint8_t sc_c;        /* NVME_AUTH_SECP_{NOSC,NEWTLSPSK,...} */
+            uint8_t hash;        /* NVMET_HASH_*, 0: not negotiated */
+            uint8_t dhgroup;     /* NVMET_DH_* */
+            bool bidi;
+            uint32_t successes;  /* the queue's counts, after this one */
+            uint32_t failures;
+            uint32_t key_generation;
+            NvmetAuthFailSource fail_source;    /* AUTH_FAILURE */
+            uint8_t fail_reason; /* NVME_AUTH_FAIL_*, AUTH_FAILURE */
+        } auth;
+        struct {                 /* TLS_DONE, TLS_FAILED */
+            const char *identity;      /* NULL: none presented yet */
+            bool generated;      /* a generated (concatenation) PSK */
+            uint8_t hash;        /* of the PSK: 1 SHA-256, 2 SHA-384 */
+            uint32_t key_serial;
+            const char *cipher;  /* TLS_DONE: "TLS_AES_128_GCM_SHA256" */
+            const char *kx;      /* TLS_DONE: "DHE-PSK", "PSK", ... */
+            const char *version; /* TLS_DONE: "TLS1.3" */
+            const char *alert;   /* TLS_FAILED: alert name, or NULL */
+            bool alert_received; /* ... received from the host */
+        } tls;
+        struct {                 /* PSK_GENERATED, PSK_REPLACED */
+            const char *identity;
+            uint8_t hash;        /* 1 SHA-256, 2 SHA-384 */
+            uint32_t key_serial;
+            uint32_t old_key_serial;   /* 0: none was replaced */
+        } psk;
+        struct {                 /* TRANSPORT_ERROR */
+            uint16_t fes;        /* NVME_TCP_FES_* */
+            bool has_fei;        /* FEI means something for this FES */
+            uint32_t fei;
+        } fatal;
+    } u;
+};
+
+/* A stable lower-case name for an event type ("conn-accepted", ...). */
+const char *nvmet_event_type_name(NvmetEventType type);
+
 /* ---- inspection (for QMP and tests) -------------------------------------- */
 
 typedef struct NvmetCtrlInfo {
     uint16_t cntlid;
     const char *subnqn;
     const char *hostnqn;
+    NvmetPort *port;             /* the port of its admin queue */
     uint32_t kato_ms;
     uint16_t nr_io_queues;       /* connected I/O queues */
-    bool enabled;
+    uint16_t max_io_queues;      /* granted (Set Features Number of Queues) */
+    bool enabled;                /* CSTS.RDY */
+    bool cc_en;                  /* CC.EN */
+    bool fatal;                  /* CSTS.CFS */
+    uint8_t shn;                 /* CC.SHN: 0 none, 1 normal, 2 abrupt */
+    uint8_t shst;                /* CSTS.SHST: 0 normal, 1 occurring, 2 done */
+    bool discovery;              /* a discovery controller */
 } NvmetCtrlInfo;
 
 typedef struct NvmetQueueInfo {
+    NvmetQueue *queue;
     uint16_t qid;
+    uint16_t cntlid;             /* 0: not connected (yet) */
+    const char *subnqn;          /* NULL: not connected (yet) */
+    const char *hostnqn;
     const char *peer;
     uint16_t sqsize;
     bool hdgst, ddgst;
+    uint32_t inflight;           /* commands received, not yet completed */
+    uint64_t cmds;               /* commands completed */
+    uint64_t cmd_errors;         /* ... with an error status */
+    uint64_t bytes_received;     /* on the connection (TLS records included) */
+    uint64_t bytes_sent;
+    uint64_t pdu_bytes_received; /* NVMe/TCP PDU bytes (decrypted) */
+    uint64_t pdu_bytes_sent;
+    bool capturing;              /* nvmet_queue_set_capture() */
+
+    /* DH-HMAC-CHAP */
     bool auth_required;          /* Connect asked the host to authenticate */
     bool authenticated;
     uint32_t auth_count;         /* successful (re)authentications */
     uint32_t auth_failures;
     uint8_t auth_hash;           /* of the last success; 0: none */
     uint8_t auth_dhgroup;
-    bool tls;
+    NvmetAuthStep auth_step;     /* now */
+    bool auth_has_tid;           /* a transaction was negotiated */
+    uint16_t auth_tid;           /* of the last transaction */
+    uint8_t auth_sc_c;           /* SC_C of the last transaction */
+    bool auth_bidi;              /* the last transaction was bidirectional */
+    uint32_t auth_key_generation; /* of the host's keys, last transaction */
+
+    /* TLS */
+    bool tls;                    /* the connection runs over TLS */
+    bool tls_has_key;            /* it holds its PSK (REPLACETLSPSK) */
+    const char *tls_identity;    /* PSK identity of the handshake */
+    bool tls_generated;          /* a generated (concatenation) PSK */
+    uint8_t tls_hash;            /* of the PSK: 1 SHA-256, 2 SHA-384 */
+    uint32_t tls_key_serial;
+    const char *tls_cipher;      /* "TLS_AES_128_GCM_SHA256" ... */
+    const char *tls_kx;          /* "DHE-PSK", "ECDHE-PSK", "PSK" */
+    const char *tls_version;     /* "TLS1.3" */
     uint64_t data_buffers_allocated;    /* by the queue's buffer pool */
     uint64_t data_buffers_reused;
 } NvmetQueueInfo;
@@ -353,6 +540,38 @@ bool nvmet_target_ctrl_queues(NvmetTarget *t, const char *subnqn,
                               void (*fn)(const NvmetQueueInfo *info,
                                          void *opaque),
                               void *opaque);
+
+/*
+ * Call @fn for every connection of @port, connected to a controller or
+ * not (yet).
+ */
+void nvmet_port_foreach_queue(NvmetPort *port,
+                              void (*fn)(const NvmetQueueInfo *info,
+                                         void *opaque),
+                              void *opaque);
+
+/*
+ * The PSKs generated by secure channel concatenation, one per (host,
+ * subsystem): names and numbers only, never the key.
+ */
+typedef struct NvmetGenPskInfo {
+    const char *hostnqn;
+    const char *subnqn;
+    const char *identity;        /* "NVMe1Ghh hostnqn subnqn digest" */
+    uint8_t hash;                /* 1 SHA-256, 2 SHA-384 */
+    uint32_t key_serial;
+    int64_t generated_ms;        /* ops.now_ms when it was generated */
+    int64_t expires_ms;          /* ... and when it expires */
+    uint32_t replaced;           /* REPLACETLSPSKs since the NEWTLSPSK */
+    uint8_t sc_c;                /* NEWTLSPSK or REPLACETLSPSK made it */
+    uint16_t cntlid;             /* the controller whose queue made it */
+} NvmetGenPskInfo;
+
+/* Call @fn for every generated PSK that has not expired. */
+void nvmet_target_foreach_gen_psk(NvmetTarget *t,
+                                  void (*fn)(const NvmetGenPskInfo *info,
+                                             void *opaque),
+                                  void *opaque);
 
 /* Call @fn for every live controller of every subsystem. */
 void nvmet_target_foreach_ctrl(NvmetTarget *t,

@@ -32,6 +32,7 @@
 #include "concat.h"
 #include "crypto.h"
 #include "ctrl.h"
+#include "event.h"
 #include "target.h"
 #include "trace.h"
 
@@ -67,14 +68,58 @@ static const char *step_str(uint8_t step)
 
 /* ---- per-exchange state ------------------------------------------------- */
 
+/* An authentication event of @sq with the transaction's details. */
+static void auth_event(NvmetSq *sq, NvmetEvent *ev)
+{
+    const NvmetSqAuth *a = &sq->auth;
+
+    if (!nvmet_event_wanted(sq->t)) {
+        return;
+    }
+    ev->u.auth.step = a->step;
+    ev->u.auth.tid = a->tid;
+    ev->u.auth.sc_c = a->sc_c;
+    ev->u.auth.hash = a->hash;
+    ev->u.auth.dhgroup = a->dhgid;
+    ev->u.auth.bidi = a->bidi;
+    ev->u.auth.successes = a->count;
+    ev->u.auth.failures = a->failures;
+    ev->u.auth.key_generation = a->key_generation;
+    nvmet_event_sq(sq, ev);
+}
+
+/* An authentication transaction failed; the counts are updated. */
+static void auth_failure_event(NvmetSq *sq, NvmetAuthFailSource source,
+                               uint8_t reason, const char *why)
+{
+    NvmetEvent ev = {
+        .type = NVMET_EVENT_AUTH_FAILURE,
+        .reason = why,
+        .u.auth.fail_source = source,
+        .u.auth.fail_reason = reason,
+    };
+
+    auth_event(sq, &ev);
+}
+
 /*
  * The one place where the state machine of @sq moves.  Whatever step comes
  * next, the window for a legacy host's late SUCCESS2 (auth_send) closes.
  */
 static void set_step(NvmetSq *sq, uint8_t step)
 {
+    uint8_t old = sq->auth.step;
+
     sq->auth.step = step;
     sq->auth.legacy_success2 = false;
+    if (old != step) {
+        NvmetEvent ev = {
+            .type = NVMET_EVENT_AUTH_STEP,
+            .u.auth.old_step = old,
+        };
+
+        auth_event(sq, &ev);
+    }
 }
 
 void nvmet_auth_clear_exchange(NvmetSqAuth *a)
@@ -116,6 +161,9 @@ void nvmet_auth_expire(NvmetSq *sq)
     trace_nvmet_auth_timeout(sq->name, a->tid, auth_timeout_ms(sq),
                              step_str(a->step));
     nvmet_auth_clear_exchange(a);
+    a->failures++;
+    auth_failure_event(sq, NVMET_AUTH_FAIL_BY_TIMEOUT, 0,
+                       "the host's next message did not come in time");
     set_step(sq, AUTH_STEP_IDLE);
     a->tid_valid = false;
     /* the keep-alive timer waited for the transaction; it restarts now */
@@ -132,24 +180,27 @@ static void fail1(NvmetSq *sq, uint8_t reason, const char *why)
     trace_nvmet_auth_failure(sq->name, a->tid, reason, reason_str(reason),
                              why);
     nvmet_auth_clear_exchange(a);
-    set_step(sq, AUTH_STEP_FAILURE1);
     a->fail_reason = reason;
     a->authenticated = false;
     a->failures++;
+    auth_failure_event(sq, NVMET_AUTH_FAIL_BY_TARGET, reason, why);
+    set_step(sq, AUTH_STEP_FAILURE1);
 }
 
 /* The queue passed authentication (after REPLY, or SUCCESS2 if bidi). */
 static void auth_success(NvmetSq *sq)
 {
     NvmetSqAuth *a = &sq->auth;
+    NvmetEvent ev = { .type = NVMET_EVENT_AUTH_SUCCESS };
 
-    if (a->sc_c != NVME_AUTH_SECP_NOSC) {
-        nvmet_concat_generate_psk(sq);
-    }
     a->authenticated = true;
     a->count++;
     trace_nvmet_auth_success(sq->name, a->tid, nvmet_hash_name(a->hash),
                              nvmet_dh_name(a->dhgid), a->bidi, a->count);
+    auth_event(sq, &ev);
+    if (a->sc_c != NVME_AUTH_SECP_NOSC) {
+        nvmet_concat_generate_psk(sq);
+    }
     if (sq->tls.has_key && sq->ctrl && sq->ctrl->subsys &&
         sq->ctrl->subsys->quirk_free_tls_key) {
         /* the seed bug, on purpose: the queue forgets its TLS key */
@@ -661,9 +712,11 @@ static void auth_send(NvmetSq *sq, const uint8_t *m, uint32_t tl)
                                       nvmet_ld16(m + NVME_AUTH_TID), reason,
                                       reason_str(reason));
         nvmet_auth_clear_exchange(a);
-        set_step(sq, AUTH_STEP_IDLE);
         a->authenticated = false;
         a->failures++;
+        auth_failure_event(sq, NVMET_AUTH_FAIL_BY_HOST, reason,
+                           "the host sent AUTH_Failure2");
+        set_step(sq, AUTH_STEP_IDLE);
         return;
     }
     if (type != NVME_AUTH_COMMON_MESSAGES &&

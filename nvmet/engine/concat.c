@@ -17,6 +17,7 @@
 #include "qemu/osdep.h"
 #include "concat.h"
 #include "crypto.h"
+#include "event.h"
 #include "psk.h"
 #include "target.h"
 #include "trace.h"
@@ -29,7 +30,11 @@ typedef struct NvmetGenPsk {
     uint8_t tls_psk[NVMET_PSK_MAX_LEN];
     size_t len;
     uint32_t serial;
+    int64_t generated;
     int64_t expires;
+    uint32_t replaced;          /* REPLACETLSPSKs since the NEWTLSPSK */
+    uint8_t sc_c;               /* how it was made */
+    uint16_t cntlid;            /* by which controller */
 } NvmetGenPsk;
 
 static void gen_psk_free(gpointer p)
@@ -69,6 +74,7 @@ void nvmet_concat_generate_psk(NvmetSq *sq)
     NvmetGenPsk *g = g_new0(NvmetGenPsk, 1);
     NvmetGenPsk *old;
     g_autofree char *key = NULL;
+    NvmetEvent ev = { 0 };
     bool (*derive)(uint8_t, const uint8_t *, size_t, const uint8_t *,
                    const uint8_t *, const char *, const char *,
                    NvmetPskIdentity *, uint8_t *, GError **) =
@@ -85,13 +91,61 @@ void nvmet_concat_generate_psk(NvmetSq *sq)
     }
     g->len = nvmet_hash_len(a->hash);
     g->serial = ++t->next_psk_serial;
-    g->expires = nvmet_now(t) + GEN_PSK_LIFETIME_MS;
+    g->generated = nvmet_now(t);
+    g->expires = g->generated + GEN_PSK_LIFETIME_MS;
+    g->sc_c = a->sc_c;
+    g->cntlid = ctrl->cntlid;
     key = pair_key(ctrl->hostnqn, ctrl->subnqn);
     old = g_hash_table_lookup(gen_table(t), key);
+    if (old && a->sc_c == NVME_AUTH_SECP_REPLACETLSPSK) {
+        g->replaced = old->replaced + 1;
+    }
     trace_nvmet_concat_psk(sq->name, a->sc_c == NVME_AUTH_SECP_NEWTLSPSK ?
                            "NEWTLSPSK" : "REPLACETLSPSK", g->identity,
                            g->serial, old ? old->serial : 0);
+    ev.type = a->sc_c == NVME_AUTH_SECP_NEWTLSPSK ?
+              NVMET_EVENT_PSK_GENERATED : NVMET_EVENT_PSK_REPLACED;
+    ev.u.psk.identity = g->identity;
+    ev.u.psk.hash = g->id.hash;
+    ev.u.psk.key_serial = g->serial;
+    ev.u.psk.old_key_serial = old ? old->serial : 0;
     g_hash_table_replace(gen_table(t), g_steal_pointer(&key), g);
+    nvmet_event_sq(sq, &ev);
+}
+
+void nvmet_target_foreach_gen_psk(NvmetTarget *t,
+                                  void (*fn)(const NvmetGenPskInfo *info,
+                                             void *opaque),
+                                  void *opaque)
+{
+    g_autoptr(GList) keys = NULL;
+    int64_t now = nvmet_now(t);
+
+    if (!t->gen_psks) {
+        return;
+    }
+    /* in a stable order: by host, then subsystem */
+    keys = g_list_sort(g_hash_table_get_keys(t->gen_psks),
+                       (GCompareFunc)strcmp);
+    for (GList *l = keys; l; l = l->next) {
+        NvmetGenPsk *g = g_hash_table_lookup(t->gen_psks, l->data);
+        NvmetGenPskInfo info = {
+            .hostnqn = g->id.hostnqn,
+            .subnqn = g->id.subnqn,
+            .identity = g->identity,
+            .hash = g->id.hash,
+            .key_serial = g->serial,
+            .generated_ms = g->generated,
+            .expires_ms = g->expires,
+            .replaced = g->replaced,
+            .sc_c = g->sc_c,
+            .cntlid = g->cntlid,
+        };
+
+        if (g->expires > now) {
+            fn(&info, opaque);
+        }
+    }
 }
 
 /* ---- the PSK for a ClientHello identity ---------------------------------- */

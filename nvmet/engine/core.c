@@ -15,6 +15,7 @@
 #include "admin.h"
 #include "auth.h"
 #include "ctrl.h"
+#include "event.h"
 #include "fabrics.h"
 #include "io.h"
 #include "trace.h"
@@ -55,9 +56,14 @@ void nvmet_sq_init(NvmetSq *sq, NvmetPort *port, const char *peer,
 void nvmet_sq_release(NvmetSq *sq)
 {
     NvmetTarget *t = sq->t;
+    NvmetEvent ev = {
+        .type = NVMET_EVENT_CONN_CLOSED,
+        .reason = sq->close_reason ? sq->close_reason : "connection closed",
+    };
 
     g_assert(!sq->released);
     trace_nvmet_queue_release(sq->name);
+    nvmet_event_sq(sq, &ev);
     sq->closing = true;
     nvmet_lock(t);
     sq->port->queues = g_list_remove(sq->port->queues, sq);

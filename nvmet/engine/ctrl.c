@@ -16,6 +16,7 @@
  */
 #include "qemu/osdep.h"
 #include "ctrl.h"
+#include "event.h"
 #include "trace.h"
 
 /* ---- deadlines ----------------------------------------------------------- */
@@ -176,12 +177,14 @@ uint64_t nvmet_ctrl_cap(NvmetCtrl *ctrl)
 void nvmet_ctrl_teardown(NvmetCtrl *ctrl, const char *why)
 {
     NvmetSubsys *subsys = ctrl->subsys;
+    NvmetEvent ev = { .type = NVMET_EVENT_CTRL_DESTROYED, .reason = why };
 
     nvmet_assert_locked(ctrl->t);
     if (!subsys) {
         return;
     }
     trace_nvmet_ctrl_teardown(ctrl->cntlid, ctrl->subnqn, ctrl->hostnqn, why);
+    nvmet_event_ctrl(ctrl, NULL, &ev);
     subsys->ctrls = g_list_remove(subsys->ctrls, ctrl);
     ctrl->subsys = NULL;
     ctrl->ka_deadline = INT64_MAX;
@@ -195,9 +198,12 @@ void nvmet_ctrl_teardown(NvmetCtrl *ctrl, const char *why)
 }
 
 /* CC.EN went from 1 to 0: a controller reset. */
-void nvmet_ctrl_reset(NvmetCtrl *ctrl)
+void nvmet_ctrl_reset(NvmetCtrl *ctrl, NvmetSq *sq)
 {
+    NvmetEvent ev = { .type = NVMET_EVENT_CTRL_RESET };
+
     trace_nvmet_ctrl_reset(ctrl->cntlid, ctrl->subnqn);
+    nvmet_event_ctrl(ctrl, sq, &ev);
     for (unsigned i = 1; i <= ctrl->max_qid; i++) {
         if (ctrl->sqs[i]) {
             nvmet_sq_post(ctrl->sqs[i], NVMET_SQ_EV_CLOSE,
@@ -243,6 +249,15 @@ void nvmet_ctrl_attach_sq(NvmetSq *sq)
     ctrl_ref(ctrl);           /* held by the queue */
     ctrl->sqs[sq->qid] = sq;
     count_connection(sq);
+    if (sq->qid == 0) {
+        /* the admin queue's Connect made the controller */
+        NvmetEvent ev = {
+            .type = NVMET_EVENT_CTRL_CREATED,
+            .u.ctrl.kato_ms = ctrl->kato_ms,
+        };
+
+        nvmet_event_ctrl(ctrl, sq, &ev);
+    }
 }
 
 void nvmet_ctrl_io_stats(NvmetCtrl *ctrl, NvmetIoStats *st)

@@ -15,7 +15,8 @@ NvmetCtrl *nvmet_ctrl_new(NvmetSubsys *subsys, NvmetPort *port,
 NvmetCtrl *nvmet_ctrl_find(NvmetSubsys *subsys, uint16_t cntlid);
 uint64_t nvmet_ctrl_cap(NvmetCtrl *ctrl);
 void nvmet_ctrl_teardown(NvmetCtrl *ctrl, const char *why);
-void nvmet_ctrl_reset(NvmetCtrl *ctrl);
+/* CC.EN went from 1 to 0 by a Property Set on @sq. */
+void nvmet_ctrl_reset(NvmetCtrl *ctrl, NvmetSq *sq);
 void nvmet_ctrl_keep_alive(NvmetCtrl *ctrl);
 /* Tear the controller down if its keep-alive deadline passed. */
 void nvmet_ctrl_check_keep_alive(NvmetCtrl *ctrl, int64_t now);

@@ -9,6 +9,7 @@
 #include "fabrics.h"
 #include "auth.h"
 #include "ctrl.h"
+#include "event.h"
 #include "target.h"
 #include "trace.h"
 
@@ -240,6 +241,15 @@ void nvmet_exec_connect(NvmetReq *req)
         req->dw0 |= NVME_CONNECT_AUTHREQ_ATR;
     }
     trace_nvmet_connect_ok(sq->name, ctrl->cntlid, c.qid, sq->auth.required);
+    {
+        NvmetEvent ev = {
+            .type = NVMET_EVENT_QUEUE_CONNECTED,
+            .u.conn.sqsize = sq->sqsize,
+            .u.conn.auth_required = sq->auth.required,
+        };
+
+        nvmet_event_sq(sq, &ev);
+    }
     nvmet_req_complete(req, NVME_SC_SUCCESS);
     /* the user may now serve the queue where its subsystem wants it */
     if (sq->ops->bound) {
@@ -333,14 +343,20 @@ void nvmet_exec_prop_set(NvmetReq *req)
             trace_nvmet_cc_invalid(ctrl->cntlid, cc);
             ctrl->csts = NVME_CSTS_CFS;
         } else {
+            NvmetEvent ev = { .type = NVMET_EVENT_CTRL_ENABLED };
+
             ctrl->csts = NVME_CSTS_RDY;
+            nvmet_event_ctrl(ctrl, req->sq, &ev);
         }
     } else if (!(cc & NVME_CC_EN) && (old & NVME_CC_EN)) {
-        nvmet_ctrl_reset(ctrl);
+        nvmet_ctrl_reset(ctrl, req->sq);
     }
     if ((cc & NVME_CC_SHN_MASK) && !(old & NVME_CC_SHN_MASK)) {
+        NvmetEvent ev = { .type = NVMET_EVENT_CTRL_SHUTDOWN };
+
         ctrl->csts = (ctrl->csts & ~NVME_CSTS_SHST_MASK) | NVME_CSTS_SHST_CMPLT;
         trace_nvmet_ctrl_shutdown(ctrl->cntlid);
+        nvmet_event_ctrl(ctrl, req->sq, &ev);
     } else if (!(cc & NVME_CC_SHN_MASK) && (old & NVME_CC_SHN_MASK)) {
         ctrl->csts &= ~NVME_CSTS_SHST_MASK;
     }

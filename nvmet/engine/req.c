@@ -24,6 +24,7 @@
 #include "req.h"
 #include "ctrl.h"
 #include "target.h"
+#include "event.h"
 #include "trace.h"
 
 /* ---- status strings for traces ------------------------------------------- */
@@ -75,6 +76,9 @@ void nvmet_sq_close(NvmetSq *sq, const char *why)
     }
     trace_nvmet_queue_close(sq->name, why);
     sq->closing = true;
+    if (!sq->close_reason) {
+        sq->close_reason = g_strdup(why);
+    }
     sq->ops->close(sq);
 }
 
@@ -503,7 +507,9 @@ void nvmet_req_complete(NvmetReq *req, uint16_t status)
         nvmet_sq_try_free(sq);
         return;
     }
+    sq->cmds++;
     if (status != NVME_SC_SUCCESS) {
+        sq->cmd_errors++;
         trace_nvmet_cmd_error(sq->name, req->cid, req->opc, req->nsid, status,
                               status_str(status));
         error_log_add(req);
@@ -650,6 +656,7 @@ void nvmet_sq_try_free(NvmetSq *sq)
     g_free(sq->tls.identity);
     g_free(sq->tls.hostnqn);
     g_free(sq->tls.subnqn);
+    g_free(sq->close_reason);
     g_free(sq->reqs);
     g_free(sq->peer);
     g_free(sq->name);

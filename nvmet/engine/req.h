@@ -119,13 +119,14 @@ struct NvmetReq {
 
 /* ---- per-SQ security state ----------------------------------------------- */
 
+/* the steps of NvmetSqAuth, as engine.h's NvmetAuthStep */
 enum {
-    AUTH_STEP_IDLE,             /* no transaction: a Negotiate may come */
-    AUTH_STEP_CHALLENGE,        /* negotiated: the challenge is due */
-    AUTH_STEP_REPLY,            /* challenge sent: waiting for the reply */
-    AUTH_STEP_SUCCESS1,         /* reply verified: success1 is due */
-    AUTH_STEP_SUCCESS2,         /* success1 sent: waiting for success2 */
-    AUTH_STEP_FAILURE1,         /* failed: failure1 is due */
+    AUTH_STEP_IDLE = NVMET_AUTH_STEP_IDLE,
+    AUTH_STEP_CHALLENGE = NVMET_AUTH_STEP_CHALLENGE,
+    AUTH_STEP_REPLY = NVMET_AUTH_STEP_REPLY,
+    AUTH_STEP_SUCCESS1 = NVMET_AUTH_STEP_SUCCESS1,
+    AUTH_STEP_SUCCESS2 = NVMET_AUTH_STEP_SUCCESS2,
+    AUTH_STEP_FAILURE1 = NVMET_AUTH_STEP_FAILURE1,
 };
 
 /*
@@ -172,6 +173,9 @@ typedef struct NvmetSqTls {
     bool generated;         /* a generated (concatenation) PSK */
     uint8_t hash;           /* 1 SHA-256, 2 SHA-384 */
     uint32_t key_serial;    /* the PSK's serial number (traces) */
+    char cipher[48];        /* the suite: "TLS_AES_128_GCM_SHA256" */
+    const char *kx;         /* key exchange, "DHE-PSK" (GnuTLS's names) */
+    const char *version;    /* "TLS1.3" (GnuTLS's name) */
 } NvmetSqTls;
 
 /* ---- submission queues --------------------------------------------------- */
@@ -206,6 +210,8 @@ struct NvmetSq {
     NvmetTarget *t;
     NvmetPort *port;            /* referenced; may be removed meanwhile */
     const NvmetTransportOps *ops;
+    NvmetQueue *queue;          /* the user's handle (events) */
+    void *queue_opaque;
     char *peer;
     char *name;                 /* for traces: "peer qid N cntlid M" */
     bool closing;               /* no more commands; the user should close */
@@ -213,6 +219,7 @@ struct NvmetSq {
     int events;                 /* atomic: NVMET_SQ_EV_* */
     char *close_why;            /* of NVMET_SQ_EV_CLOSE (target lock) */
     void *subsys_opaque;        /* NvmetSubsysConfig.opaque after Connect */
+    char *close_reason;         /* why it closed first (events) */
 
     /* controller association (Connect) */
     NvmetCtrl *ctrl;
@@ -235,6 +242,8 @@ struct NvmetSq {
     NvmetSqNs ns_cache[NVMET_SQ_NS_SLOTS];
     NvmetIoStats io_stats;      /* SMART counters (relaxed atomics) */
     int64_t ka_last;            /* last I/O command, ms (atomic) */
+    uint64_t cmds;              /* commands completed */
+    uint64_t cmd_errors;        /* ... with a status other than success */
 
     /* per-SQ security state */
     NvmetSqAuth auth;

@@ -915,6 +915,11 @@ void nvmet_ns_resize(NvmetNs *ns, uint64_t size)
     nvmet_unlock(ns->t);
 }
 
+const NvmetNsConfig *nvmet_ns_config(NvmetNs *ns)
+{
+    return &ns->cfg;
+}
+
 void nvmet_secret_str_free(char *s)
 {
     if (s) {
@@ -931,8 +936,15 @@ static void ctrl_info(NvmetCtrl *ctrl, NvmetCtrlInfo *info)
         .cntlid = ctrl->cntlid,
         .subnqn = ctrl->subnqn,
         .hostnqn = ctrl->hostnqn,
+        .port = ctrl->port,
         .kato_ms = ctrl->kato_ms,
+        .max_io_queues = ctrl->nr_io_queues,
         .enabled = ctrl->csts & NVME_CSTS_RDY,
+        .cc_en = ctrl->cc & NVME_CC_EN,
+        .fatal = ctrl->csts & NVME_CSTS_CFS,
+        .shn = (ctrl->cc & NVME_CC_SHN_MASK) >> NVME_CC_SHN_SHIFT,
+        .shst = (ctrl->csts & NVME_CSTS_SHST_MASK) >> NVME_CSTS_SHST_SHIFT,
+        .discovery = ctrl->subsys && ctrl->subsys->discovery,
     };
     for (unsigned i = 1; i <= ctrl->max_qid; i++) {
         info->nr_io_queues += ctrl->sqs[i] != NULL;
@@ -944,16 +956,37 @@ static void sq_info(NvmetSq *sq, NvmetQueueInfo *info)
     const NvmetSqAuth *a = &sq->auth;
 
     *info = (NvmetQueueInfo) {
+        .queue = sq->queue,
         .qid = sq->qid,
+        .cntlid = sq->ctrl ? sq->ctrl->cntlid : 0,
+        .subnqn = sq->ctrl ? sq->ctrl->subnqn : NULL,
+        .hostnqn = sq->ctrl ? sq->ctrl->hostnqn : NULL,
         .peer = sq->peer,
         .sqsize = sq->sqsize,
-        .tls = sq->tls.active,
+        .inflight = sq->reqs_busy,
+        .cmds = sq->cmds,
+        .cmd_errors = sq->cmd_errors,
         .auth_required = a->required,
         .authenticated = a->authenticated,
         .auth_count = a->count,
         .auth_failures = a->failures,
         .auth_hash = a->count ? a->hash : 0,
         .auth_dhgroup = a->count ? a->dhgid : 0,
+        .auth_step = a->step,
+        .auth_has_tid = a->tid_valid || a->count || a->failures,
+        .auth_tid = a->tid,
+        .auth_sc_c = a->sc_c,
+        .auth_bidi = a->bidi,
+        .auth_key_generation = a->key_generation,
+        .tls = sq->tls.active,
+        .tls_has_key = sq->tls.has_key,
+        .tls_identity = sq->tls.active ? sq->tls.identity : NULL,
+        .tls_generated = sq->tls.generated,
+        .tls_hash = sq->tls.hash,
+        .tls_key_serial = sq->tls.key_serial,
+        .tls_cipher = sq->tls.cipher[0] ? sq->tls.cipher : NULL,
+        .tls_kx = sq->tls.kx,
+        .tls_version = sq->tls.version,
         /* written by the queue's thread: a snapshot */
         .data_buffers_allocated = nvmet_atomic_read(&sq->pool.allocated),
         .data_buffers_reused = nvmet_atomic_read(&sq->pool.reused),
@@ -983,6 +1016,20 @@ bool nvmet_target_ctrl_queues(NvmetTarget *t, const char *subnqn,
     }
     nvmet_unlock(t);
     return ctrl != NULL;
+}
+
+void nvmet_port_foreach_queue(NvmetPort *port,
+                              void (*fn)(const NvmetQueueInfo *info,
+                                         void *opaque),
+                              void *opaque)
+{
+    /* oldest first (new connections are prepended) */
+    for (GList *l = g_list_last(port->queues); l; l = l->prev) {
+        NvmetQueueInfo info;
+
+        sq_info(l->data, &info);
+        fn(&info, opaque);
+    }
 }
 
 static void foreach_subsys_ctrl(NvmetSubsys *s,

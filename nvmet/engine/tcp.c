@@ -20,6 +20,7 @@
 #include "core.h"
 #include "crc32c.h"
 #include "crypto.h"
+#include "event.h"
 #include "target.h"
 #include "tls.h"
 #include "trace.h"
@@ -72,6 +73,18 @@ struct NvmetQueue {
     size_t out_head;            /* bytes of the first segment already sent */
     GQueue out_spare;           /* NvmetOutSeg * with a small buffer */
     GQueue out_spare_data;      /* NvmetOutSeg * for data buffers */
+    uint64_t out_queued;        /* PDU bytes ever appended to out */
+    uint64_t out_done;          /* ... and ever taken from it */
+
+    /* counters for queries */
+    uint64_t wire_rx, wire_tx;  /* bytes received / sent on the connection */
+    uint64_t pdus_rx, pdus_tx;  /* cleartext PDU bytes parsed / sent */
+
+    /* decrypted capture (ops.capture) */
+    bool cap_on;                /* nvmet_queue_set_capture() */
+    bool cap_rx;                /* received bytes are passed on */
+    bool cap_tx_armed;          /* sent bytes from out offset cap_tx_from */
+    uint64_t cap_tx_from;
 
     NvmetTlsConn tls;
     uint8_t *tls_plain;         /* decrypted records (NVMET_TLS_RECORD_MAX) */
@@ -173,6 +186,7 @@ static uint8_t *out_reserve(NvmetQueue *q, size_t len)
     }
     p = seg->data + seg->len;
     seg->len += len;
+    q->out_queued += len;
     memset(p, 0, len);
     return p;
 }
@@ -184,6 +198,7 @@ static void out_push_buf(NvmetQueue *q, NvmetReq *req, size_t len)
 
     seg->data = nvmet_req_take_buf(req, &seg->pool_len, &seg->budget);
     seg->len = len;
+    q->out_queued += len;
     g_queue_push_tail(&q->out, seg);
 }
 
@@ -213,8 +228,24 @@ static int plain_output_iov(NvmetQueue *q, struct iovec *iov, int max)
     return n;
 }
 
+/* Pass sent cleartext to the capture, from where it was armed on. */
+static void capture_tx(NvmetQueue *q, const uint8_t *data, size_t len)
+{
+    NvmetTarget *t = q->sq.t;
+    uint64_t end = q->out_done + len;
+
+    if (q->cap_tx_armed && end > q->cap_tx_from && t->ops.capture) {
+        size_t skip = q->cap_tx_from > q->out_done ?
+                      q->cap_tx_from - q->out_done : 0;
+
+        t->ops.capture(t->opaque, q, q->opaque, true, data + skip,
+                       len - skip);
+    }
+}
+
 static void plain_output_advance(NvmetQueue *q, size_t n)
 {
+    q->pdus_tx += n;
     while (n > 0) {
         NvmetOutSeg *seg = g_queue_peek_head(&q->out);
         size_t left;
@@ -222,9 +253,17 @@ static void plain_output_advance(NvmetQueue *q, size_t n)
         g_assert(seg);
         left = seg->len - q->out_head;
         if (n < left) {
+            if (q->cap_on) {
+                capture_tx(q, seg->data + q->out_head, n);
+            }
+            q->out_done += n;
             q->out_head += n;
             return;
         }
+        if (q->cap_on) {
+            capture_tx(q, seg->data + q->out_head, left);
+        }
+        q->out_done += left;
         n -= left;
         q->out_head = 0;
         g_queue_pop_head(&q->out);
@@ -326,6 +365,7 @@ int nvmet_queue_output_iov(NvmetQueue *q, struct iovec *iov, int max)
 
 void nvmet_queue_output_advance(NvmetQueue *q, size_t n)
 {
+    q->wire_tx += n;
     if (nvmet_tls_in_use(&q->tls)) {
         nvmet_tls_output_advance(&q->tls, n);
     } else {
@@ -355,7 +395,14 @@ static void queue_kick(NvmetQueue *q)
 static uint8_t *pdu_begin(NvmetQueue *q, uint8_t type, uint8_t flags,
                           uint8_t hlen, uint8_t pdo, uint32_t plen, size_t len)
 {
-    uint8_t *p = out_reserve(q, len);
+    uint8_t *p;
+
+    if (q->cap_on && !q->cap_tx_armed) {
+        /* the capture of sent bytes starts with this PDU */
+        q->cap_tx_armed = true;
+        q->cap_tx_from = q->out_queued;
+    }
+    p = out_reserve(q, len);
 
     p[NVME_TCP_CH_TYPE] = type;
     p[NVME_TCP_CH_FLAGS] = flags;
@@ -399,6 +446,18 @@ static void queue_fatal(NvmetQueue *q, uint16_t fes, uint32_t fei,
         return;
     }
     trace_nvmet_tcp_fatal(q->sq.name, fes, fei, why);
+    {
+        NvmetEvent ev = {
+            .type = NVMET_EVENT_TRANSPORT_ERROR,
+            .reason = why,
+            .u.fatal.fes = fes,
+            .u.fatal.has_fei = fes == NVME_TCP_FES_INVALID_HEADER ||
+                               fes == NVME_TCP_FES_UNSUPPORTED_PARAM,
+            .u.fatal.fei = fei,
+        };
+
+        nvmet_event_sq(&q->sq, &ev);
+    }
     p = pdu_begin(q, NVME_TCP_PDU_C2H_TERM, 0, NVME_TCP_TERM_HLEN, 0, plen,
                   plen);
     nvmet_st16(p + NVME_TCP_TERM_FES, fes);
@@ -904,89 +963,107 @@ static void rx_data_done(NvmetQueue *q, bool digest_ok)
     }
 }
 
+/*
+ * One step of the receive state machine on PDU bytes: returns how many of
+ * @p it consumed.
+ */
+static size_t rx_step(NvmetQueue *q, const uint8_t *p, size_t len)
+{
+    size_t n;
+
+    switch (q->rx_state) {
+    case RX_DISCARD:
+        return len;
+
+    case RX_HEADER:
+        n = MIN(len, q->hdr_need - q->hdr_got);
+        memcpy(q->hdr + q->hdr_got, p, n);
+        q->hdr_got += n;
+        if (q->hdr_got < q->hdr_need) {
+            return n;
+        }
+        if (q->hdr_need == NVME_TCP_CH_LEN) {
+            if (!rx_common_header(q)) {
+                q->rx_state = RX_DISCARD;   /* closing after C2HTermReq */
+                return n;
+            }
+            if (q->hdr_got < q->hdr_need) {
+                return n;
+            }
+        }
+        rx_header_done(q);
+        return n;
+
+    case RX_PAD:
+        n = MIN(len, q->pad_left);
+        q->pad_left -= n;
+        if (!q->pad_left) {
+            q->rx_state = RX_DATA;
+        }
+        return n;
+
+    case RX_DATA:
+        n = MIN(len, q->data_need - q->data_got);
+        memcpy(q->data_dst + q->data_got, p, n);
+        if (q->ddgst) {
+            q->ddgst_crc = nvmet_crc32c(q->ddgst_crc, p, n);
+        }
+        q->data_got += n;
+        if (q->data_got == q->data_need) {
+            if (q->ddgst) {
+                q->rx_state = RX_DDGST;
+            } else {
+                rx_data_done(q, true);
+            }
+        }
+        return n;
+
+    case RX_DDGST:
+        n = MIN(len, NVME_TCP_DIGEST_LEN - q->ddgst_got);
+        memcpy(q->ddgst_buf + q->ddgst_got, p, n);
+        q->ddgst_got += n;
+        if (q->ddgst_got == NVME_TCP_DIGEST_LEN) {
+            uint32_t want = ~q->ddgst_crc;
+            uint32_t got = nvmet_ld32(q->ddgst_buf);
+
+            if (want != got) {
+                trace_nvmet_tcp_digest_error(q->sq.name, "data", got,
+                                             want);
+            }
+            rx_data_done(q, want == got);
+        }
+        return n;
+    }
+    g_assert_not_reached();
+}
+
 /* PDU bytes of the connection, decrypted if it runs over TLS */
 static void pdu_input(NvmetQueue *q, const uint8_t *p, size_t len)
 {
-    while (len > 0 && !q->sq.released) {
+    NvmetTarget *t = q->sq.t;
+
+    while (len > 0 && !q->sq.released && q->rx_state != RX_DISCARD) {
         size_t n;
 
-        switch (q->rx_state) {
-        case RX_DISCARD:
-            return;
-
-        case RX_HEADER:
-            if (q->hdr_got == 0) {
-                /* between PDUs: what other threads asked for */
-                nvmet_sq_service(&q->sq);
-                if (q->rx_state != RX_HEADER) {
-                    break;
-                }
+        if (q->rx_state == RX_HEADER && q->hdr_got == 0) {
+            /* between PDUs: what other threads asked for */
+            nvmet_sq_service(&q->sq);
+            if (q->sq.released || q->rx_state != RX_HEADER) {
+                continue;
             }
-            n = MIN(len, q->hdr_need - q->hdr_got);
-            memcpy(q->hdr + q->hdr_got, p, n);
-            q->hdr_got += n;
-            p += n;
-            len -= n;
-            if (q->hdr_got < q->hdr_need) {
-                break;
-            }
-            if (q->hdr_need == NVME_TCP_CH_LEN) {
-                if (!rx_common_header(q)) {
-                    return;
-                }
-                if (q->hdr_got < q->hdr_need) {
-                    break;
-                }
-            }
-            rx_header_done(q);
-            break;
-
-        case RX_PAD:
-            n = MIN(len, q->pad_left);
-            q->pad_left -= n;
-            p += n;
-            len -= n;
-            if (!q->pad_left) {
-                q->rx_state = RX_DATA;
-            }
-            break;
-
-        case RX_DATA:
-            n = MIN(len, q->data_need - q->data_got);
-            memcpy(q->data_dst + q->data_got, p, n);
-            if (q->ddgst) {
-                q->ddgst_crc = nvmet_crc32c(q->ddgst_crc, p, n);
-            }
-            q->data_got += n;
-            p += n;
-            len -= n;
-            if (q->data_got == q->data_need) {
-                if (q->ddgst) {
-                    q->rx_state = RX_DDGST;
-                } else {
-                    rx_data_done(q, true);
-                }
-            }
-            break;
-
-        case RX_DDGST:
-            n = MIN(len, NVME_TCP_DIGEST_LEN - q->ddgst_got);
-            memcpy(q->ddgst_buf + q->ddgst_got, p, n);
-            q->ddgst_got += n;
-            p += n;
-            len -= n;
-            if (q->ddgst_got == NVME_TCP_DIGEST_LEN) {
-                uint32_t want = ~q->ddgst_crc;
-                uint32_t got = nvmet_ld32(q->ddgst_buf);
-
-                if (want != got) {
-                    trace_nvmet_tcp_digest_error(q->sq.name, "data", got,
-                                                 want);
-                }
-                rx_data_done(q, want == got);
-            }
-            break;
         }
+        if (q->cap_on && !q->cap_rx && q->rx_state == RX_HEADER &&
+            q->hdr_got == 0) {
+            /* the capture of received bytes starts with this PDU */
+            q->cap_rx = true;
+        }
+        n = rx_step(q, p, len);
+        q->pdus_rx += n;
+        if (q->cap_rx && t->ops.capture) {
+            t->ops.capture(t->opaque, q, q->opaque, false, p, n);
+        }
+        p += n;
+        len -= n;
     }
 }
 
@@ -1010,6 +1087,7 @@ static void tls_input(NvmetQueue *q)
 void nvmet_queue_input(NvmetQueue *q, const void *buf, size_t len)
 {
     nvmet_sq_service(&q->sq);
+    q->wire_rx += len;
     if (nvmet_tls_input(&q->tls, buf, len)) {
         tls_input(q);
     } else {
@@ -1025,12 +1103,33 @@ NvmetQueue *nvmet_queue_new(NvmetPort *port, const char *peer, void *opaque)
 
     q->opaque = opaque;
     nvmet_sq_init(&q->sq, port, peer, &tcp_ops);
+    q->sq.queue = q;
+    q->sq.queue_opaque = opaque;
     g_queue_init(&q->out);
     g_queue_init(&q->out_spare);
     g_queue_init(&q->out_spare_data);
     rx_reset(q);
     nvmet_tls_init(&q->tls, &q->sq, q, opaque);
+    {
+        NvmetEvent ev = { .type = NVMET_EVENT_CONN_ACCEPTED };
+
+        nvmet_event_sq(&q->sq, &ev);
+    }
     return q;
+}
+
+void nvmet_queue_set_capture(NvmetQueue *q, bool on)
+{
+    q->cap_on = on;
+    q->cap_rx = false;
+    q->cap_tx_armed = false;
+}
+
+void nvmet_queue_note_close(NvmetQueue *q, const char *why)
+{
+    if (!q->sq.close_reason) {
+        q->sq.close_reason = g_strdup(why);
+    }
 }
 
 void nvmet_queue_release(NvmetQueue *q)
@@ -1127,6 +1226,11 @@ static void tcp_queue_info(NvmetSq *sq, NvmetQueueInfo *info)
 
     info->hdgst = q->hdgst;
     info->ddgst = q->ddgst;
+    info->bytes_received = q->wire_rx;
+    info->bytes_sent = q->wire_tx;
+    info->pdu_bytes_received = q->pdus_rx;
+    info->pdu_bytes_sent = q->pdus_tx;
+    info->capturing = q->cap_on;
 }
 
 static void tcp_free(NvmetSq *sq)

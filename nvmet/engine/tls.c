@@ -19,6 +19,7 @@
 #include "tls.h"
 #include "concat.h"
 #include "crypto.h"
+#include "event.h"
 #include "trace.h"
 
 /* TLS 1.3 with a PSK (plain or with (EC)DHE), the two NVMe/TCP suites */
@@ -191,13 +192,60 @@ static int tls_keylog_cb(gnutls_session_t session, const char *label,
 
 /* ---- session ------------------------------------------------------------ */
 
+/*
+ * The session's cipher suite as TLS 1.3 names it (TLS_AES_128_GCM_SHA256:
+ * the AEAD and the PRF hash), key exchange and version, for events and
+ * queries.
+ */
+static void tls_session_names(gnutls_session_t session, NvmetSqTls *bound)
+{
+    const char *cipher = gnutls_cipher_get_name(gnutls_cipher_get(session));
+    const char *prf = gnutls_digest_get_name(gnutls_prf_hash_get(session));
+    g_autofree char *suite = g_strdup_printf("TLS_%s_%s",
+                                             cipher ? cipher : "?",
+                                             prf ? prf : "?");
+
+    g_strdelimit(suite, "-", '_');
+    g_strlcpy(bound->cipher, suite, sizeof(bound->cipher));
+    bound->kx = gnutls_kx_get_name(gnutls_kx_get(session));
+    bound->version = gnutls_protocol_get_name(
+        gnutls_protocol_get_version(session));
+}
+
+/* A TLS event of the connection, with what its handshake proved so far. */
+static void tls_event(NvmetTlsConn *tls, NvmetEvent *ev)
+{
+    const NvmetSqTls *bound = &tls->sq->tls;
+
+    ev->u.tls.identity = bound->identity;
+    ev->u.tls.generated = bound->generated;
+    ev->u.tls.hash = bound->hash;
+    ev->u.tls.key_serial = bound->key_serial;
+    ev->u.tls.cipher = bound->cipher[0] ? bound->cipher : NULL;
+    ev->u.tls.kx = bound->kx;
+    ev->u.tls.version = bound->version;
+    nvmet_event_sq(tls->sq, ev);
+}
+
 static void tls_fail(NvmetTlsConn *tls, const char *what, int err)
 {
     g_autofree char *why = g_strdup_printf("TLS %s failed: %s", what,
                                            gnutls_strerror(err));
+    NvmetEvent ev = { .type = NVMET_EVENT_TLS_FAILED, .reason = why };
 
     trace_nvmet_tls_error(tls->sq->name, what, gnutls_strerror(err));
     tls->state = NVMET_TLS_FAILED;
+    if (tls->session && (err == GNUTLS_E_FATAL_ALERT_RECEIVED ||
+                         err == GNUTLS_E_WARNING_ALERT_RECEIVED)) {
+        ev.u.tls.alert = gnutls_alert_get_name(gnutls_alert_get(tls->session));
+        ev.u.tls.alert_received = true;
+    } else {
+        int level;
+        int alert = gnutls_error_to_alert(err, &level);
+
+        ev.u.tls.alert = alert >= 0 ? gnutls_alert_get_name(alert) : NULL;
+    }
+    tls_event(tls, &ev);
     nvmet_sq_close(tls->sq, why);
 }
 
@@ -256,6 +304,7 @@ static void tls_handshake(NvmetTlsConn *tls)
 {
     NvmetSqTls *bound = &tls->sq->tls;
     g_autofree char *desc = NULL;
+    NvmetEvent ev = { 0 };
     int ret = gnutls_handshake(tls->session);
 
     if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) {
@@ -272,10 +321,13 @@ static void tls_handshake(NvmetTlsConn *tls)
     tls->state = NVMET_TLS_ACTIVE;
     bound->active = true;
     bound->has_key = true;
+    tls_session_names(tls->session, bound);
     desc = gnutls_session_get_desc(tls->session);
     trace_nvmet_tls_established(tls->sq->name,
                                 bound->identity ? bound->identity : "",
                                 desc ? desc : "?");
+    ev.type = NVMET_EVENT_TLS_DONE;
+    tls_event(tls, &ev);
 }
 
 bool nvmet_tls_input(NvmetTlsConn *tls, const void *buf, size_t len)

@@ -165,6 +165,8 @@ typedef struct FuzzConn {
     FuzzR2T r2t[FUZZ_MAX_R2T];
     unsigned nr_r2t;
     ConnTls tls;
+    /* ops.capture: the cleartext sent; and what the checker saw of it */
+    GByteArray *cap_tx, *seen_tx;
 } FuzzConn;
 
 struct Fuzz {
@@ -337,12 +339,92 @@ static void fz_keylog(void *opaque, NvmetQueue *q, void *qopaque,
     }
 }
 
+/*
+ * Events: well-formed whatever the input (the strings are read, so that
+ * ASan sees any that is stale), about the connection they name.
+ */
+static void fz_event(void *opaque, const NvmetEvent *ev)
+{
+    FuzzConn *c = ev->queue_opaque;
+    g_autofree char *s = NULL;
+    const char *bad = NULL;
+
+    if (ev->type >= NVMET_EVENT__MAX || !ev->port) {
+        bad = "type or port";
+    } else if (ev->queue && (!c || c->fz != opaque || !ev->peer)) {
+        bad = "queue";
+    } else if (ev->has_qid && !ev->cntlid) {
+        bad = "a queue ID without a controller";
+    } else if (ev->cntlid && (!ev->subnqn || !ev->hostnqn)) {
+        bad = "a controller without names";
+    }
+    switch (ev->type) {
+    case NVMET_EVENT_CONN_ACCEPTED:
+    case NVMET_EVENT_CONN_CLOSED:
+        bad = bad ? bad : !ev->queue ? "no queue" :
+              ev->type == NVMET_EVENT_CONN_CLOSED && !ev->reason ?
+              "no reason" : NULL;
+        break;
+    case NVMET_EVENT_AUTH_FAILURE:
+        bad = bad ? bad : ev->u.auth.fail_source > NVMET_AUTH_FAIL_BY_TIMEOUT ?
+              "failure source" : !ev->reason ? "no reason" : NULL;
+        break;
+    case NVMET_EVENT_TLS_DONE:
+        bad = bad ? bad : !ev->u.tls.identity || !ev->u.tls.cipher ||
+              !ev->u.tls.version ? "TLS without identity or cipher" : NULL;
+        break;
+    case NVMET_EVENT_PSK_GENERATED:
+    case NVMET_EVENT_PSK_REPLACED:
+        bad = bad ? bad : !g_str_has_prefix(ev->u.psk.identity, "NVMe1G") ?
+              "generated PSK identity" : NULL;
+        break;
+    case NVMET_EVENT_TRANSPORT_ERROR:
+        bad = bad ? bad : ev->u.fatal.fes < NVME_TCP_FES_INVALID_HEADER ||
+              ev->u.fatal.fes > NVME_TCP_FES_UNSUPPORTED_PARAM ? "FES" : NULL;
+        break;
+    default:
+        break;
+    }
+    s = g_strdup_printf("%s %s %s %s %s %s %s", nvmet_event_type_name(ev->type),
+                        ev->peer ? ev->peer : "", ev->subnqn ? ev->subnqn : "",
+                        ev->hostnqn ? ev->hostnqn : "",
+                        ev->reason ? ev->reason : "",
+                        ev->type == NVMET_EVENT_TLS_DONE ||
+                        ev->type == NVMET_EVENT_TLS_FAILED ?
+                        (ev->u.tls.identity ? ev->u.tls.identity : "") : "",
+                        ev->type == NVMET_EVENT_TLS_FAILED && ev->u.tls.alert ?
+                        ev->u.tls.alert : "");
+    if (bad) {
+        if (c && c->fz == opaque) {
+            check_fail(c, "bad event (%s): %s", bad, s);
+        }
+        fprintf(stderr, "fuzz-nvmet: bad event (%s): %s\n", bad, s);
+        abort();
+    }
+}
+
+/* The decrypted capture of every connection: kept, compared later. */
+static void fz_capture(void *opaque, NvmetQueue *q, void *qopaque, bool tx,
+                       const uint8_t *data, size_t len)
+{
+    FuzzConn *c = qopaque;
+
+    if (len == 0) {
+        check_fail(c, "an empty capture call");
+    }
+    if (tx) {
+        g_byte_array_append(c->cap_tx, data, len);
+    }
+}
+
 static const NvmetEngineOps fz_ops = {
     .now_ms = fz_now,
     .queue_kick = fz_kick,
     .timer_update = fz_timer,
     .random_bytes = fz_random,
     .tls_keylog = fz_keylog,
+    .event = fz_event,
+    .capture = fz_capture,
 };
 
 static void fz_trace(const char *event, const char *msg, void *opaque)
@@ -527,6 +609,8 @@ static void check_bytes(FuzzConn *c, const uint8_t *p, size_t len)
 {
     OutCheck *k = &c->chk;
 
+    g_byte_array_append(c->seen_tx, p, len);
+
     while (len) {
         size_t want = k->plen ? k->plen : NVME_TCP_CH_LEN;
         size_t n = MIN(len, want - k->pdu->len);
@@ -553,9 +637,27 @@ static void check_bytes(FuzzConn *c, const uint8_t *p, size_t len)
 
 /* ---- connections ---------------------------------------------------------------- */
 
+/*
+ * The capture of what the engine sent is the cleartext the checker saw:
+ * all of it on a cleartext connection; on a TLS one, what the client
+ * session decrypted is a prefix (it may have stopped reading).
+ */
+static void check_capture(FuzzConn *c)
+{
+    GByteArray *cap = c->cap_tx, *seen = c->seen_tx;
+
+    if (seen->len > cap->len ||
+        (!c->tls.on && seen->len != cap->len) ||
+        (seen->len && memcmp(seen->data, cap->data, seen->len))) {
+        check_fail(c, "the capture (%u bytes) is not what was sent (%u "
+                   "bytes)", cap->len, seen->len);
+    }
+}
+
 static void conn_release(FuzzConn *c)
 {
     if (c->q) {
+        check_capture(c);
         nvmet_queue_release(c->q);
         c->q = NULL;
     }
@@ -1035,7 +1137,10 @@ static FuzzConn *conn_new_on(Fuzz *fz, unsigned pidx)
     c->idx = fz->nr_conns;
     peer = pidx ? g_strdup_printf("fuzz-tls-%u", c->idx) :
            g_strdup("fuzz-peer");
+    c->cap_tx = g_byte_array_new();
+    c->seen_tx = g_byte_array_new();
     c->q = nvmet_queue_new(pidx ? fz->tls_port[pidx - 1] : fz->port, peer, c);
+    nvmet_queue_set_capture(c->q, true);
     c->h = nvmf_host_new(&tr);
     c->chk.pdu = g_byte_array_new();
     c->next_cid = 0x100;
@@ -1065,6 +1170,8 @@ static void conn_free(FuzzConn *c)
     g_byte_array_free(c->tls.held, true);
     g_byte_array_free(c->tls.swap, true);
     g_byte_array_free(c->chk.pdu, true);
+    g_byte_array_free(c->cap_tx, true);
+    g_byte_array_free(c->seen_tx, true);
     g_free(c);
 }
 

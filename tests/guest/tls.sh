@@ -94,6 +94,10 @@ identity_is() {     # CTRL PREFIX
     case $_id in "$2"*) return 0 ;; esac
     return 1
 }
+# what the guest did, for the target's QMP events (scripts/qmp-events.py)
+qmp_mark() {        # WHAT CTRL
+    echo "QMP-CHECK: $1 cntlid=$(attr "$2" cntlid) identity=$(psk_identity "$2")"
+}
 
 for v in 1 0; do
     section "configured PSK, identity version $v"
@@ -153,6 +157,7 @@ if [ $CONCAT = 1 ] && step "controller live" wait_for 30 live "$NQN" "$TLS_H2"; 
     key0=$(attr "$c" tls_key)
     check "connected over TLS with a generated PSK (tls_key $key0)" test -n "$key0"
     step_v "the PSK identity is a generated one" identity_is "$c" "NVMe1G0"
+    qmp_mark concat "$c"
     info "keyring" sh -c "keyctl show %:.nvme | grep NVMe1G"
     check "the generated PSK is in the keyring" sh -c "keyctl show %:.nvme | grep -q NVMe1G"
     dev=$(wait_ns "$NQN" 1 20)
@@ -172,6 +177,7 @@ if [ $CONCAT = 1 ] && step "controller live" wait_for 30 live "$NQN" "$TLS_H2"; 
             new=$(attr "$c" tls_key)
             check "REPLACETLSPSK $i: tls_key changed ($prev -> $new)" test "$new" != "$prev"
             prev=$new
+            qmp_mark "rotation $i" "$c"
             dev=$(wait_ns "$NQN" 1 20)
             step "REPLACETLSPSK $i: verified I/O" io_check "$dev" "rot$i"
         else

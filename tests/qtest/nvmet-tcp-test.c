@@ -14,6 +14,9 @@
 #include "libqmp.h"
 #include "qobject/qlist.h"
 #include "qobject/qdict.h"
+#include "qobject/qjson.h"
+#include "qobject/qlist.h"
+#include "qemu/cutils.h"
 #include "nvmf-host.h"
 #include <gnutls/gnutls.h>
 
@@ -2518,6 +2521,1203 @@ static void test_export_inactive(void)
     target_stop(t);
 }
 
+/* ---- QMP: events, queries, decrypted capture ----------------------------- */
+
+/* The NVMET_* events of a QEMU, in the order they came */
+typedef struct EvLog {
+    QTestState *qts;
+    GPtrArray *evs;             /* QDict * (whole events) */
+    unsigned next;              /* the first one not checked yet */
+} EvLog;
+
+static bool evlog_cb(QTestState *s, const char *name, QDict *event,
+                     void *opaque)
+{
+    EvLog *l = opaque;
+
+    if (!g_str_has_prefix(name, "NVMET_")) {
+        return false;
+    }
+    qobject_ref(event);
+    g_ptr_array_add(l->evs, event);
+    return true;
+}
+
+static void evlog_unref(gpointer p)
+{
+    QDict *ev = p;
+
+    qobject_unref(ev);
+}
+
+static EvLog *evlog_new(QTestState *qts)
+{
+    EvLog *l = g_new0(EvLog, 1);
+
+    l->qts = qts;
+    l->evs = g_ptr_array_new_with_free_func(evlog_unref);
+    qtest_qmp_set_event_callback(qts, evlog_cb, l);
+    return l;
+}
+
+static void evlog_free(EvLog *l)
+{
+    qtest_qmp_set_event_callback(l->qts, NULL, NULL);
+    g_ptr_array_free(l->evs, true);
+    g_free(l);
+}
+
+/* Every event the target sent before this is in the log afterwards. */
+static void evlog_sync(EvLog *l)
+{
+    qobject_unref(qtest_qmp(l->qts, "{ 'execute': 'query-version' }"));
+}
+
+static G_NORETURN void evlog_fail(EvLog *l, const char *want)
+{
+    GString *s = g_string_new("");
+
+    for (unsigned i = l->next; i < l->evs->len; i++) {
+        QDict *ev = g_ptr_array_index(l->evs, i);
+        g_autoptr(GString) j = qobject_to_json(QOBJECT(ev));
+
+        g_string_append_printf(s, "\n  %s", j->str);
+    }
+    g_error("expected event %s, got:%s", want, s->str);
+}
+
+/*
+ * The next event, waiting for it up to 20 s: it must be @name.  Returns
+ * its data (the log owns it).
+ */
+static QDict *ev_next(EvLog *l, const char *name)
+{
+    QDict *ev;
+
+    for (int i = 0; l->next >= l->evs->len; i++) {
+        if (i == 2000) {
+            evlog_fail(l, name);
+        }
+        evlog_sync(l);
+        if (l->next >= l->evs->len) {
+            g_usleep(10 * 1000);
+        }
+    }
+    ev = g_ptr_array_index(l->evs, l->next);
+    if (strcmp(qdict_get_str(ev, "event"), name)) {
+        evlog_fail(l, name);
+    }
+    l->next++;
+    return qdict_get_qdict(ev, "data");
+}
+
+/* No event came that was not checked. */
+static void ev_none(EvLog *l)
+{
+    evlog_sync(l);
+    if (l->next < l->evs->len) {
+        evlog_fail(l, "none");
+    }
+}
+
+/* The event is about queue @qid of controller @cntlid of @c's peer */
+static void ev_where(QDict *ev, const char *peer, uint16_t cntlid, int qid)
+{
+    g_assert_cmpstr(qdict_get_str(ev, "port"), ==, "port0");
+    if (peer) {
+        g_assert_cmpstr(qdict_get_try_str(ev, "peer"), ==, peer);
+    }
+    if (cntlid) {
+        g_assert_cmpint(qdict_get_int(ev, "cntlid"), ==, cntlid);
+        g_assert_cmpstr(qdict_get_str(ev, "subnqn"), ==, TLSNQN);
+        g_assert_cmpstr(qdict_get_str(ev, "hostnqn"), ==, HOSTNQN);
+    } else {
+        g_assert_false(qdict_haskey(ev, "cntlid"));
+    }
+    if (qid >= 0) {
+        g_assert_cmpint(qdict_get_int(ev, "qid"), ==, qid);
+    } else {
+        g_assert_false(qdict_haskey(ev, "qid"));
+    }
+    g_assert_false(qdict_haskey(ev, "suppressed"));
+}
+
+/* "127.0.0.1:port" of the host's end of @c */
+static char *conn_peer(Conn *c)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+
+    g_assert_cmpint(getsockname(c->fd, (struct sockaddr *)&sa, &len), ==, 0);
+    return g_strdup_printf("127.0.0.1:%u", ntohs(sa.sin_port));
+}
+
+/* The return value of a QMP command that must succeed (a reference) */
+static QObject *qmp_ok(QTestState *qts, QDict *rsp)
+{
+    QObject *ret;
+
+    if (!qdict_haskey(rsp, "return")) {
+        g_autoptr(GString) j = qobject_to_json(QOBJECT(rsp));
+
+        g_error("QMP command failed: %s", j->str);
+    }
+    ret = qdict_get(rsp, "return");
+    qobject_ref(ret);
+    qobject_unref(rsp);
+    return ret;
+}
+
+/* The error description of a QMP command that must fail */
+static char *qmp_err(QDict *rsp)
+{
+    char *desc;
+
+    g_assert_true(qdict_haskey(rsp, "error"));
+    desc = g_strdup(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"));
+    qobject_unref(rsp);
+    return desc;
+}
+
+static QDict *qlist_nth_dict(QList *l, unsigned n)
+{
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(l, e) {
+        if (n-- == 0) {
+            return qobject_to(QDict, qlist_entry_obj(e));
+        }
+    }
+    g_error("list has no element %u", n);
+}
+
+/*
+ * query-nvmet for one controller: its queue @qid (a reference; the whole
+ * reply's JSON goes to @json if not NULL).
+ */
+static QDict *query_queue(QTestState *qts, uint16_t cntlid, uint16_t qid,
+                          GString *json)
+{
+    QDict *info = qobject_to(QDict, qmp_ok(qts, qtest_qmp(qts,
+        "{ 'execute': 'query-nvmet', 'arguments': "
+        "{ 'subsystem': 'sub0', 'cntlid': %u } }", cntlid)));
+    QList *ctrls = qdict_get_qlist(info, "controllers");
+    QDict *ctrl, *q = NULL;
+    QListEntry *e;
+
+    if (json) {
+        g_autoptr(GString) j = qobject_to_json(QOBJECT(info));
+
+        g_string_append(json, j->str);
+    }
+    g_assert_cmpint(qlist_size(ctrls), ==, 1);
+    ctrl = qlist_nth_dict(ctrls, 0);
+    g_assert_cmpint(qdict_get_int(ctrl, "cntlid"), ==, cntlid);
+    g_assert_cmpstr(qdict_get_str(ctrl, "subsystem"), ==, "sub0");
+    g_assert_cmpstr(qdict_get_str(ctrl, "port"), ==, "port0");
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(ctrl, "queues"), e) {
+        QDict *d = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(d, "qid") == qid) {
+            q = d;
+            qobject_ref(q);
+        }
+    }
+    qobject_unref(info);
+    g_assert_nonnull(q);
+    return q;
+}
+
+/* query-nvmet-psks: the entry of HOSTNQN and TLSNQN (a reference) */
+static QDict *query_psk(QTestState *qts, GString *json)
+{
+    QList *l = qobject_to(QList, qmp_ok(qts, qtest_qmp(qts,
+        "{ 'execute': 'query-nvmet-psks' }")));
+    QDict *found = NULL;
+    QListEntry *e;
+
+    if (json) {
+        g_autoptr(GString) j = qobject_to_json(QOBJECT(l));
+
+        g_string_append(json, j->str);
+    }
+    QLIST_FOREACH_ENTRY(l, e) {
+        QDict *d = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (g_str_equal(qdict_get_str(d, "hostnqn"), HOSTNQN) &&
+            g_str_equal(qdict_get_str(d, "subnqn"), TLSNQN)) {
+            g_assert_null(found);
+            found = d;
+            qobject_ref(found);
+        }
+    }
+    qobject_unref(l);
+    g_assert_nonnull(found);
+    return found;
+}
+
+/* The auth and tls members of a queue */
+#define QAUTH(q) qdict_get_qdict((q), "auth")
+#define QTLS(q)  qdict_get_qdict((q), "tls")
+
+/* @json contains none of the key material in @keys (as text) */
+static void assert_no_secrets(const char *json, GPtrArray *keys)
+{
+    for (unsigned i = 0; i < keys->len; i++) {
+        const char *k = g_ptr_array_index(keys, i);
+
+        if (strstr(json, k)) {
+            g_error("key material '%s' in a QMP reply or event", k);
+        }
+    }
+}
+
+/* The ways a key could show up in JSON: hex (both cases) and base64 */
+static void add_key_forms(GPtrArray *keys, const uint8_t *key, size_t len)
+{
+    GString *hex = g_string_new(""), *HEX = g_string_new("");
+
+    for (size_t i = 0; i < len; i++) {
+        g_string_append_printf(hex, "%02x", key[i]);
+        g_string_append_printf(HEX, "%02X", key[i]);
+    }
+    g_ptr_array_add(keys, g_string_free(hex, false));
+    g_ptr_array_add(keys, g_string_free(HEX, false));
+    /* the first 16 bytes are enough to spot it in any base64 */
+    g_ptr_array_add(keys, g_base64_encode(key, MIN(len, 15)));
+}
+
+/*
+ * What a host does is what the events and the queries say: a cleartext
+ * admin queue authenticates with NEWTLSPSK, the host comes back over TLS,
+ * then REPLACETLSPSK five times, each followed by a TLS reconnection with
+ * the new PSK and a refused one with the old.  No key material in any
+ * reply or event.
+ */
+static void test_qmp_concat(void)
+{
+    TlsTarget *tt = tls_target_start();
+    EvLog *l = evlog_new(tt->qts);
+    g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GString) json = g_string_new("");
+    g_autofree char *identity = NULL, *first = NULL, *peer = NULL;
+    g_autofree char *kx = NULL;
+    uint8_t key[48], hash;
+    int64_t serial;
+    QDict *ev, *q, *psk;
+    uint16_t cntlid;
+    Conn *c, *a;
+
+    g_ptr_array_add(keys, g_strdup(tt->hkey));
+    g_ptr_array_add(keys, g_strdup(tt->ckey));
+    g_ptr_array_add(keys, g_strdup(tls_psk01));
+    /* the base64 of the configured PSK, and the DH-HMAC-CHAP secrets */
+    g_ptr_array_add(keys, g_strndup(tls_psk01 + 16, 24));
+    add_key_forms(keys, key_a, sizeof(key_a));
+    add_key_forms(keys, key_b, sizeof(key_b));
+
+    /* connect: a cleartext admin queue that must authenticate */
+    c = conn_open(tt->port);
+    peer = conn_peer(c);
+    ev_where(ev_next(l, "NVMET_CONNECTION_ACCEPTED"), peer, 0, -1);
+    g_assert_true(tls_connect(c, TLSNQN, 0, 0xffff) &
+                  NVME_CONNECT_AUTHREQ_ATR);
+    ev = ev_next(l, "NVMET_CONTROLLER_CREATED");
+    ev_where(ev, peer, c->cntlid, 0);
+    g_assert_cmpint(qdict_get_int(ev, "kato"), ==, 0);
+    ev = ev_next(l, "NVMET_QUEUE_CONNECTED");
+    ev_where(ev, peer, c->cntlid, 0);
+    g_assert_true(qdict_get_bool(ev, "auth-required"));
+    ev_none(l);
+    q = query_queue(tt->qts, c->cntlid, 0, json);
+    g_assert_cmpstr(qdict_get_str(q, "peer"), ==, peer);
+    g_assert_true(qdict_get_bool(QAUTH(q), "required"));
+    g_assert_false(qdict_get_bool(QAUTH(q), "authenticated"));
+    g_assert_cmpstr(qdict_get_str(QAUTH(q), "state"), ==, "idle");
+    g_assert_cmpint(qdict_get_int(QAUTH(q), "successes"), ==, 0);
+    g_assert_false(qdict_haskey(QAUTH(q), "transaction-id"));
+    g_assert_cmpstr(qdict_get_str(QTLS(q), "psk"), ==, "none");
+    qobject_unref(q);
+
+    /* authenticate with NEWTLSPSK */
+    identity = tls_concat_auth(c, tt->hkey, tt->ckey, TLSNQN,
+                               NVME_AUTH_SECP_NEWTLSPSK, 1, key, &hash);
+    g_assert_nonnull(identity);
+    add_key_forms(keys, key, hash == 2 ? 48 : 32);
+    ev = ev_next(l, "NVMET_AUTH_SUCCEEDED");
+    ev_where(ev, peer, c->cntlid, 0);
+    g_assert_cmpstr(qdict_get_str(ev, "sc-c"), ==, "newtlspsk");
+    g_assert_cmpint(qdict_get_int(ev, "transaction-id"), ==, 1);
+    g_assert_cmpint(qdict_get_int(ev, "successes"), ==, 1);
+    g_assert_cmpstr(qdict_get_str(ev, "hash"), ==,
+                    hash == 2 ? "sha384" : "sha256");
+    g_assert_false(qdict_get_bool(ev, "bidirectional"));
+    ev = ev_next(l, "NVMET_TLS_PSK_GENERATED");
+    ev_where(ev, peer, c->cntlid, 0);
+    g_assert_cmpstr(qdict_get_str(ev, "identity"), ==, identity);
+    g_assert_false(qdict_haskey(ev, "replaced-key-serial"));
+    serial = qdict_get_int(ev, "key-serial");
+    ev_none(l);
+    q = query_queue(tt->qts, c->cntlid, 0, json);
+    g_assert_true(qdict_get_bool(QAUTH(q), "authenticated"));
+    g_assert_cmpint(qdict_get_int(QAUTH(q), "successes"), ==, 1);
+    g_assert_cmpint(qdict_get_int(QAUTH(q), "transaction-id"), ==, 1);
+    g_assert_cmpstr(qdict_get_str(QAUTH(q), "sc-c"), ==, "newtlspsk");
+    g_assert_cmpstr(qdict_get_str(QAUTH(q), "state"), ==, "idle");
+    qobject_unref(q);
+    psk = query_psk(tt->qts, json);
+    g_assert_cmpstr(qdict_get_str(psk, "identity"), ==, identity);
+    g_assert_cmpstr(qdict_get_str(psk, "made-by"), ==, "newtlspsk");
+    g_assert_cmpint(qdict_get_int(psk, "key-serial"), ==, serial);
+    g_assert_cmpint(qdict_get_int(psk, "replaced"), ==, 0);
+    g_assert_cmpint(qdict_get_int(psk, "cntlid"), ==, c->cntlid);
+    g_assert_cmpint(qdict_get_int(psk, "expires") -
+                    qdict_get_int(psk, "generated"), ==, 3600 * 1000);
+    g_assert_cmpint(llabs(qdict_get_int(psk, "generated") -
+                          g_get_real_time() / 1000), <, 60 * 1000);
+    qobject_unref(psk);
+    /* the host tears the cleartext queue down */
+    cntlid = c->cntlid;
+    conn_close(c);
+    ev = ev_next(l, "NVMET_CONNECTION_CLOSED");
+    ev_where(ev, peer, cntlid, 0);
+    g_assert_cmpstr(qdict_get_str(ev, "reason"), ==,
+                    "the host closed the connection");
+    ev = ev_next(l, "NVMET_CONTROLLER_DESTROYED");
+    g_assert_cmpstr(qdict_get_str(ev, "reason"), ==, "admin queue closed");
+
+    /* TLS reconnection with the generated PSK */
+    a = tls_conn(tt->port, identity, key, hash);
+    g_free(peer);
+    peer = conn_peer(a);
+    ev_where(ev_next(l, "NVMET_CONNECTION_ACCEPTED"), peer, 0, -1);
+    tls_connect(a, TLSNQN, 0, 0xffff);
+    HOST_OK(a, nvmf_host_enable(a->h));
+    ev = ev_next(l, "NVMET_TLS_HANDSHAKE_DONE");
+    ev_where(ev, peer, 0, -1);
+    g_assert_cmpstr(qdict_get_str(ev, "identity"), ==, identity);
+    g_assert_cmpstr(qdict_get_str(ev, "psk"), ==, "generated");
+    g_assert_cmpint(qdict_get_int(ev, "key-serial"), ==, serial);
+    g_assert_cmpstr(qdict_get_str(ev, "version"), ==, "TLS1.3");
+    g_assert_cmpstr(qdict_get_str(ev, "cipher"), ==,
+                    hash == 2 ? "TLS_AES_256_GCM_SHA384" :
+                    "TLS_AES_128_GCM_SHA256");
+    kx = g_strdup(qdict_get_str(ev, "key-exchange"));
+    g_test_message("TLS: %s, key exchange %s", qdict_get_str(ev, "cipher"),
+                   kx);
+    g_assert_true(g_str_equal(kx, "PSK") || g_str_equal(kx, "DHE-PSK") ||
+                  g_str_equal(kx, "ECDHE-PSK"));
+    ev_where(ev_next(l, "NVMET_CONTROLLER_CREATED"), peer, a->cntlid, 0);
+    ev = ev_next(l, "NVMET_QUEUE_CONNECTED");
+    g_assert_false(qdict_get_bool(ev, "auth-required"));
+    ev_where(ev_next(l, "NVMET_CONTROLLER_ENABLED"), peer, a->cntlid, 0);
+    ev_none(l);
+    q = query_queue(tt->qts, a->cntlid, 0, json);
+    g_assert_cmpstr(qdict_get_str(QTLS(q), "psk"), ==, "generated");
+    g_assert_cmpstr(qdict_get_str(QTLS(q), "identity"), ==, identity);
+    g_assert_cmpint(qdict_get_int(QTLS(q), "key-serial"), ==, serial);
+    g_assert_true(qdict_get_bool(QTLS(q), "holds-key"));
+    g_assert_cmpstr(qdict_get_str(QTLS(q), "version"), ==, "TLS1.3");
+    g_assert_cmpstr(qdict_get_str(QTLS(q), "cipher"), ==,
+                    hash == 2 ? "TLS_AES_256_GCM_SHA384" :
+                    "TLS_AES_128_GCM_SHA256");
+    g_assert_cmpstr(qdict_get_str(QTLS(q), "key-exchange"), ==, kx);
+    g_assert_false(qdict_get_bool(QAUTH(q), "required"));
+    g_assert_cmpint(qdict_get_int(QAUTH(q), "successes"), ==, 0);
+    g_assert_cmpint(qdict_get_int(q, "bytes-received"), >,
+                    qdict_get_int(q, "pdu-bytes-received"));
+    qobject_unref(q);
+    first = g_strdup(identity);
+
+    /* REPLACETLSPSK 5 times */
+    for (int i = 0; i < 5; i++) {
+        g_autofree char *old = g_steal_pointer(&identity);
+        g_autofree char *npeer = NULL;
+        int64_t old_serial = serial;
+        uint8_t oldkey[48];
+        Conn *n;
+
+        memcpy(oldkey, key, sizeof(key));
+        identity = tls_concat_auth(a, tt->hkey, tt->ckey, TLSNQN,
+                                   NVME_AUTH_SECP_REPLACETLSPSK, 10 + i, key,
+                                   &hash);
+        g_assert_nonnull(identity);
+        add_key_forms(keys, key, hash == 2 ? 48 : 32);
+        ev = ev_next(l, "NVMET_AUTH_SUCCEEDED");
+        ev_where(ev, peer, a->cntlid, 0);
+        g_assert_cmpstr(qdict_get_str(ev, "sc-c"), ==, "replacetlspsk");
+        g_assert_cmpint(qdict_get_int(ev, "transaction-id"), ==, 10 + i);
+        g_assert_cmpint(qdict_get_int(ev, "successes"), ==, i + 1);
+        ev = ev_next(l, "NVMET_TLS_PSK_REPLACED");
+        ev_where(ev, peer, a->cntlid, 0);
+        g_assert_cmpstr(qdict_get_str(ev, "identity"), ==, identity);
+        g_assert_cmpint(qdict_get_int(ev, "replaced-key-serial"), ==,
+                        old_serial);
+        serial = qdict_get_int(ev, "key-serial");
+        g_assert_cmpint(serial, >, old_serial);
+        ev_none(l);
+        q = query_queue(tt->qts, a->cntlid, 0, json);
+        g_assert_cmpint(qdict_get_int(QAUTH(q), "successes"), ==, i + 1);
+        g_assert_cmpint(qdict_get_int(QAUTH(q), "transaction-id"), ==,
+                        10 + i);
+        g_assert_cmpstr(qdict_get_str(QAUTH(q), "sc-c"), ==,
+                        "replacetlspsk");
+        /* the session goes on with the PSK it was made with */
+        g_assert_cmpstr(qdict_get_str(QTLS(q), "identity"), ==, first);
+        qobject_unref(q);
+        psk = query_psk(tt->qts, json);
+        g_assert_cmpstr(qdict_get_str(psk, "identity"), ==, identity);
+        g_assert_cmpstr(qdict_get_str(psk, "made-by"), ==, "replacetlspsk");
+        g_assert_cmpint(qdict_get_int(psk, "replaced"), ==, i + 1);
+        g_assert_cmpint(qdict_get_int(psk, "key-serial"), ==, serial);
+        qobject_unref(psk);
+
+        /* the old identity is refused, and the failure names it */
+        n = conn_open(tt->port);
+        npeer = conn_peer(n);
+        g_assert_cmpint(conn_start_tls(n, old, oldkey, hash == 2 ? 48 : 32,
+                                       hash), ==, -1);
+        conn_close(n);
+        ev_where(ev_next(l, "NVMET_CONNECTION_ACCEPTED"), npeer, 0, -1);
+        ev = ev_next(l, "NVMET_TLS_HANDSHAKE_FAILED");
+        ev_where(ev, npeer, 0, -1);
+        g_assert_cmpstr(qdict_get_str(ev, "identity"), ==, old);
+        g_assert_nonnull(strstr(qdict_get_str(ev, "reason"), "handshake"));
+        ev_where(ev_next(l, "NVMET_CONNECTION_CLOSED"), npeer, 0, -1);
+
+        /* a reconnection: the new queue runs on the new PSK */
+        n = tls_conn(tt->port, identity, key, hash);
+        g_free(npeer);
+        npeer = conn_peer(n);
+        tls_connect(n, TLSNQN, 0, 0xffff);
+        ev_where(ev_next(l, "NVMET_CONNECTION_ACCEPTED"), npeer, 0, -1);
+        ev = ev_next(l, "NVMET_TLS_HANDSHAKE_DONE");
+        g_assert_cmpstr(qdict_get_str(ev, "identity"), ==, identity);
+        g_assert_cmpint(qdict_get_int(ev, "key-serial"), ==, serial);
+        ev_where(ev_next(l, "NVMET_CONTROLLER_CREATED"), npeer, n->cntlid, 0);
+        ev_where(ev_next(l, "NVMET_QUEUE_CONNECTED"), npeer, n->cntlid, 0);
+        q = query_queue(tt->qts, n->cntlid, 0, json);
+        g_assert_cmpstr(qdict_get_str(QTLS(q), "identity"), ==, identity);
+        g_assert_cmpint(qdict_get_int(QTLS(q), "key-serial"), ==, serial);
+        qobject_unref(q);
+        cntlid = n->cntlid;
+        conn_close(n);
+        ev_where(ev_next(l, "NVMET_CONNECTION_CLOSED"), npeer, cntlid, 0);
+        ev_next(l, "NVMET_CONTROLLER_DESTROYED");
+    }
+
+    /* a shutdown, then the admin queue goes */
+    {
+        NvmfCqe cqe;
+
+        HOST_OK(a, nvmf_host_prop_set(a->h, NVME_REG_CC,
+                                      NVME_CC_EN | (6 << 16) | (4 << 20) |
+                                      (1 << NVME_CC_SHN_SHIFT), &cqe));
+        g_assert_cmphex(cqe.status, ==, 0);
+    }
+    ev_where(ev_next(l, "NVMET_CONTROLLER_SHUTDOWN"), peer, a->cntlid, 0);
+    q = query_queue(tt->qts, a->cntlid, 0, NULL);
+    qobject_unref(q);
+    {
+        QDict *info = qobject_to(QDict, qmp_ok(tt->qts, qtest_qmp(tt->qts,
+            "{ 'execute': 'query-nvmet' }")));
+        g_autoptr(GString) j = qobject_to_json(QOBJECT(info));
+        QDict *ctrl = qlist_nth_dict(qdict_get_qlist(info, "controllers"), 0);
+
+        g_string_append(json, j->str);
+        g_assert_cmpstr(qdict_get_str(ctrl, "shutdown"), ==, "complete");
+        g_assert_true(qdict_get_bool(ctrl, "enabled"));
+        qobject_unref(info);
+    }
+    conn_close(a);
+    ev_next(l, "NVMET_CONNECTION_CLOSED");
+    ev_next(l, "NVMET_CONTROLLER_DESTROYED");
+    ev_none(l);
+
+    /* every reply and every event, without key material */
+    for (unsigned i = 0; i < l->evs->len; i++) {
+        QDict *e = g_ptr_array_index(l->evs, i);
+        g_autoptr(GString) j = qobject_to_json(QOBJECT(e));
+
+        g_string_append(json, j->str);
+    }
+    assert_no_secrets(json->str, keys);
+    evlog_free(l);
+    tls_target_stop(tt);
+}
+
+/* ---- decrypted capture, read back with tshark ---------------------------- */
+
+/* tshark, or NULL and the test skipped (failed with NVMET_REQUIRE_TSHARK) */
+static char *find_tshark(void)
+{
+    char *path = g_find_program_in_path("tshark");
+
+    if (!path) {
+        if (g_getenv("NVMET_REQUIRE_TSHARK")) {
+            g_test_message("NVMET_REQUIRE_TSHARK is set but there is no "
+                           "tshark (Debian package tshark)");
+            g_test_fail();
+        } else {
+            g_test_skip("no tshark (Debian package tshark)");
+        }
+    }
+    return path;
+}
+
+/* Run tshark on @pcap with @args; its standard output */
+static char *tshark(const char *bin, const char *pcap, const char *args)
+{
+    g_autofree char *cmd = g_strdup_printf("%s -n -r %s %s", bin, pcap, args);
+    g_autofree char *err = NULL;
+    char *out = NULL;
+    int status;
+
+    g_assert_true(g_spawn_command_line_sync(cmd, &out, &err, &status, NULL));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        g_error("%s failed: %s", cmd, err);
+    }
+    return out;
+}
+
+/* What tshark made of one TCP stream of a capture */
+typedef struct CapStream {
+    GString *types;     /* NVMe/TCP PDU types, one letter each (a + type) */
+    GString *fctypes;   /* fabrics command types, one letter each */
+    GString *opcodes;   /* NVM/admin opcodes of command capsules */
+    bool syn, fin;
+} CapStream;
+
+static void cap_stream_free(gpointer p)
+{
+    CapStream *cs = p;
+
+    g_string_free(cs->types, true);
+    g_string_free(cs->fctypes, true);
+    g_string_free(cs->opcodes, true);
+    g_free(cs);
+}
+
+static void append_values(GString *s, const char *field, char base)
+{
+    g_auto(GStrv) v = g_strsplit(field, ",", -1);
+
+    for (char **p = v; *p; p++) {
+        unsigned int n;
+
+        if (**p && qemu_strtoui(*p, NULL, 0, &n) == 0) {
+            g_string_append_c(s, base + n);
+        }
+    }
+}
+
+/*
+ * Decode @pcap with tshark: no malformed packet and no expert error, and
+ * per TCP stream what it carries (stream number -> CapStream).
+ */
+static GHashTable *decode_capture(const char *bin, const char *pcap)
+{
+    GHashTable *streams = g_hash_table_new_full(NULL, NULL, NULL,
+                                                cap_stream_free);
+    g_autofree char *bad = NULL, *out = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    bad = tshark(bin, pcap, "-Y '_ws.malformed || _ws.expert.severity == "
+                 "error' -T fields -e frame.number -e _ws.col.Info");
+    if (*bad) {
+        g_error("tshark finds malformed packets in %s:\n%s", pcap, bad);
+    }
+    out = tshark(bin, pcap, "-T fields -E occurrence=a -E aggregator=, "
+                 "-e tcp.stream -e tcp.flags.syn -e tcp.flags.fin "
+                 "-e nvme-tcp.type -e nvme.fabrics.cmd.fctype "
+                 "-e nvme.cmd.opc");
+    lines = g_strsplit(out, "\n", -1);
+    for (char **l = lines; *l && **l; l++) {
+        g_auto(GStrv) f = g_strsplit(*l, "\t", -1);
+        unsigned int n;
+        CapStream *cs;
+
+        g_assert_cmpint(g_strv_length(f), ==, 6);
+        g_assert_cmpint(qemu_strtoui(f[0], NULL, 10, &n), ==, 0);
+        cs = g_hash_table_lookup(streams, GUINT_TO_POINTER(n));
+        if (!cs) {
+            cs = g_new0(CapStream, 1);
+            cs->types = g_string_new("");
+            cs->fctypes = g_string_new("");
+            cs->opcodes = g_string_new("");
+            g_hash_table_insert(streams, GUINT_TO_POINTER(n), cs);
+        }
+        cs->syn |= g_str_equal(f[1], "1") || g_str_equal(f[1], "True");
+        cs->fin |= g_str_equal(f[2], "1") || g_str_equal(f[2], "True");
+        append_values(cs->types, f[3], 'a');
+        append_values(cs->fctypes, f[4], 'a');
+        append_values(cs->opcodes, f[5], 'a');
+    }
+    return streams;
+}
+
+/* PDU type letters: ICReq a, ICResp b, capsule cmd e, resp f, ... */
+#define PT_ICREQ   "a"
+#define PT_ICRESP  "b"
+#define PT_CMD     "e"
+#define PT_RSP     "f"
+#define PT_H2CDATA "g"
+#define PT_C2HDATA "h"
+#define PT_R2T     "j"
+/* fabrics command types: Property Set a, Connect b, Get e, Send f, Recv g */
+#define FC_PROP_SET "a"
+#define FC_CONNECT  "b"
+#define FC_PROP_GET "e"
+#define FC_SEND     "f"
+#define FC_RECV     "g"
+
+static CapStream *cap_stream(GHashTable *streams, unsigned n)
+{
+    CapStream *cs = g_hash_table_lookup(streams, GUINT_TO_POINTER(n));
+
+    g_assert_nonnull(cs);
+    g_test_message("stream %u: PDUs %s fabrics %s opcodes %s", n,
+                   cs->types->str, cs->fctypes->str, cs->opcodes->str);
+    g_assert_true(cs->syn);
+    /* ICReq, ICResp, Connect and its response come first */
+    g_assert_true(g_str_has_prefix(cs->types->str,
+                                   PT_ICREQ PT_ICRESP PT_CMD PT_RSP));
+    g_assert_true(g_str_has_prefix(cs->fctypes->str, FC_CONNECT));
+    return cs;
+}
+
+/*
+ * A scripted exchange captured while it happens, then decoded by
+ * Wireshark's dissector: cleartext with bidirectional DH-HMAC-CHAP on the
+ * admin and the I/O queue, then secure channel concatenation (NEWTLSPSK,
+ * the TLS queues, REPLACETLSPSK, I/O), every PDU in the clear.
+ */
+static void test_qmp_capture(void)
+{
+    TlsTarget *tt = tls_target_start();
+    g_autofree char *bin = find_tshark();
+    g_autofree char *pcap = NULL, *identity = NULL;
+    g_autoptr(GHashTable) streams = NULL;
+    uint8_t key[48], hash;
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    CapStream *cs;
+    struct stat st;
+    Conn *a, *io;
+    QDict *info;
+    NvmfCqe cqe;
+
+    if (!bin) {
+        tls_target_stop(tt);
+        return;
+    }
+    pcap = g_strdup(target_path(tt->t, g_strdup_printf("%s.pcap",
+                                                       tt->t->disk)));
+    qobject_unref(qmp_ok(tt->qts, qtest_qmp(tt->qts,
+        "{ 'execute': 'nvmet-capture-start', 'arguments': "
+        "{ 'port': 'port0', 'file': %s } }", pcap)));
+    g_assert_cmpint(stat(pcap, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+
+    /* stream 0, 1: cleartext, bidirectional authentication, I/O */
+    a = conn_open(tt->port);
+    tls_connect(a, TLSNQN, 0, 0xffff);
+    auth_params(&p, tt->hkey, tt->ckey, 1);
+    p.subnqn = TLSNQN;
+    auth_must_pass(a, &p, &r);
+    HOST_OK(a, nvmf_host_enable(a->h));
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0x00010001,
+                                      &cqe));
+    io = conn_open(tt->port);
+    tls_connect(io, TLSNQN, 1, a->cntlid);
+    auth_params(&p, tt->hkey, tt->ckey, 2);
+    p.subnqn = TLSNQN;
+    auth_must_pass(io, &p, &r);
+    nvmf_host_set_incapsule(io->h, 0);      /* writes with R2T */
+    rw_check(io, 16, 0x5e);
+    conn_close(io);
+    conn_close(a);
+
+    /* stream 2: NEWTLSPSK on a cleartext admin queue */
+    a = conn_open(tt->port);
+    tls_connect(a, TLSNQN, 0, 0xffff);
+    identity = tls_concat_auth(a, tt->hkey, tt->ckey, TLSNQN,
+                               NVME_AUTH_SECP_NEWTLSPSK, 3, key, &hash);
+    g_assert_nonnull(identity);
+    conn_close(a);
+    /* streams 3, 4: TLS, REPLACETLSPSK, I/O */
+    a = tls_conn(tt->port, identity, key, hash);
+    tls_connect(a, TLSNQN, 0, 0xffff);
+    HOST_OK(a, nvmf_host_enable(a->h));
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0x00010001,
+                                      &cqe));
+    io = tls_conn(tt->port, identity, key, hash);
+    tls_connect(io, TLSNQN, 1, a->cntlid);
+    g_free(identity);
+    identity = tls_concat_auth(a, tt->hkey, tt->ckey, TLSNQN,
+                               NVME_AUTH_SECP_REPLACETLSPSK, 4, key, &hash);
+    g_assert_nonnull(identity);
+    nvmf_host_set_incapsule(io->h, 0);
+    rw_check(io, 24, 0xe5);
+    conn_close(io);
+    conn_close(a);
+
+    /* wait until the target saw them go, then stop */
+    for (int i = 0; i < 500; i++) {
+        QDict *port;
+
+        info = qobject_to(QDict, qmp_ok(tt->qts, qtest_qmp(tt->qts,
+            "{ 'execute': 'query-nvmet' }")));
+        port = qlist_nth_dict(qdict_get_qlist(info, "ports"), 0);
+        g_assert_cmpstr(qdict_get_str(port, "id"), ==, "port0");
+        if (qdict_get_int(port, "connections") == 0) {
+            QDict *capture = qdict_get_qdict(port, "capture");
+
+            g_assert_cmpstr(qdict_get_str(capture, "file"), ==, pcap);
+            g_assert_cmpint(qdict_get_int(capture, "connections"), ==, 0);
+            g_assert_cmpint(qdict_get_int(capture, "packets"), >, 50);
+            qobject_unref(info);
+            break;
+        }
+        qobject_unref(info);
+        g_usleep(10 * 1000);
+    }
+    qobject_unref(qmp_ok(tt->qts, qtest_qmp(tt->qts,
+        "{ 'execute': 'nvmet-capture-stop', 'arguments': "
+        "{ 'port': 'port0' } }")));
+
+    streams = decode_capture(bin, pcap);
+    g_assert_cmpint(g_hash_table_size(streams), ==, 5);
+    /* cleartext admin queue: bidirectional DH-HMAC-CHAP, then enable */
+    cs = cap_stream(streams, 0);
+    g_assert_true(g_str_has_prefix(cs->fctypes->str,
+                                   FC_CONNECT FC_SEND FC_RECV FC_SEND FC_RECV
+                                   FC_SEND FC_PROP_SET));
+    g_assert_true(cs->fin);
+    /* its I/O queue: authentication, then a write with R2T and a read */
+    cs = cap_stream(streams, 1);
+    g_assert_true(g_str_has_prefix(cs->fctypes->str,
+                                   FC_CONNECT FC_SEND FC_RECV FC_SEND FC_RECV
+                                   FC_SEND));
+    g_assert_nonnull(strstr(cs->types->str, PT_CMD PT_R2T PT_H2CDATA PT_RSP));
+    g_assert_nonnull(strstr(cs->types->str, PT_CMD PT_C2HDATA PT_RSP));
+    g_assert_nonnull(strstr(cs->opcodes->str, "bc"));      /* write, read */
+    /* NEWTLSPSK: negotiate, challenge, reply, success1 */
+    cs = cap_stream(streams, 2);
+    g_assert_cmpstr(cs->fctypes->str, ==,
+                    FC_CONNECT FC_SEND FC_RECV FC_SEND FC_RECV);
+    /* the TLS admin queue, decrypted: REPLACETLSPSK after enabling */
+    cs = cap_stream(streams, 3);
+    g_assert_nonnull(strstr(cs->fctypes->str,
+                            FC_PROP_SET FC_PROP_GET FC_SEND FC_RECV FC_SEND
+                            FC_RECV));
+    /* the TLS I/O queue, decrypted */
+    cs = cap_stream(streams, 4);
+    g_assert_cmpstr(cs->fctypes->str, ==, FC_CONNECT);
+    g_assert_nonnull(strstr(cs->types->str, PT_CMD PT_R2T PT_H2CDATA PT_RSP));
+    g_assert_nonnull(strstr(cs->types->str, PT_CMD PT_C2HDATA PT_RSP));
+    tls_target_stop(tt);
+}
+
+/* The pcap property: a capture from the first connection on */
+static void test_qmp_capture_property(void)
+{
+    Target *t = target_new();
+    g_autofree char *bin = find_tshark();
+    char *pcap = target_path(t, g_strdup_printf("%s.pcap", t->disk));
+    g_autoptr(GHashTable) streams = NULL;
+    CapStream *cs;
+    Conn *a;
+
+    if (!bin) {
+        target_stop(t);
+        return;
+    }
+    /* an existing file is truncated and made private */
+    g_assert_true(g_file_set_contents(pcap, "old contents", -1, NULL));
+    g_assert_cmpint(chmod(pcap, 0644), ==, 0);
+    target_launch(t,
+        "-blockdev driver=file,filename=%s,node-name=disk0 "
+        "-object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0,pcap=%s "
+        "-object nvmet-subsystem,id=sub0,nqn=" SUBNQN ",ports=port0,"
+        "allow-any-host=on "
+        "-object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,"
+        "node-name=disk0", t->disk, pcap);
+    a = admin_connect(t->port, SUBNQN, HOSTNQN, true, true, 0);
+    {
+        uint8_t id[4096];
+        NvmfCqe cqe;
+
+        HOST_OK(a, nvmf_host_identify(a->h, NVME_ID_CNS_CTRL, 0, 0, id,
+                                      &cqe));
+    }
+    conn_close(a);
+    /* QEMU's exit closes the capture */
+    qtest_quit(t->qts);
+    t->qts = NULL;
+    {
+        struct stat st;
+
+        g_assert_cmpint(stat(pcap, &st), ==, 0);
+        g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+    }
+    streams = decode_capture(bin, pcap);
+    g_assert_cmpint(g_hash_table_size(streams), ==, 1);
+    cs = cap_stream(streams, 0);
+    /* with digests, Identify's 4 KiB come in C2HData */
+    g_assert_nonnull(strstr(cs->types->str, PT_CMD PT_C2HDATA PT_RSP));
+    g_assert_true(cs->fin);
+    target_stop(t);
+}
+
+/* Unknown ids, unusable files, a second capture: an error, no change */
+static void test_qmp_errors(void)
+{
+    Target *t = target_start(NULL);
+    char *pcap = target_path(t, g_strdup_printf("%s.pcap", t->disk));
+    char *pcap2 = target_path(t, g_strdup_printf("%s.2.pcap", t->disk));
+    g_autofree char *desc = NULL;
+    QDict *info, *port;
+    Conn *a;
+
+    a = admin_connect(t->port, SUBNQN, HOSTNQN, false, false, 0);
+    desc = qmp_err(qtest_qmp(t->qts, "{ 'execute': 'query-nvmet', "
+                             "'arguments': { 'subsystem': 'nope' } }"));
+    g_assert_nonnull(strstr(desc, "'nope' is neither an nvmet-subsystem"));
+    g_free(desc);
+    desc = qmp_err(qtest_qmp(t->qts, "{ 'execute': 'query-nvmet', "
+                             "'arguments': { 'cntlid': 4242 } }"));
+    g_assert_cmpstr(desc, ==, "no controller has ID 4242");
+    g_free(desc);
+    desc = qmp_err(qtest_qmp(t->qts, "{ 'execute': 'query-nvmet', "
+                             "'arguments': { 'subsystem': 'sub0', "
+                             "'cntlid': 4242 } }"));
+    g_assert_cmpstr(desc, ==, "subsystem 'sub0' has no controller 4242");
+    /* filters by id and by NQN agree; the discovery subsystem by NQN */
+    info = qobject_to(QDict, qmp_ok(t->qts, qtest_qmp(t->qts,
+        "{ 'execute': 'query-nvmet', 'arguments': { 'subsystem': %s, "
+        "'cntlid': %d } }", SUBNQN, a->cntlid)));
+    g_assert_cmpint(qlist_size(qdict_get_qlist(info, "controllers")), ==, 1);
+    g_assert_cmpint(qlist_size(qdict_get_qlist(info, "subsystems")), ==, 1);
+    qobject_unref(info);
+    info = qobject_to(QDict, qmp_ok(t->qts, qtest_qmp(t->qts,
+        "{ 'execute': 'query-nvmet', 'arguments': { 'subsystem': %s } }",
+        DISCNQN)));
+    g_assert_cmpint(qlist_size(qdict_get_qlist(info, "controllers")), ==, 0);
+    g_assert_cmpstr(qdict_get_str(qlist_nth_dict(
+        qdict_get_qlist(info, "subsystems"), 0), "nqn"), ==, DISCNQN);
+    qobject_unref(info);
+
+    /* captures */
+    g_free(desc);
+    desc = qmp_err(qtest_qmp(t->qts, "{ 'execute': 'nvmet-capture-start', "
+                             "'arguments': { 'port': 'nope', 'file': %s } }",
+                             pcap));
+    g_assert_cmpstr(desc, ==, "no object with id 'nope'");
+    g_free(desc);
+    desc = qmp_err(qtest_qmp(t->qts, "{ 'execute': 'nvmet-capture-start', "
+                             "'arguments': { 'port': 'sub0', 'file': %s } }",
+                             pcap));
+    g_assert_cmpstr(desc, ==, "object 'sub0' is not an nvmet-port");
+    g_free(desc);
+    desc = qmp_err(qtest_qmp(t->qts, "{ 'execute': 'nvmet-capture-start', "
+                             "'arguments': { 'port': 'port0', 'file': "
+                             "'/nonexistent/dir/x.pcap' } }"));
+    g_assert_nonnull(strstr(desc, "nvmet-port 'port0': capture: "));
+    g_assert_nonnull(strstr(desc, "/nonexistent/dir/x.pcap"));
+    g_free(desc);
+    desc = qmp_err(qtest_qmp(t->qts, "{ 'execute': 'nvmet-capture-stop', "
+                             "'arguments': { 'port': 'port0' } }"));
+    g_assert_cmpstr(desc, ==, "nvmet-port 'port0' has no capture running");
+    qobject_unref(qmp_ok(t->qts, qtest_qmp(t->qts,
+        "{ 'execute': 'nvmet-capture-start', 'arguments': "
+        "{ 'port': 'port0', 'file': %s } }", pcap)));
+    g_free(desc);
+    desc = qmp_err(qtest_qmp(t->qts, "{ 'execute': 'nvmet-capture-start', "
+                             "'arguments': { 'port': 'port0', 'file': %s } }",
+                             pcap2));
+    g_assert_nonnull(strstr(desc, "is already capturing to"));
+    g_assert_false(g_file_test(pcap2, G_FILE_TEST_EXISTS));
+    info = qobject_to(QDict, qmp_ok(t->qts, qtest_qmp(t->qts,
+        "{ 'execute': 'query-nvmet' }")));
+    port = qlist_nth_dict(qdict_get_qlist(info, "ports"), 0);
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(port, "capture"), "file"),
+                    ==, pcap);
+    /* the connection that was open is captured too */
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(port, "capture"),
+                                  "connections"), ==, 1);
+    g_assert_true(qdict_get_bool(qlist_nth_dict(qdict_get_qlist(
+        qlist_nth_dict(qdict_get_qlist(info, "controllers"), 0), "queues"),
+        0), "capturing"));
+    qobject_unref(info);
+    qobject_unref(qmp_ok(t->qts, qtest_qmp(t->qts,
+        "{ 'execute': 'nvmet-capture-stop', 'arguments': "
+        "{ 'port': 'port0' } }")));
+    info = qobject_to(QDict, qmp_ok(t->qts, qtest_qmp(t->qts,
+        "{ 'execute': 'query-nvmet' }")));
+    port = qlist_nth_dict(qdict_get_qlist(info, "ports"), 0);
+    g_assert_false(qdict_haskey(port, "capture"));
+    qobject_unref(info);
+    conn_close(a);
+    target_stop(t);
+
+    expect_startup_error("-object nvmet-port,id=p0,trsvcid=0,"
+                         "pcap=/nonexistent/dir/x.pcap",
+                         "nvmet-port 'p0': capture: ");
+}
+
+/*
+ * A host failing authentication in a loop (at wire speed, on one
+ * connection) cannot flood QMP: events beyond the burst are dropped and
+ * counted, and the count comes with the next event that is sent.
+ */
+static void test_qmp_rate_limit(void)
+{
+    static const AuthCase ac = { "sha256", "null", 1, 0, 1, false };
+    AuthTarget *at = auth_target_start(&ac, NULL, NULL);
+    EvLog *l = evlog_new(at->t->qts);
+    enum { N = 300 };
+    int64_t delivered = 0, suppressed = 0;
+    int64_t start = g_get_monotonic_time();
+    NvmfAuthParams p;
+    QDict *info;
+    uint32_t dw0;
+    Conn *c;
+
+    c = auth_connect(at->t->port, 0, 0xffff, &dw0);
+    ev_next(l, "NVMET_CONNECTION_ACCEPTED");
+    ev_next(l, "NVMET_CONTROLLER_CREATED");
+    ev_next(l, "NVMET_QUEUE_CONNECTED");
+    for (int i = 1; i <= N; i++) {
+        auth_params(&p, at->hkey, NULL, i);
+        p.corrupt_response = true;
+        g_assert_cmphex(auth_must_fail(c, &p), ==, NVME_AUTH_FAIL_FAILED);
+        if (i == N - 1) {
+            /* the last one after a pause: it may go out, with the count */
+            g_usleep(300 * 1000);
+        }
+    }
+    /* the events until the last failure's */
+    for (;;) {
+        QDict *ev = ev_next(l, "NVMET_AUTH_FAILED");
+
+        delivered++;
+        if (qdict_haskey(ev, "suppressed")) {
+            suppressed += qdict_get_int(ev, "suppressed");
+        }
+        if (qdict_get_int(ev, "transaction-id") == N) {
+            g_assert_cmpint(qdict_get_int(ev, "failures"), ==, N);
+            break;
+        }
+    }
+    g_test_message("%d failures in %.1f s: %" PRId64 " events sent, %"
+                   PRId64 " suppressed", N,
+                   (g_get_monotonic_time() - start) / 1e6, delivered,
+                   suppressed);
+    g_assert_cmpint(suppressed, >, 0);
+    g_assert_cmpint(delivered + suppressed, ==, N);
+    info = qobject_to(QDict, qmp_ok(at->t->qts, qtest_qmp(at->t->qts,
+        "{ 'execute': 'query-nvmet' }")));
+    g_assert_cmpint(qdict_get_int(info, "events-suppressed"), ==,
+                    suppressed);
+    qobject_unref(info);
+    conn_close(c);
+    evlog_free(l);
+    auth_target_stop(at);
+}
+
+/*
+ * The events of a host's mistakes and of a controller's life on a
+ * cleartext admin queue: REPLACETLSPSK without TLS (AUTH_Failure1
+ * CONCAT_MISMATCH, with the SC_C asked for), a wrong response (FAILED),
+ * a success, CC.EN 0 -> 1 -> 0 (enabled, reset), then a PDU of an unknown
+ * type: the transport error with the FES sent, and the teardown.
+ */
+static void test_qmp_ctrl_events(void)
+{
+    TlsTarget *tt = tls_target_start();
+    EvLog *l = evlog_new(tt->qts);
+    g_autofree char *peer = NULL;
+    g_auto(NvmfPdu) rsp = { 0 };
+    uint8_t pdu[24] = { 0x0b, 0, 24, 0, 24 };
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    uint16_t cntlid;
+    NvmfCqe cqe;
+    QDict *ev, *q;
+    Conn *c;
+
+    c = conn_open(tt->port);
+    peer = conn_peer(c);
+    g_assert_true(tls_connect(c, TLSNQN, 0, 0xffff) &
+                  NVME_CONNECT_AUTHREQ_ATR);
+    cntlid = c->cntlid;
+    ev_where(ev_next(l, "NVMET_CONNECTION_ACCEPTED"), peer, 0, -1);
+    ev_where(ev_next(l, "NVMET_CONTROLLER_CREATED"), peer, cntlid, 0);
+    ev_where(ev_next(l, "NVMET_QUEUE_CONNECTED"), peer, cntlid, 0);
+
+    /* REPLACETLSPSK on a queue that has no TLS session */
+    auth_params(&p, tt->hkey, tt->ckey, 7);
+    p.subnqn = TLSNQN;
+    p.sc_c = NVME_AUTH_SECP_REPLACETLSPSK;
+    g_assert_cmphex(auth_must_fail(c, &p), ==,
+                    NVME_AUTH_FAIL_CONCAT_MISMATCH);
+    ev = ev_next(l, "NVMET_AUTH_FAILED");
+    ev_where(ev, peer, cntlid, 0);
+    g_assert_cmpstr(qdict_get_str(ev, "by"), ==, "target");
+    g_assert_cmpstr(qdict_get_str(ev, "failure-reason"), ==,
+                    "concat-mismatch");
+    g_assert_cmpint(qdict_get_int(ev, "failure-code"), ==,
+                    NVME_AUTH_FAIL_CONCAT_MISMATCH);
+    g_assert_cmpstr(qdict_get_str(ev, "sc-c"), ==, "replacetlspsk");
+    g_assert_cmpint(qdict_get_int(ev, "transaction-id"), ==, 7);
+    g_assert_cmpint(qdict_get_int(ev, "failures"), ==, 1);
+    g_assert_cmpint(qdict_get_int(ev, "successes"), ==, 0);
+    g_assert_nonnull(strstr(qdict_get_str(ev, "reason"), "not TLS-secured"));
+
+    /* a wrong response */
+    auth_params(&p, tt->hkey, tt->ckey, 8);
+    p.subnqn = TLSNQN;
+    p.corrupt_response = true;
+    g_assert_cmphex(auth_must_fail(c, &p), ==, NVME_AUTH_FAIL_FAILED);
+    ev = ev_next(l, "NVMET_AUTH_FAILED");
+    ev_where(ev, peer, cntlid, 0);
+    g_assert_cmpstr(qdict_get_str(ev, "failure-reason"), ==, "failed");
+    g_assert_cmpint(qdict_get_int(ev, "failure-code"), ==,
+                    NVME_AUTH_FAIL_FAILED);
+    g_assert_cmpstr(qdict_get_str(ev, "sc-c"), ==, "none");
+    g_assert_cmpint(qdict_get_int(ev, "transaction-id"), ==, 8);
+    g_assert_true(qdict_haskey(ev, "hash"));
+    g_assert_cmpint(qdict_get_int(ev, "failures"), ==, 2);
+
+    /* then right, bidirectionally */
+    auth_params(&p, tt->hkey, tt->ckey, 9);
+    p.subnqn = TLSNQN;
+    auth_must_pass(c, &p, &r);
+    ev = ev_next(l, "NVMET_AUTH_SUCCEEDED");
+    ev_where(ev, peer, cntlid, 0);
+    g_assert_cmpstr(qdict_get_str(ev, "sc-c"), ==, "none");
+    g_assert_true(qdict_get_bool(ev, "bidirectional"));
+    g_assert_cmpint(qdict_get_int(ev, "transaction-id"), ==, 9);
+    g_assert_cmpint(qdict_get_int(ev, "successes"), ==, 1);
+    g_assert_cmpint(qdict_get_int(ev, "failures"), ==, 2);
+    ev_none(l);
+    q = query_queue(tt->qts, cntlid, 0, NULL);
+    g_assert_true(qdict_get_bool(QAUTH(q), "authenticated"));
+    g_assert_true(qdict_get_bool(QAUTH(q), "bidirectional"));
+    g_assert_cmpint(qdict_get_int(QAUTH(q), "successes"), ==, 1);
+    g_assert_cmpint(qdict_get_int(QAUTH(q), "failures"), ==, 2);
+    qobject_unref(q);
+
+    /* enable, then reset */
+    HOST_OK(c, nvmf_host_enable(c->h));
+    ev_where(ev_next(l, "NVMET_CONTROLLER_ENABLED"), peer, cntlid, 0);
+    HOST_OK(c, nvmf_host_prop_set(c->h, NVME_REG_CC, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    ev_where(ev_next(l, "NVMET_CONTROLLER_RESET"), peer, cntlid, 0);
+    ev_none(l);
+    {
+        QDict *info = qobject_to(QDict, qmp_ok(tt->qts, qtest_qmp(tt->qts,
+            "{ 'execute': 'query-nvmet', 'arguments': { 'cntlid': %u } }",
+            cntlid)));
+        QDict *ctrl = qlist_nth_dict(qdict_get_qlist(info, "controllers"),
+                                     0);
+
+        g_assert_false(qdict_get_bool(ctrl, "enabled"));
+        g_assert_false(qdict_get_bool(ctrl, "ready"));
+        qobject_unref(info);
+    }
+
+    /* a PDU of an unknown type: C2HTermReq, the connection goes */
+    HOST_OK(c, nvmf_host_send_raw(c->h, pdu, sizeof(pdu)));
+    HOST_OK(c, nvmf_host_recv_pdu(c->h, &rsp));
+    g_assert_cmpint(rsp.type, ==, NVME_TCP_PDU_C2H_TERM);
+    ev = ev_next(l, "NVMET_TRANSPORT_ERROR");
+    ev_where(ev, peer, cntlid, 0);
+    g_assert_cmpint(qdict_get_int(ev, "fes"), ==,
+                    NVME_TCP_FES_INVALID_HEADER);
+    g_assert_cmpint(qdict_get_int(ev, "fes"), ==,
+                    nvmet_ld16(rsp.hdr + NVME_TCP_TERM_FES));
+    g_assert_true(qdict_haskey(ev, "fei"));
+    g_assert_nonnull(strstr(qdict_get_str(ev, "reason"), "type"));
+    ev = ev_next(l, "NVMET_CONNECTION_CLOSED");
+    ev_where(ev, peer, cntlid, 0);
+    /* about the controller, no longer about a queue */
+    ev = ev_next(l, "NVMET_CONTROLLER_DESTROYED");
+    ev_where(ev, NULL, cntlid, -1);
+    g_assert_false(qdict_haskey(ev, "peer"));
+    g_assert_cmpstr(qdict_get_str(ev, "reason"), ==, "admin queue closed");
+    ev_none(l);
+    conn_close(c);
+    evlog_free(l);
+    tls_target_stop(tt);
+}
+
+/*
+ * QEMU exits while hosts are connected to two ports (cleartext and TLS,
+ * an I/O queue too) and a capture runs: the objects go in whatever order
+ * QEMU deletes them, the queues' last events come while they do, QEMU
+ * exits cleanly and the capture ends every stream.
+ */
+static void test_qmp_exit_connected(void)
+{
+    TlsTarget *tt = tls_target_start();
+    g_autofree char *bin = find_tshark();
+    g_autofree char *identity = NULL;
+    char *pcap = target_path(tt->t, g_strdup_printf("%s.exit.pcap",
+                                                    tt->t->disk));
+    g_autoptr(GHashTable) streams = NULL;
+    Conn *c[4];
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    uint8_t key[48], hash;
+    NvmfCqe cqe;
+
+    qobject_unref(qmp_ok(tt->qts, qtest_qmp(tt->qts,
+        "{ 'execute': 'nvmet-capture-start', 'arguments': "
+        "{ 'port': 'port0', 'file': %s } }", pcap)));
+    /* an authenticated cleartext controller with an I/O queue */
+    c[0] = conn_open(tt->port);
+    tls_connect(c[0], TLSNQN, 0, 0xffff);
+    auth_params(&p, tt->hkey, NULL, 1);
+    p.subnqn = TLSNQN;
+    auth_must_pass(c[0], &p, &r);
+    HOST_OK(c[0], nvmf_host_enable(c[0]->h));
+    HOST_OK(c[0], nvmf_host_set_features(c[0]->h, NVME_FEAT_NUM_QUEUES,
+                                         0x00010001, &cqe));
+    c[1] = conn_open(tt->port);
+    tls_connect(c[1], TLSNQN, 1, c[0]->cntlid);
+    auth_params(&p, tt->hkey, NULL, 2);
+    p.subnqn = TLSNQN;
+    auth_must_pass(c[1], &p, &r);
+    nvmf_host_set_incapsule(c[1]->h, 16384);
+    rw_check(c[1], 16, 0x5a);
+    /* TLS controllers on both ports */
+    identity = nvmf_tls_configured(tls_psk01, 1, HOSTNQN, TLSNQN, key, &hash);
+    c[2] = tls_conn(tt->port, identity, key, hash);
+    tls_connect(c[2], TLSNQN, 0, 0xffff);
+    HOST_OK(c[2], nvmf_host_enable(c[2]->h));
+    c[3] = tls_conn(tt->rport, identity, key, hash);
+    tls_connect(c[3], TLSNQN, 0, 0xffff);
+
+    qtest_quit(tt->qts);    /* asserts that QEMU exited normally */
+    tt->t->qts = tt->qts = NULL;
+    for (int i = 0; i < 4; i++) {
+        conn_close(c[i]);
+    }
+    if (bin) {
+        streams = decode_capture(bin, pcap);
+        /* port0's three connections, each ended with FINs */
+        g_assert_cmpint(g_hash_table_size(streams), ==, 3);
+        for (unsigned i = 0; i < 3; i++) {
+            CapStream *cs = cap_stream(streams, i);
+
+            g_assert_true(cs->fin);
+        }
+    }
+    tls_target_stop(tt);
+}
+
 int main(int argc, char **argv)
 {
     static const DigestCase plain = { false, false };
@@ -2573,5 +3773,13 @@ int main(int argc, char **argv)
     qtest_add_func("/nvmet-tcp/export/drain", test_export_drain);
     qtest_add_func("/nvmet-tcp/export/inactive", test_export_inactive);
     qtest_add_func("/nvmet-tcp/iothreads", test_iothreads);
+    qtest_add_func("/nvmet-tcp/qmp/concat-events", test_qmp_concat);
+    qtest_add_func("/nvmet-tcp/qmp/capture", test_qmp_capture);
+    qtest_add_func("/nvmet-tcp/qmp/capture-property",
+                   test_qmp_capture_property);
+    qtest_add_func("/nvmet-tcp/qmp/errors", test_qmp_errors);
+    qtest_add_func("/nvmet-tcp/qmp/rate-limit", test_qmp_rate_limit);
+    qtest_add_func("/nvmet-tcp/qmp/ctrl-events", test_qmp_ctrl_events);
+    qtest_add_func("/nvmet-tcp/qmp/exit-connected", test_qmp_exit_connected);
     return g_test_run();
 }

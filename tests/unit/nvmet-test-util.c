@@ -51,11 +51,174 @@ static void tt_random(void *opaque, void *buf, size_t len)
     }
 }
 
+char *tt_event_str(const NvmetEvent *ev)
+{
+    GString *s = g_string_new(nvmet_event_type_name(ev->type));
+
+    if (ev->peer) {
+        g_string_append_printf(s, " peer=%s", ev->peer);
+    }
+    if (ev->cntlid) {
+        g_string_append_printf(s, " cntlid=%u", ev->cntlid);
+    }
+    if (ev->has_qid) {
+        g_string_append_printf(s, " qid=%u", ev->qid);
+    }
+    if (ev->subnqn) {
+        g_string_append_printf(s, " subnqn=%s", ev->subnqn);
+    }
+    switch (ev->type) {
+    case NVMET_EVENT_QUEUE_CONNECTED:
+        g_string_append_printf(s, " sqsize=%u auth=%d", ev->u.conn.sqsize,
+                               ev->u.conn.auth_required);
+        break;
+    case NVMET_EVENT_CTRL_CREATED:
+        g_string_append_printf(s, " kato=%u", ev->u.ctrl.kato_ms);
+        break;
+    case NVMET_EVENT_AUTH_STEP:
+        g_string_append_printf(s, " step=%u<-%u tid=%u", ev->u.auth.step,
+                               ev->u.auth.old_step, ev->u.auth.tid);
+        break;
+    case NVMET_EVENT_AUTH_SUCCESS:
+    case NVMET_EVENT_AUTH_FAILURE:
+        g_string_append_printf(s, " tid=%u sc_c=%u hash=%u dh=%u bidi=%d "
+                               "ok=%u failed=%u gen=%u", ev->u.auth.tid,
+                               ev->u.auth.sc_c, ev->u.auth.hash,
+                               ev->u.auth.dhgroup, ev->u.auth.bidi,
+                               ev->u.auth.successes, ev->u.auth.failures,
+                               ev->u.auth.key_generation);
+        if (ev->type == NVMET_EVENT_AUTH_FAILURE) {
+            g_string_append_printf(s, " by=%u reason=%u",
+                                   ev->u.auth.fail_source,
+                                   ev->u.auth.fail_reason);
+        }
+        break;
+    case NVMET_EVENT_TLS_DONE:
+    case NVMET_EVENT_TLS_FAILED:
+        g_string_append_printf(s, " identity=%s generated=%d hash=%u "
+                               "serial=%u cipher=%s version=%s",
+                               ev->u.tls.identity ? ev->u.tls.identity : "-",
+                               ev->u.tls.generated, ev->u.tls.hash,
+                               ev->u.tls.key_serial,
+                               ev->u.tls.cipher ? ev->u.tls.cipher : "-",
+                               ev->u.tls.version ? ev->u.tls.version : "-");
+        if (ev->u.tls.alert) {
+            g_string_append_printf(s, " alert=%s(%s)", ev->u.tls.alert,
+                                   ev->u.tls.alert_received ? "received" :
+                                   "sent");
+        }
+        break;
+    case NVMET_EVENT_PSK_GENERATED:
+    case NVMET_EVENT_PSK_REPLACED:
+        g_string_append_printf(s, " identity=%s hash=%u serial=%u old=%u",
+                               ev->u.psk.identity, ev->u.psk.hash,
+                               ev->u.psk.key_serial,
+                               ev->u.psk.old_key_serial);
+        break;
+    case NVMET_EVENT_TRANSPORT_ERROR:
+        g_string_append_printf(s, " fes=%u", ev->u.fatal.fes);
+        if (ev->u.fatal.has_fei) {
+            g_string_append_printf(s, " fei=%u", ev->u.fatal.fei);
+        }
+        break;
+    default:
+        break;
+    }
+    if (ev->reason) {
+        g_string_append_printf(s, " reason=%s", ev->reason);
+    }
+    return g_string_free(s, false);
+}
+
+static void tt_event(void *opaque, const NvmetEvent *ev)
+{
+    TestTarget *tt = opaque;
+
+    g_assert_cmpint(ev->type, <, NVMET_EVENT__MAX);
+    g_ptr_array_add(tt->events, tt_event_str(ev));
+}
+
+void tt_events_clear(TestTarget *tt)
+{
+    g_ptr_array_set_size(tt->events, 0);
+}
+
+void tt_events_expect(TestTarget *tt, bool with_steps, ...)
+{
+    g_autoptr(GString) all = g_string_new("");
+    g_autoptr(GPtrArray) want = g_ptr_array_new();
+    const char *const *patterns, *const *p, *pat;
+    bool ok = true;
+    va_list ap;
+
+    va_start(ap, with_steps);
+    while ((pat = va_arg(ap, const char *))) {
+        g_ptr_array_add(want, (gpointer)pat);
+    }
+    va_end(ap);
+    g_ptr_array_add(want, NULL);
+    patterns = p = (const char *const *)want->pdata;
+
+    for (unsigned i = 0; i < tt->events->len; i++) {
+        const char *e = g_ptr_array_index(tt->events, i);
+
+        if (!with_steps && g_str_has_prefix(e, "auth-step ")) {
+            continue;
+        }
+        g_string_append_printf(all, "  %s\n", e);
+        if (!*p || !g_pattern_match_simple(*p, e)) {
+            ok = false;
+        } else {
+            p++;
+        }
+    }
+    if (!ok || *p) {
+        g_string_append(all, "expected:\n");
+        for (p = patterns; *p; p++) {
+            g_string_append_printf(all, "  %s\n", *p);
+        }
+        g_error("events do not match:\n%s", all->str);
+    }
+    tt_events_clear(tt);
+}
+
+static void tt_capture_cb(void *opaque, NvmetQueue *q, void *qopaque,
+                          bool tx, const uint8_t *data, size_t len)
+{
+    TestTarget *tt = opaque;
+    TestCapture *c = g_hash_table_lookup(tt->capture, q);
+
+    g_assert_cmpuint(len, >, 0);
+    if (!c) {
+        c = g_new0(TestCapture, 1);
+        c->rx = g_byte_array_new();
+        c->tx = g_byte_array_new();
+        g_hash_table_insert(tt->capture, q, c);
+    }
+    g_byte_array_append(tx ? c->tx : c->rx, data, len);
+}
+
+static void test_capture_free(gpointer p)
+{
+    TestCapture *c = p;
+
+    g_byte_array_unref(c->rx);
+    g_byte_array_unref(c->tx);
+    g_free(c);
+}
+
+TestCapture *tt_capture(TestTarget *tt, NvmetQueue *q)
+{
+    return g_hash_table_lookup(tt->capture, q);
+}
+
 static const NvmetEngineOps tt_ops = {
     .now_ms = tt_now,
     .random_bytes = tt_random,
     .queue_kick = tt_kick,
     .timer_update = tt_timer,
+    .event = tt_event,
+    .capture = tt_capture_cb,
 };
 
 NvmetNs *tt_add_ns(TestTarget *tt, NvmetSubsys *s, uint32_t nsid,
@@ -92,6 +255,8 @@ TestTarget *tt_new(void)
     GError *err = NULL;
 
     tt->traces = g_ptr_array_new_with_free_func(g_free);
+    tt->events = g_ptr_array_new_with_free_func(g_free);
+    tt->capture = g_hash_table_new_full(NULL, NULL, NULL, test_capture_free);
     tt->nss = g_ptr_array_new();
     tt->now = 1000;
     tt->deadline = INT64_MAX;
@@ -130,6 +295,8 @@ void tt_free(TestTarget *tt)
     nvmet_trace_set_hook(NULL, NULL);
     g_free(tt->disk1.data);
     g_ptr_array_free(tt->traces, true);
+    g_ptr_array_free(tt->events, true);
+    g_hash_table_destroy(tt->capture);
     g_free(tt);
 }
 
@@ -258,6 +425,8 @@ void tc_free(TestConn *tc)
     NvmetIo *io;
 
     nvmet_queue_release(tc->q);
+    /* a later queue may get the same address */
+    g_hash_table_remove(tc->tt->capture, tc->q);
     /* I/O still held completes after the release, as with a slow backend */
     while ((io = g_queue_pop_head(&tc->held))) {
         nvmet_io_complete(io, -EIO);

@@ -32,7 +32,14 @@ typedef struct TestTarget {
     RamDisk disk1;
     GPtrArray *traces;
     GPtrArray *nss;         /* namespaces made by tt_add_ns() */
+    GPtrArray *events;      /* ops.event, as tt_event_str() formats them */
+    /* ops.capture: the cleartext of each direction, per queue */
+    GHashTable *capture;    /* NvmetQueue * -> TestCapture * */
 } TestTarget;
+
+typedef struct TestCapture {
+    GByteArray *rx, *tx;
+} TestCapture;
 
 typedef struct TestConn {
     TestTarget *tt;
@@ -50,6 +57,19 @@ void tt_free(TestTarget *tt);
 void tt_advance(TestTarget *tt, int64_t ms);
 bool tt_trace_has(TestTarget *tt, const char *needle);
 void tt_trace_clear(TestTarget *tt);
+/*
+ * Events as one line each: "TYPE [peer=P] [cntlid=C qid=Q] key=value...".
+ * tt_events_expect() checks the events since the last call (or
+ * tt_events_clear()) against glob patterns (g_pattern_match_simple, a
+ * NULL-terminated list), in order and all of them; "auth-step" events
+ * are left out unless @with_steps.
+ */
+char *tt_event_str(const NvmetEvent *ev);
+void tt_events_clear(TestTarget *tt);
+void tt_events_expect(TestTarget *tt, bool with_steps, ...)
+    G_GNUC_NULL_TERMINATED;
+/* The captured cleartext of @q (NULL: nothing captured). */
+TestCapture *tt_capture(TestTarget *tt, NvmetQueue *q);
 /*
  * Namespaces made here are released by tt_free(); remove one earlier with
  * tt_remove_ns() (not nvmet_ns_free(), which would release it twice).
