@@ -10,6 +10,7 @@
 #include "qemu/coroutine.h"
 #include "qemu/thread.h"
 #include "io/net-listener.h"
+#include "io/channel-socket.h"
 #include "system/block-backend.h"
 #include "system/iothread.h"
 #include "nvmet/engine.h"
@@ -55,7 +56,8 @@ struct NvmetPortObject {
     NvmetObject parent_obj;
 
     /* properties */
-    char *traddr;
+    SocketAddress *addr;        /* where to listen; NULL: traddr/trsvcid */
+    char *traddr;               /* NULL: the default (see nvmet-tcp.rst) */
     char *trsvcid;
     uint16_t portid;
     uint32_t inline_data_size;
@@ -73,6 +75,9 @@ struct NvmetPortObject {
     FILE *keylog;
     QIONetListener *listener;
     QemuMutex conns_lock;       /* conns: connections run in iothreads */
+    char *unix_path;            /* the UNIX socket this port created */
+    dev_t unix_dev;
+    ino_t unix_ino;
     QTAILQ_HEAD(, NvmetConn) conns;
     unsigned users;             /* subsystems exported on this port */
     NvmetCapture *capture;      /* capture.c */
@@ -112,6 +117,7 @@ struct NvmetHostObject {
     NvmetDhchapGroupList *dhchap_dhgroups;
     char *tls_psk;
     bool tls_psk_compat;
+    uint32_t dhchap_timeout_ms;     /* 0: the engine's default */
 
     NvmetHost *host;
     GPtrArray *subsys_objs;     /* referenced NvmetSubsystemObject */
@@ -156,8 +162,17 @@ void nvmet_subsystem_object_foreach_ns(NvmetSubsystemObject *s,
 bool nvmet_namespace_export_add(NvmetNamespaceObject *ns, Error **errp);
 void nvmet_namespace_export_del(NvmetNamespaceObject *ns);
 
+/* listen.c */
+bool nvmet_qemu_unix_listen(NvmetPortObject *p, const char *path,
+                            Error **errp);
+void nvmet_qemu_unix_remove(NvmetPortObject *p);
+char *nvmet_qemu_peer_name(QIOChannelSocket *sioc);
+
 /* objects.c: ready objects by id, for references between them and QMP */
 NvmetPortObject *nvmet_port_object_find(const char *id, Error **errp);
+/* the address hosts use (traddr/trsvcid, else what it listens on); NULL */
+const char *nvmet_port_traddr(NvmetPortObject *p);
+const char *nvmet_port_trsvcid(NvmetPortObject *p);
 NvmetSubsystemObject *nvmet_subsystem_object_find(const char *id,
                                                   Error **errp);
 NvmetHostObject *nvmet_host_object_find(const char *id, Error **errp);
@@ -187,9 +202,15 @@ void nvmet_port_object_unregister(NvmetPortObject *p);
 NvmetPortObject *nvmet_port_object_by_engine(NvmetPort *port);
 /* events dropped by rate limiting, since QEMU started */
 uint64_t nvmet_events_suppressed(void);
+/* events.c: the glue's lock of everything events touch (any thread) */
+void nvmet_events_lock(void);
+void nvmet_events_unlock(void);
 /* engine numbers -> QAPI enums (false: no such value) */
 NvmetAuthConcat nvmet_qapi_concat(uint8_t sc_c);
 bool nvmet_qapi_hash(uint8_t hash, NvmetDhchapHash *out);
 bool nvmet_qapi_dhgroup(uint8_t group, NvmetDhchapGroup *out);
+
+/* fault.c: the engine's fault event as NVMET_FAULT_FIRED */
+void nvmet_fault_event_send(const NvmetEvent *ev, NvmetEventSource *src);
 
 #endif

@@ -19,6 +19,8 @@
 #include "qapi/visitor.h"
 #include "qapi/qapi-visit-common.h"
 #include "qapi/qapi-visit-nvmet.h"
+#include "qapi/qapi-visit-sockets.h"
+#include "qemu/sockets.h"
 #include "crypto/secret_common.h"
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
@@ -169,22 +171,87 @@ NvmetHostObject *nvmet_host_object_find(const char *id, Error **errp)
 
 static uint16_t nvmet_next_portid = 1;
 
+/*
+ * The transport address hosts use (discovery log entries, nvmet's
+ * addr_traddr and addr_trsvcid): traddr and trsvcid, by default what the
+ * port listens on.  NULL when the port listens on a UNIX socket or a
+ * file descriptor and they were not set.
+ */
+const char *nvmet_port_traddr(NvmetPortObject *p)
+{
+    if (p->traddr) {
+        return p->traddr;
+    }
+    if (!p->addr) {
+        return "127.0.0.1";
+    }
+    return p->addr->type == SOCKET_ADDRESS_TYPE_INET ?
+           p->addr->u.inet.host : NULL;
+}
+
+const char *nvmet_port_trsvcid(NvmetPortObject *p)
+{
+    if (p->trsvcid) {
+        return p->trsvcid;
+    }
+    if (!p->addr) {
+        return "4420";
+    }
+    return p->addr->type == SOCKET_ADDRESS_TYPE_INET ?
+           p->addr->u.inet.port : NULL;
+}
+
+/* Where the port listens and what it tells hosts: can it work? */
+static bool nvmet_port_check_address(NvmetPortObject *p, Error **errp)
+{
+    const char *id = nvmet_object_id(OBJECT(p));
+    const char *traddr = nvmet_port_traddr(p);
+    const char *trsvcid = nvmet_port_trsvcid(p);
+    uint8_t buf[sizeof(struct in6_addr)];
+    uint64_t port;
+
+    if (!traddr || !trsvcid) {
+        g_autofree char *where = socket_uri(p->addr);
+
+        error_setg(errp, "nvmet-port '%s': listening on %s, it needs "
+                   "traddr and trsvcid: the address hosts connect to, "
+                   "e.g. traddr=10.0.2.100,trsvcid=4420 for a guest with "
+                   "-netdev user,guestfwd=tcp:10.0.2.100:4420-cmd:...", id,
+                   where);
+        return false;
+    }
+    if (qemu_strtou64(trsvcid, NULL, 10, &port) < 0 || port > 65535) {
+        error_setg(errp, "nvmet-port '%s': trsvcid '%s' is not a TCP port "
+                   "number", id, trsvcid);
+        return false;
+    }
+    if (p->addr && port == 0) {
+        error_setg(errp, "nvmet-port '%s': trsvcid must not be 0 with "
+                   "addr: hosts need the real port", id);
+        return false;
+    }
+    if (p->addr && inet_pton(AF_INET, traddr, buf) != 1 &&
+        inet_pton(AF_INET6, traddr, buf) != 1) {
+        error_setg(errp, "nvmet-port '%s': traddr '%s' is not an IPv4 or "
+                   "IPv6 address", id, traddr);
+        return false;
+    }
+    return true;
+}
+
 /* The port's settings as the engine takes them. */
 static bool nvmet_port_object_config(NvmetPortObject *p,
                                      NvmetPortConfig *cfg, Error **errp)
 {
     const char *id = nvmet_object_id(OBJECT(p));
-    uint64_t port;
 
-    if (qemu_strtou64(p->trsvcid, NULL, 10, &port) < 0 || port > 65535) {
-        error_setg(errp, "nvmet-port '%s': trsvcid '%s' is not a TCP port "
-                   "number", id, p->trsvcid);
+    if (!nvmet_port_check_address(p, errp)) {
         return false;
     }
     nvmet_port_config_init(cfg);
     cfg->portid = p->portid ? p->portid : nvmet_next_portid;
-    cfg->traddr = p->traddr;
-    cfg->ipv6 = strchr(p->traddr, ':') != NULL;
+    cfg->traddr = nvmet_port_traddr(p);
+    cfg->ipv6 = strchr(cfg->traddr, ':') != NULL;
     cfg->sqflow_disable_ok = p->sqflow_disable;
     cfg->tls = p->tls == NVMET_TLS_MODE_REQUIRED ? NVMET_PORT_TLS_REQUIRED :
                p->tls == NVMET_TLS_MODE_ALLOWED ? NVMET_PORT_TLS_ALLOWED :
@@ -254,7 +321,10 @@ static bool nvmet_port_complete(NvmetObject *obj, Error **errp)
     if (!nvmet_qemu_port_listen(p, errp)) {
         return false;
     }
-    cfg.trsvcid = p->trsvcid;
+    cfg.traddr = nvmet_port_traddr(p);
+    cfg.trsvcid = nvmet_port_trsvcid(p);
+    trace_nvmet_qemu_port_address(nvmet_object_id(OBJECT(p)), cfg.traddr,
+                                  cfg.trsvcid);
     if (p->tls_keylog && !nvmet_port_open_keylog(p, errp)) {
         nvmet_qemu_port_close(p);
         return false;
@@ -306,8 +376,6 @@ static void nvmet_port_init(Object *obj)
 {
     NvmetPortObject *p = NVMET_PORT(obj);
 
-    p->traddr = g_strdup("127.0.0.1");
-    p->trsvcid = g_strdup("4420");
     p->inline_data_size = UINT32_MAX;
     p->mdts = UINT32_MAX;
     p->sqflow_disable = true;
@@ -319,6 +387,7 @@ static void nvmet_port_finalize(Object *obj)
 {
     NvmetPortObject *p = NVMET_PORT(obj);
 
+    qapi_free_SocketAddress(p->addr);
     g_free(p->traddr);
     g_free(p->trsvcid);
     g_free(p->tls_keylog);
@@ -326,9 +395,54 @@ static void nvmet_port_finalize(Object *obj)
     g_free(p->pcap);
 }
 
+static void nvmet_port_get_addr(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    NvmetPortObject *p = NVMET_PORT(obj);
+    g_autoptr(SocketAddress) tcp = NULL;
+    SocketAddress *addr = p->addr;
+
+    if (!addr) {
+        /* TCP on the transport address */
+        tcp = g_new0(SocketAddress, 1);
+        tcp->type = SOCKET_ADDRESS_TYPE_INET;
+        tcp->u.inet.host = g_strdup(nvmet_port_traddr(p));
+        tcp->u.inet.port = g_strdup(nvmet_port_trsvcid(p));
+        addr = tcp;
+    }
+    visit_type_SocketAddress(v, name, &addr, errp);
+}
+
+static void nvmet_port_set_addr(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    NvmetPortObject *p = NVMET_PORT(obj);
+    SocketAddress *addr;
+
+    if (!nvmet_check_mutable(obj, name, errp) ||
+        !visit_type_SocketAddress(v, name, &addr, errp)) {
+        return;
+    }
+    if (addr->type == SOCKET_ADDRESS_TYPE_VSOCK) {
+        error_setg(errp, "nvmet-port '%s': NVMe/TCP does not run over "
+                   "vsock", nvmet_object_id(obj));
+        qapi_free_SocketAddress(addr);
+        return;
+    }
+    if (addr->type == SOCKET_ADDRESS_TYPE_UNIX && addr->u.q_unix.abstract) {
+        /* no file, no permissions: anyone on the machine could connect */
+        error_setg(errp, "nvmet-port '%s': abstract UNIX sockets have no "
+                   "access control; use a path", nvmet_object_id(obj));
+        qapi_free_SocketAddress(addr);
+        return;
+    }
+    qapi_free_SocketAddress(p->addr);
+    p->addr = addr;
+}
+
 static char *nvmet_port_get_traddr(Object *obj, Error **errp)
 {
-    return nvmet_get_str(NVMET_PORT(obj)->traddr);
+    return nvmet_get_str(nvmet_port_traddr(NVMET_PORT(obj)));
 }
 
 static void nvmet_port_set_traddr(Object *obj, const char *value,
@@ -339,7 +453,7 @@ static void nvmet_port_set_traddr(Object *obj, const char *value,
 
 static char *nvmet_port_get_trsvcid(Object *obj, Error **errp)
 {
-    return nvmet_get_str(NVMET_PORT(obj)->trsvcid);
+    return nvmet_get_str(nvmet_port_trsvcid(NVMET_PORT(obj)));
 }
 
 static void nvmet_port_set_trsvcid(Object *obj, const char *value,
@@ -421,14 +535,22 @@ static void nvmet_port_class_init(ObjectClass *oc, void *data)
     ucc->can_be_deleted = nvmet_port_can_be_deleted;
     oc->unparent = nvmet_port_unparent;
 
+    object_class_property_add(oc, "addr", "SocketAddress",
+                              nvmet_port_get_addr, nvmet_port_set_addr,
+                              NULL, NULL);
+    object_class_property_set_description(oc, "addr",
+        "where to listen, if not on traddr/trsvcid: a UNIX socket "
+        "(created 0600), TCP, or a listening fd");
     object_class_property_add_str(oc, "traddr", nvmet_port_get_traddr,
                                   nvmet_port_set_traddr);
     object_class_property_set_description(oc, "traddr",
-        "IPv4 or IPv6 address to listen on (default 127.0.0.1)");
+        "IPv4 or IPv6 address hosts connect to, in discovery log entries; "
+        "listened on without addr (default 127.0.0.1)");
     object_class_property_add_str(oc, "trsvcid", nvmet_port_get_trsvcid,
                                   nvmet_port_set_trsvcid);
     object_class_property_set_description(oc, "trsvcid",
-        "TCP port to listen on (default 4420; 0 picks a free one)");
+        "TCP port hosts connect to; listened on without addr "
+        "(default 4420; 0 picks a free one)");
     object_class_property_add(oc, "portid", "uint16", nvmet_port_get_portid,
                               nvmet_port_set_portid, NULL, NULL);
     object_class_property_set_description(oc, "portid",
@@ -969,6 +1091,7 @@ static bool nvmet_host_complete(NvmetObject *obj, Error **errp)
         return false;
     }
     nvmet_host_set_allowed(h);
+    nvmet_host_set_dhchap_timeout(h->host, h->dhchap_timeout_ms);
     h->subsys_objs = g_ptr_array_new();
     for (unsigned i = 0; i < subs->len; i++) {
         NvmetSubsystemObject *s = g_ptr_array_index(subs, i);
@@ -1130,6 +1253,37 @@ static void nvmet_host_set_groups(Object *obj, Visitor *v, const char *name,
     h->dhchap_dhgroups = val;
 }
 
+static void nvmet_host_get_timeout(Object *obj, Visitor *v, const char *name,
+                                   void *opaque, Error **errp)
+{
+    NvmetHostObject *h = NVMET_HOST(obj);
+    uint32_t ms = h->dhchap_timeout_ms ? h->dhchap_timeout_ms :
+                  NVMET_DHCHAP_TIMEOUT_MS_DEFAULT;
+
+    visit_type_uint32(v, name, &ms, errp);
+}
+
+/* May change at run time: it applies from the host's next message on. */
+static void nvmet_host_set_timeout(Object *obj, Visitor *v, const char *name,
+                                   void *opaque, Error **errp)
+{
+    NvmetHostObject *h = NVMET_HOST(obj);
+    uint32_t ms;
+
+    if (!visit_type_uint32(v, name, &ms, errp)) {
+        return;
+    }
+    if (!ms) {
+        error_setg(errp, "nvmet-host '%s': %s must be at least 1",
+                   nvmet_object_id(obj), name);
+        return;
+    }
+    h->dhchap_timeout_ms = ms;
+    if (h->host) {
+        nvmet_host_set_dhchap_timeout(h->host, ms);
+    }
+}
+
 static void nvmet_host_class_init(ObjectClass *oc, void *data)
 {
     NvmetObjectClass *noc = NVMET_OBJECT_CLASS(oc);
@@ -1176,6 +1330,12 @@ static void nvmet_host_class_init(ObjectClass *oc, void *data)
     object_class_property_set_description(oc, "dhchap-dhgroups",
         "DH-HMAC-CHAP Diffie-Hellman groups the target may choose "
         "(default all)");
+    object_class_property_add(oc, "dhchap-timeout-ms", "uint32",
+                              nvmet_host_get_timeout, nvmet_host_set_timeout,
+                              NULL, NULL);
+    object_class_property_set_description(oc, "dhchap-timeout-ms",
+        "authentication timeout (ms): the wait for each DH-HMAC-CHAP "
+        "message, and for a queue to authenticate (default 120000)");
 }
 
 /* ======================================================================== */

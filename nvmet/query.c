@@ -86,8 +86,8 @@ static NvmetPortInfoList *query_ports(void)
 
         info->id = g_strdup(obj_id(p));
         info->portid = p->portid;
-        info->traddr = g_strdup(p->traddr);
-        info->trsvcid = g_strdup(p->trsvcid);
+        info->traddr = g_strdup(nvmet_port_traddr(p) ?: "");
+        info->trsvcid = g_strdup(nvmet_port_trsvcid(p) ?: "");
         info->tls = p->tls;
         nvmet_port_foreach_queue(p->port, count_queue_cb, &info->connections);
         info->capture = nvmet_capture_info(p);

@@ -25,6 +25,7 @@
 #include "qemu/guest-random.h"
 #include "block/aio.h"
 #include "io/channel-socket.h"
+#include "qemu/sockets.h"
 #include "system/block-backend.h"
 #include "system/iothread.h"
 #include "nvmet-qemu.h"
@@ -392,15 +393,8 @@ static void nvmet_accept(QIONetListener *listener, QIOChannelSocket *sioc,
 {
     NvmetPortObject *p = opaque;
     NvmetConn *c = g_new0(NvmetConn, 1);
-    g_autoptr(SocketAddress) addr = NULL;
 
-    addr = qio_channel_socket_get_remote_address(sioc, NULL);
-    if (addr && addr->type == SOCKET_ADDRESS_TYPE_INET) {
-        c->peer = g_strdup_printf("%s:%s", addr->u.inet.host,
-                                  addr->u.inet.port);
-    } else {
-        c->peer = g_strdup("?");
-    }
+    c->peer = nvmet_qemu_peer_name(sioc);
     c->port = p;
     object_ref(OBJECT(p));
     c->sioc = sioc;
@@ -423,28 +417,51 @@ static void nvmet_accept(QIONetListener *listener, QIOChannelSocket *sioc,
     qemu_coroutine_enter(c->co);
 }
 
+/*
+ * Listen where the port's addr says, or on TCP traddr/trsvcid.  A port
+ * number 0 is replaced by the one the system picked.
+ */
 bool nvmet_qemu_port_listen(NvmetPortObject *p, Error **errp)
 {
     ERRP_GUARD();
-    g_autoptr(SocketAddress) addr = g_new0(SocketAddress, 1);
+    g_autoptr(SocketAddress) tcp = NULL;
+    g_autofree char *where = NULL;
     const char *id = object_get_canonical_path_component(OBJECT(p));
+    SocketAddress *addr = p->addr;
+    bool ok;
 
-    addr->type = SOCKET_ADDRESS_TYPE_INET;
-    addr->u.inet.host = g_strdup(p->traddr);
-    addr->u.inet.port = g_strdup(p->trsvcid);
-    addr->u.inet.has_numeric = true;
-    addr->u.inet.numeric = true;
+    if (!addr) {
+        tcp = g_new0(SocketAddress, 1);
+        tcp->type = SOCKET_ADDRESS_TYPE_INET;
+        tcp->u.inet.host = g_strdup(p->traddr ? p->traddr : "127.0.0.1");
+        tcp->u.inet.port = g_strdup(p->trsvcid ? p->trsvcid : "4420");
+        tcp->u.inet.has_numeric = true;
+        tcp->u.inet.numeric = true;
+        addr = tcp;
+    }
+    where = socket_uri(addr);
 
     p->listener = qio_net_listener_new();
     qio_net_listener_set_name(p->listener, "nvmet-tcp-listener");
-    if (qio_net_listener_open_sync(p->listener, addr, 16, errp) < 0) {
-        error_prepend(errp, "nvmet-port '%s': cannot listen on %s port %s: ",
-                      id, p->traddr, p->trsvcid);
+    if (addr->type == SOCKET_ADDRESS_TYPE_UNIX) {
+        ok = nvmet_qemu_unix_listen(p, addr->u.q_unix.path, errp);
+    } else {
+        ok = qio_net_listener_open_sync(p->listener, addr, 16, errp) == 0;
+    }
+    if (!ok) {
+        if (addr == tcp) {
+            error_prepend(errp, "nvmet-port '%s': cannot listen on %s port "
+                          "%s: ", id, addr->u.inet.host, addr->u.inet.port);
+        } else {
+            error_prepend(errp, "nvmet-port '%s': cannot listen on %s: ", id,
+                          where);
+        }
         object_unref(OBJECT(p->listener));
         p->listener = NULL;
         return false;
     }
-    if (g_str_equal(p->trsvcid, "0") && p->listener->nsioc) {
+    if (addr->type == SOCKET_ADDRESS_TYPE_INET &&
+        g_str_equal(addr->u.inet.port, "0") && p->listener->nsioc) {
         /* report the port the kernel picked */
         g_autoptr(SocketAddress) local =
             qio_channel_socket_get_local_address(p->listener->sioc[0], errp);
@@ -453,11 +470,18 @@ bool nvmet_qemu_port_listen(NvmetPortObject *p, Error **errp)
             nvmet_qemu_port_close(p);
             return false;
         }
-        g_free(p->trsvcid);
-        p->trsvcid = g_strdup(local->u.inet.port);
+        if (addr == tcp) {
+            g_free(p->trsvcid);
+            p->trsvcid = g_strdup(local->u.inet.port);
+        } else {
+            g_free(p->addr->u.inet.port);
+            p->addr->u.inet.port = g_strdup(local->u.inet.port);
+        }
+        g_free(where);
+        where = socket_uri(addr);
     }
     qio_net_listener_set_client_func(p->listener, nvmet_accept, p, NULL);
-    trace_nvmet_qemu_listen(id, p->traddr, p->trsvcid);
+    trace_nvmet_qemu_listen(id, where);
     return true;
 }
 
@@ -471,6 +495,7 @@ void nvmet_qemu_port_close(NvmetPortObject *p)
         object_unref(OBJECT(p->listener));
         p->listener = NULL;
     }
+    nvmet_qemu_unix_remove(p);
     qemu_mutex_lock(&p->conns_lock);
     QTAILQ_FOREACH(c, &p->conns, next) {
         /*

@@ -110,7 +110,7 @@ t_start=$(date +%s)
 MODS_REQUIRED="nvme-core nvme-fabrics nvme-tcp virtio_net"
 MODS_OPTIONAL="virtio_pci nvme-auth nvme-keyring tls gcm ctr gf128mul aesni-intel
     crc32c-intel crc32c_generic crc32c-cryptoapi failover net_failover loop configfs nvmet
-    nvmet-tcp null_blk"
+    nvmet-tcp null_blk xfs"
 
 # Where the default kernel comes from (linux-image-amd64 of the first suite
 # that has a 7.x one).  Override with GUEST_KERNEL_SUITES.
@@ -138,7 +138,8 @@ for p in cpio xz-utils zstd kmod binutils gzip libc-bin coreutils findutils; do
 done
 if [ -n "$need_pkgs" ]; then
     log "installing host tools:$need_pkgs"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $need_pkgs >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
+        --no-install-recommends $need_pkgs >&2
 fi
 for t in cpio xz zstd modinfo readelf gzip dpkg-deb ldconfig sha256sum; do
     command -v "$t" >/dev/null || die "host tool '$t' not found after installing host packages"
@@ -659,6 +660,24 @@ if [ $KSRC = debian ]; then
         [ -f "$c" ] && { KIMAGE=$c; break; }
     done
     [ -n "$KIMAGE" ] || die "no vmlinuz in the kernel packages of $KVER"
+    # A split kernel's configuration is in linux-base-KVER (optional: only
+    # blktests reads it, from the image's /boot/config-KVER)
+    KBASE=""
+    if [ "$KKIND" = split ]; then
+        gen_kbase_set() {
+            kernel_index | awk -F'\t' -v s="$KSUITE" -v p="linux-base-$KVER" \
+                '$2 == p && $1 == s {print "pkg\t=" $3 "\t" $2 "\t" $4}' | sort -u
+        }
+        bset=$(resolved_set "kernel-base-$KVER" gen_kbase_set)
+        if grep -q '^pkg' "$bset"; then
+            fetch_set "$bset"
+            mapfile -t bdebs < <(debs_of "$bset")
+            KBASE=$WORK/kernel-base-$KVER
+            unpack "$KBASE" "${bdebs[@]}"
+        else
+            log "note: no linux-base-$KVER: the image has no /boot/config-$KVER"
+        fi
+    fi
 fi
 
 # Modules: a name -> file map of everything the kernel has, then the wanted
@@ -728,9 +747,18 @@ populate_modules() {
     done < "$modorder"
     echo "$KVER" > "$R/etc/kernel-release"
     echo "kernel: $KINFO" > "$R/etc/guest-kernel-info"
+    # the kernel's configuration: blktests reads kernel options from
+    # /boot/config-VERSION (_have_kernel_option)
+    [ -z "$KCONFIG" ] || install -D -m 0644 "$KCONFIG" "$R/boot/config-$KVER"
 }
+KCONFIG=""
+for c in "${KMODBASE:+$KMODBASE/config}" "${KDIR:+$KDIR/boot/config-$KVER}" \
+         "${KBASE:+$KBASE/usr/lib/modules/$KVER/config}" "${tree:+$tree/.config}"; do
+    [ -n "$c" ] && [ -f "$c" ] && { KCONFIG=$c; break; }
+done
 # the modules' identity: file names, sizes and times
-modkey=$( { echo "$KINFO"; while read -r ko; do stat -L -c '%n %s %Y' "$ko"; done < "$modorder"; } | sha)
+modkey=$( { echo "$KINFO"; while read -r ko; do stat -L -c '%n %s %Y' "$ko"; done < "$modorder"
+           [ -z "$KCONFIG" ] || stat -L -c '%n %s %Y' "$KCONFIG"; } | sha)
 make_layer "modules-$IMAGE_ID" "$modkey" populate_modules
 L_MODS=$LAYER
 

@@ -7,6 +7,8 @@
 # (TLS_AES_128_GCM_SHA256).  Links exactly as a consumer would: only through
 # PKG_CONFIG_PATH=$NVMET_BUILD/gnutls/prefix/lib/pkgconfig (the .pc file
 # carries the rpath), so a pass also proves the run-time lookup.
+# ($NVMET_BUILD/gnutls is a symlink into the per-user cache, which other
+# clones share: the check program is built in $NVMET_BUILD/gnutls-check.)
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -16,10 +18,11 @@ src=$NVMET_TOP/tests/tls/psk-sha384-check.c
 # (not inside build/gnutls, which may be a symlink to a GnuTLS build that
 # other checkouts share and check at the same time)
 out=$NVMET_BUILD/gnutls-check/psk-sha384-check
-mkdir -p "${out%/*}"
 
 [ -e "$pcdir/gnutls.pc" ] || die "no GnuTLS in $pcdir: run scripts/build-gnutls.sh"
 export PKG_CONFIG_PATH=$pcdir
+libdir=$(cd "$pcdir/.." && pwd -P)
+mkdir -p "$(dirname "$out")"
 cflags=$(pkg-config --cflags gnutls)
 libs=$(pkg-config --libs gnutls)
 log "check: cc psk-sha384-check.c $cflags $libs"
@@ -27,9 +30,9 @@ ${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread $cflags \
     -o "$out" "$src" $libs
 # The binary must resolve libgnutls to the private copy without any help.
 lib=$(env -u LD_LIBRARY_PATH ldd "$out" | awk '$1 ~ /^libgnutls[.]so/ {print $3}')
-# (build/gnutls may be a symlink to a shared build: compare resolved paths)
+# (build/gnutls is a symlink to a shared build: compare resolved paths)
 case $(readlink -f "$lib") in
-    "$(readlink -f "$NVMET_BUILD/gnutls")"/prefix/lib/*) ;;
+    "$libdir"/*) ;;
     *) die "psk-sha384-check loads libgnutls from '$lib', not the private prefix" ;;
 esac
 env -u LD_LIBRARY_PATH "$out"

@@ -22,8 +22,10 @@ apt_install() {
     [ "$(id -u)" = 0 ] || die "need root to install: ${missing[*]}"
     "$NVMET_TOP/scripts/setup-apt.sh"
     log "apt: installing ${missing[*]}"
+    # (wait for a dpkg lock held by another run instead of failing)
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-        -o Acquire::Retries=3 --no-install-recommends "${missing[@]}" >&2
+        -o Acquire::Retries=3 -o DPkg::Lock::Timeout=600 \
+        --no-install-recommends "${missing[@]}" >&2
 }
 
 # Host packages needed to build QEMU with the target and to run its tests.
@@ -31,3 +33,88 @@ QEMU_BUILD_DEPS=(build-essential pkg-config ninja-build meson/bookworm-backports
     python3 python3-venv dpkg-dev libglib2.0-dev libpixman-1-dev libslirp-dev
     libgnutls28-dev nettle-dev libgmp-dev zlib1g-dev libfdt-dev flex bison
     ccache rsync)
+# Host packages needed to build GnuTLS and nettle (scripts/build-gnutls.sh).
+GNUTLS_BUILD_DEPS=(build-essential pkg-config dpkg-dev xz-utils python3
+    libgmp-dev libtasn1-6-dev libidn2-dev libunistring-dev)
+
+# ---- progress of long builds ------------------------------------------------
+
+# fmt_secs S: "1m05s" / "42s"
+fmt_secs() {
+    if [ "$1" -ge 60 ]; then
+        printf '%dm%02ds' $(($1 / 60)) $(($1 % 60))
+    else
+        printf '%ds' "$1"
+    fi
+}
+
+# build_jobs: parallel jobs of ninja and make (ninja's default is cores + 2
+# and keeps the cores busy; make gets the number of cores)
+build_jobs() { nproc 2>/dev/null || echo 1; }
+
+# estimate NAME STEPS CPU_S_PER_STEP [WHAT [NOTE]]: log "NAME: STEPS WHAT,
+# about M min on N idle cores (NOTE)", from CPU seconds per step measured
+# on a cold build.
+estimate() {
+    local name=$1 steps=$2 cps=$3 what=${4:-build steps} note=${5:-} cores s
+    cores=$(build_jobs)
+    s=$(awk -v n="$steps" -v c="$cps" -v j="$cores" 'BEGIN { printf "%d", n * c / j + 0.5 }')
+    log "$name: $steps $what, about $(fmt_secs "$s") on $cores idle core(s)${note:+ ($note)}$(load_note)"
+}
+
+# load_note: ", longer: load average L" when other jobs keep the cores busy
+load_note() {
+    local l
+    l=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null) || return 0
+    awk -v l="$l" -v c="$(build_jobs)" 'BEGIN { if (l > c) printf ", longer: load average %s", l }'
+}
+
+# progress NAME LOG [TOTAL REGEX]: filter a build's output (stdin).  All of
+# it goes to LOG; on stderr a line "NAME: [n/N] p%, elapsed, ~left: what"
+# whenever another 10 % are done or 30 s passed (on a terminal, one line
+# updated in place).  Steps are ninja's "[n/N] ..." status lines or, given
+# TOTAL and REGEX (make, configure), the lines matching REGEX out of about
+# TOTAL.  Print the tail of LOG yourself when the build failed.
+progress() {
+    local name=$1 log=$2 total=${3:-0} re=${4:-} line n=0 pct desc
+    local t0=$SECONDS last_t=$SECONDS last_pct=0 el left tty=0 fd msg
+    [ -t 2 ] && tty=1
+    exec {fd}> "$log"
+    while IFS= read -r line; do
+        printf '%s\n' "$line" >&$fd
+        if [ -z "$re" ]; then
+            [[ $line =~ ^\[([0-9]+)/([0-9]+)\]\ (.*)$ ]] || continue
+            n=${BASH_REMATCH[1]} total=${BASH_REMATCH[2]} desc=${BASH_REMATCH[3]}
+        else
+            [[ $line =~ $re ]] || continue
+            n=$((n + 1)) desc=$line
+            [ "$n" -lt "$total" ] || total=$((n + 1))
+        fi
+        pct=$((n * 100 / total))
+        if [ $tty = 1 ]; then
+            [ $SECONDS -gt $last_t ] || [ "$n" = "$total" ] || continue
+        elif [ $((pct / 10)) -le $((last_pct / 10)) ] &&
+             [ $((SECONDS - last_t)) -lt 30 ]; then
+            continue
+        fi
+        last_t=$SECONDS last_pct=$pct
+        el=$((SECONDS - t0))
+        msg="$name: [$n/$total] $pct%, $(fmt_secs $el)"
+        if [ "$n" -ge 5 ] && [ "$n" -lt "$total" ]; then
+            left=$(( el * (total - n) / n ))
+            msg+=", ~$(fmt_secs $left) left"
+        fi
+        desc=${desc#"${desc%%[![:space:]]*}"}
+        # a compiler command line: name the file it compiles
+        [[ $desc =~ \ -c\ ([^ ]+) ]] && desc="compiling ${BASH_REMATCH[1]}"
+        msg+=": ${desc:0:60}"
+        if [ $tty = 1 ]; then
+            printf '\r\033[K%s' "$msg" >&2
+        else
+            log "$msg"
+        fi
+    done
+    exec {fd}>&-
+    [ $tty = 0 ] || printf '\r\033[K' >&2
+    log "$name: $n steps in $(fmt_secs $((SECONDS - t0)))"
+}

@@ -8,7 +8,7 @@
 #
 #   scripts/run-tests.sh [--quick] [SUITE...]
 #
-# Suites: unit unit-asan qtest guest guest-kernels   (default: all)
+# Suites: unit unit-asan qtest guest guest-kernels blktests   (default: all)
 #   unit       engine unit tests, standalone build (build/engine)
 #   unit-asan  the same under AddressSanitizer + UBSan (build/engine-asan)
 #   qtest      QEMU qtest (tests/qtest/nvmet-tcp-test.c) with QEMU and
@@ -19,10 +19,19 @@
 #   guest-io   only the I/O guest test against QEMU (part of guest)
 #   guest-auth only the DH-HMAC-CHAP guest test (part of guest)
 #   guest-tls  only the TLS / concatenation guest test (part of guest)
+#   guest-demo only the demo's guest test with 4 I/O queues, checking that
+#              QEMU has no TCP socket meanwhile, and a second demo at the
+#              same time (part of guest)
+#   guest-faults  only the fault injection guest test (part of guest)
 #   guest-kernels  the TLS / concatenation guest test with older host
 #              kernels: $NVMET_CI_KERNELS (default "6.16": Linux 6.15-6.17
 #              concatenation and nvme-cli 2.13 PSKs); scripts/kernel-matrix.sh
 #              runs every suite with many kernels
+#   blktests   the guest's QMP channel (tests/guest/guest-qmp.sh), then
+#              blktests' nvme group in the guest against the target: the
+#              quick subset (scripts/blktests.sh --quick: 8 tests, 5 to 15
+#              minutes depending on the load);
+#              scripts/blktests.sh alone runs the whole group
 # --quick: unit suites only.
 # NVMET_GUEST_ARGS: extra tests/guest/run.sh options for the guest tests
 #   (debugging, e.g. "--dmesg --param hosts=5").
@@ -43,12 +52,12 @@ suites=()
 for a in "$@"; do
     case $a in
         --quick) suites=(unit unit-asan) ;;
-        unit|unit-asan|qtest|guest|guest-io|guest-auth|guest-tls|guest-kernels) suites+=("$a") ;;
+        unit|unit-asan|qtest|guest|guest-io|guest-auth|guest-tls|guest-demo|guest-faults|guest-kernels|blktests) suites+=("$a") ;;
         -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown suite '$a'" ;;
     esac
 done
-[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan qtest guest guest-kernels)
+[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan qtest guest guest-kernels blktests)
 
 LOGDIR=${NVMET_TEST_LOGS:-$NVMET_BUILD/test-logs}
 mkdir -p "$LOGDIR"
@@ -195,13 +204,56 @@ qtest_suite() {
 }
 
 # ---- guest: the Linux host ----------------------------------------------------
+# The guest reaches the target inside its QEMU without a host TCP port: each
+# port listens on a UNIX socket (mode 0600), and user networking connects
+# every guest connection to 10.0.2.100:PORT to it (guestfwd unix-connect:,
+# scripts/qemu-patches/0002).  The sockets live in $SOCKDIR (guest_prepare).
+SOCKDIR=
+# unix_port ID SOCKET TRSVCID [,"more":"json"]: the -object of such a port
+unix_port() {
+    printf '{"qom-type":"nvmet-port","id":"%s","addr":{"type":"unix","path":"%s"},"traddr":"10.0.2.100","trsvcid":"%s"%s}' \
+        "$1" "$2" "$3" "${4:-}"
+}
+# guestfwd SOCKET TRSVCID: the run.sh option that forwards 10.0.2.100:TRSVCID
+guestfwd() { echo "tcp:10.0.2.100:$2-unix-connect:$1"; }
+
+# qemu_tcp_sockets PATTERN: "LISTENING ALL QEMUS": the TCP sockets of the
+# QEMU processes whose command line has PATTERN (that of a guest test), from
+# /proc/PID/net/tcp* (their network namespace) and their descriptors, and
+# how many such processes there were
+qemu_tcp_sockets() {
+    local pid inodes l=0 a=0 p=0 n
+    for pid in $(pgrep -f -- "$1"); do
+        case $(readlink "/proc/$pid/exe" 2>/dev/null) in
+            */qemu-system-*) ;;
+            *) continue ;;
+        esac
+        p=$((p + 1))
+        inodes=$(ls -l "/proc/$pid/fd" 2>/dev/null |
+                 sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ')
+        [ -n "$inodes" ] || continue
+        n=$(cat "/proc/$pid/net/tcp" "/proc/$pid/net/tcp6" 2>/dev/null |
+            awk -v list="$inodes" '
+                BEGIN { n = split(list, a, " "); for (i = 1; i <= n; i++) ino[a[i]] = 1 }
+                ($10 in ino) { all++; if ($4 == "0A") lst++ }
+                END { print lst + 0, all + 0 }')
+        l=$((l + ${n% *})) a=$((a + ${n#* }))
+    done
+    echo "$l $a $p"
+}
 # guest_run NAME run.sh-args...: count the guest's PASS/FAIL steps
 guest_run() {
     local name=$1; shift
-    local log="$LOGDIR/$name.log" rc p f k
+    local log="$LOGDIR/$name.log"
     log "suite $name${NVMET_GUEST_KERNEL:+ (kernel $NVMET_GUEST_KERNEL)}"
     "$NVMET_TOP/tests/guest/run.sh" "$@" > "$log" 2>&1
-    rc=$?
+    guest_result "$name" $?
+}
+# guest_result NAME RC: record the steps of $LOGDIR/NAME.log, run.sh's
+# status RC
+guest_result() {
+    local name=$1 rc=$2
+    local log="$LOGDIR/$name.log" p f k
     p=$(grep -oE 'GUEST-RESULT: [0-9]+ passed' "$log" | tail -n1 | grep -oE '[0-9]+')
     f=$(grep -oE 'GUEST-RESULT: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n1 |
         grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
@@ -234,8 +286,9 @@ guest_auth() {
         done
     )
     rm -f "$img" && truncate -s 64M "$img"
+    local sock; sock=$SOCKDIR/auth.sock
     args=(-blockdev driver=file,filename="$img",node-name=disk0
-          -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420
+          -object "$(unix_port port0 "$sock" 4420)"
           -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,allow-any-host=off${NVMET_AUTH_SEED:+,seed=$NVMET_AUTH_SEED}
           -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0)
     for n in 1 2 3 4 5; do
@@ -256,6 +309,7 @@ guest_auth() {
     # shellcheck disable=SC2086
     guest_run guest-auth --qemu "$q/qemu-system-x86_64" --test auth \
         --timeout 900 --param subnqn=$nqn --param mib=2 \
+        --param addr=10.0.2.100 --guestfwd "$(guestfwd "$sock" 4420)" \
         ${NVMET_AUTH_PCAP:+--pcap "$NVMET_AUTH_PCAP"} \
         ${NVMET_GUEST_ARGS:-} -- "${args[@]}"
     rm -f "$img"
@@ -290,8 +344,11 @@ guest_tls() {
         compat=",tls-psk-compat=on"
     fi
     # shellcheck disable=SC2086
+    local s0 s1; s0=$SOCKDIR/tls0.sock s1=$SOCKDIR/tls1.sock
     guest_run guest-tls --qemu "$q/qemu-system-x86_64" --test tls \
         --timeout 900 --param subnqn=$nqn --param qsubnqn=$qnqn --param mib=2 \
+        --param addr=10.0.2.100 --guestfwd "$(guestfwd "$s0" 4420)" \
+        --guestfwd "$(guestfwd "$s1" 4421)" \
         ${NVMET_GUEST_ARGS:-} -- \
         -blockdev driver=file,filename="$img",node-name=disk0 \
         -blockdev driver=null-co,size=16777216,read-zeroes=on,node-name=null0 \
@@ -301,8 +358,8 @@ guest_tls() {
         -object secret,id=psk384,file="$kdir/TLS_PSK384" \
         -object secret,id=h4key,file="$kdir/TLS_H4_KEY" \
         -object secret,id=h4ckey,file="$kdir/TLS_H4_CKEY" \
-        -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420,tls=allowed,tls-keylog="$keylog" \
-        -object nvmet-port,id=port1,traddr=127.0.0.1,trsvcid=4421,tls=required \
+        -object "$(unix_port port0 "$s0" 4420 ',"tls":"allowed","tls-keylog":"'"$keylog"'"')" \
+        -object "$(unix_port port1 "$s1" 4421 ',"tls":"required"')" \
         -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,ports=port1 \
         -object nvmet-subsystem,id=sub1,nqn=$qnqn,ports=port0,quirk-free-tls-key=on \
         -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
@@ -362,7 +419,129 @@ guest_tls() {
     rm -rf "$kdir"
 }
 
+# The demo's guest test (tests/guest/demo.sh) as the issue of UNIX-socket
+# ports asks for it: discovery gives the advertised 10.0.2.100, 4 I/O
+# queues (4 vCPUs), DH-HMAC-CHAP + --concat + REPLACETLSPSK, verified I/O,
+# all through guestfwd unix-connect: while the QEMU process is watched
+# from the host side: it must have no TCP socket at all, listening or not.
+guest_demo() {
+    local q=$NVMET_BUILD/qemu/build img=$LOGDIR/demo-disk.img
+    local sock kdir=$LOGDIR/demo-keys watch=$LOGDIR/guest-demo.tcp
+    local nqn=nqn.2026-11.org.qemu:demo wpid twin samples listening all
+    local hnqn=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000002
+    sock=$SOCKDIR/demo.sock
+    rm -rf "$kdir" && mkdir -m 0700 "$kdir"
+    (
+        . "$NVMET_TOP/tests/guest/data/auth-keys.sh"
+        printf '%s' "$AUTH_H2_KEY" > "$kdir/host.key"
+        printf '%s' "$AUTH_H2_CKEY" > "$kdir/ctrl.key"
+    )
+    rm -f "$img" && truncate -s 64M "$img"
+    # every 0.5 s: "LISTENING ALL" TCP sockets of the guest's QEMU
+    ( while :; do qemu_tcp_sockets "$sock"; sleep 0.5; done ) > "$watch" &
+    wpid=$!
+    # a second demo at the same time, on a socket of its own (its own
+    # disk, one vCPU, the host's queue count): two demos on one machine
+    # do not meet
+    rm -f "$img.2" && truncate -s 64M "$img.2"
+    "$NVMET_TOP/tests/guest/run.sh" --qemu "$q/qemu-system-x86_64" \
+        --test demo --timeout 900 --smp 1 --param subnqn=$nqn --param mib=2 \
+        --param addr=10.0.2.100 --guestfwd "$(guestfwd "$sock.2" 4420)" \
+        ${NVMET_GUEST_ARGS:-} -- \
+        -blockdev driver=file,filename="$img.2",node-name=disk0 \
+        -object secret,id=hostkey,file="$kdir/host.key" \
+        -object secret,id=ctrlkey,file="$kdir/ctrl.key" \
+        -object "$(unix_port port0 "$sock.2" 4420 ',"tls":"allowed"')" \
+        -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0 \
+        -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
+        -object nvmet-host,id=host0,nqn=$hnqn,subsystems=sub0,dhchap-secret=hostkey,dhchap-ctrl-secret=ctrlkey \
+        > "$LOGDIR/guest-demo-twin.log" 2>&1 &
+    twin=$!
+    guest_run guest-demo --qemu "$q/qemu-system-x86_64" --test demo \
+        --timeout 900 --smp 4 --param subnqn=$nqn --param mib=4 \
+        --param addr=10.0.2.100 --param io_queues=4 \
+        --guestfwd "$(guestfwd "$sock" 4420)" ${NVMET_GUEST_ARGS:-} -- \
+        -blockdev driver=file,filename="$img",node-name=disk0 \
+        -object secret,id=hostkey,file="$kdir/host.key" \
+        -object secret,id=ctrlkey,file="$kdir/ctrl.key" \
+        -object "$(unix_port port0 "$sock" 4420 ',"tls":"allowed"')" \
+        -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0 \
+        -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
+        -object nvmet-host,id=host0,nqn=$hnqn,subsystems=sub0,dhchap-secret=hostkey,dhchap-ctrl-secret=ctrlkey,dhchap-hashes=sha256,dhchap-dhgroups=ffdhe3072
+    kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null
+    wait "$twin"
+    guest_result guest-demo-twin $?
+    # samples while the guest's QEMU ran
+    samples=$(awk '$3 > 0' "$watch" | grep -c .)
+    listening=$(awk '{ if ($1 > m) m = $1 } END { print m + 0 }' "$watch")
+    all=$(awk '{ if ($2 > m) m = $2 } END { print m + 0 }' "$watch")
+    if [ "$samples" -gt 10 ] && [ "$listening" = 0 ] && [ "$all" = 0 ]; then
+        record guest-demo-host 1 0
+    else
+        echo "FAIL: the guest's QEMU had TCP sockets (max $listening listening, $all in all, $samples samples)" >&2
+        record guest-demo-host 0 1
+    fi
+    # QEMU's exit removed its socket
+    if [ -e "$sock" ]; then
+        echo "FAIL: $sock was not removed" >&2
+        record guest-demo-socket 0 1
+    else
+        record guest-demo-socket 1 0
+    fi
+    rm -f "$img" "$img.2"
+    rm -rf "$kdir"
+}
+
+# Fault injection with the Linux host (tests/guest/faults.sh): the guest
+# arms faults through its QMP channel (run.sh --guest-qmp, guestfwd
+# unix-connect:); the port is chosen by the kernel (trsvcid=0) and read back over QMP.
+guest_faults() {
+    local q=$NVMET_BUILD/qemu/build img=$LOGDIR/faults-disk.img
+    local nqn=nqn.2026-11.org.qemu:faults kdir=$LOGDIR/faults-keys
+    local trace=$LOGDIR/guest-faults.trace p=0 f=0
+    rm -rf "$kdir" && mkdir -m 0700 "$kdir"
+    (
+        . "$NVMET_TOP/tests/guest/data/tls-keys.sh"
+        printf '%s' "$TLS_H2_KEY" > "$kdir/hkey"
+        printf '%s' "$TLS_H2_CKEY" > "$kdir/ckey"
+        echo "$TLS_H2" > "$kdir/h2"
+    )
+    rm -f "$img" && truncate -s 64M "$img"
+    # shellcheck disable=SC2086
+    guest_run guest-faults --qemu "$q/qemu-system-x86_64" --test faults \
+        --guest-qmp --timeout 900 --param subnqn=$nqn --param mib=4 \
+        ${NVMET_GUEST_ARGS:-} -- \
+        -blockdev driver=file,filename="$img",node-name=disk0 \
+        -object secret,id=hkey,file="$kdir/hkey" \
+        -object secret,id=ckey,file="$kdir/ckey" \
+        -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0,tls=allowed \
+        -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,allow-any-host=on \
+        -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
+        -object nvmet-host,id=h2,nqn="$(cat "$kdir/h2")",subsystems=sub0,dhchap-secret=hkey,dhchap-ctrl-secret=ckey \
+        -trace enable=nvmet_kato_expired -trace "enable=nvmet_fault_*,file=$trace"
+    # the faults the guest armed fired, and the target traced each
+    for step in connect-io pdu-c2h-data pdu-capsule-resp io-cmd keep-alive \
+                pdu-capsule-cmd auth-reply auth-negotiate auth-success \
+                tls-identity; do
+        if grep -q "fault [0-9]* fired at $step" "$trace" 2>/dev/null; then
+            p=$((p + 1))
+        else
+            f=$((f + 1)); echo "FAIL: no fault fired at $step in $trace" >&2
+        fi
+    done
+    # the ignored Keep Alives let the controller's KATO expire
+    if grep -q "no keep-alive within" "$trace" 2>/dev/null; then
+        p=$((p + 1))
+    else
+        f=$((f + 1)); echo "FAIL: no KATO expiry in $trace" >&2
+    fi
+    record guest-faults-target "$p" "$f"
+    rm -f "$img"
+    rm -rf "$kdir"
+}
+
 guest_prepare() {
+    [ -n "$SOCKDIR" ] || SOCKDIR=$(mktemp -d "${TMPDIR:-/tmp}/nvmet-tests.XXXXXX")
     if ! use_private_gnutls; then
         record guest 0 1 "GnuTLS build failed"
         return 1
@@ -397,13 +576,15 @@ guest_io() {
     local q=$NVMET_BUILD/qemu/build
     local img=$LOGDIR/guest-disk.img nqn=nqn.2026-11.org.qemu:tests
     rm -f "$img" "$img.2" && truncate -s 64M "$img" && truncate -s 32M "$img.2"
+    local sock; sock=$SOCKDIR/io.sock
     guest_run guest-nvme-io-qemu --qemu "$q/qemu-system-x86_64" \
         --test nvme-io --timeout 900 --param subnqn=$nqn --param mib=8 \
-        --param ns2=2 -- \
+        --param ns2=2 --param addr=10.0.2.100 \
+        --guestfwd "$(guestfwd "$sock" 4420)" -- \
         -blockdev driver=file,filename="$img",node-name=disk0 \
         -blockdev driver=null-co,size=33554432,read-zeroes=on,node-name=null0 \
         -blockdev driver=raw,file.driver=file,file.filename="$img.2",node-name=disk1 \
-        -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=4420 \
+        -object "$(unix_port port0 "$sock" 4420)" \
         -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,allow-any-host=on \
         -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
         -object nvmet-namespace,id=ns2,subsystem=sub0,nsid=2,node-name=disk1,block-size=4096 \
@@ -418,6 +599,8 @@ guest_suite() {
     guest_io
     guest_auth
     guest_tls
+    guest_demo
+    guest_faults
 
     # the same against qemu-storage-daemon: the guest's QEMU has no target
     rm -f "$img" && truncate -s 64M "$img"
@@ -459,6 +642,33 @@ guest_kernels() {
     SUITE_SUFFIX="" LOGDIR=$saved_logs NVMET_GUEST_IMAGE=$saved_img
 }
 
+# ---- blktests: the nvme group through the external target control --------------
+# First the QMP channel it uses (run.sh --guest-qmp), then one test case per
+# blktests test; tests blktests did not run are noted.
+blktests_suite() {
+    local log=$LOGDIR/blktests.log rc last p f n
+    if guest_prepare; then
+        guest_run guest-qmp --qemu "$NVMET_BUILD/qemu/build/qemu-system-x86_64" \
+            --test guest-qmp --guest-qmp --timeout 300 --param portid=port0 \
+            --param subnqn=nqn.2026-11.org.qemu:guest-qmp ${NVMET_GUEST_ARGS:-} \
+            -- -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0
+    fi
+    log "suite blktests: scripts/blktests.sh --quick"
+    "$NVMET_TOP/scripts/blktests.sh" --quick > "$log" 2>&1
+    rc=$?
+    last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n1)
+    p=$(echo "$last" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
+    f=$(echo "$last" | sed -n 's/.* \([0-9]*\) failed$/\1/p')
+    p=${p:-0} f=${f:-0}
+    if [ $rc -ne 0 ] && [ "$f" = 0 ]; then
+        f=1
+        tail -n 20 "$log" >&2
+    fi
+    grep -E '^  nvme/[0-9]+ +(failed|no result)|^error:' "$log" | head -n 20 >&2
+    n=$(sed -n 's/^\([0-9]*\) not run .*/\1/p' "$log" | tail -n1)
+    record blktests "$p" "$f" "${n:+$n not run}"
+}
+
 for s in "${suites[@]}"; do
     case $s in
         unit) unit_suite unit "$NVMET_BUILD/engine" ;;
@@ -470,9 +680,13 @@ for s in "${suites[@]}"; do
         guest-kernels) guest_kernels ;;
         guest-auth) guest_prepare && guest_auth ;;
         guest-tls) guest_prepare && guest_tls ;;
+        guest-demo) guest_prepare && guest_demo ;;
+        guest-faults) guest_prepare && guest_faults ;;
+        blktests) blktests_suite ;;
     esac
 done
 
+[ -n "$SOCKDIR" ] && rm -rf "$SOCKDIR"
 echo
 echo "Per suite (logs in $LOGDIR):"
 printf '  %s\n' "${summary[@]}"

@@ -213,6 +213,15 @@ bool nvmet_host_set_dhchap_keys(NvmetHost *host, const char *host_key,
  */
 void nvmet_host_set_dhchap_allowed(NvmetHost *host, uint32_t hashes,
                                    uint32_t dhgroups);
+#define NVMET_DHCHAP_TIMEOUT_MS_DEFAULT 120000
+
+/*
+ * How long the target waits for each message of the host's
+ * authentication transactions, and for a queue of the host that must
+ * authenticate to do so after its Connect (then the queue is closed);
+ * 0: the default, 120 s.  Applies from the next message on.
+ */
+void nvmet_host_set_dhchap_timeout(NvmetHost *host, uint32_t ms);
 
 /*
  * Make the random choices of the target for queues of this subsystem
@@ -290,7 +299,10 @@ NvmetQueue *nvmet_queue_new(NvmetPort *port, const char *peer, void *opaque);
  */
 void nvmet_queue_release(NvmetQueue *q);
 
-/* Feed bytes received from the peer.  All bytes are consumed. */
+/*
+ * Feed bytes received from the peer.  All bytes are consumed; once the
+ * engine closed the queue (nvmet_queue_wants_close()) they are dropped.
+ */
 void nvmet_queue_input(NvmetQueue *q, const void *buf, size_t len);
 
 /*
@@ -398,6 +410,7 @@ typedef enum NvmetEventType {
     NVMET_EVENT_PSK_GENERATED,   /* NEWTLSPSK made a generated PSK: u.psk */
     NVMET_EVENT_PSK_REPLACED,    /* REPLACETLSPSK replaced it: u.psk */
     NVMET_EVENT_TRANSPORT_ERROR, /* C2HTermReq sent: u.fatal, reason */
+    NVMET_EVENT_FAULT,           /* an injected fault fired: u.fault, reason */
     NVMET_EVENT__MAX
 } NvmetEventType;
 
@@ -464,6 +477,13 @@ struct NvmetEvent {
             bool has_fei;        /* FEI means something for this FES */
             uint32_t fei;
         } fatal;
+        struct {                 /* FAULT (include/nvmet/fault.h) */
+            uint32_t id;
+            unsigned point;      /* NvmetFaultPoint */
+            unsigned action;     /* NvmetFaultAct */
+            const char *step;    /* their names */
+            const char *action_name;
+        } fault;
     } u;
 };
 

@@ -191,6 +191,7 @@ enum {
 #define NVME_SCT_MEDIA           0x200
 #define NVME_SCT_PATH            0x300
 #define NVME_STATUS_DNR          0x4000
+#define NVME_STATUS_MORE         0x2000
 
 enum {
     NVME_SC_SUCCESS              = 0x00,

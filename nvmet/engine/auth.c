@@ -33,10 +33,10 @@
 #include "crypto.h"
 #include "ctrl.h"
 #include "event.h"
+#include "fault.h"
+#include "random.h"
 #include "target.h"
 #include "trace.h"
-
-#define DEFAULT_AUTH_TIMEOUT_MS  (120 * 1000)
 
 static const char *reason_str(uint8_t r)
 {
@@ -139,33 +139,77 @@ void nvmet_auth_clear_exchange(NvmetSqAuth *a)
 }
 
 /*
- * How long the target waits for the host's next message of a transaction.
- * Not KATO: a TCG guest may need several seconds for one ffdhe8192 value,
- * far beyond the Linux host's 5 s default KATO.
+ * How long the target waits for the host's next message: the host's
+ * dhchap-timeout, 120 s by default (nvmet's fallback when KATO is 0).  Not
+ * KATO: a TCG guest may need several seconds for one ffdhe8192 value, far
+ * beyond the Linux host's 5 s default KATO.
  */
 static int64_t auth_timeout_ms(NvmetSq *sq)
 {
-    return DEFAULT_AUTH_TIMEOUT_MS;
+    NvmetHost *h = sq->ctrl ? nvmet_target_find_host(sq->t,
+                                                     sq->ctrl->hostnqn) :
+                   NULL;
+
+    return h && h->auth_timeout_ms ? h->auth_timeout_ms :
+           NVMET_DHCHAP_TIMEOUT_MS_DEFAULT;
 }
 
-static void arm_timeout(NvmetSq *sq)
+static bool auth_pending(NvmetSqAuth *a)
 {
-    sq->auth.deadline = nvmet_now(sq->t) + auth_timeout_ms(sq);
+    return a->required && !a->authenticated;
+}
+
+/*
+ * The timeout runs while a transaction waits for the host's next message,
+ * and while a queue that must authenticate has not (from its Connect on):
+ * an unauthenticated host cannot hold a queue longer than that.  Every
+ * message of the host restarts it.
+ */
+static void auth_rearm(NvmetSq *sq)
+{
+    NvmetSqAuth *a = &sq->auth;
+
+    if (sq->closing || (a->step == AUTH_STEP_IDLE && !auth_pending(a))) {
+        a->deadline = INT64_MAX;
+        return;
+    }
+    a->deadline = nvmet_now(sq->t) + auth_timeout_ms(sq);
     nvmet_update_timer(sq->t);
+}
+
+void nvmet_auth_connected(NvmetSq *sq)
+{
+    auth_rearm(sq);
 }
 
 void nvmet_auth_expire(NvmetSq *sq)
 {
     NvmetSqAuth *a = &sq->auth;
+    int64_t ms = auth_timeout_ms(sq);
+    bool started = a->step != AUTH_STEP_IDLE;
 
-    trace_nvmet_auth_timeout(sq->name, a->tid, auth_timeout_ms(sq),
-                             step_str(a->step));
+    if (started) {
+        trace_nvmet_auth_timeout(sq->name, a->tid, ms, step_str(a->step));
+    }
     nvmet_auth_clear_exchange(a);
-    a->failures++;
-    auth_failure_event(sq, NVMET_AUTH_FAIL_BY_TIMEOUT, 0,
-                       "the host's next message did not come in time");
+    if (started) {
+        /* a transaction that never started did not fail */
+        a->failures++;
+        auth_failure_event(sq, NVMET_AUTH_FAIL_BY_TIMEOUT, 0,
+                           "the host's next message did not come in time");
+    }
     set_step(sq, AUTH_STEP_IDLE);
     a->tid_valid = false;
+    if (sq->closing) {
+        return;
+    }
+    if (auth_pending(a)) {
+        /* it can do nothing but authenticate, and did not: drop it */
+        trace_nvmet_auth_timeout_close(sq->name, ms, a->failures);
+        nvmet_sq_close(sq, "not authenticated within the authentication "
+                       "timeout");
+        return;
+    }
     /* the keep-alive timer waited for the transaction; it restarts now */
     if (sq->ctrl) {
         nvmet_ctrl_keep_alive(sq->ctrl);
@@ -201,12 +245,47 @@ static void auth_success(NvmetSq *sq)
     if (a->sc_c != NVME_AUTH_SECP_NOSC) {
         nvmet_concat_generate_psk(sq);
     }
-    if (sq->tls.has_key && sq->ctrl && sq->ctrl->subsys &&
-        sq->ctrl->subsys->quirk_free_tls_key) {
-        /* the seed bug, on purpose: the queue forgets its TLS key */
-        sq->tls.has_key = false;
-        trace_nvmet_quirk_free_tls_key(sq->name, sq->tls.key_serial);
+    if (sq->tls.has_key) {
+        /* the seed bug, on purpose (quirk-free-tls-key is such a fault) */
+        NvmetFaultCtx ctx = {
+            .has_sc_c = true, .sc_c = a->sc_c, .tls_key = true,
+        };
+        NvmetFaultHit hit;
+
+        if (nvmet_fault_armed(sq->t, NVMET_FP_AUTH_SUCCESS) &&
+            nvmet_fault_at(sq, NVMET_FP_AUTH_SUCCESS, &ctx, &hit)) {
+            sq->tls.has_key = false;
+            trace_nvmet_auth_forget_tls_key(sq->name, hit.id,
+                                            sq->tls.key_serial);
+        }
     }
+}
+
+/*
+ * A fault wants this authentication command to fail: the exchange ends
+ * with AUTH_Failure1 (at once for a Receive, at the next Receive for a
+ * Send).  A Negotiate names the new transaction first.
+ */
+static bool auth_fault(NvmetSq *sq, NvmetReq *req)
+{
+    NvmetSqAuth *a = &sq->auth;
+    g_autofree char *why = NULL;
+    uint8_t reason;
+
+    if (!nvmet_fault_auth_failure(req, &reason)) {
+        return false;
+    }
+    if (req->h2c && req->buf && req->data_len > NVME_AUTH_NEG_SC_C &&
+        req->buf[NVME_AUTH_TYPE] == NVME_AUTH_COMMON_MESSAGES &&
+        req->buf[NVME_AUTH_ID] == NVME_AUTH_MSG_NEGOTIATE) {
+        nvmet_auth_clear_exchange(a);
+        a->tid = nvmet_ld16(req->buf + NVME_AUTH_TID);
+        a->tid_valid = true;
+        a->sc_c = req->buf[NVME_AUTH_NEG_SC_C];
+    }
+    why = g_strdup_printf("fault %u", req->fault.id);
+    fail1(sq, reason, why);
+    return true;
 }
 
 bool nvmet_auth_needed(NvmetSq *sq, const char *hostnqn)
@@ -240,44 +319,10 @@ bool nvmet_auth_needed(NvmetSq *sq, const char *hostnqn)
 
 /* ---- deterministic per-queue randomness ------------------------------- */
 
-/*
- * In seeded mode the bytes are HMAC-SHA-256(K, label || subnqn || 0 ||
- * hostnqn || 0 || qid || connection || draw || block) with
- * K = SHA-256(seed): a function of the queue's identity and history only.
- */
+/* The queue's authentication stream (random.c) */
 static void sq_random(NvmetSq *sq, void *buf, size_t len)
 {
-    NvmetSubsys *s = sq->ctrl ? sq->ctrl->subsys : NULL;
-    uint8_t *out = buf;
-
-    if (!s || !s->seeded) {
-        /* nvmet_target_new() insists on a source */
-        sq->t->ops.random_bytes(sq->t->opaque, buf, len);
-        return;
-    }
-    for (uint32_t block = 0; len; block++) {
-        static const char label[] = "nvmet-tcp random";
-        uint8_t ctr[12], t[32];
-        NvmetBuf parts[6] = {
-            { label, sizeof(label) },
-            { sq->ctrl->subnqn, strlen(sq->ctrl->subnqn) + 1 },
-            { sq->ctrl->hostnqn, strlen(sq->ctrl->hostnqn) + 1 },
-            { ctr, sizeof(ctr) },
-        };
-        size_t n = MIN(len, sizeof(t));
-
-        nvmet_st16(ctr, sq->qid);
-        nvmet_st16(ctr + 2, sq->conn_index);
-        nvmet_st32(ctr + 4, sq->random_draws);
-        nvmet_st32(ctr + 8, block);
-        nvmet_hmac(NVMET_HASH_SHA256, s->seed_key, sizeof(s->seed_key),
-                   parts, 4, t);
-        memcpy(out, t, n);
-        nvmet_memzero(t, sizeof(t));
-        out += n;
-        len -= n;
-    }
-    sq->random_draws++;
+    nvmet_sq_random(sq, "nvmet-tcp random", &sq->random_draws, buf, len);
 }
 
 /* ---- AUTH_Negotiate ------------------------------------------------------ */
@@ -314,7 +359,7 @@ static bool concat_check(NvmetSq *sq, uint8_t sc_c)
     if (sc_c == NVME_AUTH_SECP_REPLACETLSPSK && !sq->tls.has_key) {
         fail1(sq, NVME_AUTH_FAIL_CONCAT_MISMATCH, sq->tls.active ?
               "REPLACETLSPSK on a TLS queue whose key was dropped "
-              "(quirk free-tls-key-on-auth)" :
+              "(fault forget-tls-key, quirk-free-tls-key)" :
               "REPLACETLSPSK on a queue that is not TLS-secured");
         return false;
     }
@@ -778,12 +823,10 @@ void nvmet_exec_auth_send(NvmetReq *req)
         nvmet_req_complete(req, NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR);
         return;
     }
-    auth_send(sq, req->buf, tl);
-    if (sq->auth.step == AUTH_STEP_IDLE) {
-        sq->auth.deadline = INT64_MAX;
-    } else {
-        arm_timeout(sq);
+    if (!auth_fault(sq, req)) {
+        auth_send(sq, req->buf, tl);
     }
+    auth_rearm(sq);
     nvmet_req_complete(req, NVME_SC_SUCCESS);
 }
 
@@ -877,7 +920,6 @@ static bool auth_receive(NvmetSq *sq, uint8_t *m, uint32_t al)
             return false;
         }
         set_step(sq, AUTH_STEP_REPLY);
-        arm_timeout(sq);
         break;
     case AUTH_STEP_SUCCESS1:
         if (!build_success1(sq, m, al)) {
@@ -885,7 +927,6 @@ static bool auth_receive(NvmetSq *sq, uint8_t *m, uint32_t al)
         }
         if (a->bidi) {
             set_step(sq, AUTH_STEP_SUCCESS2);
-            arm_timeout(sq);
         } else {
             /* done; the secrets of this exchange are not needed any more */
             nvmet_auth_clear_exchange(a);
@@ -897,14 +938,12 @@ static bool auth_receive(NvmetSq *sq, uint8_t *m, uint32_t al)
     case AUTH_STEP_FAILURE1:
         build_failure1(sq, m);
         set_step(sq, AUTH_STEP_IDLE);
-        a->deadline = INT64_MAX;
         break;
     default:
         /* nothing to receive now: the transaction is broken */
         fail1(sq, NVME_AUTH_FAIL_FAILED, "receive with no message due");
         build_failure1(sq, m);
         set_step(sq, AUTH_STEP_IDLE);
-        a->deadline = INT64_MAX;
         break;
     }
     return true;
@@ -929,12 +968,15 @@ void nvmet_exec_auth_recv(NvmetReq *req)
         return;
     }
     trace_nvmet_auth_recv(sq->name, al, step_str(sq->auth.step));
+    auth_fault(sq, req);
     if (!auth_receive(sq, req->buf, al)) {
         /* too small to hold the message: the host may retry */
         req->err_pel = NVME_AUTH_SQE_TL;
         trace_nvmet_auth_buffer_small(sq->name, al);
+        auth_rearm(sq);
         nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
         return;
     }
+    auth_rearm(sq);
     nvmet_req_complete(req, NVME_SC_SUCCESS);
 }

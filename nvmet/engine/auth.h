@@ -13,7 +13,12 @@
 bool nvmet_auth_needed(NvmetSq *sq, const char *hostnqn);
 void nvmet_exec_auth_send(NvmetReq *req);
 void nvmet_exec_auth_recv(NvmetReq *req);
-/* The exchange on @sq timed out between two messages. */
+/* Connect bound @sq: start its authentication timeout if it must. */
+void nvmet_auth_connected(NvmetSq *sq);
+/*
+ * The authentication timeout of @sq expired: the exchange is dropped, and
+ * a queue that still has to authenticate is closed.
+ */
 void nvmet_auth_expire(NvmetSq *sq);
 /* Forget the secrets of the current exchange (not the queue's standing). */
 void nvmet_auth_clear_exchange(NvmetSqAuth *a);

@@ -18,6 +18,7 @@
 #include "concat.h"
 #include "crypto.h"
 #include "event.h"
+#include "fault.h"
 #include "psk.h"
 #include "target.h"
 #include "trace.h"
@@ -62,6 +63,29 @@ static GHashTable *gen_table(NvmetTarget *t)
 /* ---- generated PSKs ------------------------------------------------------ */
 
 /*
+ * Fault injection at the making of a generated PSK: forget it (true: it
+ * is not kept), or spoil it so that the host's TLS handshake with the PSK
+ * it derived fails.
+ */
+static bool psk_fault(NvmetSq *sq, uint8_t *psk, size_t len)
+{
+    NvmetFaultPoint p = sq->auth.sc_c == NVME_AUTH_SECP_NEWTLSPSK ?
+                        NVMET_FP_PSK_GENERATE : NVMET_FP_PSK_REPLACE;
+    NvmetFaultHit hit;
+
+    if (!nvmet_fault_armed(sq->t, p) || !nvmet_fault_at(sq, p, NULL, &hit)) {
+        return false;
+    }
+    if (hit.action == NVMET_FA_FORGET_PSK) {
+        trace_nvmet_fault_pdu(sq->name, hit.id, "generated PSK not kept");
+        return true;
+    }
+    psk[len - 1] ^= 0x5a;
+    trace_nvmet_fault_pdu(sq->name, hit.id, "generated PSK spoilt");
+    return false;
+}
+
+/*
  * Derive the generated PSK as the host does: a Linux 6.15 .. 6.17 host
  * (auth.c recognised it by its response) derives its TLS PSK the old way.
  */
@@ -90,6 +114,10 @@ void nvmet_concat_generate_psk(NvmetSq *sq)
         return;
     }
     g->len = nvmet_hash_len(a->hash);
+    if (psk_fault(sq, g->tls_psk, g->len)) {
+        gen_psk_free(g);
+        return;
+    }
     g->serial = ++t->next_psk_serial;
     g->generated = nvmet_now(t);
     g->expires = g->generated + GEN_PSK_LIFETIME_MS;

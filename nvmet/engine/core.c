@@ -1,12 +1,16 @@
 /*
  * NVMe-oF target engine, request core: where commands start.
  *
- * nvmet_req_execute() is the one door every command goes through: it
- * routes the command to its command set (fabrics, admin, discovery or
- * NVM I/O), and on the way applies the single authentication gate — on a
- * queue whose host must authenticate (Connect ATR), nothing but Connect,
- * the authentication commands and Disconnect runs before it has — and
- * restarts the keep-alive timer.  SQs are set up and torn down here too.
+ * nvmet_req_init() is the one door every command goes through, as soon
+ * as its capsule arrived and before the transport fetches any data for
+ * it: it routes the command to its command set (fabrics, admin, discovery
+ * or NVM I/O) and applies the single authentication gate — on a queue
+ * whose host must authenticate (Connect ATR), nothing but Connect, the
+ * authentication commands and Disconnect gets past it before the queue
+ * has, so an unauthenticated host cannot make the target ask for (R2T)
+ * or buffer any data.  nvmet_req_execute() then runs the command once its
+ * data is in place and restarts the keep-alive timer.  SQs are set up and
+ * torn down here too.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -17,6 +21,7 @@
 #include "ctrl.h"
 #include "event.h"
 #include "fabrics.h"
+#include "fault.h"
 #include "io.h"
 #include "trace.h"
 
@@ -64,9 +69,13 @@ void nvmet_sq_release(NvmetSq *sq)
     g_assert(!sq->released);
     trace_nvmet_queue_release(sq->name);
     nvmet_event_sq(sq, &ev);
+    nvmet_fault_sq_release(sq);
     sq->closing = true;
     nvmet_lock(t);
-    sq->port->queues = g_list_remove(sq->port->queues, sq);
+    if (sq->port) {
+        /* a removed port stays until its last queue is gone (refcnt) */
+        sq->port->queues = g_list_remove(sq->port->queues, sq);
+    }
     nvmet_sq_abort_requests(sq);
     nvmet_auth_clear_exchange(&sq->auth);
     nvmet_ctrl_detach_sq(sq);
@@ -76,35 +85,6 @@ void nvmet_sq_release(NvmetSq *sq)
 }
 
 /* ---- command start ------------------------------------------------------- */
-
-bool nvmet_req_init(NvmetReq *req)
-{
-    NvmetSq *sq = req->sq;
-    uint8_t flags = req->sqe[NVME_SQE_FLAGS];
-
-    req->opc = req->sqe[NVME_SQE_OPC];
-    req->cid = nvmet_ld16(req->sqe + NVME_SQE_CID);
-    req->nsid = nvmet_ld32(req->sqe + NVME_SQE_NSID);
-    req->err_pel = 0xffff;
-
-    /* every command fetched advances the SQ head */
-    sq->sqhd = (sq->sqhd + 1) % (sq->sqsize ? sq->sqsize :
-                                 NVMET_ADMIN_MAX_SQSIZE);
-    req->sqhd = sq->sqhd;
-
-    trace_nvmet_cmd(sq->name, req->cid, req->opc, req->nsid,
-                    nvmet_sqe_dw(req, NVME_SQE_CDW10),
-                    nvmet_ld32(req->sqe + NVME_SQE_DPTR + NVME_SGL_LEN));
-
-    if ((flags & NVME_SQE_FLAGS_PSDT_MASK) == 0 ||
-        (flags & NVME_SQE_FLAGS_FUSE_MASK)) {
-        /* fabrics carry SGLs only, and we do not support fused operations */
-        req->err_pel = NVME_SQE_FLAGS;
-        nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
-        return false;
-    }
-    return true;
-}
 
 /*
  * Where a command goes, and what it needs on the way: whether it waits
@@ -187,37 +167,163 @@ static bool route(NvmetReq *req, NvmetRoute *r)
 }
 
 /*
- * The fast path: an NVM command on an I/O queue needs nothing of the
- * object model that its queue does not keep (the namespace cache, the
- * counters, the keep-alive time stamp), so it runs without the target
- * lock and I/O queues served by different threads do not contend.
+ * A fault fired at the command's start (fault.c): carry out what happens
+ * instead of the command.  True if the command is over; a fault that acts
+ * later stays in req->fault (req.c, auth.c).  A command a fault takes over
+ * is not host activity for the keep-alive timer: that is how ignoring
+ * Keep Alive lets the controller expire.  Called with the target lock.
  */
-static void execute_io(NvmetReq *req)
+static bool fault_start(NvmetReq *req)
+{
+    NvmetSq *sq = req->sq;
+    const NvmetFaultHit *hit = &req->fault;
+    g_autofree char *why = NULL;
+
+    switch (hit->action) {
+    case NVMET_FA_STATUS:
+        nvmet_req_complete(req, hit->status);
+        return true;
+    case NVMET_FA_CLOSE:
+        if (hit->after_response) {
+            return false;
+        }
+        why = g_strdup_printf("fault %u closed the connection", hit->id);
+        nvmet_sq_close(sq, why);
+        nvmet_req_drop(req);
+        return true;
+    case NVMET_FA_C2H_TERM:
+        why = g_strdup_printf("fault %u terminated the connection", hit->id);
+        sq->ops->fatal(sq, hit->fes, hit->fei, why);
+        nvmet_req_drop(req);
+        return true;
+    case NVMET_FA_IGNORE_KEEP_ALIVE:
+        nvmet_req_drop(req);
+        return true;
+    case NVMET_FA_AEN:
+        nvmet_ctrl_add_aen(sq->ctrl, hit->aen);
+        return false;
+    default:
+        return false;
+    }
+}
+
+/* True if a fault took the command over (fault.c; any thread). */
+static bool fault_took_over(NvmetReq *req)
+{
+    NvmetTarget *t = req->sq->t;
+    bool over;
+
+    if (!nvmet_fault_armed_any(t)) {
+        return false;
+    }
+    nvmet_lock(t);
+    over = nvmet_fault_cmd_check(req) && fault_start(req);
+    nvmet_unlock(t);
+    return over;
+}
+
+/* An NVM command on an I/O queue of a controller: the fast path's. */
+static bool is_io(NvmetReq *req)
 {
     NvmetSq *sq = req->sq;
 
-    if (sq->auth.required && !sq->auth.authenticated) {
-        trace_nvmet_cmd_unauthenticated(sq->name, req->cid, req->opc);
-        nvmet_req_complete(req, NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
-        return;
-    }
-    nvmet_sq_keep_alive(sq);
-    nvmet_exec_io(req);
+    return req->opc != NVME_FABRICS_COMMAND && sq->ctrl && sq->qid != 0;
 }
 
+/*
+ * The command's capsule has arrived (with its in-capsule data, if any):
+ * account for it in the SQ head, check what every command must get right,
+ * route it and pass it through the authentication gate.  Only then may
+ * the transport fetch its data (R2T) or charge a buffer to the queue.
+ *
+ * An NVM command on an I/O queue needs nothing of the object model that
+ * its queue does not keep (the namespace cache, the counters, the
+ * keep-alive time stamp), so it is routed and gated without the target
+ * lock, and I/O queues served by different threads do not contend; every
+ * other command is routed under the lock.
+ */
+bool nvmet_req_init(NvmetReq *req)
+{
+    NvmetSq *sq = req->sq;
+    NvmetTarget *t = sq->t;
+    uint8_t flags = req->sqe[NVME_SQE_FLAGS];
+    NvmetRoute r = { 0 };
+    bool locked;
+    bool ok = false;
+
+    req->opc = req->sqe[NVME_SQE_OPC];
+    req->cid = nvmet_ld16(req->sqe + NVME_SQE_CID);
+    req->nsid = nvmet_ld32(req->sqe + NVME_SQE_NSID);
+    req->err_pel = 0xffff;
+
+    /* every command fetched advances the SQ head */
+    sq->sqhd = (sq->sqhd + 1) % (sq->sqsize ? sq->sqsize :
+                                 NVMET_ADMIN_MAX_SQSIZE);
+    req->sqhd = sq->sqhd;
+
+    trace_nvmet_cmd(sq->name, req->cid, req->opc, req->nsid,
+                    nvmet_sqe_dw(req, NVME_SQE_CDW10),
+                    nvmet_ld32(req->sqe + NVME_SQE_DPTR + NVME_SGL_LEN));
+
+    if ((flags & NVME_SQE_FLAGS_PSDT_MASK) == 0 ||
+        (flags & NVME_SQE_FLAGS_FUSE_MASK)) {
+        /* fabrics carry SGLs only, and we do not support fused operations */
+        req->err_pel = NVME_SQE_FLAGS;
+        nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
+        return false;
+    }
+    locked = !is_io(req);
+    if (!locked) {
+        r.exec = nvmet_exec_io;
+        r.needs_auth = true;
+        r.keep_alive = true;
+    } else {
+        nvmet_lock(t);
+        if (!route(req, &r)) {
+            goto out;
+        }
+    }
+    /* the authentication gate */
+    if (r.needs_auth && sq->auth.required && !sq->auth.authenticated) {
+        trace_nvmet_cmd_unauthenticated(sq->name, req->cid, req->opc,
+                                        nvmet_ld32(req->sqe + NVME_SQE_DPTR +
+                                                   NVME_SGL_LEN));
+        nvmet_req_complete(req, NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
+        goto out;
+    }
+    req->exec = r.exec;
+    req->keep_alive = r.keep_alive;
+    ok = true;
+out:
+    if (locked) {
+        nvmet_unlock(t);
+    }
+    return ok;
+}
+
+/* The command's data is in place: run it (routed by nvmet_req_init()). */
 void nvmet_req_execute(NvmetReq *req)
 {
     NvmetSq *sq = req->sq;
     NvmetTarget *t = sq->t;
-    NvmetRoute r = { 0 };
 
     req->state = REQ_EXEC;
+    if (sq->closing) {
+        /* its data came in while the queue was being closed: end silently */
+        nvmet_req_complete(req, NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR);
+        return;
+    }
     if (req->ddgst_error) {
         nvmet_req_complete(req, NVME_SC_TRANSIENT_TR_ERR);
         return;
     }
-    if (req->opc != NVME_FABRICS_COMMAND && sq->ctrl && sq->qid != 0) {
-        execute_io(req);
+    if (req->exec == nvmet_exec_io) {
+        /* the fast path (nvmet_req_init()): without the target lock */
+        if (fault_took_over(req)) {
+            return;
+        }
+        nvmet_sq_keep_alive(sq);
+        nvmet_exec_io(req);
         return;
     }
     nvmet_lock(t);
@@ -226,19 +332,13 @@ void nvmet_req_execute(NvmetReq *req)
         nvmet_req_drop(req);
         goto out;
     }
-    if (!route(req, &r)) {
+    if (fault_took_over(req)) {
         goto out;
     }
-    /* the authentication gate */
-    if (r.needs_auth && sq->auth.required && !sq->auth.authenticated) {
-        trace_nvmet_cmd_unauthenticated(sq->name, req->cid, req->opc);
-        nvmet_req_complete(req, NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
-        goto out;
-    }
-    if (r.keep_alive) {
+    if (req->keep_alive && sq->ctrl) {
         nvmet_ctrl_keep_alive(sq->ctrl);
     }
-    r.exec(req);
+    req->exec(req);
 out:
     nvmet_unlock(t);
 }
@@ -263,6 +363,7 @@ void nvmet_target_timer(NvmetTarget *t)
 
     nvmet_lock(t);
 
+    nvmet_fault_timer(t, now);
     /* authentication transactions waiting for the host's next message */
     for (GList *p = t->ports; p; p = p->next) {
         NvmetPort *port = p->data;

@@ -23,14 +23,13 @@ void nvmet_sq_release(NvmetSq *sq);
 
 /*
  * The SQE is in req->sqe (and in-capsule data, if any, in req->buf):
- * account for the command in the SQ head and check what every command
- * must get right.  False if the command has been completed already.
+ * account for the command in the SQ head, check what every command must
+ * get right, route it to its command set and apply the authentication
+ * gate.  False if the command has been completed already: then the
+ * transport must not fetch data for it.
  */
 bool nvmet_req_init(NvmetReq *req);
-/*
- * Run the command: the one place where every command starts, past the
- * authentication gate, to its command set.
- */
+/* Run the command once its data is in place (after nvmet_req_init()). */
 void nvmet_req_execute(NvmetReq *req);
 
 #endif /* NVMET_ENGINE_CORE_H */

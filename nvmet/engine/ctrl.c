@@ -40,6 +40,7 @@ int64_t nvmet_target_next_deadline(NvmetTarget *t)
         min = subsys_min_deadline(l->data, min);
     }
     min = subsys_min_deadline(t->disc, min);
+    min = MIN(min, t->fault_deadline);      /* delays of faults (fault.c) */
     /* authentication transactions waiting for the host's next message */
     for (GList *p = t->ports; p; p = p->next) {
         NvmetPort *port = p->data;

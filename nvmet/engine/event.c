@@ -30,6 +30,7 @@ static const char *const event_names[NVMET_EVENT__MAX] = {
     [NVMET_EVENT_PSK_GENERATED] = "psk-generated",
     [NVMET_EVENT_PSK_REPLACED] = "psk-replaced",
     [NVMET_EVENT_TRANSPORT_ERROR] = "transport-error",
+    [NVMET_EVENT_FAULT] = "fault",
 };
 
 const char *nvmet_event_type_name(NvmetEventType type)

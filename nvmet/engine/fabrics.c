@@ -239,6 +239,7 @@ void nvmet_exec_connect(NvmetReq *req)
     sq->auth.required = nvmet_auth_needed(sq, c.hostnqn);
     if (sq->auth.required) {
         req->dw0 |= NVME_CONNECT_AUTHREQ_ATR;
+        nvmet_auth_connected(sq);
     }
     trace_nvmet_connect_ok(sq->name, ctrl->cntlid, c.qid, sq->auth.required);
     {

@@ -19,6 +19,7 @@ typedef struct NvmetSq NvmetSq;             /* req.h */
 typedef struct NvmetReq NvmetReq;           /* req.h */
 typedef struct NvmetDhchapKey NvmetDhchapKey; /* crypto.h */
 typedef struct NvmetPsk NvmetPsk;           /* psk.h */
+typedef struct NvmetFaultTable NvmetFaultTable; /* fault.c */
 
 /* ---- engine-wide limits and defaults --------------------------------- */
 
@@ -63,6 +64,9 @@ struct NvmetTarget {
     int64_t armed_deadline;     /* last deadline passed to timer_update */
     GHashTable *gen_psks;       /* "hostnqn subnqn" -> generated PSK */
     uint32_t next_psk_serial;
+    NvmetFaultTable *faults;    /* armed faults (fault.c), NULL: none yet */
+    uint64_t fault_points;      /* bit per NvmetFaultPoint with an armed one */
+    int64_t fault_deadline;     /* earliest delayed step, INT64_MAX: none */
 };
 
 struct NvmetPort {
@@ -83,6 +87,7 @@ struct NvmetHost {
     uint32_t key_generation;
     uint32_t allowed_hashes;    /* bit per hash ID, 0: all */
     uint32_t allowed_groups;    /* bit per DH group ID, 0: all */
+    uint32_t auth_timeout_ms;   /* DH-HMAC-CHAP timeout, 0: the default */
     NvmetPsk *tls_psk;          /* configured TLS PSK, NULL: none */
     bool tls_psk_compat;        /* derive it as nvme-cli <= 2.13 (psk.c) */
     uint32_t tls_psk_serial;
@@ -98,7 +103,7 @@ struct NvmetSubsys {
     GPtrArray *ports;           /* ports exporting this subsystem */
     uint16_t next_cntlid;
     bool seeded;                /* deterministic random choices */
-    bool quirk_free_tls_key;    /* reproduce the seed bug on purpose */
+    uint32_t quirk_fault;       /* quirk-free-tls-key: its fault, 0: off */
     uint8_t seed_key[32];
     GHashTable *conn_counts;    /* "qid hostnqn" -> connections so far */
 };

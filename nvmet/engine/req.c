@@ -25,6 +25,7 @@
 #include "ctrl.h"
 #include "target.h"
 #include "event.h"
+#include "fault.h"
 #include "trace.h"
 
 /* ---- status strings for traces ------------------------------------------- */
@@ -108,6 +109,9 @@ void nvmet_sq_service(NvmetSq *sq)
     ev = __atomic_exchange_n(&sq->events, 0, __ATOMIC_SEQ_CST);
     if (ev & NVMET_SQ_EV_NS) {
         sq_ns_cache_drop(sq, false);
+    }
+    if (ev & NVMET_SQ_EV_FAULT) {
+        nvmet_fault_sq_resume(sq);
     }
     if (ev & (NVMET_SQ_EV_CLOSE | NVMET_SQ_EV_AEN)) {
         nvmet_lock(sq->t);
@@ -491,6 +495,44 @@ static void fill_cqe(NvmetReq *req)
     nvmet_st16(cqe + NVME_CQE_STATUS, req->status << 1);
 }
 
+static void fault_resume(NvmetSq *sq, void *opaque)
+{
+    nvmet_req_respond(opaque);
+}
+
+/*
+ * A fault that fired at the command's start acts on its completion: hold
+ * it back (delay), never send it (drop), or close the connection after
+ * it.  True if the completion is taken care of.
+ */
+static bool fault_done(NvmetReq *req)
+{
+    NvmetSq *sq = req->sq;
+    NvmetFaultHit hit = req->fault;
+    g_autofree char *why = NULL;
+
+    if (sq->closing || sq->released) {
+        return false;
+    }
+    switch (hit.action) {
+    case NVMET_FA_DELAY:
+        req->fault.id = 0;
+        nvmet_fault_defer(sq, &hit, fault_resume, req);
+        return true;
+    case NVMET_FA_DROP:
+        nvmet_req_drop(req);
+        return true;
+    case NVMET_FA_CLOSE:
+        nvmet_req_respond(req);
+        why = g_strdup_printf("fault %u closed the connection after the "
+                              "response", hit.id);
+        nvmet_sq_close(sq, why);
+        return true;
+    default:
+        return false;
+    }
+}
+
 /*
  * The one place where every command ends: its status (and DW0/DW1, set by
  * the command) goes into the CQE and out through the transport.  On a
@@ -498,20 +540,28 @@ static void fill_cqe(NvmetReq *req)
  */
 void nvmet_req_complete(NvmetReq *req, uint16_t status)
 {
-    NvmetSq *sq = req->sq;
-
     g_assert(req->ios_pending == 0);
     req->status = status;
+    if (req->fault.id && fault_done(req)) {
+        return;
+    }
+    nvmet_req_respond(req);
+}
+
+void nvmet_req_respond(NvmetReq *req)
+{
+    NvmetSq *sq = req->sq;
+
     if (sq->closing || sq->released) {
         req_free(req);
         nvmet_sq_try_free(sq);
         return;
     }
     sq->cmds++;
-    if (status != NVME_SC_SUCCESS) {
+    if (req->status != NVME_SC_SUCCESS) {
         sq->cmd_errors++;
-        trace_nvmet_cmd_error(sq->name, req->cid, req->opc, req->nsid, status,
-                              status_str(status));
+        trace_nvmet_cmd_error(sq->name, req->cid, req->opc, req->nsid,
+                              req->status, status_str(req->status));
         error_log_add(req);
     } else {
         trace_nvmet_cmd_done(sq->name, req->cid, req->opc, req->dw0);

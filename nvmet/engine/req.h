@@ -49,6 +49,11 @@ typedef struct NvmetTransportOps {
     void (*kick)(NvmetSq *sq);
     /* Connect bound the SQ to a controller (tell the user). */
     void (*bound)(NvmetSq *sq);
+    /*
+     * Fatal transport error (fault injection): end the connection the
+     * transport's way (NVMe/TCP: a C2HTermReq with @fes and @fei).
+     */
+    void (*fatal)(NvmetSq *sq, uint16_t fes, uint32_t fei, const char *why);
     /* Transport details of the queue for nvmet_target_ctrl_queues(). */
     void (*queue_info)(NvmetSq *sq, NvmetQueueInfo *info);
     /*
@@ -78,6 +83,24 @@ typedef struct NvmetIoPriv {
     bool embedded;              /* the request's io_embedded */
 } NvmetIoPriv;
 
+/*
+ * A fault that fired (fault.c): which, and the parameters of its action,
+ * copied so that they outlive a nvmet_fault_del() of the fault.
+ */
+typedef struct NvmetFaultHit {
+    uint32_t id;                /* 0: none */
+    uint8_t point;              /* NvmetFaultPoint */
+    uint8_t action;             /* NvmetFaultAct */
+    bool after_response;
+    uint8_t reason;
+    uint8_t alert;
+    uint16_t status;
+    uint16_t fes;
+    uint32_t fei;
+    uint32_t delay_ms;
+    uint32_t aen;
+} NvmetFaultHit;
+
 struct NvmetReq {
     NvmetSq *sq;
     NvmetReqState state;
@@ -87,6 +110,8 @@ struct NvmetReq {
     uint8_t opc;
     uint32_t nsid;
     NvmetNs *ns;                /* referenced */
+    NvmetReqFn *exec;           /* the handler nvmet_req_init() routed to */
+    bool keep_alive;            /* the command restarts the keep-alive timer */
 
     /* data */
     bool h2c;                   /* host-to-controller data */
@@ -115,6 +140,8 @@ struct NvmetReq {
     uint16_t err_pel;           /* parameter error location for the log */
     uint64_t err_lba;
     uint8_t cqe[NVME_CQE_SIZE]; /* filled by nvmet_req_complete() */
+
+    NvmetFaultHit fault;        /* a fault at the command's start */
 };
 
 /* ---- per-SQ security state ----------------------------------------------- */
@@ -188,6 +215,7 @@ enum {
     NVMET_SQ_EV_CLOSE = 1,      /* close (sq->close_why) */
     NVMET_SQ_EV_AEN = 2,        /* complete Asynchronous Event Requests */
     NVMET_SQ_EV_NS = 4,         /* namespaces went away: drop the cache */
+    NVMET_SQ_EV_FAULT = 8,      /* delayed steps are due (fault.c) */
 };
 
 /*
@@ -250,11 +278,17 @@ struct NvmetSq {
     NvmetSqTls tls;
     uint16_t conn_index;        /* earlier connections of this host+qid */
     uint32_t random_draws;
+    uint32_t fault_draws;       /* probabilistic faults (random.c) */
 };
 
 /* ---- for command handlers ------------------------------------------------ */
 
 void nvmet_req_complete(NvmetReq *req, uint16_t status);
+/*
+ * Send the completion nvmet_req_complete() prepared (req->status) and free
+ * the request; a fault may have held it back (fault.c).
+ */
+void nvmet_req_respond(NvmetReq *req);
 /* Forget a request without answering it (aborted by a reset). */
 void nvmet_req_drop(NvmetReq *req);
 /* An unbudgeted, zeroed buffer for commands whose data size is bounded. */

@@ -12,6 +12,7 @@
 #include "target.h"
 #include "crypto.h"
 #include "ctrl.h"
+#include "fault.h"
 #include "psk.h"
 #include "req.h"
 #include "trace.h"
@@ -45,20 +46,12 @@ bool nvmet_nqn_valid(const char *nqn, GError **errp)
             return false;
         }
     }
-    if (!g_str_equal(nqn, NVME_DISC_SUBSYS_NAME)) {
-        /* nqn.yyyy-mm.<reverse domain>[:<string>] */
-        if (len < 13 || strncmp(nqn, "nqn.", 4) ||
-            !g_ascii_isdigit(nqn[4]) || !g_ascii_isdigit(nqn[5]) ||
-            !g_ascii_isdigit(nqn[6]) || !g_ascii_isdigit(nqn[7]) ||
-            nqn[8] != '-' ||
-            !g_ascii_isdigit(nqn[9]) || !g_ascii_isdigit(nqn[10]) ||
-            nqn[11] != '.') {
-            g_set_error(errp, NVMET_ERROR, 0,
-                        "NQN '%s' is not of the form "
-                        "nqn.yyyy-mm.reverse.domain[:name]", nqn);
-            return false;
-        }
-    }
+    /*
+     * The specification's forms are "nqn.yyyy-mm.<reverse domain>[:name]"
+     * and "nqn.2014-08.org.nvmexpress:uuid:<uuid>", but Linux nvmet and
+     * the Linux host take any name (blktests' default subsystem is
+     * "blktests-subsystem-1"), and so does this target.
+     */
     return true;
 }
 
@@ -124,6 +117,7 @@ NvmetTarget *nvmet_target_new(const NvmetEngineOps *ops, void *opaque)
     t->ops = *ops;
     t->opaque = opaque;
     t->armed_deadline = INT64_MAX;
+    t->fault_deadline = INT64_MAX;
     t->disc_genctr = 1;
 
     nvmet_subsys_config_init(&cfg);
@@ -158,6 +152,7 @@ void nvmet_target_free(NvmetTarget *t)
         nvmet_ctrl_teardown(t->disc->ctrls->data, "target removed");
     }
     subsys_release(t->disc);
+    nvmet_fault_target_free(t);
     if (t->gen_psks) {
         g_hash_table_destroy(t->gen_psks);    /* wipes the PSKs */
     }
@@ -476,10 +471,30 @@ void nvmet_subsys_set_seed(NvmetSubsys *subsys, const void *seed, size_t len)
     nvmet_unlock(subsys->t);
 }
 
+/*
+ * The quirk is a fault the subsystem owns: at every authentication success
+ * on a queue of the subsystem that holds a TLS key, forget the key.
+ */
 void nvmet_subsys_set_quirk_free_tls_key(NvmetSubsys *subsys, bool on)
 {
     nvmet_lock(subsys->t);
-    subsys->quirk_free_tls_key = on;
+    if (on && !subsys->quirk_fault) {
+        g_autofree char *owner = g_strdup_printf(
+            "the quirk-free-tls-key of subsystem %s", subsys->cfg.nqn);
+        NvmetFaultConfig cfg = {
+            .point = NVMET_FP_AUTH_SUCCESS,
+            .owner = owner,
+            .subnqn = subsys->cfg.nqn,
+            .when = NVMET_FAULT_EVERY,
+            .action = NVMET_FA_FORGET_TLS_KEY,
+        };
+
+        subsys->quirk_fault = nvmet_fault_add(subsys->t, &cfg, NULL);
+        g_assert(subsys->quirk_fault);
+    } else if (!on && subsys->quirk_fault) {
+        nvmet_fault_del(subsys->t, subsys->quirk_fault, true, NULL);
+        subsys->quirk_fault = 0;
+    }
     nvmet_unlock(subsys->t);
 }
 
@@ -500,6 +515,7 @@ void nvmet_subsys_free(NvmetSubsys *subsys)
         ns_remove(g_ptr_array_index(subsys->ns, 0));
     }
     t->subsystems = g_list_remove(t->subsystems, subsys);
+    nvmet_subsys_set_quirk_free_tls_key(subsys, false);
     subsys_release(subsys);
     nvmet_unlock(t);
 }
@@ -652,6 +668,13 @@ void nvmet_host_set_dhchap_allowed(NvmetHost *host, uint32_t hashes,
     nvmet_lock(host->t);
     host->allowed_hashes = hashes;
     host->allowed_groups = dhgroups;
+    nvmet_unlock(host->t);
+}
+
+void nvmet_host_set_dhchap_timeout(NvmetHost *host, uint32_t ms)
+{
+    nvmet_lock(host->t);
+    host->auth_timeout_ms = ms;
     nvmet_unlock(host->t);
 }
 

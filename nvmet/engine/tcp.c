@@ -21,6 +21,7 @@
 #include "crc32c.h"
 #include "crypto.h"
 #include "event.h"
+#include "fault.h"
 #include "target.h"
 #include "tls.h"
 #include "trace.h"
@@ -85,6 +86,10 @@ struct NvmetQueue {
     bool cap_rx;                /* received bytes are passed on */
     bool cap_tx_armed;          /* sent bytes from out offset cap_tx_from */
     uint64_t cap_tx_from;
+
+    /* fault injection: spoil the next PDU's digest; ICResp withheld */
+    bool corrupt_hdgst, corrupt_ddgst;
+    bool icresp_held;
 
     NvmetTlsConn tls;
     uint8_t *tls_plain;         /* decrypted records (NVMET_TLS_RECORD_MAX) */
@@ -417,8 +422,10 @@ static void pdu_end(NvmetQueue *q, uint8_t *p)
     uint8_t hlen = p[NVME_TCP_CH_HLEN];
 
     if (p[NVME_TCP_CH_FLAGS] & NVME_TCP_F_HDGST) {
-        nvmet_st32(p + hlen, nvmet_digest(p, hlen));
+        nvmet_st32(p + hlen, nvmet_digest(p, hlen) ^
+                   (q->corrupt_hdgst ? 0xffffffff : 0));
     }
+    q->corrupt_hdgst = false;
 }
 
 static size_t hdgst_len(NvmetQueue *q)
@@ -429,6 +436,25 @@ static size_t hdgst_len(NvmetQueue *q)
 static uint8_t hdgst_flag(NvmetQueue *q)
 {
     return q->hdgst ? NVME_TCP_F_HDGST : 0;
+}
+
+/*
+ * A fault at the C2HTermReq itself: true to drop it; or it says which FES
+ * (and FEI) to send instead.
+ */
+static bool term_fault(NvmetQueue *q, uint16_t *fes, uint32_t *fei)
+{
+    NvmetFaultHit hit;
+
+    if (!nvmet_fault_at(&q->sq, NVMET_FP_PDU_C2H_TERM, NULL, &hit)) {
+        return false;
+    }
+    if (hit.action == NVMET_FA_DROP) {
+        return true;
+    }
+    *fes = hit.fes;
+    *fei = hit.fei;
+    return false;
 }
 
 /*
@@ -443,6 +469,11 @@ static void queue_fatal(NvmetQueue *q, uint16_t fes, uint32_t fei,
     uint8_t *p;
 
     if (q->sq.closing) {
+        return;
+    }
+    if (nvmet_fault_armed(q->sq.t, NVMET_FP_PDU_C2H_TERM) &&
+        term_fault(q, &fes, &fei)) {
+        nvmet_sq_close(&q->sq, why);       /* no C2HTermReq: just close */
         return;
     }
     trace_nvmet_tcp_fatal(q->sq.name, fes, fei, why);
@@ -470,7 +501,76 @@ static void queue_fatal(NvmetQueue *q, uint16_t fes, uint32_t fei,
     nvmet_sq_close(&q->sq, why);
 }
 
-static void send_icresp(NvmetQueue *q)
+/*
+ * Fault injection at a PDU step: the context of the PDU (@req: the
+ * command it belongs to), and the actions taken before the PDU is built:
+ * terminate, close, drop or withhold it (true: the PDU is not to be
+ * sent), spoil its digests (in pdu_end() and send_c2h_data()).  A delay
+ * or a close after the PDU is left in @hit for the caller.
+ */
+static bool pdu_fault(NvmetQueue *q, NvmetFaultPoint p, NvmetReq *req,
+                      NvmetFaultHit *hit)
+{
+    NvmetFaultCtx ctx = {
+        .hdgst = q->hdgst && p != NVMET_FP_PDU_ICRESP,
+        .ddgst = q->ddgst && p == NVMET_FP_PDU_C2H_DATA,
+    };
+    g_autofree char *why = NULL;
+
+    hit->id = 0;
+    if (!nvmet_fault_armed(q->sq.t, p)) {
+        return false;
+    }
+    if (req) {
+        ctx.has_cmd = true;
+        ctx.opcode = req->opc;
+        ctx.cid = req->cid;
+    } else if (p == NVMET_FP_PDU_CAPSULE_CMD) {
+        ctx.has_cmd = true;
+        ctx.opcode = q->hdr[NVME_TCP_CMD_SQE + NVME_SQE_OPC];
+        ctx.cid = nvmet_ld16(q->hdr + NVME_TCP_CMD_SQE + NVME_SQE_CID);
+    }
+    if (!nvmet_fault_at(&q->sq, p, &ctx, hit)) {
+        return false;
+    }
+    switch (hit->action) {
+    case NVMET_FA_C2H_TERM:
+        why = g_strdup_printf("fault %u terminated the connection", hit->id);
+        queue_fatal(q, hit->fes, hit->fei, why);
+        return true;
+    case NVMET_FA_CLOSE:
+        if (hit->after_response) {
+            return false;
+        }
+        why = g_strdup_printf("fault %u closed the connection", hit->id);
+        nvmet_sq_close(&q->sq, why);
+        return true;
+    case NVMET_FA_DROP:
+    case NVMET_FA_WITHHOLD_R2T:
+        return true;
+    case NVMET_FA_CORRUPT_HDGST:
+        q->corrupt_hdgst = true;
+        return false;
+    case NVMET_FA_CORRUPT_DDGST:
+        q->corrupt_ddgst = true;
+        return false;
+    default:
+        return false;
+    }
+}
+
+/* After the PDU went out: a close the fault asked for. */
+static void pdu_fault_after(NvmetQueue *q, const NvmetFaultHit *hit)
+{
+    if (hit->id && hit->action == NVMET_FA_CLOSE) {
+        g_autofree char *why = g_strdup_printf(
+            "fault %u closed the connection after the PDU", hit->id);
+
+        nvmet_sq_close(&q->sq, why);
+    }
+}
+
+static void build_icresp(NvmetQueue *q)
 {
     uint8_t *p = pdu_begin(q, NVME_TCP_PDU_ICRESP, 0, NVME_TCP_ICRESP_HLEN,
                            0, NVME_TCP_ICRESP_HLEN, NVME_TCP_ICRESP_HLEN);
@@ -483,7 +583,36 @@ static void send_icresp(NvmetQueue *q)
     pdu_end(q, p);
 }
 
-static void send_r2t(NvmetReq *req)
+static void icresp_resume(NvmetSq *sq, void *opaque)
+{
+    NvmetQueue *q = sq_to_queue(sq);
+
+    q->icresp_held = false;
+    if (!sq->closing) {
+        build_icresp(q);
+        queue_kick(q);
+    }
+}
+
+static void send_icresp(NvmetQueue *q)
+{
+    NvmetFaultHit hit;
+
+    if (pdu_fault(q, NVMET_FP_PDU_ICRESP, NULL, &hit)) {
+        /* dropped: held back for ever */
+        q->icresp_held = hit.action == NVMET_FA_DROP;
+        return;
+    }
+    if (hit.id && hit.action == NVMET_FA_DELAY) {
+        q->icresp_held = true;
+        nvmet_fault_defer(&q->sq, &hit, icresp_resume, NULL);
+        return;
+    }
+    build_icresp(q);
+    pdu_fault_after(q, &hit);
+}
+
+static void build_r2t(NvmetReq *req)
 {
     NvmetQueue *q = sq_to_queue(req->sq);
     size_t len = NVME_TCP_R2T_HLEN + hdgst_len(q);
@@ -498,6 +627,29 @@ static void send_r2t(NvmetReq *req)
     trace_nvmet_tcp_r2t(q->sq.name, req->cid, req->ttag, req->data_len);
     req->state = REQ_WAIT_DATA;
     queue_kick(q);
+}
+
+static void r2t_resume(NvmetSq *sq, void *opaque)
+{
+    if (!sq->closing) {
+        build_r2t(opaque);
+    }
+}
+
+static void send_r2t(NvmetReq *req)
+{
+    NvmetQueue *q = sq_to_queue(req->sq);
+    NvmetFaultHit hit;
+
+    if (pdu_fault(q, NVMET_FP_PDU_R2T, req, &hit)) {
+        return;                 /* withheld: the command waits for ever */
+    }
+    if (hit.id && hit.action == NVMET_FA_DELAY) {
+        nvmet_fault_defer(&q->sq, &hit, r2t_resume, req);
+        return;
+    }
+    build_r2t(req);
+    pdu_fault_after(q, &hit);
 }
 
 static void send_c2h_data(NvmetReq *req, bool success)
@@ -526,6 +678,10 @@ static void send_c2h_data(NvmetReq *req, bool success)
     if (dd) {
         uint32_t crc = nvmet_digest(req->buf, len);
 
+        if (q->corrupt_ddgst) {
+            crc = ~crc;
+            q->corrupt_ddgst = false;
+        }
         out_push_buf(q, req, len);
         nvmet_st32(out_reserve(q, dd), crc);
     } else {
@@ -895,6 +1051,27 @@ static void handle_h2c_data_header(NvmetQueue *q)
     rx_expect_data(q, req->buf + datao, pdo - NVME_TCP_DATA_HLEN - hd, datal);
 }
 
+/* A fault at a received PDU (its header is in): true if it fired */
+static bool rx_fault(NvmetQueue *q)
+{
+    static const uint8_t type_point[] = {
+        [NVME_TCP_PDU_ICREQ] = NVMET_FP_PDU_ICREQ,
+        [NVME_TCP_PDU_H2C_TERM] = NVMET_FP_PDU_H2C_TERM,
+        [NVME_TCP_PDU_CMD] = NVMET_FP_PDU_CAPSULE_CMD,
+        [NVME_TCP_PDU_H2C_DATA] = NVMET_FP_PDU_H2C_DATA,
+    };
+    NvmetFaultHit hit;
+
+    if (q->icresp_held) {
+        /* the host did not wait for the ICResp a fault holds back */
+        queue_fatal(q, NVME_TCP_FES_PDU_SEQ_ERR, 0,
+                    "PDU before the (delayed) ICResp");
+        return true;
+    }
+    return nvmet_fault_armed_any(q->sq.t) &&
+           pdu_fault(q, type_point[q->rx_type], NULL, &hit);
+}
+
 static void rx_header_done(NvmetQueue *q)
 {
     uint8_t hlen = q->hdr[NVME_TCP_CH_HLEN];
@@ -911,6 +1088,9 @@ static void rx_header_done(NvmetQueue *q)
         }
     }
 
+    if (rx_fault(q)) {
+        return;
+    }
     switch (q->rx_type) {
     case NVME_TCP_PDU_ICREQ:
         handle_icreq(q);
@@ -1088,6 +1268,15 @@ void nvmet_queue_input(NvmetQueue *q, const void *buf, size_t len)
 {
     nvmet_sq_service(&q->sq);
     q->wire_rx += len;
+    if (q->sq.closing) {
+        /*
+         * The engine ended the connection (and its port may be gone, see
+         * nvmet_port_free()): whatever still arrives, cleartext or TLS
+         * records, is dropped unread.
+         */
+        trace_nvmet_queue_input_dropped(q->sq.name, len);
+        return;
+    }
     if (nvmet_tls_input(&q->tls, buf, len)) {
         tls_input(q);
     } else {
@@ -1164,6 +1353,8 @@ NvmetIo *nvmet_queue_next_io(NvmetQueue *q)
 static void tcp_queue_response(NvmetReq *req)
 {
     NvmetSq *sq = req->sq;
+    NvmetQueue *q = sq_to_queue(sq);
+    NvmetFaultHit hit;
 
     if (req->status == NVME_SC_SUCCESS && req->c2h && req->data_len) {
         /*
@@ -1173,13 +1364,20 @@ static void tcp_queue_response(NvmetReq *req)
          */
         bool success = sq->sqflow_disabled && req->dw0 == 0 && req->dw1 == 0;
 
-        send_c2h_data(req, success);
-        if (!success) {
-            send_resp(req);
+        if (pdu_fault(q, NVMET_FP_PDU_C2H_DATA, req, &hit)) {
+            return;
         }
-    } else {
-        send_resp(req);
+        send_c2h_data(req, success);
+        pdu_fault_after(q, &hit);
+        if (success || sq->closing) {
+            return;
+        }
     }
+    if (pdu_fault(q, NVMET_FP_PDU_CAPSULE_RESP, req, &hit)) {
+        return;
+    }
+    send_resp(req);
+    pdu_fault_after(q, &hit);
 }
 
 static void tcp_buffer_ready(NvmetReq *req)
@@ -1197,6 +1395,12 @@ static void tcp_close(NvmetSq *sq)
 
     q->rx_state = RX_DISCARD;
     queue_kick(q);
+}
+
+static void tcp_fatal(NvmetSq *sq, uint16_t fes, uint32_t fei,
+                      const char *why)
+{
+    queue_fatal(sq_to_queue(sq), fes, fei, why);
 }
 
 static void tcp_kick(NvmetSq *sq)
@@ -1272,6 +1476,7 @@ static const NvmetTransportOps tcp_ops = {
     .queue_response = tcp_queue_response,
     .buffer_ready = tcp_buffer_ready,
     .close = tcp_close,
+    .fatal = tcp_fatal,
     .kick = tcp_kick,
     .bound = tcp_bound,
     .queue_info = tcp_queue_info,

@@ -20,6 +20,7 @@
 #include "concat.h"
 #include "crypto.h"
 #include "event.h"
+#include "fault.h"
 #include "trace.h"
 
 /* TLS 1.3 with a PSK (plain or with (EC)DHE), the two NVMe/TCP suites */
@@ -66,6 +67,7 @@ void nvmet_tls_init(NvmetTlsConn *tls, NvmetSq *sq, NvmetQueue *q,
     tls->opaque = opaque;
     tls->state = sq->port->cfg.tls == NVMET_PORT_TLS_NONE ?
                  NVMET_TLS_OFF : NVMET_TLS_DETECT;
+    tls->alert = -1;
 }
 
 void nvmet_tls_free(NvmetTlsConn *tls)
@@ -133,9 +135,27 @@ static int tls_psk_cb(gnutls_session_t session, const char *identity,
 
     g_free(bound->identity);
     bound->identity = g_strdup(identity);
-    if (!nvmet_tls_find_psk(sq->port, identity, &m, &why)) {
+    /* the port is gone (nvmet_port_free()) once the queue closes */
+    if (sq->closing || !sq->port) {
+        why = "the queue is closing";
+    }
+    if (sq->closing || !sq->port ||
+        !nvmet_tls_find_psk(sq->port, identity, &m, &why)) {
         trace_nvmet_tls_psk_unknown(sq->name, identity, why);
+        tls->psk_unknown = true;
         return -1;
+    }
+    tls->psk_found = true;
+    if (nvmet_fault_armed(sq->t, NVMET_FP_TLS_IDENTITY)) {
+        NvmetFaultCtx ctx = { .subnqn = m.subnqn, .hostnqn = m.hostnqn };
+
+        if (nvmet_fault_at(sq, NVMET_FP_TLS_IDENTITY, &ctx, &tls->fault)) {
+            /* refused; tls_handshake() fails the way the fault says */
+            nvmet_memzero(m.key, sizeof(m.key));
+            g_free(m.hostnqn);
+            g_free(m.subnqn);
+            return -1;
+        }
     }
     key->data = gnutls_malloc(m.key_len);
     memcpy(key->data, m.key, m.key_len);
@@ -163,7 +183,12 @@ static int tls_psk_cb3(gnutls_session_t session,
 
     *flags = GNUTLS_PSK_KEY_RAW;
     if (strlen(identity) != username->size) {
-        return -1;                      /* an embedded NUL */
+        NvmetTlsConn *tls = gnutls_session_get_ptr(session);
+
+        trace_nvmet_tls_psk_unknown(tls->sq->name, identity,
+                                    "a NUL byte in the identity");
+        tls->psk_unknown = true;
+        return -1;
     }
     return tls_psk_cb(session, identity, key);
 }
@@ -190,7 +215,60 @@ static int tls_keylog_cb(gnutls_session_t session, const char *label,
     return 0;
 }
 
+/* The ServerHello is due: the ClientHello passed, PSK binder included. */
+static int tls_hello_hook(gnutls_session_t session, unsigned int htype,
+                          unsigned when, unsigned int incoming,
+                          const gnutls_datum_t *msg)
+{
+    NvmetTlsConn *tls = gnutls_session_get_ptr(session);
+
+    tls->server_hello = true;
+    return 0;
+}
+
 /* ---- session ------------------------------------------------------------ */
+
+/* "unknown_psk_identity" for GNUTLS_A_UNKNOWN_PSK_IDENTITY */
+static char *alert_name(int alert)
+{
+    const char *n = gnutls_alert_get_strname(alert);
+
+    if (!n) {
+        return g_strdup_printf("alert %d", alert);
+    }
+    return g_ascii_strdown(g_str_has_prefix(n, "GNUTLS_A_") ? n + 9 : n, -1);
+}
+
+/*
+ * The fatal alert RFC 8446 asks for when the session fails with @err, or
+ * -1 for none.  GnuTLS sends none by itself, and for a refused PSK its
+ * mapping (gnutls_error_to_alert()) would say internal_error or
+ * illegal_parameter; the handshake's progress tells the cases apart.
+ */
+static int tls_alert_for(NvmetTlsConn *tls, int err, const char **why)
+{
+    int level;
+
+    if (err == GNUTLS_E_FATAL_ALERT_RECEIVED || !gnutls_error_is_fatal(err)) {
+        *why = "the host sent an alert";
+        return -1;
+    }
+    if (tls->state == NVMET_TLS_HANDSHAKE && !tls->server_hello) {
+        if (tls->psk_unknown) {
+            /* RFC 8446 6.2: no acceptable PSK identity */
+            *why = "no PSK with that identity";
+            return GNUTLS_A_UNKNOWN_PSK_IDENTITY;
+        }
+        if (tls->psk_found && err == GNUTLS_E_RECEIVED_ILLEGAL_PARAMETER) {
+            /* RFC 8446 6.2: the PSK binder did not validate */
+            *why = "the PSK binder does not verify: wrong key";
+            return GNUTLS_A_DECRYPT_ERROR;
+        }
+    }
+    *why = gnutls_strerror(err);
+    /* e.g. bad_record_mac for a record that does not decrypt */
+    return gnutls_error_to_alert(err, &level);
+}
 
 /*
  * The session's cipher suite as TLS 1.3 names it (TLS_AES_128_GCM_SHA256:
@@ -231,22 +309,95 @@ static void tls_fail(NvmetTlsConn *tls, const char *what, int err)
 {
     g_autofree char *why = g_strdup_printf("TLS %s failed: %s", what,
                                            gnutls_strerror(err));
+    const char *reason = NULL;
+    int alert = -1;
     NvmetEvent ev = { .type = NVMET_EVENT_TLS_FAILED, .reason = why };
 
     trace_nvmet_tls_error(tls->sq->name, what, gnutls_strerror(err));
+    if (tls->session) {
+        alert = tls_alert_for(tls, err, &reason);
+    }
     tls->state = NVMET_TLS_FAILED;
+    if (alert >= 0) {
+        g_autofree char *name = alert_name(alert);
+        /*
+         * A memory transport never blocks, so the record is in tls->out
+         * now; nvmet_tls_in_use() keeps the connection on records, and
+         * this one goes out before the close.
+         */
+        int ret = gnutls_alert_send(tls->session, GNUTLS_AL_FATAL, alert);
+
+        if (ret < 0) {
+            trace_nvmet_tls_alert_failed(tls->sq->name, name,
+                                         gnutls_strerror(ret));
+        } else {
+            tls->alert = alert;
+            trace_nvmet_tls_alert(tls->sq->name, alert, name, reason);
+        }
+    }
     if (tls->session && (err == GNUTLS_E_FATAL_ALERT_RECEIVED ||
                          err == GNUTLS_E_WARNING_ALERT_RECEIVED)) {
         ev.u.tls.alert = gnutls_alert_get_name(gnutls_alert_get(tls->session));
         ev.u.tls.alert_received = true;
-    } else {
-        int level;
-        int alert = gnutls_error_to_alert(err, &level);
-
-        ev.u.tls.alert = alert >= 0 ? gnutls_alert_get_name(alert) : NULL;
+    } else if (alert >= 0) {
+        /* the alert we sent (or meant to send) */
+        ev.u.tls.alert = gnutls_alert_get_name(alert);
     }
     tls_event(tls, &ev);
     nvmet_sq_close(tls->sq, why);
+}
+
+int nvmet_tls_alert_sent(NvmetTlsConn *tls)
+{
+    return tls->alert;
+}
+
+/*
+ * A fault fired at a TLS step: send the fatal alert it chose (dropping
+ * what GnuTLS left to send since @keep bytes), or close without one.
+ */
+static void tls_fault_fail(NvmetTlsConn *tls, const NvmetFaultHit *hit,
+                           size_t keep)
+{
+    g_autofree char *why = NULL;
+    NvmetEvent ev = { .type = NVMET_EVENT_TLS_FAILED };
+    const char *name;
+    int ret;
+
+    tls->state = NVMET_TLS_FAILED;
+    if (hit->action == NVMET_FA_CLOSE) {
+        why = g_strdup_printf("fault %u closed the TLS connection", hit->id);
+        g_byte_array_set_size(tls->out, tls->out_off);
+        nvmet_sq_close(tls->sq, why);
+        return;
+    }
+    g_byte_array_set_size(tls->out, MAX(keep, tls->out_off));
+    ret = gnutls_alert_send(tls->session, GNUTLS_AL_FATAL, hit->alert);
+    if (ret >= 0) {
+        tls->alert = hit->alert;
+    }
+    name = gnutls_alert_get_name(hit->alert);
+    why = g_strdup_printf("fault %u failed TLS with alert %u (%s)%s",
+                          hit->id, hit->alert, name ? name : "?",
+                          ret < 0 ? ": could not send it" : "");
+    trace_nvmet_tls_error(tls->sq->name, "fault injection", why);
+    ev.reason = why;
+    ev.u.tls.alert = name;
+    tls_event(tls, &ev);
+    nvmet_sq_close(tls->sq, why);
+}
+
+/* A fault at a TLS step of a running session: true if it fired. */
+static bool tls_fault(NvmetTlsConn *tls, NvmetFaultPoint p)
+{
+    NvmetFaultHit hit;
+
+    if (!nvmet_fault_armed(tls->sq->t, p) ||
+        !nvmet_fault_at(tls->sq, p, NULL, &hit)) {
+        return false;
+    }
+    tls_fault_fail(tls, &hit, tls->out->len);
+    return true;
 }
 
 static bool tls_start(NvmetTlsConn *tls)
@@ -293,6 +444,8 @@ static bool tls_start(NvmetTlsConn *tls)
     gnutls_transport_set_pull_function(session, tls_pull);
     gnutls_transport_set_push_function(session, tls_push);
     gnutls_session_set_keylog_function(session, tls_keylog_cb);
+    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_SERVER_HELLO,
+                                       GNUTLS_HOOK_PRE, tls_hello_hook);
     tls->in = g_byte_array_new();
     tls->out = g_byte_array_new();
     tls->state = NVMET_TLS_HANDSHAKE;
@@ -305,8 +458,14 @@ static void tls_handshake(NvmetTlsConn *tls)
     NvmetSqTls *bound = &tls->sq->tls;
     g_autofree char *desc = NULL;
     NvmetEvent ev = { 0 };
+    size_t sent_before = tls->out->len;
     int ret = gnutls_handshake(tls->session);
 
+    if (tls->fault.id) {
+        /* the PSK callback refused the identity for a fault */
+        tls_fault_fail(tls, &tls->fault, sent_before);
+        return;
+    }
     if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) {
         return;
     }
@@ -328,6 +487,7 @@ static void tls_handshake(NvmetTlsConn *tls)
                                 desc ? desc : "?");
     ev.type = NVMET_EVENT_TLS_DONE;
     tls_event(tls, &ev);
+    tls_fault(tls, NVMET_FP_TLS_HANDSHAKE);
 }
 
 bool nvmet_tls_input(NvmetTlsConn *tls, const void *buf, size_t len)
@@ -345,7 +505,8 @@ bool nvmet_tls_input(NvmetTlsConn *tls, const void *buf, size_t len)
         }
         /* a TLS handshake record starts with content type 22 */
         if (p[0] != 0x16) {
-            if (tls->sq->port->cfg.tls == NVMET_PORT_TLS_REQUIRED) {
+            if (tls->sq->port &&
+                tls->sq->port->cfg.tls == NVMET_PORT_TLS_REQUIRED) {
                 trace_nvmet_tls_required(tls->sq->name, p[0]);
                 tls->state = NVMET_TLS_FAILED;
                 nvmet_sq_close(tls->sq, "cleartext connection on a port "
@@ -377,6 +538,9 @@ size_t nvmet_tls_recv(NvmetTlsConn *tls, uint8_t *buf, size_t len)
         ssize_t n = gnutls_record_recv(tls->session, buf, len);
 
         if (n > 0) {
+            if (tls_fault(tls, NVMET_FP_TLS_RECORD)) {
+                break;
+            }
             return n;
         }
         if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {

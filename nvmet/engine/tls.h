@@ -39,6 +39,12 @@ typedef struct NvmetTlsConn {
     size_t in_off;
     GByteArray *out;        /* records to send */
     size_t out_off;
+    /* what the handshake got as far as, for the alert of a refusal */
+    bool psk_unknown;       /* the PSK callback refused the identity */
+    bool psk_found;         /* ... or found a key for it */
+    bool server_hello;      /* the ClientHello (binder included) passed */
+    int alert;              /* the fatal alert sent, -1: none */
+    NvmetFaultHit fault;    /* a fault at the PSK lookup, for the handshake */
 } NvmetTlsConn;
 
 void nvmet_tls_init(NvmetTlsConn *tls, NvmetSq *sq, NvmetQueue *q,
@@ -60,6 +66,8 @@ bool nvmet_tls_in_use(NvmetTlsConn *tls);
 bool nvmet_tls_can_send(NvmetTlsConn *tls);
 /* Encrypt PDU bytes; returns how many it took, or -1 if TLS failed. */
 ssize_t nvmet_tls_send(NvmetTlsConn *tls, const uint8_t *buf, size_t len);
+/* The fatal alert sent when the session failed (RFC 8446), or -1. */
+int nvmet_tls_alert_sent(NvmetTlsConn *tls);
 /* Records to send, as nvmet_queue_output() / _advance(). */
 size_t nvmet_tls_output(NvmetTlsConn *tls, const uint8_t **data);
 void nvmet_tls_output_advance(NvmetTlsConn *tls, size_t n);

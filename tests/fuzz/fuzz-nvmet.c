@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "nvmet/engine.h"
+#include "nvmet/fault.h"
 #include "nvmet/proto.h"
 #include "nvmet/trace-hook.h"
 #include "../qtest/nvmf-host.h"
@@ -103,6 +104,8 @@ typedef struct OutCheck {
     uint32_t plen;              /* of the PDU being collected; 0: unknown */
     bool icresp, term, hdgst, ddgst;
     unsigned pdus;
+    /* digests faults spoiled: wrong ones are fine, that many */
+    unsigned bad_hdgst, bad_ddgst;
 } OutCheck;
 
 /* The harness's side of the TLS layer of one connection. */
@@ -147,6 +150,7 @@ typedef struct FuzzGenPsk {
     uint8_t key[48];
     uint8_t hash;
     int64_t expires;
+    bool spoilt;                /* a fault forgot or spoiled the next one */
 } FuzzGenPsk;
 
 typedef struct Fuzz Fuzz;
@@ -164,6 +168,7 @@ typedef struct FuzzConn {
     bool connect_pending;
     FuzzR2T r2t[FUZZ_MAX_R2T];
     unsigned nr_r2t;
+    bool faulted;               /* a fault fired on the connection */
     ConnTls tls;
     /* ops.capture: the cleartext sent; and what the checker saw of it */
     GByteArray *cap_tx, *seen_tx;
@@ -339,13 +344,20 @@ static void fz_keylog(void *opaque, NvmetQueue *q, void *qopaque,
     }
 }
 
+static FuzzGenPsk *gen_psk(Fuzz *fz, const char *subnqn, bool old);
+
 /*
  * Events: well-formed whatever the input (the strings are read, so that
- * ASan sees any that is stale), about the connection they name.
+ * ASan sees any that is stale), about the connection they name.  A fault
+ * that fired changes what the checks may expect: the next digest it
+ * spoiled is wrong, and a connection a fault hit is no longer
+ * "undisturbed" (its handshake or exchanges may fail).
  */
 static void fz_event(void *opaque, const NvmetEvent *ev)
 {
+    Fuzz *fz = opaque;
     FuzzConn *c = ev->queue_opaque;
+    FuzzGenPsk *g;
     g_autofree char *s = NULL;
     const char *bad = NULL;
 
@@ -400,6 +412,29 @@ static void fz_event(void *opaque, const NvmetEvent *ev)
         }
         fprintf(stderr, "fuzz-nvmet: bad event (%s): %s\n", bad, s);
         abort();
+    }
+    if (ev->type != NVMET_EVENT_FAULT || !c) {
+        return;
+    }
+    switch (ev->u.fault.action) {
+    case NVMET_FA_CORRUPT_HDGST:
+        c->chk.bad_hdgst++;
+        break;
+    case NVMET_FA_CORRUPT_DDGST:
+        c->chk.bad_ddgst++;
+        break;
+    case NVMET_FA_FORGET_PSK:
+    case NVMET_FA_CORRUPT_PSK:
+        g = ev->subnqn ? gen_psk(fz, ev->subnqn, false) : NULL;
+        if (g) {
+            g->spoilt = true;
+        }
+        /* fall through */
+    default:
+        c->faulted = true;
+        c->tls.clean = false;
+        c->tls.meddled = true;
+        break;
     }
 }
 
@@ -457,9 +492,14 @@ static uint32_t crc32c(const uint8_t *p, size_t len)
 
 static void check_hdgst(FuzzConn *c, const uint8_t *p, size_t hlen)
 {
-    if (nvmet_ld32(p + hlen) != crc32c(p, hlen)) {
+    if (nvmet_ld32(p + hlen) == crc32c(p, hlen)) {
+        return;
+    }
+    /* PDUs queued before the fault fired may come first */
+    if (!c->chk.bad_hdgst) {
         check_fail(c, "type 0x%x: bad header digest", p[0]);
     }
+    c->chk.bad_hdgst--;
 }
 
 static void check_rsp(FuzzConn *c, const uint8_t *p)
@@ -504,7 +544,10 @@ static void check_c2h_data(FuzzConn *c, const uint8_t *p, uint32_t plen)
         check_fail(c, "C2HData DATAO %u DATAL %u beyond MDTS", datao, datal);
     }
     if (dd && nvmet_ld32(p + pdo + datal) != crc32c(p + pdo, datal)) {
-        check_fail(c, "C2HData bad data digest");
+        if (!c->chk.bad_ddgst) {
+            check_fail(c, "C2HData bad data digest");
+        }
+        c->chk.bad_ddgst--;
     }
 }
 
@@ -1986,7 +2029,9 @@ static void gen_psk_record(Fuzz *fz, const char *hostnqn, const char *subnqn,
     if (!g || !sc_c || strcmp(hostnqn, FUZZ_HOSTNQN)) {
         return;
     }
-    if (!r->authenticated || !r->psk_len || (r->hash != 1 && r->hash != 2)) {
+    if (!r->authenticated || !r->psk_len || (r->hash != 1 && r->hash != 2) ||
+        g->spoilt) {
+        g->spoilt = false;
         /*
          * Refused, or broken off: the engine may have made a PSK the host
          * does not know (say the exchange went through but a record after
@@ -2119,6 +2164,16 @@ static void tls_handshake_check(FuzzConn *c, int ret)
         check_fail(c, "TLS handshake with a PSK the engine must refuse "
                    "succeeded");
     }
+    /* a refusal comes with the fatal alert RFC 8446 has for it */
+    if (!t->valid && ret < 0 && !fuzz_tls_err_is_alert(ret)) {
+        check_fail(c, "TLS handshake refused without an alert: %s",
+                   fuzz_tls_strerror(ret));
+    }
+    if (!t->valid && fuzz_tls_err_is_alert(ret) &&
+        !fuzz_tls_alert_is_psk_refusal(fuzz_tls_alert_received(t->tc))) {
+        check_fail(c, "TLS handshake refused with alert %d",
+                   fuzz_tls_alert_received(t->tc));
+    }
 }
 
 /*
@@ -2138,6 +2193,8 @@ static bool tls_must_work(FuzzConn *c)
 static void tls_host_step(FuzzConn *c, bool ok, bool must, const char *what,
                           uint16_t status)
 {
+    /* a fault that fired meanwhile is a disturbance */
+    must = must && !c->faulted;
     if (must && !ok) {
         check_fail(c, "%s on an undisturbed TLS session failed: %s", what,
                    nvmf_host_error(c->h) ? nvmf_host_error(c->h) : "?");
@@ -2575,6 +2632,90 @@ static void op_tls(Fuzz *fz, FuzzIn *in)
     }
 }
 
+/* ---- fault injection ------------------------------------------------------------ */
+
+/* FUZZ_OP_FAULT: arm a fault (maybe a refused one) or delete one */
+static void op_fault(Fuzz *fz, FuzzIn *in)
+{
+    static const uint16_t statuses[4] = {
+        NVME_SC_INTERNAL, NVME_SC_DATA_XFER_ERROR | NVME_STATUS_DNR,
+        NVME_SC_CONNECT_INVALID_PARAM, NVME_SC_TRANSIENT_TR_ERR,
+    };
+    static const uint8_t sc_c[4] = { 0, 2, 3, 1 };
+    uint8_t sub = in_u8(in), step = in_u8(in), act = in_u8(in);
+    uint8_t when = in_u8(in), flt = in_u8(in);
+    uint8_t p[4];
+    NvmetFaultConfig cfg = { 0 };
+    GError *err = NULL;
+    uint32_t id;
+
+    in_bytes(in, p, sizeof(p));
+    if (sub & 0x80) {
+        if (!nvmet_fault_del(fz->t, sub & 0x7f, sub & 0x40, &err)) {
+            g_error_free(err);
+        }
+        return;
+    }
+    cfg.point = step % NVMET_FP__MAX;
+    cfg.action = act % NVMET_FA__MAX;
+    cfg.when = when & 3;
+    cfg.count = when >> 2;
+    cfg.probability = ((when >> 2) + 1) / 64.0;
+    cfg.max_hits = cfg.when >= NVMET_FAULT_EVERY ? p[2] & 7 : 0;
+    cfg.queue = flt & FUZZ_FLT_ADMIN ? NVMET_FAULT_QUEUE_ADMIN :
+                flt & FUZZ_FLT_IO ? NVMET_FAULT_QUEUE_IO :
+                NVMET_FAULT_QUEUE_ANY;
+    cfg.has_opcode = flt & FUZZ_FLT_OPCODE;
+    cfg.opcode = p[3];
+    cfg.hostnqn = flt & FUZZ_FLT_HOST ? FUZZ_HOSTNQN : NULL;
+    cfg.subnqn = flt & FUZZ_FLT_AUTH_SUB ? FUZZ_AUTH_SUBNQN : NULL;
+    cfg.has_sc_c = flt & FUZZ_FLT_SC_C;
+    cfg.sc_c = sc_c[p[3] & 3];
+    switch (cfg.action) {
+    case NVMET_FA_STATUS:
+        cfg.has_status = true;
+        cfg.status = statuses[p[0] & 3];
+        break;
+    case NVMET_FA_AUTH_FAILURE:
+        cfg.has_reason = true;
+        cfg.reason = p[0] & 7;          /* 0 is refused */
+        break;
+    case NVMET_FA_TLS_ALERT:
+        cfg.has_alert = true;
+        cfg.alert = p[0];
+        break;
+    case NVMET_FA_DELAY:
+        cfg.has_delay_ms = true;
+        cfg.delay_ms = p[0] * 20;       /* 0 is refused */
+        break;
+    case NVMET_FA_C2H_TERM:
+        cfg.has_fes = true;
+        cfg.fes = p[0] & 7;             /* 0 and 7 are refused */
+        cfg.has_fei = p[1] & 1;
+        cfg.fei = p[1];
+        break;
+    case NVMET_FA_AEN:
+        cfg.has_aen = p[1] & 1;
+        cfg.aen = p[0] | p[1] << 8 | p[2] << 16;
+        break;
+    default:
+        break;
+    }
+    cfg.after_response = flt & FUZZ_FLT_AFTER;
+    if (flt & FUZZ_FLT_STRAY) {
+        cfg.has_fes = true;
+        cfg.fes = 1;
+    }
+    id = nvmet_fault_add(fz->t, &cfg, &err);
+    if (!id) {
+        if (!err || !*err->message) {
+            fprintf(stderr, "fuzz-nvmet: a fault refused without a reason\n");
+            abort();
+        }
+        g_error_free(err);
+    }
+}
+
 /* ---- scenario prefix ------------------------------------------------------------ */
 
 static void prefix(Fuzz *fz)
@@ -2832,6 +2973,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case FUZZ_OP_TLS:
             op_tls(&fz, &in);
+            break;
+        case FUZZ_OP_FAULT:
+            op_fault(&fz, &in);
             break;
         }
         service_all(&fz);

@@ -73,8 +73,27 @@ enum {
     FUZZ_OP_CONN,       /* sub, arg: open, switch, close connections */
     FUZZ_OP_HELD,       /* u8: complete held I/O (count, errors) */
     FUZZ_OP_TLS,        /* sub, ...: TLS connections and records */
+    FUZZ_OP_FAULT,      /* sub, step, act, when, flt, p0, p1, p2, p3: arm a
+                         * fault (include/nvmet/fault.h), or delete one */
     FUZZ_OP_COUNT
 };
+
+/*
+ * FUZZ_OP_FAULT: sub bit 7 deletes the fault with ID sub & 0x7f (or tries
+ * to); otherwise a fault is armed at step (modulo the steps) with action
+ * act (modulo the actions, so most pairs are refused: the templates pick
+ * possible ones), when: bits 1:0 next/nth/every/probability, bits 7:2 the
+ * count (from 1) or the probability in 64ths; flt: filters (FUZZ_FLT_*);
+ * p0..p3: the action's parameters.
+ */
+#define FUZZ_FLT_ADMIN      0x01    /* admin queues only */
+#define FUZZ_FLT_IO         0x02    /* I/O queues only */
+#define FUZZ_FLT_OPCODE     0x04    /* opcode p3 */
+#define FUZZ_FLT_HOST       0x08    /* FUZZ_HOSTNQN only */
+#define FUZZ_FLT_AUTH_SUB   0x10    /* FUZZ_AUTH_SUBNQN only */
+#define FUZZ_FLT_SC_C       0x20    /* sc-c p3 & 3 */
+#define FUZZ_FLT_AFTER      0x40    /* close: after the response */
+#define FUZZ_FLT_STRAY      0x80    /* a parameter of another action too */
 
 /* FUZZ_OP_TLS: sub-operation byte, modulo FUZZ_TLS_COUNT */
 enum {

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "nvmet/fault.h"
 #include "nvmet/proto.h"
 #include "fuzz-nvmet.h"
 #include "fuzz-templates.h"
@@ -461,6 +462,90 @@ void fuzz_tpl_tls_random(GByteArray *b, uint64_t *rng)
     }
 }
 
+void fuzz_tpl_fault(GByteArray *b, uint8_t sub, uint8_t step, uint8_t act,
+                    uint8_t when, uint8_t flt, const uint8_t *params)
+{
+    uint8_t a[9] = { sub, step, act, when, flt };
+
+    memcpy(a + 5, params, 4);
+    fuzz_tpl_op(b, FUZZ_OP_FAULT, a, sizeof(a));
+}
+
+void fuzz_tpl_fault_random(GByteArray *b, uint64_t *rng)
+{
+    /* steps and actions that go together (fault.c says which) */
+    static const uint8_t pairs[][2] = {
+        { NVMET_FP_PDU_ICREQ, NVMET_FA_C2H_TERM },
+        { NVMET_FP_PDU_ICRESP, NVMET_FA_DELAY },
+        { NVMET_FP_PDU_ICRESP, NVMET_FA_DROP },
+        { NVMET_FP_PDU_CAPSULE_CMD, NVMET_FA_C2H_TERM },
+        { NVMET_FP_PDU_CAPSULE_CMD, NVMET_FA_CLOSE },
+        { NVMET_FP_PDU_CAPSULE_RESP, NVMET_FA_CORRUPT_HDGST },
+        { NVMET_FP_PDU_CAPSULE_RESP, NVMET_FA_DROP },
+        { NVMET_FP_PDU_H2C_DATA, NVMET_FA_C2H_TERM },
+        { NVMET_FP_PDU_C2H_DATA, NVMET_FA_CORRUPT_DDGST },
+        { NVMET_FP_PDU_C2H_DATA, NVMET_FA_CORRUPT_HDGST },
+        { NVMET_FP_PDU_C2H_DATA, NVMET_FA_DROP },
+        { NVMET_FP_PDU_R2T, NVMET_FA_WITHHOLD_R2T },
+        { NVMET_FP_PDU_R2T, NVMET_FA_DELAY },
+        { NVMET_FP_PDU_R2T, NVMET_FA_CORRUPT_HDGST },
+        { NVMET_FP_PDU_C2H_TERM, NVMET_FA_DROP },
+        { NVMET_FP_PDU_C2H_TERM, NVMET_FA_C2H_TERM },
+        { NVMET_FP_CONNECT_ADMIN, NVMET_FA_STATUS },
+        { NVMET_FP_CONNECT_IO, NVMET_FA_STATUS },
+        { NVMET_FP_CONNECT_IO, NVMET_FA_DELAY },
+        { NVMET_FP_PROPERTY_GET, NVMET_FA_DROP },
+        { NVMET_FP_CC_ENABLE, NVMET_FA_STATUS },
+        { NVMET_FP_CC_DISABLE, NVMET_FA_CLOSE },
+        { NVMET_FP_SHUTDOWN, NVMET_FA_DELAY },
+        { NVMET_FP_ADMIN_CMD, NVMET_FA_AEN },
+        { NVMET_FP_ADMIN_CMD, NVMET_FA_STATUS },
+        { NVMET_FP_IO_CMD, NVMET_FA_STATUS },
+        { NVMET_FP_IO_CMD, NVMET_FA_DELAY },
+        { NVMET_FP_IO_CMD, NVMET_FA_DROP },
+        { NVMET_FP_IO_CMD, NVMET_FA_CLOSE },
+        { NVMET_FP_IO_CMD, NVMET_FA_C2H_TERM },
+        { NVMET_FP_IO_CMD, NVMET_FA_AEN },
+        { NVMET_FP_KEEP_ALIVE, NVMET_FA_IGNORE_KEEP_ALIVE },
+        { NVMET_FP_AUTH_NEGOTIATE, NVMET_FA_AUTH_FAILURE },
+        { NVMET_FP_AUTH_NEGOTIATE, NVMET_FA_REFUSE_REPLACE },
+        { NVMET_FP_AUTH_CHALLENGE, NVMET_FA_AUTH_FAILURE },
+        { NVMET_FP_AUTH_REPLY, NVMET_FA_AUTH_FAILURE },
+        { NVMET_FP_AUTH_SUCCESS1, NVMET_FA_DELAY },
+        { NVMET_FP_AUTH_SUCCESS2, NVMET_FA_AUTH_FAILURE },
+        { NVMET_FP_AUTH_FAILURE2, NVMET_FA_DROP },
+        { NVMET_FP_AUTH_SUCCESS, NVMET_FA_FORGET_TLS_KEY },
+        { NVMET_FP_TLS_IDENTITY, NVMET_FA_TLS_ALERT },
+        { NVMET_FP_TLS_HANDSHAKE, NVMET_FA_TLS_ALERT },
+        { NVMET_FP_TLS_RECORD, NVMET_FA_CLOSE },
+        { NVMET_FP_TLS_RECORD, NVMET_FA_TLS_ALERT },
+        { NVMET_FP_PSK_GENERATE, NVMET_FA_FORGET_PSK },
+        { NVMET_FP_PSK_REPLACE, NVMET_FA_CORRUPT_PSK },
+    };
+    uint64_t r = fuzz_rand(rng), r2 = fuzz_rand(rng);
+    uint8_t params[4] = { 1 + r2 % 6, r2 >> 8, r2 >> 16, r2 >> 24 };
+    unsigned i = (r >> 8) % G_N_ELEMENTS(pairs);
+    uint8_t step = pairs[i][0], act = pairs[i][1];
+
+    switch (r % 8) {
+    case 0:
+        /* delete a fault */
+        fuzz_tpl_fault(b, 0x80 | ((r >> 16) & 0x47), 0, 0, 0, 0, params);
+        return;
+    case 1:
+        /* anything: mostly refused */
+        step = r >> 16;
+        act = r >> 24;
+        break;
+    default:
+        break;
+    }
+    /* the filters rarely: they mostly keep a fault from firing */
+    fuzz_tpl_fault(b, 0, step, act, r >> 32,
+                   (r >> 40) & 7 ? (r >> 48) & FUZZ_FLT_AFTER :
+                   (uint8_t)(r >> 48), params);
+}
+
 void fuzz_tpl_random(GByteArray *b, uint64_t *rng)
 {
     static const uint8_t cns[] = { 0, 1, 2, 3, 5, 6, 7, 8, 0x10, 0x11, 0x12,
@@ -537,6 +622,9 @@ void fuzz_tpl_random(GByteArray *b, uint64_t *rng)
         break;
     case 22:
         fuzz_tpl_tls_random(b, rng);
+        break;
+    case 23:
+        fuzz_tpl_fault_random(b, rng);
         break;
     default: {
         /* a few random bytes, raw */

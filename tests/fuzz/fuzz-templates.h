@@ -72,6 +72,12 @@ void fuzz_tpl_tls_concat(GByteArray *b, uint8_t f, uint16_t tid);
 void fuzz_tpl_tls_record(GByteArray *b, uint8_t h, uint16_t declared,
                          const uint8_t *body, uint8_t len);
 
+/* FUZZ_OP_FAULT (see fuzz-nvmet.h) */
+void fuzz_tpl_fault(GByteArray *b, uint8_t sub, uint8_t step, uint8_t act,
+                    uint8_t when, uint8_t flt, const uint8_t *params);
+/* A fault at a possible step and action (mostly), random otherwise. */
+void fuzz_tpl_fault_random(GByteArray *b, uint64_t *rng);
+
 /* Append one random snippet. */
 void fuzz_tpl_random(GByteArray *b, uint64_t *rng);
 /* Append one random snippet of FUZZ_OP_TLS. */

@@ -214,6 +214,19 @@ bool fuzz_tls_err_is_alert(int err)
     return err == GNUTLS_E_FATAL_ALERT_RECEIVED;
 }
 
+int fuzz_tls_alert_received(FuzzTls *t)
+{
+    return gnutls_alert_get(t->session);
+}
+
+bool fuzz_tls_alert_is_psk_refusal(int alert)
+{
+    /* no such identity, a binder that does not verify, no common suite */
+    return alert == GNUTLS_A_UNKNOWN_PSK_IDENTITY ||
+           alert == GNUTLS_A_DECRYPT_ERROR ||
+           alert == GNUTLS_A_HANDSHAKE_FAILURE;
+}
+
 bool fuzz_tls_err_is_fatal(int err)
 {
     return err < 0 && gnutls_error_is_fatal(err);

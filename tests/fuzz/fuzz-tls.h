@@ -57,6 +57,10 @@ int fuzz_tls_bye(FuzzTls *t);
 /* GnuTLS error helpers, so that the harness needs no GnuTLS header. */
 const char *fuzz_tls_strerror(int err);
 bool fuzz_tls_err_is_alert(int err);       /* the peer sent a fatal alert */
+/* The fatal alert the peer sent (after fuzz_tls_err_is_alert()) */
+int fuzz_tls_alert_received(FuzzTls *t);
+/* Is @alert one RFC 8446 has for a refused PSK handshake? */
+bool fuzz_tls_alert_is_psk_refusal(int alert);
 bool fuzz_tls_err_is_fatal(int err);
 
 #endif /* FUZZ_TLS_H */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "nvmet/fault.h"
 #include "nvmet/proto.h"
 #include "fuzz-nvmet.h"
 #include "fuzz-templates.h"
@@ -454,6 +455,101 @@ static void tls_alerts(void)
     save("tls-alerts", b);
 }
 
+/* when byte of FUZZ_OP_FAULT: NVMET_FAULT_* and a count */
+#define WHEN(kind, n) ((kind) | (n) << 2)
+
+/* Faults at PDUs and commands of an I/O session with digests. */
+static void faults_session(void)
+{
+    GByteArray *b = start(FUZZ_SC_IO | FUZZ_CFG_HDGST | FUZZ_CFG_DDGST |
+                          FUZZ_CFG_TRACE);
+    static const uint8_t read_op[4] = { 3, 0, 0, NVME_CMD_READ };
+    static const uint8_t ms100[4] = { 5, 0, 0, 0 };
+
+    fuzz_tpl_fault(b, 0, NVMET_FP_PDU_C2H_DATA, NVMET_FA_CORRUPT_DDGST,
+                   WHEN(NVMET_FAULT_NEXT, 1), 0, read_op);
+    fuzz_tpl_rw(b, 0x00, 0, 0, 7);          /* read: spoiled data digest */
+    fuzz_tpl_fault(b, 0, NVMET_FP_PDU_CAPSULE_RESP, NVMET_FA_CORRUPT_HDGST,
+                   WHEN(NVMET_FAULT_NTH, 2), 0, read_op);
+    fuzz_tpl_rw(b, 0x01, 1, 0, 7);
+    fuzz_tpl_rw(b, 0x01, 1, 8, 7);          /* spoiled header digest */
+    fuzz_tpl_fault(b, 0, NVMET_FP_IO_CMD, NVMET_FA_DELAY,
+                   WHEN(NVMET_FAULT_NEXT, 2), FUZZ_FLT_IO, ms100);
+    fuzz_tpl_rw(b, 0x00, 0, 0, 7);
+    fuzz_tpl_rw(b, 0x00, 0, 8, 7);
+    fuzz_tpl_clock(b, 0x44);                /* 128 ms: both complete */
+    fuzz_tpl_fault(b, 0, NVMET_FP_PDU_R2T, NVMET_FA_WITHHOLD_R2T,
+                   WHEN(NVMET_FAULT_NEXT, 1), 0, read_op);
+    fuzz_tpl_rw(b, 0x11, 0, 1, 1);          /* write via R2T: no R2T */
+    fuzz_tpl_fault(b, 0, NVMET_FP_IO_CMD, NVMET_FA_STATUS,
+                   WHEN(NVMET_FAULT_PROBABILITY, 31),
+                   FUZZ_FLT_IO | FUZZ_FLT_OPCODE, read_op);
+    for (int i = 0; i < 6; i++) {
+        fuzz_tpl_rw(b, 0x00, 0, i, 0);
+    }
+    fuzz_tpl_fault(b, 0x81, 0, 0, 0, 0, read_op);   /* delete fault 1 */
+    fuzz_tpl_fault(b, 0, NVMET_FP_KEEP_ALIVE, NVMET_FA_IGNORE_KEEP_ALIVE,
+                   WHEN(NVMET_FAULT_EVERY, 0), 0, read_op);
+    fuzz_tpl_fault(b, 0, NVMET_FP_IO_CMD, NVMET_FA_C2H_TERM,
+                   WHEN(NVMET_FAULT_NTH, 2), 0, read_op);
+    fuzz_tpl_rw(b, 0x00, 0, 0, 0);
+    fuzz_tpl_rw(b, 0x00, 0, 0, 0);          /* C2HTermReq fes 3 */
+    fuzz_tpl_conn(b, 2, 0);                 /* the admin queue */
+    fuzz_tpl_fault(b, 0, NVMET_FP_ADMIN_CMD, NVMET_FA_AEN,
+                   WHEN(NVMET_FAULT_NEXT, 1), 0, read_op);
+    fuzz_tpl_admin(b, 4);                   /* AER */
+    fuzz_tpl_admin(b, 5);                   /* keep alive: AEN, ignored */
+    fuzz_tpl_clock(b, 0xe2);                /* past KATO */
+    save("faults-session", b);
+}
+
+/* Faults at TLS and concatenation steps. */
+static void tls_faults(void)
+{
+    GByteArray *b = start(FUZZ_SC_RAW | FUZZ_CFG_TRACE);
+    FuzzTplSession s = {
+        .a = PSK_A(FUZZ_PSK_HOST1, FUZZ_TLS_SUB_AUTH),
+        .b = FUZZ_TLS_LVL_CLEAR,
+    };
+    static const uint8_t alert[4] = { 49, 0, 0, 0 };
+
+    fuzz_tpl_fault(b, 0, NVMET_FP_TLS_IDENTITY, NVMET_FA_TLS_ALERT,
+                   WHEN(NVMET_FAULT_NEXT, 1), 0, alert);
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_ENABLE);   /* access_denied */
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_HOST3, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_ENABLE);   /* works */
+    fuzz_tpl_fault(b, 0, NVMET_FP_TLS_RECORD, NVMET_FA_TLS_ALERT,
+                   WHEN(NVMET_FAULT_NEXT, 1), 0, alert);
+    fuzz_tpl_identify(b, NVME_ID_CNS_CTRL, 0);  /* alert at its record */
+    fuzz_tpl_tls_session(b, &s);
+    fuzz_tpl_fault(b, 0, NVMET_FP_PSK_GENERATE, NVMET_FA_FORGET_PSK,
+                   WHEN(NVMET_FAULT_NEXT, 1), 0, alert);
+    fuzz_tpl_tls_concat(b, 0, 1);           /* NEWTLSPSK, forgotten */
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_GEN, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_HANDSHAKE);
+    fuzz_tpl_tls_session(b, &s);
+    fuzz_tpl_tls_concat(b, 0, 2);           /* NEWTLSPSK */
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_GEN, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_ENABLE);
+    fuzz_tpl_fault(b, 0, NVMET_FP_AUTH_NEGOTIATE, NVMET_FA_REFUSE_REPLACE,
+                   WHEN(NVMET_FAULT_NEXT, 1), 0, alert);
+    fuzz_tpl_tls_concat(b, 1, 3);           /* REPLACETLSPSK: refused */
+    save("tls-faults", b);
+
+    /* the seed bug as a fault: the second REPLACETLSPSK is refused */
+    b = start(FUZZ_SC_RAW | FUZZ_CFG_TRACE);
+    fuzz_tpl_tls_session(b, &s);
+    fuzz_tpl_tls_concat(b, 0, 1);           /* NEWTLSPSK */
+    fuzz_tpl_tls_simple(b, FUZZ_PSK_GEN, FUZZ_TLS_SUB_AUTH,
+                        FUZZ_TLS_LVL_ENABLE);
+    fuzz_tpl_fault(b, 0, NVMET_FP_AUTH_SUCCESS, NVMET_FA_FORGET_TLS_KEY,
+                   WHEN(NVMET_FAULT_NEXT, 1), 0, alert);
+    fuzz_tpl_tls_concat(b, 1, 2);           /* works, key forgotten */
+    fuzz_tpl_tls_concat(b, 1, 3);           /* refused */
+    save("tls-faults-key", b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -481,5 +577,7 @@ int main(int argc, char **argv)
     tls_hello();
     tls_mangle();
     tls_alerts();
+    faults_session();
+    tls_faults();
     return 0;
 }

@@ -23,13 +23,14 @@
 # dhchap-reauth (re-authentication through sysfs), dhchap-refuse (wrong and
 # missing keys).  A kernel without a DH-HMAC-CHAP host skips them all.
 #
-# Parameters: NVMET_SUBNQN (required), NVMET_PORT (4420), NVMET_MIB (2),
+# Parameters: NVMET_SUBNQN (required), NVMET_ADDR (10.0.2.2),
+# NVMET_PORT (4420), NVMET_MIB (2),
 #   NVMET_HOSTS (comma list of the combinations to run, default all),
 #   NVMET_REAUTH (0: skip re-authentication and refusals)
 . /tests/lib.sh
 . /tests/data/auth-keys.sh
 
-ADDR=10.0.2.2
+ADDR=${NVMET_ADDR:-10.0.2.2}
 PORT=${NVMET_PORT:-4420}
 NQN=${NVMET_SUBNQN:-}
 MIB=${NVMET_MIB:-2}

@@ -15,11 +15,14 @@
 # concatenation (6.12, 6.1) the host re-authenticates with DH-HMAC-CHAP
 # only; what is left out is reported as SKIP with the reason.
 #
-# Parameters: NVMET_SUBNQN, NVMET_PORT (4420), NVMET_MIB (16)
+# Parameters: NVMET_SUBNQN, NVMET_ADDR (10.0.2.2), NVMET_PORT (4420),
+# NVMET_MIB (16), NVMET_IO_QUEUES (I/O queues to ask for and to check,
+# each carrying I/O; default: the host's choice)
 . /tests/lib.sh
 . /tests/data/auth-keys.sh
 
-ADDR=10.0.2.2
+ADDR=${NVMET_ADDR:-10.0.2.2}
+IOQ=${NVMET_IO_QUEUES:-}
 PORT=${NVMET_PORT:-4420}
 NQN=${NVMET_SUBNQN:?}
 HOSTNQN=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000002
@@ -30,7 +33,8 @@ STEP_VERBOSE=1
 connect() {
     nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$NQN" --hostnqn="$HOSTNQN" \
         --hostid="$HOSTID" --dhchap-secret="$AUTH_H2_KEY" \
-        --dhchap-ctrl-secret="$AUTH_H2_CKEY" "$@" || return 1
+        --dhchap-ctrl-secret="$AUTH_H2_CKEY" ${IOQ:+--nr-io-queues=$IOQ} \
+        "$@" || return 1
     wait_ctrl "$NQN" 20 && wait_ns "$NQN" 1 20
 }
 disconnect() { nvme disconnect -n "$NQN" && wait_gone "$NQN" 20; }
@@ -53,6 +57,13 @@ tlsinfo() {
 
 section "Discovery: nvme discover -t tcp -a $ADDR -s $PORT --hostnqn=$HOSTNQN"
 require "discover" discover_check "$ADDR" "$PORT" "$NQN" --hostnqn="$HOSTNQN" --hostid="$HOSTID"
+# the entries carry the address the target advertises, the one used here
+disc_traddr() {
+    grep "^traddr:" "$LIB_TMP/disc.out"
+    grep -q "^traddr: *$ADDR\$" "$LIB_TMP/disc.out" &&
+        ! grep "^traddr:" "$LIB_TMP/disc.out" | grep -v -q "^traddr: *$ADDR\$"
+}
+step "discovery log entries give traddr $ADDR" disc_traddr
 
 echo "kernel $(uname -r); $(head -n1 /etc/guest-userland-info 2>/dev/null)"
 require "DH-HMAC-CHAP in this kernel" cap_auth
@@ -76,10 +87,34 @@ else
     step_v "controller and namespace" show_ctrl
     step_v "DH-HMAC-CHAP: host and controller authenticated" auth_log
 fi
+if [ -n "$IOQ" ]; then
+    queues() { test "$(cat /sys/class/nvme/$(nvme_ctrl "$NQN")/queue_count)" = $((IOQ + 1)); }
+    step "$IOQ I/O queues (queue_count $((IOQ + 1)))" queues
+fi
 dev=$(nvme_ns_dev "$NQN" 1)
 
 section "Write $MIB MiB of random data to $dev"
 step "write" write_random_to "$dev" "$MIB" 0 demo
+if [ -n "$IOQ" ]; then
+    # a read pinned to each CPU: each I/O queue carries a command
+    each_queue() {
+        host_trace_on || return 1
+        _cpu=0
+        while [ $_cpu -lt "$IOQ" ]; do
+            /usr/bin/taskset -c $_cpu dd if="$dev" of=/dev/null bs=64k count=4 \
+                skip=$_cpu iflag=direct 2>/dev/null || return 1
+            _cpu=$((_cpu + 1))
+        done
+        host_trace_off
+        host_trace_ops
+        _q=1
+        while [ $_q -le "$IOQ" ]; do
+            host_trace_ops | grep -q " $_q nvme_cmd_read" || { echo "no read on qid $_q"; return 1; }
+            _q=$((_q + 1))
+        done
+    }
+    step_v "reads on each of the $IOQ I/O queues" each_queue
+fi
 
 # REPLACETLSPSK by re-authentication (dhchap_secret), or plain
 # re-authentication without concatenation: the live queue re-authenticates

@@ -23,6 +23,16 @@
 #   --pcap FILE        dump the guest NIC's traffic to FILE (filter-dump)
 #   --hostfwd SPEC     add hostfwd=SPEC to the user netdev, e.g.
 #                      tcp:127.0.0.1:4420-:4420 (repeatable)
+#   --guestfwd SPEC    add guestfwd=SPEC to the user netdev, e.g. the
+#                      target on a UNIX socket as 10.0.2.100:4420:
+#                      "tcp:10.0.2.100:4420-unix-connect:PATH"
+#                      (scripts/qemu-patches/0002; repeatable)
+#   --guest-qmp        give the guest a QMP monitor of this QEMU: guest
+#                      TCP connections to 10.0.2.100:4444 reach it (QEMU
+#                      guestfwd unix-connect: to a UNIX socket); the guest runs
+#                      /tests/bin/qmp COMMAND [ARGS-JSON] (NVMET_QMP holds
+#                      the address).  Test use only: the guest can then do
+#                      anything QEMU can
 #   --dmesg            print the guest kernel log at the end (nvmet.dmesg=1)
 #   --shell            after the test, give an interactive guest shell
 #                      (nvmet.shell=1; console attached to this terminal)
@@ -36,8 +46,9 @@
 #   --image DIR        boot an image directory made by scripts/build-guest.sh
 #                      (default: $NVMET_GUEST_IMAGE, else build/guest/images/
 #                      default, the default kernel)
-#   --layer FILE       an extra gzip'd cpio archive appended to the initramfs
-#                      after the image's layers (repeatable; also the
+#   --layer FILE       an extra compressed cpio archive (gzip, zstd: what
+#                      the kernel unpacks) appended to the initramfs after
+#                      the image's layers (repeatable; also the
 #                      colon-separated list $NVMET_GUEST_LAYERS)
 #   --build            run scripts/build-guest.sh first (fast when up to date)
 #   --pack-only        only (re)pack build/guest/tests.cpio.gz and exit
@@ -47,7 +58,8 @@
 # -object/-blockdev options that start the NVMe/TCP target inside QEMU).
 #
 # The initramfs is the image's layers (userland, kernel modules, ...), the
-# --layer files, then tests.cpio.gz (/init, tests/guest/*.sh), concatenated.
+# --layer files, then tests.cpio.gz (/init, tests/guest/*.sh, and
+# tests/guest/bin/* as /tests/bin), concatenated.
 #
 # Exit status: 0 only if the guest printed "GUEST-RESULT: N passed, 0 failed,
 # K skipped" with N + K > 0 and QEMU exited by itself (guest power-off) with
@@ -63,7 +75,7 @@ die() { echo "run.sh: error: $*" >&2; exit 2; }
 usage() { sed -n '4,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 qemu=${QEMU:-} test="" timeout=600 boot_timeout=${NVMET_BOOT_TIMEOUT:-150} mem=1024 smp=2 pcap="" logfile="" build=0 pack_only=0
-shell=0 dmesg=0 append="" netopts=""
+shell=0 dmesg=0 append="" netopts="" guest_qmp=0
 image=${NVMET_GUEST_IMAGE:-} kspec=""
 [ -n "$image" ] || kspec=${NVMET_GUEST_KERNEL:-}
 params=()
@@ -88,7 +100,11 @@ while [ $# -gt 0 ]; do
         --smp) smp=${2:?}; shift 2 ;;
         --pcap) pcap=${2:?}; shift 2 ;;
         --hostfwd) netopts="$netopts,hostfwd=${2:?}"; shift 2 ;;
+        --guestfwd)
+            # QemuOpts: a comma in the value must be doubled
+            netopts="$netopts,guestfwd=${2//,/,,}"; shift 2 ;;
         --log) logfile=${2:?}; shift 2 ;;
+        --guest-qmp) guest_qmp=1; shift ;;
         --dmesg) dmesg=1; shift ;;
         --shell) shell=1; shift ;;
         --build) build=1; shift ;;
@@ -120,6 +136,11 @@ pack_tests() {
     done
     # tests/guest/data/ (optional): extra files for the guest under /tests/data
     [ -d "$TESTDIR/data" ] && cp -r "$TESTDIR/data" "$stage/tests/data"
+    # tests/guest/bin/ (optional): guest commands under /tests/bin
+    if [ -d "$TESTDIR/bin" ]; then
+        mkdir -p "$stage/tests/bin"
+        install -m 0755 "$TESTDIR/bin"/* "$stage/tests/bin/"
+    fi
     (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
         cpio -o -H newc -R 0:0 --quiet) | gzip -1 > "$out.tmp.$$"
     mv "$out.tmp.$$" "$out"
@@ -168,6 +189,18 @@ for f in "${image_layers[@]}" "${layers[@]+"${layers[@]}"}"; do
     [ -s "$f" ] || die "initramfs layer $f missing"
 done
 
+# --guest-qmp: QMP monitor on a private UNIX socket; slirp's guestfwd
+# connects every guest connection to 10.0.2.100:4444 to that socket
+# (unix-connect:, scripts/qemu-patches/0002; QEMU serves one monitor client
+# at a time, later connections wait until the earlier one closed).
+qmpdir=""
+if [ $guest_qmp = 1 ]; then
+    qmpdir=$(mktemp -d "${TMPDIR:-/tmp}/nvmet-qmp.XXXXXX")
+    case $qmpdir in *,*|*' '*) die "--guest-qmp: temporary directory '$qmpdir' contains a comma or space" ;; esac
+    netopts="$netopts,guestfwd=tcp:10.0.2.100:4444-unix-connect:$qmpdir/qmp.sock"
+    params+=("qmp=10.0.2.100:4444")
+fi
+
 # kernel command line
 # no_timer_check: on a loaded host a TCG guest's IO-APIC timer check can
 # fail and panic the kernel at boot ("IO-APIC + timer doesn't work!")
@@ -190,7 +223,7 @@ pack_tests
 mkdir -p "$GUEST/logs"
 [ -n "$logfile" ] || logfile=$GUEST/logs/$test-$(date +%Y%m%d-%H%M%S)-$$.log
 initrd=$(mktemp "$GUEST/.initrd.XXXXXX")
-trap 'rm -f "$initrd"' EXIT
+trap 'rm -f "$initrd"; [ -z "$qmpdir" ] || rm -rf "$qmpdir"' EXIT
 cat "${image_layers[@]}" "${layers[@]+"${layers[@]}"}" "$GUEST/tests.cpio.gz" > "$initrd"
 
 qargs=(
@@ -203,6 +236,8 @@ qargs=(
     -device virtio-net-pci,netdev=n0,romfile=
 )
 [ -z "$pcap" ] || qargs+=(-object "filter-dump,id=dump0,netdev=n0,file=$pcap")
+[ -z "$qmpdir" ] || qargs+=(-chardev "socket,id=guestqmp,path=$qmpdir/qmp.sock,server=on,wait=off"
+                            -mon chardev=guestqmp,mode=control)
 qargs+=("${extra[@]+"${extra[@]}"}")
 
 {

@@ -30,11 +30,12 @@
 # reset), replace-reauth (REPLACETLSPSK through dhchap_secret, on the live
 # queue), concat-sha384, quirk.
 #
-# Parameters: NVMET_SUBNQN, NVMET_QSUBNQN, NVMET_MIB (2), NVMET_ROTATIONS (5)
+# Parameters: NVMET_SUBNQN, NVMET_QSUBNQN, NVMET_ADDR (10.0.2.2; both
+# ports), NVMET_MIB (2), NVMET_ROTATIONS (5)
 . /tests/lib.sh
 . /tests/data/tls-keys.sh
 
-ADDR=10.0.2.2
+ADDR=${NVMET_ADDR:-10.0.2.2}
 NQN=${NVMET_SUBNQN:?}
 QNQN=${NVMET_QSUBNQN:?}
 MIB=${NVMET_MIB:-2}

@@ -6,13 +6,13 @@
  */
 #include "qemu/osdep.h"
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
-#include <sys/un.h>
 #include "libqtest.h"
 #include "libqmp.h"
-#include "qobject/qlist.h"
+#include "qapi/error.h"
 #include "qobject/qdict.h"
 #include "qobject/qjson.h"
 #include "qobject/qlist.h"
@@ -116,6 +116,25 @@ static Conn *conn_open_af(int af, int port)
 static Conn *conn_open(int port)
 {
     return conn_open_af(AF_INET, port);
+}
+
+/* A connection to a port listening on the UNIX socket @path */
+static Conn *conn_open_unix(const char *path)
+{
+    Conn *c = g_new0(Conn, 1);
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    struct timeval tv = { .tv_sec = 20 };
+    NvmfTransport tr = { sock_send, sock_recv, c };
+
+    g_assert_cmpuint(strlen(path), <, sizeof(un.sun_path));
+    strcpy(un.sun_path, path);
+    c->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    g_assert_cmpint(c->fd, >=, 0);
+    g_assert_cmpint(connect(c->fd, (struct sockaddr *)&un, sizeof(un)), ==,
+                    0);
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    c->h = nvmf_host_new(&tr);
+    return c;
 }
 
 static void conn_close(Conn *c)
@@ -226,6 +245,19 @@ static int qom_port(QTestState *qts, const char *id)
     return port;
 }
 
+/* A QMP command failed with an error saying @msg */
+static void expect_qmp_error(QDict *rsp, const char *msg)
+{
+    const char *desc;
+
+    g_assert_true(qdict_haskey(rsp, "error"));
+    desc = qdict_get_str(qdict_get_qdict(rsp, "error"), "desc");
+    if (!strstr(desc, msg)) {
+        g_error("expected '%s' in: %s", msg, desc);
+    }
+    qobject_unref(rsp);
+}
+
 /* Start QEMU with -M none and @fmt; nvmet-port port0 must be among it. */
 static void G_GNUC_PRINTF(2, 3) target_launch(Target *t, const char *fmt, ...)
 {
@@ -264,8 +296,12 @@ static void target_stop(Target *t)
     if (t->qts) {
         qtest_quit(t->qts);
     }
+    /* files first, then the directories they may be in */
     for (unsigned i = 0; i < t->files->len; i++) {
         unlink(g_ptr_array_index(t->files, i));
+    }
+    for (unsigned i = 0; i < t->files->len; i++) {
+        rmdir(g_ptr_array_index(t->files, i));
     }
     g_ptr_array_free(t->files, true);
     g_free(t);
@@ -1021,6 +1057,111 @@ static void test_auth_qmp_rotation(void)
 }
 
 /*
+ * Refused early: on a queue that must authenticate a Write gets its
+ * refusal, not an R2T; and a host whose dhchap-timeout-ms is short loses
+ * its unauthenticated queue after that long, while an authenticated one
+ * (even with a stalled re-authentication) stays.
+ */
+static void test_auth_refuse_early(void)
+{
+    Target *t = target_new();
+    g_autofree char *hkey = nvmf_dhchap_key_encode(key_a, sizeof(key_a), 1);
+    const char *keyfile = target_file(t, "nvmet-tcp-test-key-XXXXXX", hkey);
+    g_autofree char *args = g_strdup_printf(
+        "-object secret,id=hkey,file=%s "
+        "-object nvmet-subsystem,id=asub,nqn=" AUTHNQN ",ports=port0 "
+        "-object nvmet-namespace,id=ans1,subsystem=asub,nsid=1,"
+        "node-name=disk0 "
+        "-object nvmet-host,id=ahost,nqn=" HOSTNQN ",subsystems=asub,"
+        "dhchap-secret=hkey,dhchap-timeout-ms=800", keyfile);
+    g_autofree uint8_t *data = g_malloc0(65536);
+    g_auto(NvmfPdu) pdu = { 0 };
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    uint8_t sqe[64], msg[72] = { 0 }, buf[4096];
+    Conn *a, *io;
+    uint32_t dw0;
+    NvmfCqe cqe;
+    gint64 start;
+    QDict *rsp;
+    int cid;
+
+    target_run(t, args);
+    rsp = qtest_qmp(t->qts, "{ 'execute': 'qom-get', 'arguments': "
+                    "{ 'path': '/objects/ahost', "
+                    "'property': 'dhchap-timeout-ms' } }");
+    g_assert_cmpint(qdict_get_int(rsp, "return"), ==, 800);
+    qobject_unref(rsp);
+
+    a = auth_connect(t->port, 0, 0xffff, &dw0);
+    auth_params(&p, hkey, NULL, 1);
+    auth_must_pass(a, &p, &r);
+    HOST_OK(a, nvmf_host_enable(a->h));
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0x00010001,
+                                      &cqe));
+    io = auth_connect(t->port, 1, a->cntlid, &dw0);
+    start = g_get_monotonic_time();
+    g_assert_true(dw0 & NVME_CONNECT_AUTHREQ_ATR);
+
+    /* a 64 KiB Write whose data would come by R2T: refused at once */
+    nvmf_host_set_incapsule(io->h, 0);
+    nvmf_sqe_init(sqe, NVME_CMD_WRITE, 1);
+    nvmet_st32(sqe + NVME_SQE_CDW12, 65536 / 512 - 1);
+    cid = nvmf_host_send_cmd(io->h, sqe, data, 65536, NULL, 0);
+    g_assert_cmpint(cid, >, 0);
+    HOST_OK(io, nvmf_host_recv_pdu(io->h, &pdu));
+    g_assert_cmpint(pdu.type, ==, NVME_TCP_PDU_RSP);
+    g_assert_cmpuint(nvmet_ld16(pdu.hdr + NVME_TCP_RSP_CQE + NVME_CQE_CID), ==,
+                     cid);
+    g_assert_cmphex(nvmet_ld16(pdu.hdr + NVME_TCP_RSP_CQE +
+                               NVME_CQE_STATUS) >> 1, ==,
+                    NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
+
+    /* the queue does not authenticate: 800 ms after Connect it is gone */
+    nvmf_pdu_clear(&pdu);
+    g_assert_cmpint(nvmf_host_recv_pdu(io->h, &pdu), ==, -1);
+    g_assert_true(nvmf_host_eof(io->h));
+    g_assert_cmpint(g_get_monotonic_time() - start, >=, 700 * 1000);
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 10 * 1000 * 1000);
+    conn_close(io);
+
+    /* the authenticated admin queue stays, a stalled re-auth too */
+    msg[4] = 7;                             /* T_ID */
+    msg[7] = 1;
+    msg[8] = 1;
+    msg[10] = 1;
+    msg[11] = 1;
+    msg[12] = 1;                            /* SHA-256, null group */
+    HOST_OK(a, nvmf_host_auth_send(a->h, msg, sizeof(msg), &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    HOST_OK(a, nvmf_host_auth_recv(a->h, buf, sizeof(buf), &cqe));
+    g_assert_cmphex(buf[1], ==, 0x01);      /* the challenge */
+    g_usleep(1200 * 1000);
+    HOST_OK(a, nvmf_host_prop_get(a->h, NVME_REG_CSTS, false, NULL, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    auth_params(&p, hkey, NULL, 8);
+    auth_must_pass(a, &p, &r);
+
+    /* the timeout can change at run time; 0 makes no sense */
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'qom-set', 'arguments': "
+                             "{ 'path': '/objects/ahost', "
+                             "'property': 'dhchap-timeout-ms', "
+                             "'value': 60000 } }");
+    expect_qmp_error(qtest_qmp(t->qts, "{ 'execute': 'qom-set', "
+                               "'arguments': { 'path': '/objects/ahost', "
+                               "'property': 'dhchap-timeout-ms', "
+                               "'value': 0 } }"), "must be at least 1");
+    io = auth_connect(t->port, 1, a->cntlid, &dw0);
+    g_usleep(1200 * 1000);
+    auth_params(&p, hkey, NULL, 9);
+    auth_must_pass(io, &p, &r);
+    rw_check(io, 32, 0x5a);
+    conn_close(io);
+    conn_close(a);
+    target_stop(t);
+}
+
+/*
  * The challenges two connections get for a fixed Negotiate from a target
  * started with @qemu_args and subsystem properties @sub_props.
  */
@@ -1247,6 +1388,8 @@ static void test_tls_configured(void)
         c = conn_open(tt->port);
         g_assert_cmpint(conn_start_tls(c, identity, key, hash == 2 ? 48 : 32,
                                        hash), ==, -1);
+        g_assert_cmpint(nvmf_tls_alert(c->tls), ==,
+                        GNUTLS_A_UNKNOWN_PSK_IDENTITY);
         conn_close(c);
         id2 = nvmf_tls_configured(psk2, 1, HOSTNQN, TLSNQN, key2, &hash2);
         g_assert_cmpstr(id2, !=, identity);
@@ -1260,6 +1403,189 @@ static void test_tls_configured(void)
         conn_close(a);
     }
     tls_target_stop(tt);
+}
+
+/*
+ * A refused TLS handshake ends with the fatal alert RFC 8446 asks for,
+ * and so does a record that does not decrypt; the target says which in
+ * its trace.
+ */
+static void test_tls_alerts(void)
+{
+    TlsTarget *tt = tls_target_start();
+    g_autofree char *identity = NULL, *other = NULL;
+    uint8_t key[48], okey[48], hash;
+    g_auto(NvmfPdu) pdu = { 0 };
+    uint8_t rec[5 + 48];
+    Conn *c;
+
+    identity = nvmf_tls_configured(tls_psk01, 1, HOSTNQN, TLSNQN, key, &hash);
+    /* a host without a PSK: no such identity */
+    other = nvmf_tls_configured(tls_psk01, 1, HOSTNQN2, TLSNQN, okey, &hash);
+    c = conn_open(tt->rport);
+    g_assert_cmpint(conn_start_tls(c, other, okey, 32, hash), ==, -1);
+    g_assert_cmpint(nvmf_tls_alert(c->tls), ==, GNUTLS_A_UNKNOWN_PSK_IDENTITY);
+    conn_close(c);
+    /* the right identity with the wrong key: the binder does not verify */
+    key[3] ^= 0x40;
+    c = conn_open(tt->rport);
+    g_assert_cmpint(conn_start_tls(c, identity, key, 32, hash), ==, -1);
+    g_assert_cmpint(nvmf_tls_alert(c->tls), ==, GNUTLS_A_DECRYPT_ERROR);
+    conn_close(c);
+    key[3] ^= 0x40;
+    /* established, then a record that does not decrypt */
+    c = tls_conn(tt->rport, identity, key, hash);
+    tls_connect(c, TLSNQN, 0, 0xffff);
+    rec[0] = 0x17;
+    rec[1] = 0x03;
+    rec[2] = 0x03;
+    rec[3] = 0;
+    rec[4] = 48;
+    fill_random(rec + 5, 48);
+    g_assert_cmpint(sock_send(c, rec, sizeof(rec)), ==, 0);
+    g_assert_cmpint(nvmf_host_recv_pdu(c->h, &pdu), ==, -1);
+    g_assert_cmpint(nvmf_tls_alert(c->tls), ==, GNUTLS_A_BAD_RECORD_MAC);
+    conn_close(c);
+    /* the good identity still works */
+    c = tls_conn(tt->rport, identity, key, hash);
+    tls_connect(c, TLSNQN, 0, 0xffff);
+    HOST_OK(c, nvmf_host_enable(c->h));
+    conn_close(c);
+    tls_target_stop(tt);
+}
+
+/* A transport that keeps what is sent and has nothing to receive */
+static int capture_send(void *opaque, const void *buf, size_t len)
+{
+    g_byte_array_append(opaque, buf, len);
+    return 0;
+}
+
+static ssize_t capture_recv(void *opaque, void *buf, size_t len)
+{
+    return -1;
+}
+
+/* Read from @c until the target closes it; false if it does not in 10 s */
+static bool conn_wait_eof(Conn *c)
+{
+    struct timeval tv = { .tv_sec = 10 };
+    uint8_t buf[4096];
+    ssize_t n;
+
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    do {
+        n = recv(c->fd, buf, sizeof(buf), 0);
+    } while (n > 0 || (n < 0 && errno == EINTR));
+    return n == 0 || errno == ECONNRESET;
+}
+
+/*
+ * A port deleted while its connections still send TLS records: one with
+ * an established session, one in the middle of its ClientHello.  Their
+ * bytes arrive before, with or after the object-del; the target drops
+ * them, closes both connections and goes on (it used to dereference the
+ * removed port).
+ */
+static void test_tls_port_removed(void)
+{
+    Target *t = target_new();
+    const char *pskfile = target_file(t, "nvmet-tcp-test-psk-XXXXXX",
+                                      tls_psk01);
+    g_autofree char *identity = NULL;
+    uint8_t key[48], hash;
+    Conn *a;
+
+    target_launch(t,
+        "-object secret,id=psk,file=%s "
+        "-object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0 "
+        "-object nvmet-subsystem,id=sub0,nqn=" SUBNQN ",ports=port0,"
+        "allow-any-host=on", pskfile);
+    identity = nvmf_tls_configured(tls_psk01, 1, HOSTNQN, TLSNQN, key, &hash);
+    g_assert_nonnull(identity);
+
+    for (int round = 0; round < 6; round++) {
+        g_autoptr(GByteArray) hello = g_byte_array_new();
+        NvmfTransport cap = { capture_send, capture_recv, hello };
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        NvmfTls *client;
+        Conn *e, *p;
+        uint8_t sqe[64];
+        QDict *rsp;
+        int port, fd;
+
+        qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-add', "
+            "'arguments': { 'qom-type': 'nvmet-port', 'id': 'tp', "
+            "'traddr': '127.0.0.1', 'trsvcid': '0', 'tls': 'required' } }");
+        qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-add', "
+            "'arguments': { 'qom-type': 'nvmet-subsystem', 'id': 'tsub', "
+            "'nqn': %s, 'ports': [ 'tp' ] } }", TLSNQN);
+        qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-add', "
+            "'arguments': { 'qom-type': 'nvmet-host', 'id': 'th', "
+            "'nqn': %s, 'subsystems': [ 'tsub' ], 'tls-psk': 'psk' } }",
+            HOSTNQN);
+        port = qom_port(t->qts, "/objects/tp");
+
+        /* established: the session carries ICReq and ICResp */
+        e = tls_conn(port, identity, key, hash);
+        HOST_OK(e, nvmf_host_icreq(e->h, false, false, 0));
+        /* a ClientHello, as bytes; its first 10 sent */
+        client = nvmf_tls_new(&cap, identity, key, hash == 2 ? 48 : 32, hash);
+        g_assert_cmpint(nvmf_tls_handshake(client), ==, -1);
+        nvmf_tls_free(client);
+        g_assert_cmpuint(hello->len, >, 100);
+        p = conn_open(port);
+        g_assert_cmpint(sock_send(p, hello->data, 10), ==, 0);
+
+        /* neither connection is a controller: they outlive these */
+        qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-del', "
+                                 "'arguments': { 'id': 'th' } }");
+        qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-del', "
+                                 "'arguments': { 'id': 'tsub' } }");
+
+        nvmf_sqe_init(sqe, NVME_ADM_ASYNC_EVENT, 0);
+        switch (round % 3) {
+        case 0:         /* the records first, then the object-del */
+            sock_send(p, hello->data + 10, hello->len - 10);
+            nvmf_host_send_cmd(e->h, sqe, NULL, 0, NULL, 0);
+            qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-del', "
+                                     "'arguments': { 'id': 'tp' } }");
+            break;
+        case 1:         /* together */
+            qtest_qmp_send(t->qts, "{ 'execute': 'object-del', "
+                           "'arguments': { 'id': 'tp' } }");
+            sock_send(p, hello->data + 10, hello->len - 10);
+            nvmf_host_send_cmd(e->h, sqe, NULL, 0, NULL, 0);
+            rsp = qtest_qmp_receive(t->qts);
+            g_assert_false(qdict_haskey(rsp, "error"));
+            qobject_unref(rsp);
+            break;
+        default:        /* after */
+            qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-del', "
+                                     "'arguments': { 'id': 'tp' } }");
+            sock_send(p, hello->data + 10, hello->len - 10);
+            nvmf_host_send_cmd(e->h, sqe, NULL, 0, NULL, 0);
+            break;
+        }
+        /* both are closed, nothing listens there any more */
+        g_assert_true(conn_wait_eof(e));
+        g_assert_true(conn_wait_eof(p));
+        conn_close(e);
+        conn_close(p);
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        sa.sin_port = htons(port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==,
+                        -1);
+        close(fd);
+        /* QEMU is alive and answers */
+        qtest_qmp_assert_success(t->qts, "{ 'execute': 'query-status' }");
+    }
+    /* and the target serves its other port */
+    a = admin_connect(t->port, SUBNQN, HOSTNQN, false, false, 0);
+    HOST_OK(a, nvmf_host_enable(a->h));
+    conn_close(a);
+    target_stop(t);
 }
 
 /* DH-HMAC-CHAP with SC_C on @c; the generated PSK's identity and key */
@@ -1324,6 +1650,9 @@ static void test_tls_concat(void)
         n = conn_open(tt->port);
         g_assert_cmpint(conn_start_tls(n, old, oldkey, hash == 2 ? 48 : 32,
                                        hash), ==, -1);
+        /* the replaced PSK no longer exists */
+        g_assert_cmpint(nvmf_tls_alert(n->tls), ==,
+                        GNUTLS_A_UNKNOWN_PSK_IDENTITY);
         conn_close(n);
         n = tls_conn(tt->port, identity, key, hash);
         tls_connect(n, TLSNQN, 0, 0xffff);
@@ -1541,6 +1870,219 @@ static void test_ipv6(void)
     target_stop(t);
 }
 
+/* ---- a port on a UNIX socket --------------------------------------------- */
+
+/* TCP sockets of process @pid in LISTEN state, in its network namespace */
+static int tcp_listeners_of(pid_t pid)
+{
+    g_autofree char *fddir = g_strdup_printf("/proc/%d/fd", (int)pid);
+    g_autoptr(GHashTable) inodes = g_hash_table_new_full(g_str_hash,
+                                                         g_str_equal,
+                                                         g_free, NULL);
+    const char *name;
+    GDir *d = g_dir_open(fddir, 0, NULL);
+    int n = 0;
+
+    g_assert_nonnull(d);
+    while ((name = g_dir_read_name(d))) {
+        g_autofree char *link = g_build_filename(fddir, name, NULL);
+        g_autofree char *target = g_file_read_link(link, NULL);
+
+        if (target && g_str_has_prefix(target, "socket:[")) {
+            g_hash_table_add(inodes, g_strndup(target + 8,
+                                               strlen(target) - 9));
+        }
+    }
+    g_dir_close(d);
+    for (int v6 = 0; v6 < 2; v6++) {
+        g_autofree char *path = g_strdup_printf("/proc/%d/net/tcp%s",
+                                                (int)pid, v6 ? "6" : "");
+        g_autofree char *text = NULL;
+        g_auto(GStrv) lines = NULL;
+
+        if (!g_file_get_contents(path, &text, NULL, NULL)) {
+            continue;           /* no IPv6 */
+        }
+        lines = g_strsplit(text, "\n", -1);
+        for (int i = 1; lines[i]; i++) {
+            g_auto(GStrv) f = g_strsplit_set(g_strstrip(lines[i]), " ", -1);
+            GPtrArray *w = g_ptr_array_new();
+            int j;
+
+            for (j = 0; f[j]; j++) {
+                if (*f[j]) {
+                    g_ptr_array_add(w, f[j]);
+                }
+            }
+            /* sl local rem st ... uid timeout inode */
+            if (w->len > 9 && !strcmp(g_ptr_array_index(w, 3), "0A") &&
+                g_hash_table_contains(inodes, g_ptr_array_index(w, 9))) {
+                n++;
+            }
+            g_ptr_array_free(w, true);
+        }
+    }
+    return n;
+}
+
+/* A fresh directory for sockets; removed (when empty) by target_stop() */
+static char *target_dir(Target *t)
+{
+    char *dir = g_dir_make_tmp("nvmet-tcp-test-XXXXXX", NULL);
+
+    g_assert_nonnull(dir);
+    g_ptr_array_add(t->files, dir);
+    return dir;
+}
+
+static void test_unix_socket(void)
+{
+    Target *t = target_new();
+    const char *dir = target_dir(t);
+    g_autofree char *sock = g_build_filename(dir, "nvmet.sock", NULL);
+    g_autofree char *sock2 = g_build_filename(dir, "second.sock", NULL);
+    g_autofree char *stale = g_build_filename(dir, "stale.sock", NULL);
+    g_autofree char *plain = g_build_filename(dir, "plain-file", NULL);
+    g_autofree uint8_t *log = g_malloc0(2048);
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    uint8_t wbuf[65536], rbuf[65536];
+    struct stat st;
+    QDict *rsp;
+    Conn *a, *io, *d;
+    NvmfCqe cqe;
+    int fd;
+
+    /* qemu-system's key=value -object cannot nest: JSON for the port */
+    target_launch(t,
+        "-blockdev driver=file,filename=%s,node-name=disk0 "
+        "-object '{\"qom-type\": \"nvmet-port\", \"id\": \"port0\", "
+        "\"addr\": {\"type\": \"unix\", \"path\": \"%s\"}, "
+        "\"traddr\": \"10.0.2.100\", \"trsvcid\": \"4420\"}' "
+        "-object nvmet-subsystem,id=sub0,nqn=" SUBNQN ",ports=port0,"
+        "allow-any-host=on "
+        "-object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,"
+        "node-name=disk0", t->disk, sock);
+    g_assert_cmpint(t->port, ==, 4420);     /* advertised, not listened on */
+
+    /* owner-only, and QEMU has no TCP listener at all */
+    g_assert_cmpint(lstat(sock, &st), ==, 0);
+    g_assert_true(S_ISSOCK(st.st_mode));
+    g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+    g_assert_cmpint(tcp_listeners_of(qtest_pid(t->qts)), ==, 0);
+    rsp = qtest_qmp(t->qts, "{ 'execute': 'qom-get', 'arguments': "
+                    "{ 'path': '/objects/port0', 'property': 'addr' } }");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "return"), "type"), ==,
+                    "unix");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "return"), "path"), ==,
+                    sock);
+    qobject_unref(rsp);
+
+    /* discovery reports the advertised address */
+    d = conn_open_unix(sock);
+    HOST_OK(d, nvmf_host_icreq(d->h, false, false, 0));
+    HOST_OK(d, nvmf_host_connect(d->h, 0, 31, 0xffff, DISCNQN, HOSTNQN, hostid,
+                                 0, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    HOST_OK(d, nvmf_host_enable(d->h));
+    HOST_OK(d, nvmf_host_get_log(d->h, NVME_LOG_DISC, 0, 0, log, 2048, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmpint(log[1024 + 1], ==, NVMF_ADRFAM_IPV4);
+    g_assert_cmpmem(log + 1024 + 32, 5, "4420 ", 5);
+    g_assert_cmpmem(log + 1024 + 512, 11, "10.0.2.100 ", 11);
+    conn_close(d);
+
+    /* admin and I/O queues, data both ways */
+    a = conn_open_unix(sock);
+    HOST_OK(a, nvmf_host_icreq(a->h, false, false, 0));
+    HOST_OK(a, nvmf_host_connect(a->h, 0, 31, 0xffff, SUBNQN, HOSTNQN, hostid,
+                                 30000, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    a->cntlid = cqe.dw0 & 0xffff;
+    HOST_OK(a, nvmf_host_enable(a->h));
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0, &cqe));
+    io = conn_open_unix(sock);
+    HOST_OK(io, nvmf_host_icreq(io->h, true, true, 0));
+    HOST_OK(io, nvmf_host_connect(io->h, 1, 127, a->cntlid, SUBNQN, HOSTNQN,
+                                  hostid, 0, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    fill_random(wbuf, sizeof(wbuf));
+    HOST_OK(io, nvmf_host_rw(io->h, true, 1, 64, 128, wbuf, sizeof(wbuf),
+                             &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    HOST_OK(io, nvmf_host_rw(io->h, false, 1, 64, 128, rbuf, sizeof(rbuf),
+                             &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmpmem(rbuf, sizeof(rbuf), wbuf, sizeof(wbuf));
+    conn_close(io);
+    conn_close(a);
+
+    /*
+     * object-add and object-del: the socket comes and goes with the
+     * port; a stale socket is replaced, a live one or a file is not
+     */
+    strcpy(un.sun_path, stale);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&un, sizeof(un)), ==, 0);
+    close(fd);                              /* nobody listens there now */
+    g_assert_true(g_file_set_contents(plain, "data", 4, NULL));
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-add', "
+        "'arguments': { 'qom-type': 'nvmet-port', 'id': 'port1', "
+        "'addr': { 'type': 'unix', 'path': %s }, "
+        "'traddr': '10.0.2.100', 'trsvcid': '4421' } }", sock2);
+    g_assert_cmpint(lstat(sock2, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-del', "
+                             "'arguments': { 'id': 'port1' } }");
+    g_assert_cmpint(lstat(sock2, &st), ==, -1);
+    g_assert_cmpint(errno, ==, ENOENT);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-add', "
+        "'arguments': { 'qom-type': 'nvmet-port', 'id': 'port2', "
+        "'addr': { 'type': 'unix', 'path': %s }, "
+        "'traddr': '10.0.2.100', 'trsvcid': '4422' } }", stale);
+    g_assert_cmpint(lstat(stale, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+    expect_qmp_error(qtest_qmp(t->qts, "{ 'execute': 'object-add', "
+        "'arguments': { 'qom-type': 'nvmet-port', 'id': 'bad0', "
+        "'addr': { 'type': 'unix', 'path': %s }, "
+        "'traddr': '10.0.2.100', 'trsvcid': '4423' } }", sock),
+        "is in use by another process");
+    expect_qmp_error(qtest_qmp(t->qts, "{ 'execute': 'object-add', "
+        "'arguments': { 'qom-type': 'nvmet-port', 'id': 'bad1', "
+        "'addr': { 'type': 'unix', 'path': %s }, "
+        "'traddr': '10.0.2.100', 'trsvcid': '4423' } }", plain),
+        "exists and is not a socket");
+    expect_qmp_error(qtest_qmp(t->qts, "{ 'execute': 'object-add', "
+        "'arguments': { 'qom-type': 'nvmet-port', 'id': 'bad2', "
+        "'addr': { 'type': 'unix', 'path': %s } } }", sock2),
+        "it needs traddr and trsvcid");
+    expect_qmp_error(qtest_qmp(t->qts, "{ 'execute': 'object-add', "
+        "'arguments': { 'qom-type': 'nvmet-port', 'id': 'bad3', "
+        "'addr': { 'type': 'unix', 'path': 'nvmet', 'abstract': true }, "
+        "'traddr': '10.0.2.100', 'trsvcid': '4423' } }"),
+        "abstract UNIX sockets have no access control");
+    expect_qmp_error(qtest_qmp(t->qts, "{ 'execute': 'object-add', "
+        "'arguments': { 'qom-type': 'nvmet-port', 'id': 'bad4', "
+        "'addr': { 'type': 'unix', 'path': %s }, "
+        "'traddr': 'guest.example', 'trsvcid': '4423' } }", sock2),
+        "is not an IPv4 or IPv6 address");
+    g_assert_cmpint(lstat(sock2, &st), ==, -1);
+    /* the file and the live socket are still there */
+    g_assert_cmpint(lstat(plain, &st), ==, 0);
+    g_assert_true(S_ISREG(st.st_mode));
+    g_assert_cmpint(lstat(sock, &st), ==, 0);
+    a = conn_open_unix(sock);
+    HOST_OK(a, nvmf_host_icreq(a->h, false, false, 0));
+    conn_close(a);
+
+    /* QEMU's exit removes the sockets of its ports */
+    qtest_quit(t->qts);
+    t->qts = NULL;
+    g_assert_cmpint(lstat(sock, &st), ==, -1);
+    g_assert_cmpint(lstat(stale, &st), ==, -1);
+    unlink(plain);
+    target_stop(t);
+}
+
 /* ---- bad command lines --------------------------------------------------- */
 
 static void expect_startup_error(const char *args, const char *msg)
@@ -1564,11 +2106,15 @@ static void test_bad_options(void)
     g_autofree char *bd = g_strdup_printf(
         "-blockdev driver=file,filename=%s,node-name=d0 ", img->disk);
     g_autofree char *a = NULL;
+    g_autofree char *longnqn = g_strnfill(224, 'n');
     Target *t;
 
-    expect_startup_error("-object nvmet-port,id=p0,trsvcid=0 "
-                         "-object nvmet-subsystem,id=s0,nqn=bogus,ports=p0",
-                         "is not of the form");
+    /* any name goes, as in Linux nvmet, but not more than 223 bytes */
+    a = g_strdup_printf("-object nvmet-port,id=p0,trsvcid=0 "
+                        "-object nvmet-subsystem,id=s0,nqn=%s,ports=p0",
+                        longnqn);
+    expect_startup_error(a, "is longer than 223 bytes");
+    g_free(a);
     expect_startup_error("-object nvmet-port,id=p0,trsvcid=0 "
                          "-object nvmet-subsystem,id=s0,"
                          "nqn=nqn.2026-11.org.qemu:x,ports=nope",
@@ -1656,10 +2202,11 @@ static void test_storage_daemon(void)
     Conn *a, *io;
     NvmfCqe cqe;
     uint8_t wbuf[8192], rbuf[8192];
-    char *argv[40];
+    char *argv[48];
     int argc = 0;
     g_autofree char *bd = NULL, *obj = NULL, *bd2 = NULL, *tobj = NULL;
     g_autofree char *psk = NULL, *hk = NULL, *ck = NULL;
+    g_autofree char *uobj = NULL, *usock = NULL;
     g_autofree char *hkey = nvmf_dhchap_key_encode(key_a, 48, 2);
     g_autofree char *ckey = nvmf_dhchap_key_encode(key_b, 32, 1);
 
@@ -1724,6 +2271,17 @@ static void test_storage_daemon(void)
     argv[argc++] = (char *)"--object";
     argv[argc++] = (char *)"nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,"
                            "node-name=disk0";
+    /* keyval: the SocketAddress of a UNIX-socket port is dotted */
+    usock = g_build_filename(target_dir(t), "qsd.sock", NULL);
+    uobj = g_strdup_printf("nvmet-port,id=port2,addr.type=unix,"
+                           "addr.path=%s,traddr=10.0.2.100,trsvcid=4420",
+                           usock);
+    argv[argc++] = (char *)"--object";
+    argv[argc++] = uobj;
+    argv[argc++] = (char *)"--object";
+    argv[argc++] = (char *)"nvmet-subsystem,id=sub2,"
+                           "nqn=nqn.2026-11.org.qemu:qsd-unix,"
+                           "ports.0=port2,allow-any-host=on";
     argv[argc++] = (char *)"--pidfile";
     argv[argc++] = (char *)pidfile;
     if (g_getenv("NVMET_QSD_TRACE")) {
@@ -1738,6 +2296,21 @@ static void test_storage_daemon(void)
         g_usleep(50 * 1000);
     }
     g_assert_true(g_file_test(pidfile, G_FILE_TEST_EXISTS));
+
+    /* the UNIX-socket port: owner-only, answers */
+    {
+        struct stat st;
+
+        g_assert_cmpint(lstat(usock, &st), ==, 0);
+        g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+        a = conn_open_unix(usock);
+        HOST_OK(a, nvmf_host_icreq(a->h, false, false, 0));
+        HOST_OK(a, nvmf_host_connect(a->h, 0, 31, 0xffff,
+                                     "nqn.2026-11.org.qemu:qsd-unix", HOSTNQN,
+                                     hostid, 0, 0, &cqe));
+        g_assert_cmphex(cqe.status, ==, 0);
+        conn_close(a);
+    }
 
     a = admin_connect(port, SUBNQN, HOSTNQN, false, false, 30000);
     HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0, &cqe));
@@ -1796,6 +2369,8 @@ static void test_storage_daemon(void)
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     g_spawn_close_pid(pid);
+    /* its exit removed the socket */
+    g_assert_false(g_file_test(usock, G_FILE_TEST_EXISTS));
 
     /* the data reached the image file */
     {
@@ -1806,6 +2381,406 @@ static void test_storage_daemon(void)
         g_assert_cmpmem(contents + 2048 * 512, sizeof(wbuf), wbuf,
                         sizeof(wbuf));
     }
+    target_stop(t);
+}
+
+/* ---- fault injection ------------------------------------------------------ */
+
+/*
+ * nvmet-fault-add with the arguments @args (JSON): the fault's ID; or, if
+ * @err, 0 and the error's description in *err.
+ */
+static uint32_t fault_add(QTestState *qts, const char *args, char **err)
+{
+    QObject *a = qobject_from_json(args, &error_abort);
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'nvmet-fault-add', "
+                           "'arguments': %p }", a);
+    uint32_t id = 0;
+
+    if (qdict_haskey(rsp, "return")) {
+        id = qdict_get_int(qdict_get_qdict(rsp, "return"), "id");
+        g_assert_cmpuint(id, >, 0);
+        g_assert_null(err);
+    } else {
+        const char *desc = qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                         "desc");
+
+        if (!err) {
+            g_error("nvmet-fault-add %s: %s", args, desc);
+        }
+        *err = g_strdup(desc);
+    }
+    qobject_unref(rsp);
+    return id;
+}
+
+static void fault_refused(QTestState *qts, const char *args, const char *why)
+{
+    g_autofree char *err = NULL;
+
+    g_assert_cmpuint(fault_add(qts, args, &err), ==, 0);
+    if (!strstr(err, why)) {
+        g_error("nvmet-fault-add %s: '%s' does not say '%s'", args, err, why);
+    }
+}
+
+/* query-nvmet-faults (a QList of QDicts) */
+static QList *fault_query(QTestState *qts)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-nvmet-faults' }");
+    QList *l = qdict_get_qlist(rsp, "return");
+
+    g_assert_nonnull(l);
+    qobject_ref(l);
+    qobject_unref(rsp);
+    return l;
+}
+
+static uint16_t read_status(Conn *io, uint64_t lba)
+{
+    uint8_t buf[4096];
+    NvmfCqe cqe;
+
+    HOST_OK(io, nvmf_host_rw(io->h, false, 1, lba, 8, buf, sizeof(buf), &cqe));
+    return cqe.status;
+}
+
+static int send_read(Conn *io, uint64_t lba, uint8_t *buf)
+{
+    uint8_t sqe[64];
+    int cid;
+
+    nvmf_sqe_init(sqe, NVME_CMD_READ, 1);
+    nvmet_st32(sqe + NVME_SQE_CDW10, lba);
+    nvmet_st32(sqe + NVME_SQE_CDW12, 7);
+    cid = nvmf_host_send_cmd(io->h, sqe, NULL, 0, buf, 4096);
+    g_assert_cmpint(cid, >, 0);
+    return cid;
+}
+
+/* QMP: refusals, a fault that fires (event, query), a delay, deletion */
+static void test_fault_qmp(void)
+{
+    Target *t = target_start(NULL);
+    QTestState *qts = t->qts;
+    Conn *a = admin_connect(t->port, SUBNQN, HOSTNQN, false, false, 30000);
+    Conn *io, *io2;
+    QDict *ev, *rsp, *f;
+    QList *l;
+    NvmfCqe cqe;
+    uint8_t b1[4096], b2[4096];
+    int64_t t0;
+    uint32_t id;
+    int c1, c2;
+
+    fault_refused(qts, "{ 'step': 'nope', 'action': 'drop' }",
+                  "'step' does not accept value 'nope'");
+    fault_refused(qts, "{ 'step': 'pdu-icreq', 'action': 'drop' }",
+                  "action 'drop' is not possible at step 'pdu-icreq' "
+                  "(possible: close, c2h-term)");
+    fault_refused(qts, "{ 'step': 'io-cmd', 'action': 'status', 'sct': 9, "
+                  "'sc': 1 }", "'sct' 9 is not a status code type");
+    fault_refused(qts, "{ 'step': 'io-cmd', 'action': 'status', 'sc': 0 }",
+                  "status 0 is success");
+    fault_refused(qts, "{ 'step': 'io-cmd', 'action': 'status' }",
+                  "needs a status");
+    fault_refused(qts, "{ 'step': 'io-cmd', 'action': 'drop', 'fes': 1 }",
+                  "'fes' is a parameter of action 'c2h-term', not of 'drop'");
+    fault_refused(qts, "{ 'step': 'io-cmd', 'action': 'drop', 'nth': 2, "
+                  "'every': true }", "at most one of");
+    fault_refused(qts, "{ 'step': 'keep-alive', 'action': 'drop', "
+                  "'opcode': 24 }", "has no opcode filter");
+    fault_refused(qts, "{ 'step': 'io-cmd', 'action': 'drop', "
+                  "'probability': 'often' }", "not 'often'");
+    fault_refused(qts, "{ 'step': 'io-cmd', 'action': 'drop', "
+                  "'probability': '150%' }", "probability 1.5 is not in");
+    l = fault_query(qts);
+    g_assert_true(qlist_empty(l));
+    qobject_unref(l);
+
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0x00010001,
+                                      &cqe));
+    io = io_connect(t->port, a, 1, false, false);
+    id = fault_add(qts, "{ 'step': 'io-cmd', 'opcode': 2, 'nth': 2, "
+                   "'action': 'status', 'sct': 2, 'sc': 129, 'dnr': true }",
+                   NULL);
+    g_assert_cmphex(read_status(io, 0), ==, 0);
+    g_assert_cmphex(read_status(io, 0), ==,
+                    NVME_SC_READ_ERROR | NVME_STATUS_DNR);
+    g_assert_cmphex(read_status(io, 0), ==, 0);
+    ev = qtest_qmp_eventwait_ref(qts, "NVMET_FAULT_FIRED");
+    f = qdict_get_qdict(ev, "data");
+    g_assert_cmpuint(qdict_get_int(f, "id"), ==, id);
+    g_assert_cmpstr(qdict_get_str(f, "step"), ==, "io-cmd");
+    g_assert_cmpstr(qdict_get_str(f, "action"), ==, "status");
+    g_assert_cmpstr(qdict_get_str(f, "port"), ==, "port0");
+    g_assert_cmpstr(qdict_get_str(f, "subnqn"), ==, SUBNQN);
+    g_assert_cmpuint(qdict_get_int(f, "cntlid"), ==, a->cntlid);
+    g_assert_cmpuint(qdict_get_int(f, "qid"), ==, 1);
+    g_assert_nonnull(strstr(qdict_get_str(f, "reason"), "opcode 0x02"));
+    qobject_unref(ev);
+    l = fault_query(qts);
+    g_assert_cmpuint(qlist_size(l), ==, 1);
+    f = qobject_to(QDict, qlist_peek(l));
+    g_assert_cmpuint(qdict_get_int(f, "id"), ==, id);
+    g_assert_cmpuint(qdict_get_int(f, "matches"), ==, 2);
+    g_assert_cmpuint(qdict_get_int(f, "hits"), ==, 1);
+    g_assert_false(qdict_get_bool(f, "active"));
+    g_assert_cmpstr(qdict_get_str(f, "description"), ==,
+                    "io-cmd opcode 0x02, match 2: complete with status 0x4281 "
+                    "(sct 2 sc 0x81 dnr)");
+    qobject_unref(l);
+    rsp = qtest_qmp(qts, "{ 'execute': 'nvmet-fault-del', "
+                    "'arguments': { 'id': %u } }", id);
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{ 'execute': 'nvmet-fault-del', "
+                    "'arguments': { 'id': %u } }", id);
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"), ==,
+                    "no fault 1");
+    qobject_unref(rsp);
+
+    /* a delay on QEMU's clock: the next read waits, the one after it not */
+    fault_add(qts, "{ 'step': 'io-cmd', 'action': 'delay', 'delay-ms': 400 }",
+              NULL);
+    t0 = g_get_monotonic_time();
+    c1 = send_read(io, 0, b1);
+    c2 = send_read(io, 8, b2);
+    HOST_OK(io, nvmf_host_wait(io->h, c2, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 400 * 1000);
+    HOST_OK(io, nvmf_host_wait(io->h, c1, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    /* QEMU's clock counts milliseconds: up to one of them less */
+    g_assert_cmpint(g_get_monotonic_time() - t0, >=, 399 * 1000);
+
+    /* an I/O queue Connect refused */
+    fault_add(qts, "{ 'step': 'connect-io', 'host': '" HOSTNQN "', "
+              "'action': 'status', 'sct': 1, 'sc': 130, 'dnr': true }", NULL);
+    io2 = conn_open(t->port);
+    HOST_OK(io2, nvmf_host_icreq(io2->h, false, false, 0));
+    HOST_OK(io2, nvmf_host_connect(io2->h, 1, 31, a->cntlid, SUBNQN, HOSTNQN,
+                                   hostid, 0, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==,
+                    NVME_SC_CONNECT_INVALID_PARAM | NVME_STATUS_DNR);
+    conn_close(io2);
+    conn_close(io);
+    conn_close(a);
+    target_stop(t);
+}
+
+/* -object nvmet-fault: armed at startup, listed, deleted with the object */
+static void test_fault_object(void)
+{
+    Target *t = target_start("-object nvmet-fault,id=f1,step=io-cmd,"
+                             "queue=io,every=on,max-hits=2,action=status,"
+                             "sc=6");
+    QTestState *qts = t->qts;
+    Conn *a = admin_connect(t->port, SUBNQN, HOSTNQN, false, false, 30000);
+    Conn *io;
+    QDict *rsp, *f;
+    QList *l;
+    NvmfCqe cqe;
+    uint32_t id;
+
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0, &cqe));
+    io = io_connect(t->port, a, 1, false, false);
+    g_assert_cmphex(read_status(io, 0), ==, NVME_SC_INTERNAL);
+    g_assert_cmphex(read_status(io, 0), ==, NVME_SC_INTERNAL);
+    g_assert_cmphex(read_status(io, 0), ==, 0);
+    l = fault_query(qts);
+    g_assert_cmpuint(qlist_size(l), ==, 1);
+    f = qobject_to(QDict, qlist_peek(l));
+    g_assert_cmpstr(qdict_get_str(f, "object"), ==, "f1");
+    id = qdict_get_int(f, "id");
+    g_assert_cmpuint(qdict_get_int(f, "hits"), ==, 2);
+    qobject_unref(l);
+    rsp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': "
+                    "{ 'path': '/objects/f1', 'property': 'fault-id' } }");
+    g_assert_cmpuint(qdict_get_int(rsp, "return"), ==, id);
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{ 'execute': 'nvmet-fault-del', "
+                    "'arguments': { 'id': %u } }", id);
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"),
+                            "belongs to nvmet-fault object 'f1'"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{ 'execute': 'object-del', "
+                    "'arguments': { 'id': 'f1' } }");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    l = fault_query(qts);
+    g_assert_true(qlist_empty(l));
+    qobject_unref(l);
+
+    /* object-add with a bad specification: an error, no object, no fault */
+    rsp = qtest_qmp(qts, "{ 'execute': 'object-add', 'arguments': "
+                    "{ 'qom-type': 'nvmet-fault', 'id': 'f2', "
+                    "'step': 'keep-alive', 'action': 'withhold-r2t' } }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"),
+                            "nvmet-fault 'f2': action 'withhold-r2t' is not "
+                            "possible at step 'keep-alive'"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': "
+                    "{ 'path': '/objects/f2', 'property': 'fault-id' } }");
+    g_assert_true(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    l = fault_query(qts);
+    g_assert_true(qlist_empty(l));
+    qobject_unref(l);
+    /* ... and an object-add that works fires */
+    rsp = qtest_qmp(qts, "{ 'execute': 'object-add', 'arguments': "
+                    "{ 'qom-type': 'nvmet-fault', 'id': 'f3', "
+                    "'step': 'io-cmd', 'action': 'close' } }");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    {
+        uint8_t buf[4096];
+
+        g_assert_cmpint(nvmf_host_rw(io->h, false, 1, 0, 8, buf, 4096, &cqe),
+                        ==, -1);
+        g_assert_true(nvmf_host_eof(io->h));
+    }
+    conn_close(io);
+    conn_close(a);
+    target_stop(t);
+
+    expect_startup_error("-object nvmet-fault,id=f,step=io-cmd,"
+                         "action=c2h-term", "nvmet-fault 'f': action "
+                         "'c2h-term' needs fes from 1 to 6");
+    expect_startup_error("-object nvmet-fault,id=f,action=drop", "step");
+    expect_startup_error("-object nvmet-fault,id=f,step=io-cmd,action=drop,"
+                         "reason=failed", "'reason' is a parameter of action "
+                         "'auth-failure', not of 'drop'");
+}
+
+/*
+ * One run of a fault script: 40 reads with faults by chance.  Their
+ * statuses, and the faults that fired (the QMP events).
+ */
+static char *fault_script(const char *qemu_args, const char *sub_props)
+{
+    Target *t = target_new();
+    GString *log = g_string_new("");
+    Conn *a, *io;
+    NvmfCqe cqe;
+    QDict *ev;
+
+    target_launch(t,
+        "%s -blockdev driver=file,filename=%s,node-name=disk0 "
+        "-object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0 "
+        "-object nvmet-subsystem,id=sub0,nqn=" SUBNQN ",ports=port0,"
+        "allow-any-host=on%s "
+        "-object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 "
+        "-object nvmet-fault,id=f1,step=io-cmd,probability=0.35,"
+        "action=status,sc=6 "
+        "-object nvmet-fault,id=f2,step=io-cmd,probability=0.2,"
+        "action=status,sc=4",
+        qemu_args, t->disk, sub_props);
+    a = admin_connect(t->port, SUBNQN, HOSTNQN, false, false, 30000);
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0, &cqe));
+    io = io_connect(t->port, a, 1, false, false);
+    for (int i = 0; i < 40; i++) {
+        g_string_append_printf(log, "%x ", read_status(io, i));
+    }
+    conn_close(io);
+    conn_close(a);
+    /* the events came before the answer to this */
+    qobject_unref(fault_query(t->qts));
+    while ((ev = qtest_qmp_event_ref(t->qts, "NVMET_FAULT_FIRED"))) {
+        g_string_append_printf(log, "\n%s",
+                               qdict_get_str(qdict_get_qdict(ev, "data"),
+                                             "reason"));
+        qobject_unref(ev);
+    }
+    target_stop(t);
+    return g_string_free(log, false);
+}
+
+/* The same seed and faults: the same faults fire at the same steps */
+static void test_fault_determinism(void)
+{
+    g_autofree char *a = fault_script("-seed 7", "");
+    g_autofree char *b = fault_script("-seed 7", "");
+    g_autofree char *c = fault_script("-seed 8", "");
+    g_autofree char *d = fault_script("", ",seed=99");
+    g_autofree char *e = fault_script("-seed 1", ",seed=99");
+
+    g_assert_cmpstr(a, ==, b);
+    g_assert_cmpstr(a, !=, c);
+    /* both faults fired, not on every read */
+    g_assert_nonnull(strstr(a, "6 "));
+    g_assert_nonnull(strstr(a, "4 "));
+    g_assert_nonnull(strstr(a, "0 "));
+    g_assert_nonnull(strstr(a, "fault 2 at io-cmd"));
+    /* the subsystem's seed, whatever -seed says */
+    g_assert_cmpstr(d, ==, e);
+    g_assert_cmpstr(a, !=, d);
+}
+
+/* qemu-storage-daemon arms faults from its command line too */
+static void test_fault_storage_daemon(void)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *dir = g_path_get_dirname(qemu);
+    g_autofree char *qsd = g_build_filename(dir, "storage-daemon",
+                                            "qemu-storage-daemon", NULL);
+    Target *t = target_new();
+    const char *pidfile = target_path(t, g_strdup_printf("%s.pid", t->disk));
+    int port = free_port();
+    g_autofree char *bd = g_strdup_printf(
+        "driver=file,filename=%s,node-name=disk0", t->disk);
+    g_autofree char *obj = g_strdup_printf("nvmet-port,id=port0,trsvcid=%d",
+                                           port);
+    char *argv[] = {
+        qsd, (char *)"--blockdev", bd, (char *)"--object", obj,
+        (char *)"--object", (char *)"nvmet-subsystem,id=sub0,nqn=" SUBNQN
+        ",ports.0=port0,allow-any-host=on",
+        (char *)"--object", (char *)"nvmet-namespace,id=ns1,subsystem=sub0,"
+        "nsid=1,node-name=disk0",
+        (char *)"--object", (char *)"nvmet-fault,id=f1,step=connect-io,"
+        "action=status,sct=1,sc=130,dnr=on",
+        (char *)"--pidfile", (char *)pidfile, NULL,
+    };
+    Conn *a, *io;
+    NvmfCqe cqe;
+    GPid pid;
+
+    if (g_getenv("QTEST_QEMU_STORAGE_DAEMON_BINARY")) {
+        g_free(qsd);
+        qsd = g_strdup(g_getenv("QTEST_QEMU_STORAGE_DAEMON_BINARY"));
+        argv[0] = qsd;
+    }
+    if (!g_file_test(qsd, G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("qemu-storage-daemon not built");
+        target_stop(t);
+        return;
+    }
+    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                NULL, NULL, &pid, NULL));
+    qtest_add_abrt_handler(kill_daemon, &pid);
+    for (int i = 0; i < 200 && !g_file_test(pidfile, G_FILE_TEST_EXISTS); i++) {
+        g_usleep(50 * 1000);
+    }
+    g_assert_true(g_file_test(pidfile, G_FILE_TEST_EXISTS));
+    a = admin_connect(port, SUBNQN, HOSTNQN, false, false, 30000);
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES, 0, &cqe));
+    io = conn_open(port);
+    HOST_OK(io, nvmf_host_icreq(io->h, false, false, 0));
+    HOST_OK(io, nvmf_host_connect(io->h, 1, 31, a->cntlid, SUBNQN, HOSTNQN,
+                                  hostid, 0, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==,
+                    NVME_SC_CONNECT_INVALID_PARAM | NVME_STATUS_DNR);
+    HOST_OK(io, nvmf_host_connect(io->h, 1, 31, a->cntlid, SUBNQN, HOSTNQN,
+                                  hostid, 0, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    conn_close(io);
+    conn_close(a);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    g_spawn_close_pid(pid);
+    qtest_remove_abrt_handler(&pid);
     target_stop(t);
 }
 
@@ -2344,6 +3319,10 @@ static void test_iothreads(void)
     int64_t tid[2];
     Conn *io[2];
     NvmfCqe cqe;
+    uint8_t b1[4096], b2[4096];
+    int64_t t0;
+    int c1, c2;
+    QDict *ev;
 
     target_run(t, extra);
     a = admin_connect(t->port, "nqn.2026-11.org.qemu:iot", HOSTNQN, false,
@@ -2380,6 +3359,32 @@ static void test_iothreads(void)
         g_assert_cmpuint(busy, >=, 3);
         g_assert_cmpuint(idle * 4, <, busy);
     }
+
+    /* faults fire on queues in iothreads (fault.c takes the target lock) */
+    fault_add(t->qts, "{ 'step': 'io-cmd', 'opcode': 2, 'action': 'status', "
+              "'sct': 2, 'sc': 129, 'dnr': true }", NULL);
+    g_assert_cmphex(read_status(io[1], 0), ==,
+                    NVME_SC_READ_ERROR | NVME_STATUS_DNR);
+    g_assert_cmphex(read_status(io[1], 0), ==, 0);
+    ev = qtest_qmp_eventwait_ref(t->qts, "NVMET_FAULT_FIRED");
+    g_assert_cmpuint(qdict_get_int(qdict_get_qdict(ev, "data"), "qid"), ==, 2);
+    qobject_unref(ev);
+    /* a delayed command is resumed in its queue's iothread */
+    fault_add(t->qts, "{ 'step': 'io-cmd', 'action': 'delay', "
+              "'delay-ms': 300 }", NULL);
+    t0 = g_get_monotonic_time();
+    c1 = send_read(io[0], 0, b1);
+    c2 = send_read(io[0], 8, b2);
+    HOST_OK(io[0], nvmf_host_wait(io[0]->h, c2, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    HOST_OK(io[0], nvmf_host_wait(io[0]->h, c1, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmpint(g_get_monotonic_time() - t0, >=, 299 * 1000);
+    ev = qtest_qmp_eventwait_ref(t->qts, "NVMET_FAULT_FIRED");
+    g_assert_cmpuint(qdict_get_int(qdict_get_qdict(ev, "data"), "qid"), ==, 1);
+    qobject_unref(ev);
+    rw_verify(io[0], 2, 0, 131072);
+
     conn_close(io[0]);
     conn_close(io[1]);
     conn_close(a);
@@ -3734,6 +4739,7 @@ int main(int argc, char **argv)
     qtest_add_func("/nvmet-tcp/several-queues", test_several_queues);
     qtest_add_func("/nvmet-tcp/discovery", test_discovery);
     qtest_add_func("/nvmet-tcp/ipv6", test_ipv6);
+    qtest_add_func("/nvmet-tcp/unix-socket", test_unix_socket);
     qtest_add_func("/nvmet-tcp/malformed", test_malformed);
     qtest_add_func("/nvmet-tcp/keep-alive-timeout", test_keep_alive_timeout);
     qtest_add_func("/nvmet-tcp/namespace-hotplug-aen",
@@ -3764,7 +4770,10 @@ int main(int argc, char **argv)
     qtest_add_func("/nvmet-tcp/auth/failures", test_auth_failures);
     qtest_add_func("/nvmet-tcp/auth/qmp-rotation", test_auth_qmp_rotation);
     qtest_add_func("/nvmet-tcp/auth/determinism", test_auth_determinism);
+    qtest_add_func("/nvmet-tcp/auth/refuse-early", test_auth_refuse_early);
     qtest_add_func("/nvmet-tcp/tls/configured", test_tls_configured);
+    qtest_add_func("/nvmet-tcp/tls/alerts", test_tls_alerts);
+    qtest_add_func("/nvmet-tcp/tls/port-removed", test_tls_port_removed);
     qtest_add_func("/nvmet-tcp/tls/concat-replace", test_tls_concat);
     qtest_add_func("/nvmet-tcp/tls/sha384", test_tls_sha384);
     qtest_add_func("/nvmet-tcp/export/storage-daemon",
@@ -3773,6 +4782,11 @@ int main(int argc, char **argv)
     qtest_add_func("/nvmet-tcp/export/drain", test_export_drain);
     qtest_add_func("/nvmet-tcp/export/inactive", test_export_inactive);
     qtest_add_func("/nvmet-tcp/iothreads", test_iothreads);
+    qtest_add_func("/nvmet-tcp/fault/qmp", test_fault_qmp);
+    qtest_add_func("/nvmet-tcp/fault/object", test_fault_object);
+    qtest_add_func("/nvmet-tcp/fault/determinism", test_fault_determinism);
+    qtest_add_func("/nvmet-tcp/fault/storage-daemon",
+                   test_fault_storage_daemon);
     qtest_add_func("/nvmet-tcp/qmp/concat-events", test_qmp_concat);
     qtest_add_func("/nvmet-tcp/qmp/capture", test_qmp_capture);
     qtest_add_func("/nvmet-tcp/qmp/capture-property",

@@ -21,7 +21,16 @@ struct NvmfTls {
     gnutls_psk_client_credentials_t cred;
     bool eof;
     char *error;
+    int alert;                  /* fatal alert received, -1: none */
 };
+
+/* A fatal alert from the peer ends the session: remember which */
+static void note_alert(NvmfTls *t, int ret)
+{
+    if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+        t->alert = gnutls_alert_get(t->session);
+    }
+}
 
 static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 {
@@ -59,6 +68,7 @@ NvmfTls *nvmf_tls_new(const NvmfTransport *inner, const char *identity,
         "+ECDHE-PSK:+GROUP-ALL:+SIGN-ALL:+COMP-NULL";
 
     t->inner = *inner;
+    t->alert = -1;
 #if GNUTLS_VERSION_NUMBER >= 0x03080b
     g_assert(gnutls_psk_allocate_client_credentials2(&t->cred, hash == 2 ?
                                                      GNUTLS_MAC_SHA384 :
@@ -89,8 +99,12 @@ int nvmf_tls_handshake(NvmfTls *t)
         ret = gnutls_handshake(t->session);
     } while (ret < 0 && !gnutls_error_is_fatal(ret));
     if (ret < 0) {
+        note_alert(t, ret);
         g_free(t->error);
-        t->error = g_strdup(gnutls_strerror(ret));
+        t->error = t->alert >= 0 ?
+            g_strdup_printf("%s: %s", gnutls_strerror(ret),
+                            gnutls_alert_get_name(t->alert)) :
+            g_strdup(gnutls_strerror(ret));
         return -1;
     }
     return 0;
@@ -99,6 +113,11 @@ int nvmf_tls_handshake(NvmfTls *t)
 const char *nvmf_tls_error(NvmfTls *t)
 {
     return t->error;
+}
+
+int nvmf_tls_alert(NvmfTls *t)
+{
+    return t->alert;
 }
 
 char *nvmf_tls_description(NvmfTls *t)
@@ -144,6 +163,7 @@ static ssize_t tls_recv(void *opaque, void *buf, size_t len)
             t->eof = true;
             return 0;
         }
+        note_alert(t, n);
         return n < 0 ? -1 : n;
     }
 }

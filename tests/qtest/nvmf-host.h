@@ -166,6 +166,11 @@ NvmfTls *nvmf_tls_new(const NvmfTransport *inner, const char *identity,
                       const uint8_t *key, size_t key_len, uint8_t hash);
 int nvmf_tls_handshake(NvmfTls *t);
 const char *nvmf_tls_error(NvmfTls *t);
+/*
+ * The fatal alert the target sent (GNUTLS_A_*: a failed handshake, or a
+ * record it could not take), -1 if none arrived.
+ */
+int nvmf_tls_alert(NvmfTls *t);
 char *nvmf_tls_description(NvmfTls *t);
 /* The transport that sends and receives through the session. */
 NvmfTransport nvmf_tls_transport(NvmfTls *t);

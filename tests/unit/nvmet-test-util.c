@@ -24,7 +24,15 @@ static int64_t tt_now(void *opaque)
 
 static void tt_kick(void *opaque, NvmetQueue *q, void *qopaque)
 {
-    __atomic_fetch_add(&((TestTarget *)opaque)->kicks, 1, __ATOMIC_RELAXED);
+    TestTarget *tt = opaque;
+
+    __atomic_fetch_add(&tt->kicks, 1, __ATOMIC_RELAXED);
+    g_mutex_lock(&tt_trace_lock);
+    if (tt->kicked && tt->timer_thread == g_thread_self() &&
+        !g_ptr_array_find(tt->kicked, q, NULL)) {
+        g_ptr_array_add(tt->kicked, q);
+    }
+    g_mutex_unlock(&tt_trace_lock);
 }
 
 static void tt_timer(void *opaque, int64_t deadline)
@@ -114,6 +122,11 @@ char *tt_event_str(const NvmetEvent *ev)
                                ev->u.psk.identity, ev->u.psk.hash,
                                ev->u.psk.key_serial,
                                ev->u.psk.old_key_serial);
+        break;
+    case NVMET_EVENT_FAULT:
+        g_string_append_printf(s, " id=%u step=%s action=%s",
+                               ev->u.fault.id, ev->u.fault.step,
+                               ev->u.fault.action_name);
         break;
     case NVMET_EVENT_TRANSPORT_ERROR:
         g_string_append_printf(s, " fes=%u", ev->u.fatal.fes);
@@ -304,8 +317,25 @@ void tt_advance(TestTarget *tt, int64_t ms)
 {
     __atomic_store_n(&tt->now, tt->now + ms, __ATOMIC_RELAXED);
     if (tt->deadline <= tt->now) {
+        g_autoptr(GPtrArray) kicked = g_ptr_array_new();
+        const uint8_t *data;
+
         tt->deadline = INT64_MAX;
+        g_mutex_lock(&tt_trace_lock);
+        tt->kicked = kicked;
+        tt->timer_thread = g_thread_self();
+        g_mutex_unlock(&tt_trace_lock);
         nvmet_target_timer(tt->t);
+        g_mutex_lock(&tt_trace_lock);
+        tt->kicked = NULL;
+        g_mutex_unlock(&tt_trace_lock);
+        /*
+         * As a kicked queue's thread would: serve what the timer posted to
+         * it (delayed steps of faults), which looking at output does.
+         */
+        for (unsigned i = 0; i < kicked->len; i++) {
+            nvmet_queue_output(g_ptr_array_index(kicked, i), &data);
+        }
     }
 }
 

@@ -657,7 +657,135 @@ static void test_command_errors(void)
     af_free(f);
 }
 
-static void test_timeout(void)
+/* AUTH_Negotiate (SHA-256, group @dhgid) and the challenge that answers it */
+static void negotiate_challenge(TestConn *tc, uint16_t tid, uint8_t dhgid)
+{
+    uint8_t msg[72] = { 0 }, buf[4096];
+    NvmfCqe cqe;
+
+    msg[7] = 1;
+    msg[8] = 1;
+    msg[10] = 1;
+    msg[11] = 1;
+    msg[12] = 1;
+    msg[42] = dhgid;
+    nvmet_st16(msg + 4, tid);
+    g_assert_cmpint(nvmf_host_auth_send(tc->h, msg, 72, &cqe), ==, 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmpint(nvmf_host_auth_recv(tc->h, buf, 4096, &cqe), ==, 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmphex(buf[1], ==, 0x01);
+}
+
+/* ICReq + admin Connect without KATO: only the auth timeout can end it */
+static void connect_admin_no_kato(TestConn *tc)
+{
+    NvmfCqe cqe;
+
+    g_assert_cmpint(nvmf_host_icreq(tc->h, false, false, 0), ==, 0);
+    g_assert_cmpint(nvmf_host_connect(tc->h, 0, 31, 0xffff, TEST_SUBNQN,
+                                      HOSTNQN, test_hostid, 0, 0, &cqe),
+                    ==, 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_true(cqe.dw0 & NVME_CONNECT_AUTHREQ_ATR);
+}
+
+/*
+ * A queue that must authenticate and stops in the middle of the exchange:
+ * after the (default 120 s) timeout the exchange is dropped and the queue
+ * closed, since it could do nothing else.
+ */
+static void test_timeout_stalled(void)
+{
+    AuthFixture *f = af_new(0, false);
+    TestConn *tc = tc_new(f->tt);
+
+    connect_admin_no_kato(tc);
+    negotiate_challenge(tc, 3, 0);
+    /* the host never replies */
+    g_assert_cmpint(f->tt->deadline, <=, f->tt->now + 120000);
+    tt_advance(f->tt, 119000);
+    g_assert_false(tt_trace_has(f->tt, "timed out"));
+    g_assert_false(nvmet_queue_wants_close(tc->q));
+    tt_advance(f->tt, 1001);
+    g_assert_true(tt_trace_has(f->tt, "tid 3 timed out after 120000 ms "
+                               "(step: waiting for reply)"));
+    g_assert_true(tt_trace_has(f->tt, "not authenticated within 120000 ms"));
+    g_assert_true(nvmet_queue_wants_close(tc->q));
+    /* nothing is left armed for it */
+    g_assert_cmpint(nvmet_target_next_deadline(f->tt->t), ==, INT64_MAX);
+    tc_free(tc);
+    af_free(f);
+}
+
+/*
+ * nvmet_host_set_dhchap_timeout(): a queue that never starts to
+ * authenticate is closed when it expires, counted from its Connect; every
+ * message of the host restarts it, a failed exchange too.
+ */
+static void test_timeout_property(void)
+{
+    AuthFixture *f = af_new(0, false);
+    TestConn *tc = tc_new(f->tt), *ok;
+    uint8_t msg[80] = { 0 }, buf[64];
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    NvmfCqe cqe;
+
+    nvmet_host_set_dhchap_timeout(f->tt->host, 2000);
+    connect_admin_no_kato(tc);
+    g_assert_cmpint(f->tt->deadline, ==, f->tt->now + 2000);
+    tt_advance(f->tt, 1999);
+    g_assert_false(nvmet_queue_wants_close(tc->q));
+    tt_advance(f->tt, 1);
+    g_assert_true(nvmet_queue_wants_close(tc->q));
+    g_assert_true(tt_trace_has(f->tt, "not authenticated within 2000 ms "
+                               "(0 failed attempts): closing the queue"));
+    /* the exchange had not started: no transaction timed out */
+    g_assert_false(tt_trace_has(f->tt, "timed out"));
+    tc_free(tc);
+    tt_trace_clear(f->tt);
+
+    /* messages restart it; a failed exchange leaves the queue on the clock */
+    tc = tc_new(f->tt);
+    connect_admin_no_kato(tc);
+    tt_advance(f->tt, 1500);
+    negotiate_challenge(tc, 4, 0);
+    tt_advance(f->tt, 1500);
+    g_assert_false(nvmet_queue_wants_close(tc->q));
+    msg[0] = 0x01;                              /* a reply for tid 5 */
+    msg[1] = 0x02;
+    nvmet_st16(msg + 4, 5);
+    msg[6] = 32;
+    g_assert_cmpint(nvmf_host_auth_send(tc->h, msg, 16 + 64, &cqe), ==, 0);
+    g_assert_cmpint(nvmf_host_auth_recv(tc->h, buf, sizeof(buf), &cqe), ==,
+                    0);
+    g_assert_cmphex(buf[1], ==, 0xf1);
+    g_assert_cmphex(buf[7], ==, NVME_AUTH_FAIL_INCORRECT_PAYLOAD);
+    tt_advance(f->tt, 1999);
+    g_assert_false(nvmet_queue_wants_close(tc->q));
+    tt_advance(f->tt, 1);
+    g_assert_true(nvmet_queue_wants_close(tc->q));
+    g_assert_true(tt_trace_has(f->tt, "(1 failed attempts)"));
+    tc_free(tc);
+
+    /* a queue that authenticated in time stays, without a deadline */
+    ok = tc_new(f->tt);
+    connect_admin_no_kato(ok);
+    params_init(&p, f, 6);
+    auth_ok(ok, &p, &r);
+    g_assert_cmpint(nvmet_target_next_deadline(f->tt->t), ==, INT64_MAX);
+    tt_advance(f->tt, 600000);
+    g_assert_false(nvmet_queue_wants_close(ok->q));
+    tc_free(ok);
+    af_free(f);
+}
+
+/*
+ * Re-authentication of an authenticated queue that stalls: the exchange
+ * is dropped (as nvmet does), the queue stays authenticated and usable.
+ */
+static void test_timeout_reauth(void)
 {
     AuthFixture *f = af_new(0, false);
     TestConn *tc = tc_new(f->tt);
@@ -666,28 +794,19 @@ static void test_timeout(void)
     NvmfAuthResult r;
     NvmfCqe cqe;
 
-    /* no KATO, so the keep-alive timer cannot end the controller first */
-    g_assert_cmpint(nvmf_host_icreq(tc->h, false, false, 0), ==, 0);
-    g_assert_cmpint(nvmf_host_connect(tc->h, 0, 31, 0xffff, TEST_SUBNQN,
-                                      HOSTNQN, test_hostid, 0, 0, &cqe),
-                    ==, 0);
-    g_assert_cmphex(cqe.status, ==, 0);
-    msg[7] = 1;
-    msg[8] = 1;
-    msg[10] = 1;
-    msg[11] = 1;
-    msg[12] = 1;
-    nvmet_st16(msg + 4, 3);
-    g_assert_cmpint(nvmf_host_auth_send(tc->h, msg, 72, &cqe), ==, 0);
-    g_assert_cmpint(nvmf_host_auth_recv(tc->h, buf, 4096, &cqe), ==, 0);
-    g_assert_cmphex(buf[1], ==, 0x01);
-    /* the host never replies: after 120 s the transaction is dropped */
-    g_assert_cmpint(f->tt->deadline, <=, f->tt->now + 120000);
-    tt_advance(f->tt, 119000);
-    g_assert_false(tt_trace_has(f->tt, "timed out"));
-    tt_advance(f->tt, 1001);
+    connect_admin_no_kato(tc);
+    params_init(&p, f, 1);
+    auth_ok(tc, &p, &r);
+    g_assert_cmpint(nvmf_host_enable(tc->h), ==, 0);
+    negotiate_challenge(tc, 3, 0);
+    tt_advance(f->tt, 120001);
     g_assert_true(tt_trace_has(f->tt, "timed out after 120000 ms"));
-    memset(msg, 0, 16);
+    g_assert_false(tt_trace_has(f->tt, "not authenticated within"));
+    g_assert_false(nvmet_queue_wants_close(tc->q));
+    g_assert_cmpint(nvmf_host_prop_get(tc->h, NVME_REG_CSTS, false, NULL,
+                                       &cqe), ==, 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    /* the late reply finds no transaction */
     msg[0] = 0x01;
     msg[1] = 0x02;
     nvmet_st16(msg + 4, 3);
@@ -711,22 +830,15 @@ static void test_kato_during_auth(void)
 {
     AuthFixture *f = af_new(0, false);
     TestConn *tc = tc_new(f->tt);
-    uint8_t msg[72] = { 0 }, buf[4096];
-    NvmfCqe cqe;
+    NvmfAuthParams p;
+    NvmfAuthResult r;
 
-    g_assert_cmpint(nvmf_host_icreq(tc->h, false, false, 0), ==, 0);
-    g_assert_cmpint(nvmf_host_connect(tc->h, 0, 31, 0xffff, TEST_SUBNQN,
-                                      HOSTNQN, test_hostid, 5000, 0, &cqe),
-                    ==, 0);
-    msg[7] = 1;
-    msg[8] = 1;
-    msg[10] = 1;
-    msg[11] = 1;
-    msg[12] = 1;
-    msg[42] = 5;                                /* ffdhe8192 */
-    g_assert_cmpint(nvmf_host_auth_send(tc->h, msg, 72, &cqe), ==, 0);
-    g_assert_cmpint(nvmf_host_auth_recv(tc->h, buf, 4096, &cqe), ==, 0);
-    g_assert_cmphex(buf[1], ==, 0x01);
+    connect_admin(tc);
+    params_init(&p, f, 1);
+    auth_ok(tc, &p, &r);
+    g_assert_cmpint(nvmf_host_enable(tc->h), ==, 0);
+    /* re-authentication with ffdhe8192, and the host goes quiet */
+    negotiate_challenge(tc, 2, 5);
     for (int i = 0; i < 20; i++) {
         tt_advance(f->tt, 5000);
     }
@@ -736,10 +848,77 @@ static void test_kato_during_auth(void)
     tt_advance(f->tt, 20001);
     g_assert_true(tt_trace_has(f->tt, "timed out after 120000 ms"));
     g_assert_false(tt_trace_has(f->tt, "no keep-alive within"));
-    tt_advance(f->tt, 5001);
-    g_assert_true(tt_trace_has(f->tt, "no keep-alive within 5000 ms"));
+    g_assert_false(nvmet_queue_wants_close(tc->q));
+    tt_advance(f->tt, 30001);
+    g_assert_true(tt_trace_has(f->tt, "no keep-alive within 30000 ms"));
     g_assert_true(nvmet_queue_wants_close(tc->q));
     tc_free(tc);
+    af_free(f);
+}
+
+/*
+ * An unauthenticated queue cannot make the target ask for data: a Write
+ * without in-capsule data is refused at once, with no R2T, and takes no
+ * buffer; in-capsule data is refused the same way.
+ */
+static void test_no_r2t_before_auth(void)
+{
+    AuthFixture *f = af_new(0, false);
+    TestConn *a = tc_new(f->tt), *io = tc_new(f->tt);
+    g_autofree uint8_t *data = g_malloc0(256 * 1024);
+    g_auto(NvmfPdu) pdu = { 0 };
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    uint8_t sqe[64];
+    NvmfCqe cqe;
+    int cid;
+
+    connect_admin(a);
+    params_init(&p, f, 1);
+    auth_ok(a, &p, &r);
+    g_assert_cmpint(nvmf_host_enable(a->h), ==, 0);
+    g_assert_cmpint(nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES,
+                                           0x00010001, &cqe), ==, 0);
+    tc_io(io, 1, a->cntlid, TEST_SUBNQN, HOSTNQN, false, false);
+    tt_trace_clear(f->tt);
+
+    /* 256 KiB Write, data by R2T: the answer is the refusal, not an R2T */
+    nvmf_sqe_init(sqe, NVME_CMD_WRITE, 1);
+    nvmet_st32(sqe + NVME_SQE_CDW12, 256 * 1024 / 512 - 1);
+    nvmf_host_set_incapsule(io->h, 0);
+    cid = nvmf_host_send_cmd(io->h, sqe, data, 256 * 1024, NULL, 0);
+    g_assert_cmpint(cid, >, 0);
+    g_assert_cmpint(nvmf_host_recv_pdu(io->h, &pdu), ==, 0);
+    g_assert_cmpint(pdu.type, ==, NVME_TCP_PDU_RSP);
+    g_assert_cmphex(nvmet_ld16(pdu.hdr + NVME_TCP_RSP_CQE + NVME_CQE_CID), ==,
+                    cid);
+    g_assert_cmphex(nvmet_ld16(pdu.hdr + NVME_TCP_RSP_CQE +
+                               NVME_CQE_STATUS) >> 1, ==,
+                    NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
+    g_assert_false(tt_trace_has(f->tt, "R2T"));
+    g_assert_true(tt_trace_has(f->tt, "refused before any data transfer "
+                               "(262144 bytes): queue not authenticated"));
+    /* a Read gets no data either, and in-capsule data is refused too */
+    g_assert_cmpint(nvmf_host_rw(io->h, false, 1, 0, 8, data, 4096, &cqe),
+                    ==, 0);
+    g_assert_cmphex(cqe.status, ==, NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
+    nvmf_host_set_incapsule(io->h, 16384);
+    g_assert_cmpint(nvmf_host_rw(io->h, true, 1, 0, 8, data, 4096, &cqe),
+                    ==, 0);
+    g_assert_cmphex(cqe.status, ==, NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
+    g_assert_false(tt_trace_has(f->tt, "R2T"));
+    g_assert_false(tt_trace_has(f->tt, "C2HData"));
+
+    /* once authenticated, the same Write gets its R2T */
+    params_init(&p, f, 2);
+    auth_ok(io, &p, &r);
+    nvmf_host_set_incapsule(io->h, 0);
+    g_assert_cmpint(nvmf_host_rw(io->h, true, 1, 0, 512, data, 256 * 1024,
+                                 &cqe), ==, 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_true(tt_trace_has(f->tt, "R2T"));
+    tc_free(io);
+    tc_free(a);
     af_free(f);
 }
 
@@ -851,7 +1030,10 @@ int main(int argc, char **argv)
     g_test_add_func("/nvmet/auth/key-rotation", test_key_rotation);
     g_test_add_func("/nvmet/auth/failures", test_failures);
     g_test_add_func("/nvmet/auth/command-errors", test_command_errors);
-    g_test_add_func("/nvmet/auth/timeout", test_timeout);
+    g_test_add_func("/nvmet/auth/timeout/stalled", test_timeout_stalled);
+    g_test_add_func("/nvmet/auth/timeout/property", test_timeout_property);
+    g_test_add_func("/nvmet/auth/timeout/reauth", test_timeout_reauth);
+    g_test_add_func("/nvmet/auth/no-r2t-before-auth", test_no_r2t_before_auth);
     g_test_add_func("/nvmet/auth/kato-during-auth", test_kato_during_auth);
     g_test_add_func("/nvmet/auth/determinism", test_determinism);
     return g_test_run();

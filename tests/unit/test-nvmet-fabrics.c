@@ -303,6 +303,71 @@ static void test_connect_static_cntlid(void)
     tt_free(tt);
 }
 
+/*
+ * Linux nvmet takes any subsystem or host name (a configfs directory name),
+ * not only the "nqn.yyyy-mm.domain" form: blktests' default subsystem is
+ * "blktests-subsystem-1".  The target accepts such names too (found by
+ * running blktests' nvme group against it, scripts/blktests.sh), and
+ * still refuses empty ones, spaces, control characters and more than 223
+ * bytes.
+ */
+static void test_free_form_nqn(void)
+{
+    TestTarget *tt = tt_new();
+    NvmetSubsysConfig sc;
+    NvmetSubsys *s;
+    NvmetHost *h;
+    GError *err = NULL;
+    TestConn *tc;
+    NvmfCqe cqe;
+    char *longname;
+
+    nvmet_subsys_config_init(&sc);
+    sc.nqn = "blktests-subsystem-1";
+    s = nvmet_subsys_new(tt->t, &sc, &err);
+    g_assert_no_error(err);
+    nvmet_port_add_subsys(tt->port, s);
+    h = nvmet_host_new(tt->t, "blktests-host", &err);
+    g_assert_no_error(err);
+    g_assert_true(nvmet_subsys_add_host(s, h, &err));
+
+    tc = tc_new(tt);
+    cqe = connect_admin(tc, 31, 0xffff, "blktests-subsystem-1",
+                        "blktests-host", 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    tc_free(tc);
+    /* the host list still applies */
+    tc = tc_new(tt);
+    cqe = connect_admin(tc, 31, 0xffff, "blktests-subsystem-1",
+                        TEST_HOSTNQN, 0);
+    g_assert_cmphex(cqe.status, ==, NVME_SC_CONNECT_INVALID_HOST | DNR);
+    tc_free(tc);
+
+    sc.nqn = "blktests subsystem";
+    g_assert_null(nvmet_subsys_new(tt->t, &sc, &err));
+    g_assert_nonnull(strstr(err->message, "space or control character"));
+    g_clear_error(&err);
+    sc.nqn = "";
+    g_assert_null(nvmet_subsys_new(tt->t, &sc, &err));
+    g_clear_error(&err);
+    longname = g_strnfill(NVME_NQN_MAX_LEN + 1, 'a');
+    sc.nqn = longname;
+    g_assert_null(nvmet_subsys_new(tt->t, &sc, &err));
+    g_assert_nonnull(strstr(err->message, "longer than 223 bytes"));
+    g_clear_error(&err);
+    longname[NVME_NQN_MAX_LEN] = 0;
+    s = nvmet_subsys_new(tt->t, &sc, &err);
+    g_assert_no_error(err);
+    nvmet_subsys_free(s);
+    g_free(longname);
+    g_assert_null(nvmet_host_new(tt->t, "a\tb", &err));
+    g_clear_error(&err);
+
+    nvmet_host_free(h);
+    nvmet_subsys_free(nvmet_subsys_find(tt->t, "blktests-subsystem-1"));
+    tt_free(tt);
+}
+
 static void test_connect_bad_subsys(void)
 {
     TestTarget *tt = tt_new();
@@ -709,18 +774,38 @@ static void test_connect_sqhd(void)
     tt_free(tt);
 }
 
-/* A command waiting for its data (R2T) when Connect arrives */
+/*
+ * A command waiting for its data (R2T) when Connect arrives.  Before
+ * Connect only another Connect can wait for data: everything else is
+ * refused at once, before an R2T.
+ */
 static void test_connect_outstanding(void)
 {
     TestTarget *tt = tt_new();
     TestConn *tc = tc_new(tt);
-    uint8_t sqe[64], data[512] = { 0 };
+    uint8_t sqe[64], data[NVME_CONNECT_DATA_LEN] = { 0 };
     NvmfCqe cqe;
     int cid;
 
     g_assert_cmpint(nvmf_host_icreq(tc->h, false, false, 0), ==, 0);
+    /* Set Features with data by R2T: refused without asking for the data */
     nvmf_sqe_init(sqe, NVME_ADM_SET_FEATURES, 0);
     nvmet_st32(sqe + NVME_SQE_CDW10, NVME_FEAT_HOST_BEHAVIOR);
+    cid = nvmf_host_send_cmd(tc->h, sqe, data, 512, NULL, 0);
+    g_assert_cmpint(cid, >, 0);
+    g_assert_cmpint(nvmf_host_wait(tc->h, cid, &cqe), ==, 0);
+    g_assert_cmphex(cqe.status, ==, NVME_SC_CMD_SEQ_ERROR | DNR);
+    g_assert_true(tt_trace_has(tt, "before Connect"));
+    g_assert_false(tt_trace_has(tt, "R2T"));
+
+    /* a Connect whose data comes by R2T, then an in-capsule one */
+    nvmf_sqe_init(sqe, NVME_FABRICS_COMMAND, 0);
+    sqe[NVME_SQE_FCTYPE] = NVME_FCTYPE_CONNECT;
+    nvmet_st16(sqe + NVME_CONNECT_SQSIZE, 31);
+    memcpy(data + NVME_CONNECT_DATA_HOSTID, test_hostid, 16);
+    nvmet_st16(data + NVME_CONNECT_DATA_CNTLID, 0xffff);
+    strcpy((char *)data + NVME_CONNECT_DATA_SUBNQN, TEST_SUBNQN);
+    strcpy((char *)data + NVME_CONNECT_DATA_HOSTNQN, TEST_HOSTNQN);
     cid = nvmf_host_send_cmd(tc->h, sqe, data, sizeof(data), NULL, 0);
     g_assert_cmpint(cid, >, 0);
     g_assert_cmpint(nvmf_host_connect(tc->h, 0, 31, 0xffff, TEST_SUBNQN,
@@ -728,14 +813,9 @@ static void test_connect_outstanding(void)
                     ==, 0);
     g_assert_cmphex(cqe.status, ==, NVME_SC_CMD_SEQ_ERROR | DNR);
     g_assert_true(tt_trace_has(tt, "other commands outstanding"));
-    /* the early command itself fails: there is no controller */
+    g_assert_true(tt_trace_has(tt, "R2T"));
+    /* the first one got its data meanwhile and connects */
     g_assert_cmpint(nvmf_host_wait(tc->h, cid, &cqe), ==, 0);
-    g_assert_cmphex(cqe.status, ==, NVME_SC_CMD_SEQ_ERROR | DNR);
-    g_assert_true(tt_trace_has(tt, "before Connect"));
-    /* now Connect works */
-    g_assert_cmpint(nvmf_host_connect(tc->h, 0, 31, 0xffff, TEST_SUBNQN,
-                                      TEST_HOSTNQN, test_hostid, 0, 0, &cqe),
-                    ==, 0);
     g_assert_cmphex(cqe.status, ==, 0);
     tc_free(tc);
     tt_free(tt);
@@ -1250,6 +1330,8 @@ int main(int argc, char **argv)
                     test_connect_static_cntlid);
     g_test_add_func("/nvmet/fabrics/connect/bad-subsys",
                     test_connect_bad_subsys);
+    g_test_add_func("/nvmet/fabrics/connect/free-form-nqn",
+                    test_free_form_nqn);
     g_test_add_func("/nvmet/fabrics/connect/unterminated",
                     test_connect_unterminated);
     g_test_add_func("/nvmet/fabrics/connect/format", test_connect_format);

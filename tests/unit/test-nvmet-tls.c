@@ -2,10 +2,12 @@
  * TLS 1.3 PSK per queue and secure channel concatenation: configured PSKs
  * (identity versions 0 and 1), port modes, refused identities and keys,
  * NEWTLSPSK, TLS reconnection with the generated PSK, REPLACETLSPSK again
- * and again, and the quirk that reproduces the seed bug.
+ * and again, and the quirk that reproduces the seed bug; no key material
+ * in the trace.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <stdio.h>
 #include <string.h>
 #include <gnutls/gnutls.h>
 #include "nvmet-test-util.h"
@@ -58,7 +60,9 @@ static TlsFixture *tf_new(NvmetPortTls mode)
 
 static void tf_free(TlsFixture *f)
 {
-    nvmet_port_free(f->port);
+    if (f->port) {
+        nvmet_port_free(f->port);
+    }
     tt_free(f->tt);
     g_free(f->hkey);
     g_free(f->ckey);
@@ -275,6 +279,11 @@ static void test_refusals(void)
     key[0] ^= 1;
     g_assert_true(nvmet_queue_wants_close(c->q));
     g_assert_true(tt_trace_has(f->tt, "TLS handshake failed"));
+    /* RFC 8446: the binder does not validate */
+    g_assert_cmpint(nvmf_tls_alert(c->tls), ==, GNUTLS_A_DECRYPT_ERROR);
+    g_assert_true(tt_trace_has(f->tt, "sent fatal TLS alert 51 "
+                               "(decrypt_error): the PSK binder does not "
+                               "verify"));
     tc_free(c);
 
     /* an identity for a host without a PSK */
@@ -284,6 +293,10 @@ static void test_refusals(void)
     c = tc_new_on(f->tt, f->port);
     g_assert_cmpint(tc_start_tls(c, other, key, 32, hash), ==, -1);
     g_assert_true(tt_trace_has(f->tt, "no TLS PSK is configured"));
+    g_assert_cmpint(nvmf_tls_alert(c->tls), ==,
+                    GNUTLS_A_UNKNOWN_PSK_IDENTITY);
+    g_assert_true(tt_trace_has(f->tt, "sent fatal TLS alert 115 "
+                               "(unknown_psk_identity)"));
     tc_free(c);
 
     /* a digest that does not belong to the PSK */
@@ -295,12 +308,16 @@ static void test_refusals(void)
         c = tc_new_on(f->tt, f->port);
         g_assert_cmpint(tc_start_tls(c, identity, key, 32, hash), ==, -1);
         g_assert_true(tt_trace_has(f->tt, "does not match"));
+        g_assert_cmpint(nvmf_tls_alert(c->tls), ==,
+                        GNUTLS_A_UNKNOWN_PSK_IDENTITY);
         tc_free(c);
     }
     /* not an NVMe identity at all */
     c = tc_new_on(f->tt, f->port);
     g_assert_cmpint(tc_start_tls(c, "client1", key, 32, 1), ==, -1);
     g_assert_true(tt_trace_has(f->tt, "not an NVMe TLS PSK identity"));
+    g_assert_cmpint(nvmf_tls_alert(c->tls), ==,
+                    GNUTLS_A_UNKNOWN_PSK_IDENTITY);
     tc_free(c);
 
     /* the PSK of host 1, then a Connect as host 2 */
@@ -313,6 +330,106 @@ static void test_refusals(void)
     g_assert_true(tt_trace_has(f->tt, "the TLS PSK identity is"));
     tc_free(c);
     nvmet_host_free(h2);
+    tf_free(f);
+}
+
+/*
+ * After the handshake: a record that does not decrypt gets bad_record_mac
+ * (encrypted, the session's keys are up), and nothing else follows.
+ */
+static void test_bad_record_alert(void)
+{
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_REQUIRED);
+    char identity[NVMET_PSK_IDENTITY_SIZE];
+    uint8_t key[48], hash, rec[5 + 64];
+    g_auto(NvmfPdu) pdu = { 0 };
+    GError *err = NULL;
+    TestConn *c;
+
+    g_assert_true(nvmet_host_set_tls_psk(f->tt->host, psk01, &err));
+    host_configured(psk01, 1, HOSTNQN, identity, key, &hash);
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmpint(tc_start_tls(c, identity, key, 32, hash), ==, 0);
+    g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
+    /* an application_data record of garbage */
+    rec[0] = 0x17;
+    rec[1] = 0x03;
+    rec[2] = 0x03;
+    rec[3] = 0;
+    rec[4] = 64;
+    for (int i = 0; i < 64; i++) {
+        rec[5 + i] = i * 37 + 1;
+    }
+    nvmet_queue_input(c->q, rec, sizeof(rec));
+    g_assert_true(nvmet_queue_wants_close(c->q));
+    g_assert_cmpint(nvmf_host_recv_pdu(c->h, &pdu), ==, -1);
+    g_assert_cmpint(nvmf_tls_alert(c->tls), ==, GNUTLS_A_BAD_RECORD_MAC);
+    g_assert_true(tt_trace_has(f->tt, "sent fatal TLS alert 20 "
+                               "(bad_record_mac)"));
+    tc_free(c);
+    tf_free(f);
+}
+
+typedef struct Capture {
+    GByteArray *sent;
+} Capture;
+
+static int capture_send(void *opaque, const void *buf, size_t len)
+{
+    Capture *cap = opaque;
+
+    g_byte_array_append(cap->sent, buf, len);
+    return 0;
+}
+
+static ssize_t capture_recv(void *opaque, void *buf, size_t len)
+{
+    return -1;
+}
+
+/*
+ * TLS handshake bytes that arrive after the port was removed: the queue
+ * closed with the port (which is gone, sq->port is NULL), and what comes
+ * next is dropped unread.  Before the fix the PSK lookup went through the
+ * NULL port.
+ */
+static void test_port_removed_mid_handshake(void)
+{
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_REQUIRED);
+    char identity[NVMET_PSK_IDENTITY_SIZE];
+    uint8_t key[48], hash;
+    Capture cap = { g_byte_array_new() };
+    NvmfTransport tr = { capture_send, capture_recv, &cap };
+    GError *err = NULL;
+    NvmfTls *client;
+    TestConn *c, *d;
+
+    g_assert_true(nvmet_host_set_tls_psk(f->tt->host, psk01, &err));
+    host_configured(psk01, 1, HOSTNQN, identity, key, &hash);
+    /* the host's ClientHello, as bytes */
+    client = nvmf_tls_new(&tr, identity, key, 32, hash);
+    g_assert_cmpint(nvmf_tls_handshake(client), ==, -1);
+    nvmf_tls_free(client);
+    g_assert_cmpuint(cap.sent->len, >, 100);
+    g_assert_cmphex(cap.sent->data[0], ==, 0x16);
+
+    /* one connection has the first bytes of it, one nothing yet */
+    c = tc_new_on(f->tt, f->port);
+    d = tc_new_on(f->tt, f->port);
+    nvmet_queue_input(c->q, cap.sent->data, 10);
+    g_assert_false(nvmet_queue_wants_close(c->q));
+    nvmet_port_free(f->port);
+    f->port = NULL;
+    g_assert_true(nvmet_queue_wants_close(c->q));
+    g_assert_true(nvmet_queue_wants_close(d->q));
+    nvmet_queue_input(c->q, cap.sent->data + 10, cap.sent->len - 10);
+    nvmet_queue_input(d->q, cap.sent->data, cap.sent->len);
+    g_assert_true(tt_trace_has(f->tt, "received after the queue was closed: "
+                               "dropped"));
+    g_assert_false(tt_trace_has(f->tt, "PSK identity"));
+    tc_free(c);
+    tc_free(d);
+    g_byte_array_unref(cap.sent);
     tf_free(f);
 }
 
@@ -494,6 +611,9 @@ static void test_concat(void)
             n = tc_new_on(f->tt, f->port);
             g_assert_cmpint(tc_start_tls(n, old, oldkey, nvmet_hash_len(hash),
                                          hash), ==, -1);
+            /* tlshd: EKEYREJECTED, the host authenticates afresh */
+            g_assert_cmpint(nvmf_tls_alert(n->tls), ==,
+                            GNUTLS_A_UNKNOWN_PSK_IDENTITY);
             tc_free(n);
             n = tls_admin(f, identity, key, hash);
             tc_free(n);
@@ -775,6 +895,189 @@ static void test_sha384(void)
     tf_free(f);
 }
 
+/* ---- no secret in the trace ---------------------------------------------- */
+
+/* a trace line of @tt that has @needle */
+static const char *trace_find(TestTarget *tt, const char *needle)
+{
+    for (unsigned i = 0; i < tt->traces->len; i++) {
+        const char *line = g_ptr_array_index(tt->traces, i);
+
+        if (strstr(line, needle)) {
+            return line;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The trace line that shows any 8 bytes of @b (hex, either case) or any 9
+ * of them base64-encoded; NULL if none does.
+ */
+static const char *trace_has_bytes(TestTarget *tt, const uint8_t *b,
+                                   size_t len)
+{
+    const char *line;
+
+    g_assert_cmpuint(len, >=, 9);
+    for (size_t o = 0; o + 8 <= len; o++) {
+        char lo[17], up[17];
+
+        for (int i = 0; i < 8; i++) {
+            snprintf(lo + 2 * i, 3, "%02x", b[o + i]);
+            snprintf(up + 2 * i, 3, "%02X", b[o + i]);
+        }
+        if ((line = trace_find(tt, lo)) || (line = trace_find(tt, up))) {
+            return line;
+        }
+    }
+    for (size_t o = 0; o + 9 <= len; o++) {
+        g_autofree char *b64 = g_base64_encode(b + o, 9);
+
+        if ((line = trace_find(tt, b64))) {
+            return line;
+        }
+    }
+    return NULL;
+}
+
+/* The trace line that shows any 12 characters of @s's key material */
+static const char *trace_has_string(TestTarget *tt, const char *s)
+{
+    /* after the "NVMeTLSkey-1:01:" or "DHHC-1:01:" prefix */
+    const char *body = strrchr(s, ':') == s + strlen(s) - 1 ?
+                       strchr(strchr(s, ':') + 1, ':') + 1 : s;
+    size_t n = strlen(body);
+
+    for (size_t o = 0; o + 12 <= n; o++) {
+        g_autofree char *w = g_strndup(body + o, 12);
+        const char *line = trace_find(tt, w);
+
+        if (line) {
+            return line;
+        }
+    }
+    return NULL;
+}
+
+#define ASSERT_NOT_TRACED_BYTES(tt, b, len) do {                              \
+        const char *l_ = trace_has_bytes(tt, b, len);                         \
+        if (l_) {                                                             \
+            g_error("%s is in the trace: %s", #b, l_);                        \
+        }                                                                     \
+    } while (0)
+#define ASSERT_NOT_TRACED_STRING(tt, s) do {                                  \
+        const char *l_ = trace_has_string(tt, s);                             \
+        if (l_) {                                                             \
+            g_error("%s is in the trace: %s", #s, l_);                        \
+        }                                                                     \
+    } while (0)
+
+/*
+ * With every trace event recorded, a configured PSK, DH-HMAC-CHAP with
+ * NEWTLSPSK, a TLS session with the generated PSK, REPLACETLSPSK and
+ * refused attempts (wrong key, wrong PSK) leave no key material in the
+ * trace: not the interchange strings, not the configured, retained,
+ * generated or TLS PSKs, not the DH-HMAC-CHAP keys.
+ */
+static void test_secrets_not_traced(void)
+{
+    TlsFixture *f = tf_new(NVMET_PORT_TLS_ALLOWED);
+    char identity[NVMET_PSK_IDENTITY_SIZE];
+    uint8_t ckey_tls[48], retained[48], gen_tls[48], gen1[64], gen2[64];
+    uint8_t hash, bad[48];
+    size_t gen1_len, gen2_len;
+    g_autofree char *badkey = NULL;
+    GError *err = NULL;
+    NvmfAuthParams p;
+    NvmfAuthResult r;
+    NvmetPsk psk;
+    TestConn *c, *a;
+    uint32_t dw0;
+
+    g_assert_true(nvmet_host_set_tls_psk(f->tt->host, psk01, &err));
+    g_assert_true(nvmet_psk_parse(psk01, &psk, &err));
+    g_assert_true(nvmet_psk_retained(&psk, HOSTNQN, retained, &err));
+    g_assert_no_error(err);
+    concat_fixture(f, false);
+
+    /* a configured PSK session */
+    host_configured(psk01, 1, HOSTNQN, identity, ckey_tls, &hash);
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmpint(tc_start_tls(c, identity, ckey_tls, psk.len, hash), ==, 0);
+    g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
+    tc_free(c);
+    /* the same identity with a wrong key: refused */
+    memcpy(bad, ckey_tls, sizeof(bad));
+    bad[5] ^= 0x21;
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmpint(tc_start_tls(c, identity, bad, psk.len, hash), ==, -1);
+    tc_free(c);
+
+    /* NEWTLSPSK, then the session with the generated PSK */
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmphex(connect_admin(c, HOSTNQN, &dw0), ==, 0);
+    auth_params(&p, f, NVME_AUTH_SECP_NEWTLSPSK, 1);
+    p.hashes[0] = 1;
+    p.nhashes = 1;
+    g_assert_cmpint(nvmf_host_authenticate(c->h, &p, &r), ==, 0);
+    g_assert_true(r.authenticated);
+    memcpy(gen1, r.psk, r.psk_len);
+    gen1_len = r.psk_len;
+    host_generated(&r, identity, gen_tls);
+    tc_free(c);
+    a = tls_admin(f, identity, gen_tls, r.hash);
+    /* REPLACETLSPSK */
+    auth_params(&p, f, NVME_AUTH_SECP_REPLACETLSPSK, 2);
+    p.hashes[0] = 1;
+    p.nhashes = 1;
+    g_assert_cmpint(nvmf_host_authenticate(a->h, &p, &r), ==, 0);
+    g_assert_true(r.authenticated);
+    memcpy(gen2, r.psk, r.psk_len);
+    gen2_len = r.psk_len;
+    tc_free(a);
+    /* a host with the wrong DH-HMAC-CHAP key: refused */
+    badkey = nvmf_dhchap_key_encode(dh_secret + 16, 32, 1);
+    c = tc_new_on(f->tt, f->port);
+    g_assert_cmphex(connect_admin(c, HOSTNQN, NULL), ==, 0);
+    auth_params(&p, f, 0, 3);
+    p.host_secret = badkey;
+    g_assert_cmpint(nvmf_host_authenticate(c->h, &p, &r), ==, 0);
+    g_assert_false(r.authenticated);
+    tc_free(c);
+
+    g_assert_cmpuint(f->tt->traces->len, >, 50);
+    g_assert_true(tt_trace_has(f->tt, "REPLACETLSPSK: generated PSK"));
+    ASSERT_NOT_TRACED_STRING(f->tt, psk01);
+    ASSERT_NOT_TRACED_STRING(f->tt, f->hkey);
+    ASSERT_NOT_TRACED_STRING(f->tt, f->ckey);
+    ASSERT_NOT_TRACED_STRING(f->tt, badkey);
+    ASSERT_NOT_TRACED_BYTES(f->tt, psk.key, psk.len);
+    ASSERT_NOT_TRACED_BYTES(f->tt, retained, psk.len);
+    ASSERT_NOT_TRACED_BYTES(f->tt, ckey_tls, psk.len);
+    ASSERT_NOT_TRACED_BYTES(f->tt, bad, psk.len);
+    ASSERT_NOT_TRACED_BYTES(f->tt, dh_secret, 48);
+    ASSERT_NOT_TRACED_BYTES(f->tt, gen1, gen1_len);
+    ASSERT_NOT_TRACED_BYTES(f->tt, gen2, gen2_len);
+    ASSERT_NOT_TRACED_BYTES(f->tt, gen_tls, gen1_len);
+
+    /* the checks see a secret when there is one */
+    {
+        char hex[2 * 48 + 1];
+
+        for (size_t i = 0; i < gen1_len; i++) {
+            snprintf(hex + 2 * i, 3, "%02X", gen1[i]);
+        }
+        g_ptr_array_add(f->tt->traces,
+                        g_strdup_printf("x psk ...%s...", hex + 10));
+        g_assert_nonnull(trace_has_bytes(f->tt, gen1, gen1_len));
+        g_ptr_array_add(f->tt->traces,
+                        g_strdup_printf("x key %.14s", f->hkey + 20));
+        g_assert_nonnull(trace_has_string(f->tt, f->hkey));
+    }
+    tf_free(f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -785,6 +1088,9 @@ int main(int argc, char **argv)
     g_test_add_func("/nvmet/tls/port-modes", test_port_modes);
     g_test_add_func("/nvmet/tls/discovery-log", test_discovery_log);
     g_test_add_func("/nvmet/tls/refusals", test_refusals);
+    g_test_add_func("/nvmet/tls/bad-record-alert", test_bad_record_alert);
+    g_test_add_func("/nvmet/tls/port-removed-mid-handshake",
+                    test_port_removed_mid_handshake);
     g_test_add_func("/nvmet/tls/concat", test_concat);
     g_test_add_func("/nvmet/tls/concat-needs-tls-port",
                     test_concat_needs_tls_port);
@@ -793,5 +1099,6 @@ int main(int argc, char **argv)
                     test_concat_legacy_success2);
     g_test_add_func("/nvmet/tls/quirk-free-tls-key", test_quirk);
     g_test_add_func("/nvmet/tls/sha384", test_sha384);
+    g_test_add_func("/nvmet/tls/secrets-not-traced", test_secrets_not_traced);
     return g_test_run();
 }
