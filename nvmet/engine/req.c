@@ -416,7 +416,7 @@ NvmetReq *nvmet_req_alloc(NvmetSq *sq)
             req->sq = sq;
             req->ttag = i;
             req->state = REQ_EXEC;
-            sq->reqs_busy++;
+            nvmet_stat_add(&sq->reqs_busy, 1);
             return req;
         }
     }
@@ -443,7 +443,7 @@ static void req_free(NvmetReq *req)
     req_put_ns(req);
     req_buf_free(req);
     req->state = REQ_FREE;
-    sq->reqs_busy--;
+    nvmet_stat_add(&sq->reqs_busy, -1);
     if (req->budget) {
         uint32_t b = req->budget;
 
@@ -557,9 +557,9 @@ void nvmet_req_respond(NvmetReq *req)
         nvmet_sq_try_free(sq);
         return;
     }
-    sq->cmds++;
+    nvmet_stat_add(&sq->cmds, 1);
     if (req->status != NVME_SC_SUCCESS) {
-        sq->cmd_errors++;
+        nvmet_stat_add(&sq->cmd_errors, 1);
         trace_nvmet_cmd_error(sq->name, req->cid, req->opc, req->nsid,
                               req->status, status_str(req->status));
         error_log_add(req);

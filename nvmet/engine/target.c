@@ -986,9 +986,10 @@ static void sq_info(NvmetSq *sq, NvmetQueueInfo *info)
         .hostnqn = sq->ctrl ? sq->ctrl->hostnqn : NULL,
         .peer = sq->peer,
         .sqsize = sq->sqsize,
-        .inflight = sq->reqs_busy,
-        .cmds = sq->cmds,
-        .cmd_errors = sq->cmd_errors,
+        /* the queue's thread counts these: relaxed atomics */
+        .inflight = nvmet_atomic_read(&sq->reqs_busy),
+        .cmds = nvmet_atomic_read(&sq->cmds),
+        .cmd_errors = nvmet_atomic_read(&sq->cmd_errors),
         .auth_required = a->required,
         .authenticated = a->authenticated,
         .auth_count = a->count,

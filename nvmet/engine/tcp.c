@@ -250,7 +250,7 @@ static void capture_tx(NvmetQueue *q, const uint8_t *data, size_t len)
 
 static void plain_output_advance(NvmetQueue *q, size_t n)
 {
-    q->pdus_tx += n;
+    nvmet_stat_add(&q->pdus_tx, n);
     while (n > 0) {
         NvmetOutSeg *seg = g_queue_peek_head(&q->out);
         size_t left;
@@ -370,7 +370,7 @@ int nvmet_queue_output_iov(NvmetQueue *q, struct iovec *iov, int max)
 
 void nvmet_queue_output_advance(NvmetQueue *q, size_t n)
 {
-    q->wire_tx += n;
+    nvmet_stat_add(&q->wire_tx, n);
     if (nvmet_tls_in_use(&q->tls)) {
         nvmet_tls_output_advance(&q->tls, n);
     } else {
@@ -1238,7 +1238,7 @@ static void pdu_input(NvmetQueue *q, const uint8_t *p, size_t len)
             q->cap_rx = true;
         }
         n = rx_step(q, p, len);
-        q->pdus_rx += n;
+        nvmet_stat_add(&q->pdus_rx, n);
         if (q->cap_rx && t->ops.capture) {
             t->ops.capture(t->opaque, q, q->opaque, false, p, n);
         }
@@ -1267,7 +1267,7 @@ static void tls_input(NvmetQueue *q)
 void nvmet_queue_input(NvmetQueue *q, const void *buf, size_t len)
 {
     nvmet_sq_service(&q->sq);
-    q->wire_rx += len;
+    nvmet_stat_add(&q->wire_rx, len);
     if (q->sq.closing) {
         /*
          * The engine ended the connection (and its port may be gone, see
@@ -1430,11 +1430,12 @@ static void tcp_queue_info(NvmetSq *sq, NvmetQueueInfo *info)
 
     info->hdgst = q->hdgst;
     info->ddgst = q->ddgst;
-    info->bytes_received = q->wire_rx;
-    info->bytes_sent = q->wire_tx;
-    info->pdu_bytes_received = q->pdus_rx;
-    info->pdu_bytes_sent = q->pdus_tx;
-    info->capturing = q->cap_on;
+    /* counted by the queue's thread: relaxed atomics */
+    info->bytes_received = nvmet_atomic_read(&q->wire_rx);
+    info->bytes_sent = nvmet_atomic_read(&q->wire_tx);
+    info->pdu_bytes_received = nvmet_atomic_read(&q->pdus_rx);
+    info->pdu_bytes_sent = nvmet_atomic_read(&q->pdus_tx);
+    info->capturing = nvmet_atomic_read(&q->cap_on);
 }
 
 static void tcp_free(NvmetSq *sq)

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "nvmet-test-util.h"
@@ -15,7 +16,11 @@ const uint8_t test_hostid[16] = {
 };
 
 /* The engine may call these from several threads (test-nvmet-threads) */
-static GMutex tt_trace_lock;
+/*
+ * A pthread mutex, not a GMutex: GLib's futex-based GMutex is invisible to
+ * ThreadSanitizer, which then reported the trace array's growth as races.
+ */
+static pthread_mutex_t tt_trace_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int64_t tt_now(void *opaque)
 {
@@ -27,12 +32,12 @@ static void tt_kick(void *opaque, NvmetQueue *q, void *qopaque)
     TestTarget *tt = opaque;
 
     __atomic_fetch_add(&tt->kicks, 1, __ATOMIC_RELAXED);
-    g_mutex_lock(&tt_trace_lock);
+    pthread_mutex_lock(&tt_trace_lock);
     if (tt->kicked && tt->timer_thread == g_thread_self() &&
         !g_ptr_array_find(tt->kicked, q, NULL)) {
         g_ptr_array_add(tt->kicked, q);
     }
-    g_mutex_unlock(&tt_trace_lock);
+    pthread_mutex_unlock(&tt_trace_lock);
 }
 
 static void tt_timer(void *opaque, int64_t deadline)
@@ -44,9 +49,9 @@ static void tt_trace(const char *event, const char *msg, void *opaque)
 {
     TestTarget *tt = opaque;
 
-    g_mutex_lock(&tt_trace_lock);
+    pthread_mutex_lock(&tt_trace_lock);
     g_ptr_array_add(tt->traces, g_strdup_printf("%s %s", event, msg));
-    g_mutex_unlock(&tt_trace_lock);
+    pthread_mutex_unlock(&tt_trace_lock);
 }
 
 /* Reproducible per test run: g_test_rand_int follows --seed. */
@@ -321,14 +326,14 @@ void tt_advance(TestTarget *tt, int64_t ms)
         const uint8_t *data;
 
         tt->deadline = INT64_MAX;
-        g_mutex_lock(&tt_trace_lock);
+        pthread_mutex_lock(&tt_trace_lock);
         tt->kicked = kicked;
         tt->timer_thread = g_thread_self();
-        g_mutex_unlock(&tt_trace_lock);
+        pthread_mutex_unlock(&tt_trace_lock);
         nvmet_target_timer(tt->t);
-        g_mutex_lock(&tt_trace_lock);
+        pthread_mutex_lock(&tt_trace_lock);
         tt->kicked = NULL;
-        g_mutex_unlock(&tt_trace_lock);
+        pthread_mutex_unlock(&tt_trace_lock);
         /*
          * As a kicked queue's thread would: serve what the timer posted to
          * it (delayed steps of faults), which looking at output does.
@@ -343,19 +348,19 @@ bool tt_trace_has(TestTarget *tt, const char *needle)
 {
     bool found = false;
 
-    g_mutex_lock(&tt_trace_lock);
+    pthread_mutex_lock(&tt_trace_lock);
     for (unsigned i = 0; !found && i < tt->traces->len; i++) {
         found = strstr(g_ptr_array_index(tt->traces, i), needle) != NULL;
     }
-    g_mutex_unlock(&tt_trace_lock);
+    pthread_mutex_unlock(&tt_trace_lock);
     return found;
 }
 
 void tt_trace_clear(TestTarget *tt)
 {
-    g_mutex_lock(&tt_trace_lock);
+    pthread_mutex_lock(&tt_trace_lock);
     g_ptr_array_set_size(tt->traces, 0);
-    g_mutex_unlock(&tt_trace_lock);
+    pthread_mutex_unlock(&tt_trace_lock);
 }
 
 /* ---- loop transport ------------------------------------------------------ */

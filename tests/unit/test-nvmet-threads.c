@@ -87,8 +87,10 @@ static void test_io_queues_in_threads(void)
     TestConn *a = tc_new(tt);
     Worker w[NQUEUES];
     GThread *th[NQUEUES];
-    RamDisk d2 = { 0 };
-    /* a backend lives until the engine lets go of it: until the end here */
+    /*
+     * a backend lives until the engine lets go of it: until the end here
+     * (each namespace 2 gets a disk of its own, in-flight I/O may use it)
+     */
     g_autoptr(GPtrArray) old = g_ptr_array_new_with_free_func(g_free);
     uint8_t smart[512];
     unsigned changes = 0;
@@ -107,7 +109,8 @@ static void test_io_queues_in_threads(void)
     }
     /* this thread: the configuration, the timer and the admin queue */
     while (!workers_done(w)) {
-        NvmetNs *ns2 = tt_add_ns(tt, tt->subsys, 2, &d2, 65536, 512);
+        RamDisk *d2 = g_new0(RamDisk, 1);
+        NvmetNs *ns2 = tt_add_ns(tt, tt->subsys, 2, d2, 65536, 512);
         Count c = { 0 };
 
         g_assert_true(nvmet_target_ctrl_queues(tt->t, TEST_SUBNQN, a->cntlid,
@@ -119,8 +122,8 @@ static void test_io_queues_in_threads(void)
         tt_advance(tt, 100);
         nvmet_target_timer(tt->t);
         tt_remove_ns(tt, ns2);
-        g_ptr_array_add(old, d2.data);
-        d2.data = NULL;
+        g_ptr_array_add(old, d2->data);
+        g_ptr_array_add(old, d2);
         changes++;
     }
     for (unsigned i = 0; i < NQUEUES; i++) {
