@@ -83,6 +83,7 @@ struct NvmetQueue {
 
     /* decrypted capture (ops.capture) */
     bool cap_on;                /* nvmet_queue_set_capture() */
+    int cap_req;                /* atomic: CAP_REQ_*, not applied yet */
     bool cap_rx;                /* received bytes are passed on */
     bool cap_tx_armed;          /* sent bytes from out offset cap_tx_from */
     uint64_t cap_tx_from;
@@ -231,6 +232,28 @@ static int plain_output_iov(NvmetQueue *q, struct iovec *iov, int max)
         iov[n].iov_len = seg->len - skip;
     }
     return n;
+}
+
+enum { CAP_REQ_NONE, CAP_REQ_OFF, CAP_REQ_ON };
+
+/*
+ * nvmet_queue_set_capture() may come from another thread (a capture
+ * starts or stops in the main loop while the queue runs in an iothread):
+ * the queue's own thread applies it, at a PDU boundary.
+ */
+static void capture_apply(NvmetQueue *q)
+{
+    int req;
+
+    if (!__atomic_load_n(&q->cap_req, __ATOMIC_RELAXED)) {
+        return;
+    }
+    req = __atomic_exchange_n(&q->cap_req, CAP_REQ_NONE, __ATOMIC_ACQ_REL);
+    if (req != CAP_REQ_NONE) {
+        nvmet_atomic_set(&q->cap_on, req == CAP_REQ_ON);
+        q->cap_rx = false;
+        q->cap_tx_armed = false;
+    }
 }
 
 /* Pass sent cleartext to the capture, from where it was armed on. */
@@ -402,6 +425,7 @@ static uint8_t *pdu_begin(NvmetQueue *q, uint8_t type, uint8_t flags,
 {
     uint8_t *p;
 
+    capture_apply(q);
     if (q->cap_on && !q->cap_tx_armed) {
         /* the capture of sent bytes starts with this PDU */
         q->cap_tx_armed = true;
@@ -1232,6 +1256,9 @@ static void pdu_input(NvmetQueue *q, const uint8_t *p, size_t len)
                 continue;
             }
         }
+        if (q->rx_state == RX_HEADER && q->hdr_got == 0) {
+            capture_apply(q);
+        }
         if (q->cap_on && !q->cap_rx && q->rx_state == RX_HEADER &&
             q->hdr_got == 0) {
             /* the capture of received bytes starts with this PDU */
@@ -1309,9 +1336,9 @@ NvmetQueue *nvmet_queue_new(NvmetPort *port, const char *peer, void *opaque)
 
 void nvmet_queue_set_capture(NvmetQueue *q, bool on)
 {
-    q->cap_on = on;
-    q->cap_rx = false;
-    q->cap_tx_armed = false;
+    /* applied by the queue's thread: capture_apply() */
+    __atomic_store_n(&q->cap_req, on ? CAP_REQ_ON : CAP_REQ_OFF,
+                     __ATOMIC_RELEASE);
 }
 
 void nvmet_queue_note_close(NvmetQueue *q, const char *why)
@@ -1435,7 +1462,16 @@ static void tcp_queue_info(NvmetSq *sq, NvmetQueueInfo *info)
     info->bytes_sent = nvmet_atomic_read(&q->wire_tx);
     info->pdu_bytes_received = nvmet_atomic_read(&q->pdus_rx);
     info->pdu_bytes_sent = nvmet_atomic_read(&q->pdus_tx);
-    info->capturing = nvmet_atomic_read(&q->cap_on);
+    switch (__atomic_load_n(&q->cap_req, __ATOMIC_ACQUIRE)) {
+    case CAP_REQ_ON:
+        info->capturing = true;
+        break;
+    case CAP_REQ_OFF:
+        info->capturing = false;
+        break;
+    default:
+        info->capturing = nvmet_atomic_read(&q->cap_on);
+    }
 }
 
 static void tcp_free(NvmetSq *sq)
