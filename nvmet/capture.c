@@ -19,6 +19,12 @@
  * The file is created with mode 0600: it holds data and authentication
  * transcripts, like the TLS key log.
  *
+ * Threads: data and connection events come from the thread that serves
+ * the connection (iothreads for I/O queues), starts and stops from the
+ * main loop; one recursive mutex covers the captures and their streams.
+ * It is taken last: after the engine's target lock (the queues walked
+ * when a capture starts) and after the events lock (events.c).
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
@@ -27,6 +33,7 @@
 #include "qapi/qapi-commands-nvmet.h"
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
+#include "qemu/lockable.h"
 #include "nvmet-qemu.h"
 #include "trace.h"
 
@@ -65,6 +72,12 @@ typedef struct NvmetCaptureStream {
 
 /* NvmetQueue * -> NvmetCaptureStream *, of all captures */
 static GHashTable *nvmet_capture_streams;
+static QemuRecMutex nvmet_capture_mutex;
+
+static void __attribute__((__constructor__)) nvmet_capture_init(void)
+{
+    qemu_rec_mutex_init(&nvmet_capture_mutex);
+}
 
 /* ---- writing packets ----------------------------------------------------- */
 
@@ -205,10 +218,17 @@ static bool parse_peer(NvmetCaptureStream *s, const char *peer)
 
 static void stream_new(NvmetCapture *cap, NvmetQueue *q, const char *peer)
 {
-    NvmetCaptureStream *s = g_new0(NvmetCaptureStream, 1);
-    uint32_t n = cap->next_stream++;
+    NvmetCaptureStream *s;
+    uint32_t n;
     const char *traddr;
 
+    if (nvmet_capture_streams &&
+        g_hash_table_lookup(nvmet_capture_streams, q)) {
+        /* accepted while the capture started: seen both ways */
+        return;
+    }
+    s = g_new0(NvmetCaptureStream, 1);
+    n = cap->next_stream++;
     s->cap = cap;
     s->q = q;
     if (!parse_peer(s, peer)) {
@@ -267,12 +287,14 @@ static void stream_end(NvmetCaptureStream *s, bool flush)
 void nvmet_capture_data(void *opaque, NvmetQueue *q, void *qopaque,
                         bool tx, const uint8_t *data, size_t len)
 {
-    NvmetCaptureStream *s = nvmet_capture_streams ?
-        g_hash_table_lookup(nvmet_capture_streams, q) : NULL;
+    NvmetCaptureStream *s;
     NvmetCapture *cap;
 
+    qemu_rec_mutex_lock(&nvmet_capture_mutex);
+    s = nvmet_capture_streams ?
+        g_hash_table_lookup(nvmet_capture_streams, q) : NULL;
     if (!s) {
-        return;
+        goto out;
     }
     cap = s->cap;
     while (len) {
@@ -280,12 +302,14 @@ void nvmet_capture_data(void *opaque, NvmetQueue *q, void *qopaque,
 
         if (!write_segment(s, tx ? TARGET : HOST, TCP_ACK | TCP_PSH, data,
                            n)) {
-            return;
+            goto out;
         }
         data += n;
         len -= n;
     }
     capture_flush(cap);
+out:
+    qemu_rec_mutex_unlock(&nvmet_capture_mutex);
 }
 
 /* Connections start and end (from nvmet_qemu_event()). */
@@ -293,6 +317,7 @@ void nvmet_capture_event(NvmetPortObject *p, const NvmetEvent *ev)
 {
     NvmetCaptureStream *s;
 
+    QEMU_LOCK_GUARD(&nvmet_capture_mutex);
     switch (ev->type) {
     case NVMET_EVENT_CONN_ACCEPTED:
         if (p && p->capture && ev->queue) {
@@ -313,9 +338,15 @@ void nvmet_capture_event(NvmetPortObject *p, const NvmetEvent *ev)
 
 /* ---- captures ------------------------------------------------------------ */
 
+/* Under the target lock (nvmet_port_foreach_queue()) */
 static void open_queue_cb(const NvmetQueueInfo *info, void *opaque)
 {
-    stream_new(opaque, info->queue, info->peer);
+    NvmetCapture *cap = opaque;
+
+    QEMU_LOCK_GUARD(&nvmet_capture_mutex);
+    if (cap->port->capture == cap) {
+        stream_new(cap, info->queue, info->peer);
+    }
 }
 
 bool nvmet_capture_start(NvmetPortObject *p, const char *file, Error **errp)
@@ -328,11 +359,15 @@ bool nvmet_capture_start(NvmetPortObject *p, const char *file, Error **errp)
     NvmetCapture *cap;
     int fd;
 
+    qemu_rec_mutex_lock(&nvmet_capture_mutex);
     if (p->capture) {
         error_setg(errp, "nvmet-port '%s' is already capturing to '%s'", id,
                    p->capture->file);
+        qemu_rec_mutex_unlock(&nvmet_capture_mutex);
         return false;
     }
+    /* only the main loop starts captures: p->capture stays NULL meanwhile */
+    qemu_rec_mutex_unlock(&nvmet_capture_mutex);
     /* data and authentication transcripts: the owner's only */
     fd = qemu_create(file, O_WRONLY | O_TRUNC, 0600, errp);
     if (fd < 0) {
@@ -362,9 +397,14 @@ bool nvmet_capture_start(NvmetPortObject *p, const char *file, Error **errp)
         g_free(cap);
         return false;
     }
+    qemu_rec_mutex_lock(&nvmet_capture_mutex);
     p->capture = cap;
+    qemu_rec_mutex_unlock(&nvmet_capture_mutex);
     trace_nvmet_qemu_capture_start(id, file);
-    /* connections already open: from their next PDU on */
+    /*
+     * connections already open: from their next PDU on (the target lock
+     * comes before the capture lock, so this is not under it)
+     */
     if (p->port) {
         nvmet_port_foreach_queue(p->port, open_queue_cb, cap);
     }
@@ -373,10 +413,12 @@ bool nvmet_capture_start(NvmetPortObject *p, const char *file, Error **errp)
 
 void nvmet_capture_stop(NvmetPortObject *p)
 {
-    NvmetCapture *cap = p->capture;
+    NvmetCapture *cap;
     GHashTableIter it;
     gpointer value;
 
+    QEMU_LOCK_GUARD(&nvmet_capture_mutex);
+    cap = p->capture;
     if (!cap) {
         return;
     }
@@ -415,6 +457,7 @@ NvmetCaptureInfo *nvmet_capture_info(NvmetPortObject *p)
 {
     NvmetCaptureInfo *info;
 
+    QEMU_LOCK_GUARD(&nvmet_capture_mutex);
     if (!p->capture) {
         return NULL;
     }

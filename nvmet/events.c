@@ -16,10 +16,19 @@
  * the next one sent for that name and address carries the count
  * ("suppressed"), and the total is in query-nvmet.
  *
+ * Threads: the engine reports from the thread that serves a queue, which
+ * is an iothread for the I/O queues of a subsystem with iothreads.  One
+ * mutex (nvmet_events_lock) covers the rate-limit table, the port
+ * registry and everything an event does in the glue (capture streams,
+ * the fault objects' names), so that a port object cannot go away while
+ * an event is about it; QAPI event emission itself is thread-safe.  Lock
+ * order: the engine's target lock, then this one, then a capture's.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
 #include "qemu/timer.h"
+#include "qemu/thread.h"
 #include "qapi/qapi-events-nvmet.h"
 #include "nvmet/proto.h"
 #include "nvmet-qemu.h"
@@ -38,6 +47,22 @@ typedef struct NvmetEventBucket {
 
 static GHashTable *nvmet_event_buckets;
 static uint64_t nvmet_events_suppressed_total;
+static QemuMutex nvmet_events_mutex;
+
+static void __attribute__((__constructor__)) nvmet_events_init(void)
+{
+    qemu_mutex_init(&nvmet_events_mutex);
+}
+
+void nvmet_events_lock(void)
+{
+    qemu_mutex_lock(&nvmet_events_mutex);
+}
+
+void nvmet_events_unlock(void)
+{
+    qemu_mutex_unlock(&nvmet_events_mutex);
+}
 
 /* ---- where: the nvmet-port object of an engine port -------------------- */
 
@@ -50,20 +75,25 @@ static GHashTable *nvmet_port_objects;
 
 void nvmet_port_object_register(NvmetPortObject *p)
 {
+    nvmet_events_lock();
     if (!nvmet_port_objects) {
         nvmet_port_objects = g_hash_table_new(NULL, NULL);
     }
     g_hash_table_insert(nvmet_port_objects, p->port, p);
+    nvmet_events_unlock();
 }
 
 void nvmet_port_object_unregister(NvmetPortObject *p)
 {
+    nvmet_events_lock();
     if (nvmet_port_objects && p->port &&
         g_hash_table_lookup(nvmet_port_objects, p->port) == p) {
         g_hash_table_remove(nvmet_port_objects, p->port);
     }
+    nvmet_events_unlock();
 }
 
+/* With nvmet_events_lock() held */
 NvmetPortObject *nvmet_port_object_by_engine(NvmetPort *port)
 {
     return port && nvmet_port_objects ?
@@ -127,7 +157,7 @@ static bool nvmet_event_allowed(const char *name, const char *peer,
     b->last_ms = now;
     if (b->tokens_ms < 1000) {
         b->suppressed++;
-        nvmet_events_suppressed_total++;
+        qatomic_inc(&nvmet_events_suppressed_total);
         trace_nvmet_qemu_event_suppressed(name, host, b->suppressed);
         return false;
     }
@@ -139,7 +169,7 @@ static bool nvmet_event_allowed(const char *name, const char *peer,
 
 uint64_t nvmet_events_suppressed(void)
 {
-    return nvmet_events_suppressed_total;
+    return qatomic_read(&nvmet_events_suppressed_total);
 }
 
 /* ---- the QAPI events ----------------------------------------------------- */
@@ -418,21 +448,24 @@ static NvmetEventSend *const nvmet_event_map[NVMET_EVENT__MAX] = {
 void nvmet_qemu_event(void *opaque, const NvmetEvent *ev)
 {
     const char *name = nvmet_event_type_name(ev->type);
-    NvmetPortObject *p = nvmet_port_object_by_engine(ev->port);
-    const char *port = p ? object_get_canonical_path_component(OBJECT(p)) :
-                       NULL;
     NvmetEventSend *send = ev->type < NVMET_EVENT__MAX ?
                            nvmet_event_map[ev->type] : NULL;
     NvmetEventSource src = { 0 };
     uint64_t suppressed = 0;
+    NvmetPortObject *p;
+    const char *port;
 
+    /* any thread (see the top of the file) */
+    nvmet_events_lock();
+    p = nvmet_port_object_by_engine(ev->port);
+    port = p ? object_get_canonical_path_component(OBJECT(p)) : NULL;
     trace_nvmet_qemu_event(name, port ? port : "-", ev->peer ? ev->peer : "-",
                            ev->cntlid, ev->has_qid ? ev->qid : -1,
                            ev->reason ? ev->reason : "");
     nvmet_capture_event(p, ev);
-    if (!send || !nvmet_event_allowed(name, ev->peer, &suppressed)) {
-        return;
+    if (send && nvmet_event_allowed(name, ev->peer, &suppressed)) {
+        fill_source(&src, ev, port, suppressed);
+        send(ev, &src);
     }
-    fill_source(&src, ev, port, suppressed);
-    send(ev, &src);
+    nvmet_events_unlock();
 }

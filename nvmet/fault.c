@@ -60,7 +60,7 @@ static const uint8_t nvmet_tls_alerts[NVMET_TLS_ALERT__MAX] = {
     [NVMET_TLS_ALERT_NO_APPLICATION_PROTOCOL] = 120,
 };
 
-/* fault ID -> id of the nvmet-fault object that armed it */
+/* fault ID -> id of the nvmet-fault object that armed it (events lock) */
 static GHashTable *nvmet_fault_objects;
 
 static const char *nvmet_fault_object_of(uint32_t id)
@@ -548,11 +548,14 @@ static void nvmet_fault_complete(UserCreatable *uc, Error **errp)
         error_prepend(errp, "nvmet-fault '%s': ", id);
         return;
     }
+    /* NVMET_FAULT_FIRED names the object, from any thread (events.c) */
+    nvmet_events_lock();
     if (!nvmet_fault_objects) {
         nvmet_fault_objects = g_hash_table_new_full(NULL, NULL, NULL, g_free);
     }
     g_hash_table_insert(nvmet_fault_objects, GUINT_TO_POINTER(f->id),
                         g_strdup(id));
+    nvmet_events_unlock();
 }
 
 static void nvmet_fault_unparent(Object *obj)
@@ -561,7 +564,9 @@ static void nvmet_fault_unparent(Object *obj)
 
     if (f->id) {
         nvmet_fault_del(nvmet_qemu_target(), f->id, true, NULL);
+        nvmet_events_lock();
         g_hash_table_remove(nvmet_fault_objects, GUINT_TO_POINTER(f->id));
+        nvmet_events_unlock();
         f->id = 0;
     }
 }

@@ -7,9 +7,12 @@
 #define NVMET_QEMU_H
 
 #include "qom/object.h"
+#include "qemu/coroutine.h"
+#include "qemu/thread.h"
 #include "io/net-listener.h"
 #include "io/channel-socket.h"
 #include "system/block-backend.h"
+#include "system/iothread.h"
 #include "nvmet/engine.h"
 #include "qapi/qapi-types-nvmet.h"
 
@@ -73,6 +76,7 @@ struct NvmetPortObject {
     NvmetPort *port;
     FILE *keylog;
     QIONetListener *listener;
+    QemuMutex conns_lock;       /* conns: connections run in iothreads */
     char *unix_path;            /* the UNIX socket this port created */
     dev_t unix_dev;
     ino_t unix_ino;
@@ -96,8 +100,10 @@ struct NvmetSubsystemObject {
     bool has_seed;
     uint64_t seed;
     bool quirk_free_tls_key;
+    strList *iothreads;
 
     NvmetSubsys *subsys;
+    GPtrArray *iothread_objs;   /* referenced IOThread, for I/O queues */
     GPtrArray *port_objs;       /* referenced NvmetPortObject */
     unsigned users;             /* namespaces and hosts referring to it */
 };
@@ -119,6 +125,7 @@ struct NvmetHostObject {
     GPtrArray *subsys_objs;     /* referenced NvmetSubsystemObject */
 };
 
+/* A shorthand for "block-export-add type=nvmet" (export.c) */
 struct NvmetNamespaceObject {
     NvmetObject parent_obj;
 
@@ -130,17 +137,32 @@ struct NvmetNamespaceObject {
     char *uuid;
     char *nguid;
     char *eui64;
-
-    NvmetSubsystemObject *subsys_obj;
-    BlockBackend *blk;
-    NvmetNs *ns;
-    unsigned inflight;
+    bool writethrough;
+    char *iothread;
 };
 
 /* server.c */
 NvmetTarget *nvmet_qemu_target(void);
 bool nvmet_qemu_port_listen(NvmetPortObject *p, Error **errp);
 void nvmet_qemu_port_close(NvmetPortObject *p);
+/* The iothread that serves I/O queue @qid of @s's controllers, or NULL */
+IOThread *nvmet_subsystem_object_iothread(NvmetSubsystemObject *s,
+                                          uint16_t qid);
+
+/* export.c: the block backend behind an engine namespace */
+typedef struct NvmetBackend NvmetBackend;
+/* Perform a block request; 0 or a negative errno. */
+int coroutine_fn nvmet_backend_co_io(NvmetBackend *be, NvmetIo *io);
+/* The engine let go of the backend (any thread). */
+void nvmet_backend_release(NvmetBackend *be);
+/* The namespaces (exports) of @s, in the main loop */
+typedef void NvmetNsFn(void *opaque, const char *export_id,
+                       const char *node_name, NvmetNs *ns);
+void nvmet_subsystem_object_foreach_ns(NvmetSubsystemObject *s,
+                                       NvmetNsFn *fn, void *opaque);
+/* -object nvmet-namespace: add and remove the export of the same id */
+bool nvmet_namespace_export_add(NvmetNamespaceObject *ns, Error **errp);
+void nvmet_namespace_export_del(NvmetNamespaceObject *ns);
 
 /* listen.c */
 bool nvmet_qemu_unix_listen(NvmetPortObject *p, const char *path,
@@ -182,6 +204,9 @@ void nvmet_port_object_unregister(NvmetPortObject *p);
 NvmetPortObject *nvmet_port_object_by_engine(NvmetPort *port);
 /* events dropped by rate limiting, since QEMU started */
 uint64_t nvmet_events_suppressed(void);
+/* events.c: the glue's lock of everything events touch (any thread) */
+void nvmet_events_lock(void);
+void nvmet_events_unlock(void);
 /* engine numbers -> QAPI enums (false: no such value) */
 NvmetAuthConcat nvmet_qapi_concat(uint8_t sc_c);
 bool nvmet_qapi_hash(uint8_t hash, NvmetDhchapHash *out);

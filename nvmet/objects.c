@@ -5,6 +5,7 @@
  *   -object nvmet-subsystem,id=sub0,nqn=NQN,ports.0=port0[,allow-any-host=on]
  *   -object nvmet-host,id=host0,nqn=NQN,subsystems.0=sub0
  *   -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0
+ *       (a shorthand for the block export type=nvmet, see export.c)
  *
  * The vocabulary follows Linux nvmet's configfs (traddr, trsvcid, portid,
  * allow-any-host, serial, model, cntlid-min/max, ...).  Objects refer to the
@@ -23,11 +24,8 @@
 #include "crypto/secret_common.h"
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
-#include "qemu/uuid.h"
 #include "qom/object_interfaces.h"
-#include "block/block.h"
-#include "block/block_int-global-state.h"
-#include "system/block-backend.h"
+#include "system/iothread.h"
 #include "nvmet-qemu.h"
 #include "trace.h"
 
@@ -383,6 +381,7 @@ static void nvmet_port_init(Object *obj)
     p->inline_data_size = UINT32_MAX;
     p->mdts = UINT32_MAX;
     p->sqflow_disable = true;
+    qemu_mutex_init(&p->conns_lock);
     QTAILQ_INIT(&p->conns);
 }
 
@@ -394,6 +393,7 @@ static void nvmet_port_finalize(Object *obj)
     g_free(p->traddr);
     g_free(p->trsvcid);
     g_free(p->tls_keylog);
+    qemu_mutex_destroy(&p->conns_lock);
     g_free(p->pcap);
 }
 
@@ -704,6 +704,17 @@ static void nvmet_subsys_config(NvmetSubsystemObject *s,
         cfg->max_namespaces = s->max_namespaces;
     }
     cfg->ieee_oui = s->ieee_oui;
+    cfg->opaque = s;            /* ops.queue_bound: where queues belong */
+}
+
+IOThread *nvmet_subsystem_object_iothread(NvmetSubsystemObject *s,
+                                          uint16_t qid)
+{
+    if (!s->iothread_objs || !s->iothread_objs->len || !qid) {
+        return NULL;
+    }
+    return g_ptr_array_index(s->iothread_objs, (qid - 1) %
+                             s->iothread_objs->len);
 }
 
 static bool nvmet_subsystem_complete(NvmetObject *obj, Error **errp)
@@ -734,6 +745,13 @@ static bool nvmet_subsystem_complete(NvmetObject *obj, Error **errp)
                    id);
         return false;
     }
+    for (strList *l = s->iothreads; l; l = l->next) {
+        if (!iothread_by_id(l->value)) {
+            error_setg(errp, "nvmet-subsystem '%s': iothreads: no iothread "
+                       "'%s'", id, l->value);
+            return false;
+        }
+    }
     nvmet_subsys_config(s, &cfg);
     s->subsys = nvmet_subsys_new(nvmet_qemu_target(), &cfg, &gerr);
     if (!s->subsys) {
@@ -750,6 +768,13 @@ static bool nvmet_subsystem_complete(NvmetObject *obj, Error **errp)
         nvmet_subsys_set_quirk_free_tls_key(s->subsys, true);
         warn_report("nvmet-subsystem '%s': quirk-free-tls-key is on: "
                     "REPLACETLSPSK will fail after a re-authentication", id);
+    }
+    s->iothread_objs = g_ptr_array_new();
+    for (strList *l = s->iothreads; l; l = l->next) {
+        IOThread *iothread = iothread_by_id(l->value);
+
+        object_ref(OBJECT(iothread));
+        g_ptr_array_add(s->iothread_objs, iothread);
     }
     s->port_objs = g_ptr_array_new();
     for (unsigned i = 0; i < ports->len; i++) {
@@ -791,6 +816,14 @@ static void nvmet_subsystem_finalize(Object *obj)
 {
     NvmetSubsystemObject *s = NVMET_SUBSYSTEM(obj);
 
+    /* connections moving into them hold references of their own */
+    if (s->iothread_objs) {
+        for (unsigned i = 0; i < s->iothread_objs->len; i++) {
+            object_unref(g_ptr_array_index(s->iothread_objs, i));
+        }
+        g_ptr_array_free(s->iothread_objs, true);
+    }
+    qapi_free_strList(s->iothreads);
     g_free(s->nqn);
     qapi_free_strList(s->ports);
     g_free(s->serial);
@@ -855,6 +888,20 @@ static void nvmet_subsystem_set_ports(Object *obj, Visitor *v,
                                       Error **errp)
 {
     nvmet_set_strlist(obj, v, name, &NVMET_SUBSYSTEM(obj)->ports, errp);
+}
+
+static void nvmet_subsystem_get_iothreads(Object *obj, Visitor *v,
+                                          const char *name, void *opaque,
+                                          Error **errp)
+{
+    visit_type_strList(v, name, &NVMET_SUBSYSTEM(obj)->iothreads, errp);
+}
+
+static void nvmet_subsystem_set_iothreads(Object *obj, Visitor *v,
+                                          const char *name, void *opaque,
+                                          Error **errp)
+{
+    nvmet_set_strlist(obj, v, name, &NVMET_SUBSYSTEM(obj)->iothreads, errp);
 }
 
 static bool nvmet_subsystem_get_allow_any_host(Object *obj, Error **errp)
@@ -967,6 +1014,12 @@ static void nvmet_subsystem_class_init(ObjectClass *oc, void *data)
     object_class_property_set_description(oc, "quirk-free-tls-key",
         "reproduce the seed bug: forget a queue's TLS key when it "
         "authenticates (REPLACETLSPSK then fails)");
+    object_class_property_add(oc, "iothreads", "strList",
+                              nvmet_subsystem_get_iothreads,
+                              nvmet_subsystem_set_iothreads, NULL, NULL);
+    object_class_property_set_description(oc, "iothreads",
+        "ids of iothreads that serve the I/O queues (queue N in iothread "
+        "(N-1) modulo their number)");
 }
 
 /* ======================================================================== */
@@ -1381,178 +1434,16 @@ static void nvmet_host_class_init(ObjectClass *oc, void *data)
 /* nvmet-namespace                                                          */
 /* ======================================================================== */
 
-static bool parse_hex_id(const char *s, uint8_t *out, size_t len)
-{
-    size_t n = 0;
-
-    for (; *s && n < 2 * len; s++) {
-        int v;
-
-        if (*s == '-' || *s == ':') {
-            continue;
-        }
-        v = g_ascii_xdigit_value(*s);
-        if (v < 0) {
-            return false;
-        }
-        out[n / 2] = (n & 1) ? (out[n / 2] | v) : v << 4;
-        n++;
-    }
-    return !*s && n == 2 * len;
-}
-
-static void nvmet_ns_resize_cb(void *opaque)
-{
-    NvmetNamespaceObject *ns = opaque;
-    int64_t len = blk_getlength(ns->blk);
-
-    if (ns->ns && len > 0) {
-        nvmet_ns_resize(ns->ns, len);
-    }
-}
-
-static const BlockDevOps nvmet_ns_dev_ops = {
-    .resize_cb = nvmet_ns_resize_cb,
-};
-
-/* The identifiers given as properties. */
-static bool nvmet_ns_ids(NvmetNamespaceObject *ns, NvmetNsConfig *cfg,
-                         Error **errp)
-{
-    const char *id = nvmet_object_id(OBJECT(ns));
-
-    if (ns->uuid) {
-        QemuUUID uuid;
-
-        if (qemu_uuid_parse(ns->uuid, &uuid) < 0) {
-            error_setg(errp, "nvmet-namespace '%s': invalid uuid '%s'", id,
-                       ns->uuid);
-            return false;
-        }
-        cfg->has_uuid = true;
-        memcpy(cfg->uuid, uuid.data, 16);
-    }
-    if (ns->nguid) {
-        if (!parse_hex_id(ns->nguid, cfg->nguid, 16)) {
-            error_setg(errp, "nvmet-namespace '%s': nguid must be 32 hex "
-                       "digits", id);
-            return false;
-        }
-        cfg->has_nguid = true;
-    }
-    if (ns->eui64) {
-        if (!parse_hex_id(ns->eui64, cfg->eui64, 8)) {
-            error_setg(errp, "nvmet-namespace '%s': eui64 must be 16 hex "
-                       "digits", id);
-            return false;
-        }
-        cfg->has_eui64 = true;
-    }
-    return true;
-}
-
-/* A BlockBackend on the node, with the permissions the namespace needs. */
-static bool nvmet_ns_open(NvmetNamespaceObject *ns, Error **errp)
-{
-    ERRP_GUARD();
-    const char *id = nvmet_object_id(OBJECT(ns));
-    BlockDriverState *bs = bdrv_find_node(ns->node_name);
-    uint64_t perm;
-
-    if (!bs) {
-        error_setg(errp, "nvmet-namespace '%s': no block node named '%s' "
-                   "(define it with -blockdev ...,node-name=%s first)", id,
-                   ns->node_name, ns->node_name);
-        return false;
-    }
-    if (!ns->read_only && bdrv_is_read_only(bs)) {
-        error_setg(errp, "nvmet-namespace '%s': node '%s' is read-only; set "
-                   "read-only=on to export it", id, ns->node_name);
-        return false;
-    }
-    bdrv_graph_rdlock_main_loop();
-    if (bdrv_activate(bs, errp) < 0) {
-        bdrv_graph_rdunlock_main_loop();
-        error_prepend(errp, "nvmet-namespace '%s': ", id);
-        return false;
-    }
-    bdrv_graph_rdunlock_main_loop();
-
-    perm = BLK_PERM_CONSISTENT_READ | (ns->read_only ? 0 : BLK_PERM_WRITE);
-    ns->blk = blk_new(qemu_get_aio_context(), perm, BLK_PERM_ALL);
-    if (blk_insert_bs(ns->blk, bs, errp) < 0) {
-        error_prepend(errp, "nvmet-namespace '%s': ", id);
-        blk_unref(ns->blk);
-        ns->blk = NULL;
-        return false;
-    }
-    blk_set_enable_write_cache(ns->blk, true);
-    blk_set_dev_ops(ns->blk, &nvmet_ns_dev_ops, ns);
-    return true;
-}
-
+/* The object is a shorthand for the block export (export.c). */
 static bool nvmet_namespace_complete(NvmetObject *obj, Error **errp)
 {
-    ERRP_GUARD();
-    NvmetNamespaceObject *ns = NVMET_NAMESPACE(obj);
-    const char *id = nvmet_object_id(OBJECT(ns));
-    g_autoptr(GError) gerr = NULL;
-    NvmetSubsystemObject *s;
-    NvmetNsConfig cfg = { 0 };
-    int64_t len;
-
-    if (!ns->subsystem || !ns->node_name || !ns->nsid) {
-        error_setg(errp, "nvmet-namespace '%s': properties 'subsystem', "
-                   "'nsid' and 'node-name' are required", id);
-        return false;
-    }
-    s = nvmet_subsystem_object_find(ns->subsystem, errp);
-    if (!s) {
-        error_prepend(errp, "nvmet-namespace '%s': ", id);
-        return false;
-    }
-    if (!nvmet_ns_ids(ns, &cfg, errp) || !nvmet_ns_open(ns, errp)) {
-        return false;
-    }
-    len = blk_getlength(ns->blk);
-    if (len < 0) {
-        error_setg_errno(errp, -len, "nvmet-namespace '%s': cannot get the "
-                         "size of node '%s'", id, ns->node_name);
-        goto fail;
-    }
-    cfg.nsid = ns->nsid;
-    cfg.backend = ns;
-    cfg.size = len;
-    cfg.block_size = ns->block_size ? ns->block_size :
-                     MAX(512, blk_get_request_alignment(ns->blk));
-    cfg.read_only = ns->read_only;
-    cfg.volatile_wc = true;
-    ns->ns = nvmet_ns_new(s->subsys, &cfg, &gerr);
-    if (!ns->ns) {
-        error_setg(errp, "nvmet-namespace '%s': %s", id, gerr->message);
-        goto fail;
-    }
-    ns->subsys_obj = s;
-    object_ref(OBJECT(s));
-    s->users++;
-    return true;
-
-fail:
-    blk_unref(ns->blk);
-    ns->blk = NULL;
-    return false;
+    return nvmet_namespace_export_add(NVMET_NAMESPACE(obj), errp);
 }
 
 static void nvmet_namespace_unparent(Object *obj)
 {
-    NvmetNamespaceObject *ns = NVMET_NAMESPACE(obj);
-
-    if (ns->ns) {
-        nvmet_ns_free(ns->ns);
-        ns->ns = NULL;
-        ns->subsys_obj->users--;
-        object_unref(OBJECT(ns->subsys_obj));
-        ns->subsys_obj = NULL;
+    if (nvmet_object_ready(obj)) {
+        nvmet_namespace_export_del(NVMET_NAMESPACE(obj));
     }
 }
 
@@ -1560,16 +1451,12 @@ static void nvmet_namespace_finalize(Object *obj)
 {
     NvmetNamespaceObject *ns = NVMET_NAMESPACE(obj);
 
-    /* in-flight I/O holds a reference, so there is none left here */
-    assert(!ns->inflight);
-    if (ns->blk) {
-        blk_unref(ns->blk);
-    }
     g_free(ns->subsystem);
     g_free(ns->node_name);
     g_free(ns->uuid);
     g_free(ns->nguid);
     g_free(ns->eui64);
+    g_free(ns->iothread);
 }
 
 static char *nvmet_namespace_get_subsystem(Object *obj, Error **errp)
@@ -1642,6 +1529,31 @@ static void nvmet_namespace_set_read_only(Object *obj, bool value,
     }
 }
 
+static bool nvmet_namespace_get_writethrough(Object *obj, Error **errp)
+{
+    return NVMET_NAMESPACE(obj)->writethrough;
+}
+
+static void nvmet_namespace_set_writethrough(Object *obj, bool value,
+                                             Error **errp)
+{
+    if (nvmet_check_mutable(obj, "writethrough", errp)) {
+        NVMET_NAMESPACE(obj)->writethrough = value;
+    }
+}
+
+static char *nvmet_namespace_get_iothread(Object *obj, Error **errp)
+{
+    return nvmet_get_str(NVMET_NAMESPACE(obj)->iothread);
+}
+
+static void nvmet_namespace_set_iothread(Object *obj, const char *value,
+                                         Error **errp)
+{
+    nvmet_set_str(obj, "iothread", &NVMET_NAMESPACE(obj)->iothread, value,
+                  errp);
+}
+
 static void nvmet_namespace_class_init(ObjectClass *oc, void *data)
 {
     NvmetObjectClass *noc = NVMET_OBJECT_CLASS(oc);
@@ -1682,6 +1594,16 @@ static void nvmet_namespace_class_init(ObjectClass *oc, void *data)
                                   nvmet_namespace_set_eui64);
     object_class_property_set_description(oc, "eui64",
         "IEEE extended unique identifier (16 hex digits)");
+    object_class_property_add_bool(oc, "writethrough",
+                                   nvmet_namespace_get_writethrough,
+                                   nvmet_namespace_set_writethrough);
+    object_class_property_set_description(oc, "writethrough",
+        "flush after every write (no volatile write cache)");
+    object_class_property_add_str(oc, "iothread",
+                                  nvmet_namespace_get_iothread,
+                                  nvmet_namespace_set_iothread);
+    object_class_property_set_description(oc, "iothread",
+        "iothread to move the block node to");
 }
 
 /* ======================================================================== */

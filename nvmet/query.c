@@ -137,30 +137,33 @@ static NvmetAllowedHostInfoList *allowed_hosts(NvmetSubsystemObject *s)
     return head;
 }
 
+typedef struct NsListBuild {
+    NvmetNamespaceInfoList *head, **tail;
+} NsListBuild;
+
+static void namespace_info(void *opaque, const char *export_id,
+                           const char *node_name, NvmetNs *ns)
+{
+    NsListBuild *b = opaque;
+    const NvmetNsConfig *cfg = nvmet_ns_config(ns);
+    NvmetNamespaceInfo *info = g_new0(NvmetNamespaceInfo, 1);
+
+    /* the export's id: the nvmet-namespace object's, if it made it */
+    info->id = g_strdup(export_id);
+    info->nsid = cfg->nsid;
+    info->node_name = g_strdup(node_name);
+    info->size = cfg->size;
+    info->block_size = cfg->block_size;
+    info->read_only = cfg->read_only;
+    QAPI_LIST_APPEND(b->tail, info);
+}
+
 static NvmetNamespaceInfoList *namespaces(NvmetSubsystemObject *s)
 {
-    g_autoptr(GPtrArray) nss = objects_of_type(TYPE_NVMET_NAMESPACE);
-    NvmetNamespaceInfoList *head = NULL, **tail = &head;
+    NsListBuild b = { .head = NULL, .tail = &b.head };
 
-    for (unsigned i = 0; i < nss->len; i++) {
-        NvmetNamespaceObject *ns = g_ptr_array_index(nss, i);
-        const NvmetNsConfig *cfg;
-        NvmetNamespaceInfo *info;
-
-        if (ns->subsys_obj != s || !ns->ns) {
-            continue;
-        }
-        cfg = nvmet_ns_config(ns->ns);
-        info = g_new0(NvmetNamespaceInfo, 1);
-        info->id = g_strdup(obj_id(ns));
-        info->nsid = cfg->nsid;
-        info->node_name = g_strdup(ns->node_name);
-        info->size = cfg->size;
-        info->block_size = cfg->block_size;
-        info->read_only = cfg->read_only;
-        QAPI_LIST_APPEND(tail, info);
-    }
-    return head;
+    nvmet_subsystem_object_foreach_ns(s, namespace_info, &b);
+    return b.head;
 }
 
 static NvmetSubsystemInfoList *query_subsystems(const char *subnqn)

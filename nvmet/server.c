@@ -4,8 +4,16 @@
  * One engine instance serves every nvmet-port of the process.  Each accepted
  * TCP connection gets a coroutine that moves bytes between its QIOChannel
  * and the engine queue; every block I/O the engine asks for runs in a
- * coroutine of its own on the namespace's BlockBackend.  Everything runs in
- * the main loop's AioContext.
+ * coroutine of its own, in the connection's AioContext, on the namespace's
+ * BlockBackend (export.c).
+ *
+ * Connections are accepted in the main loop and stay there until their
+ * Connect: then the engine tells where the queue belongs (ops.queue_bound)
+ * and the connection's coroutine moves to that AioContext, an iothread of
+ * the subsystem for an I/O queue (nvmet_subsystem_object_iothread()).  From
+ * then on the queue's parsing, TLS records, digests, copies and block I/O
+ * all run in that thread; the engine takes its own lock only for what the
+ * queues share (see "Threads" in docs/devel/nvmet-tcp.rst).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -15,10 +23,11 @@
 #include "qemu/main-loop.h"
 #include "qemu/timer.h"
 #include "qemu/guest-random.h"
+#include "block/aio.h"
 #include "io/channel-socket.h"
 #include "qemu/sockets.h"
 #include "system/block-backend.h"
-#include "block/block.h"
+#include "system/iothread.h"
 #include "nvmet-qemu.h"
 #include "trace.h"
 
@@ -35,13 +44,23 @@ struct NvmetConn {
     bool waiting_read;      /* co is parked in qio_channel_yield(G_IO_IN) */
     bool done;              /* co has finished */
     unsigned ios;           /* I/O coroutines still running */
+
+    /*
+     * Where the connection runs.  ctx changes only in the connection's
+     * own coroutine (nvmet_conn_move()); kick_lock orders that against
+     * other threads scheduling kick_bh.
+     */
+    AioContext *ctx;
+    QEMUBH *kick_bh;        /* in ctx */
+    QemuMutex kick_lock;
+    IOThread *iothread;     /* referenced while ctx is its */
+    IOThread *want_iothread;/* ops.queue_bound: where it belongs (ref) */
+    bool want_move;
+    /* why the glue closes it, if it does (port->conns_lock) */
+    const char *close_why;
+
     QTAILQ_ENTRY(NvmetConn) next;
 };
-
-typedef struct NvmetIoTask {
-    NvmetConn *conn;
-    NvmetIo *io;
-} NvmetIoTask;
 
 static NvmetTarget *nvmet_target;
 static QEMUTimer *nvmet_timer;
@@ -53,6 +72,7 @@ static int64_t nvmet_ops_now(void *opaque)
     return qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
 }
 
+/* In the connection's thread: get its coroutine going again. */
 static void nvmet_conn_wake(NvmetConn *c)
 {
     if (c->waiting_read) {
@@ -60,13 +80,40 @@ static void nvmet_conn_wake(NvmetConn *c)
     }
 }
 
+static void nvmet_conn_kick_bh(void *opaque)
+{
+    nvmet_conn_wake(opaque);
+}
+
+/*
+ * The engine has work for the queue.  From the connection's own thread
+ * (the usual case: a command completed) the coroutine is woken directly;
+ * from another thread (a controller teardown, an event, a removed
+ * namespace) a bottom half in the connection's AioContext does it, so
+ * that a wake-up never races with the coroutine going to sleep.
+ */
+/* Wake the connection's coroutine from its AioContext's next iteration. */
+static void nvmet_conn_kick_later(NvmetConn *c)
+{
+    qemu_mutex_lock(&c->kick_lock);
+    qemu_bh_schedule(c->kick_bh);
+    qemu_mutex_unlock(&c->kick_lock);
+}
+
 static void nvmet_ops_kick(void *opaque, NvmetQueue *q, void *qopaque)
 {
-    nvmet_conn_wake(qopaque);
+    NvmetConn *c = qopaque;
+
+    if (qatomic_read(&c->ctx) == qemu_get_current_aio_context()) {
+        nvmet_conn_wake(c);
+        return;
+    }
+    nvmet_conn_kick_later(c);
 }
 
 static void nvmet_ops_timer_update(void *opaque, int64_t deadline)
 {
+    /* QEMU timers may be changed from any thread */
     if (deadline == INT64_MAX) {
         timer_del(nvmet_timer);
     } else {
@@ -76,7 +123,7 @@ static void nvmet_ops_timer_update(void *opaque, int64_t deadline)
 
 static void nvmet_ops_random(void *opaque, void *buf, size_t len)
 {
-    /* deterministic with -seed */
+    /* deterministic with -seed (per thread) */
     qemu_guest_getrandom_nofail(buf, len);
 }
 
@@ -85,9 +132,39 @@ static void nvmet_ops_keylog(void *opaque, NvmetQueue *q, void *qopaque,
 {
     NvmetConn *c = qopaque;
 
+    /* stdio locks the stream: connections in iothreads may write too */
     if (c && c->port->keylog) {
         fprintf(c->port->keylog, "%s\n", line);
     }
+}
+
+/*
+ * Connect made the queue an admin queue (it stays in the main loop with
+ * the controller's state) or I/O queue @qid of a subsystem that may want
+ * it in one of its iothreads.  Runs in the connection's thread, with the
+ * engine's lock held: the subsystem object is alive.
+ */
+static void nvmet_ops_queue_bound(void *opaque, NvmetQueue *q, void *qopaque,
+                                  void *subsys_opaque, uint16_t qid)
+{
+    NvmetConn *c = qopaque;
+    NvmetSubsystemObject *s = subsys_opaque;
+    IOThread *iothread = s && qid ? nvmet_subsystem_object_iothread(s, qid) :
+                         NULL;
+
+    if (iothread) {
+        object_ref(OBJECT(iothread));
+    }
+    if (c->want_iothread) {
+        object_unref(OBJECT(c->want_iothread));
+    }
+    c->want_iothread = iothread;
+    c->want_move = iothread != c->iothread;
+}
+
+static void nvmet_ops_backend_release(void *opaque, void *backend)
+{
+    nvmet_backend_release(backend);
 }
 
 static const NvmetEngineOps nvmet_ops = {
@@ -96,6 +173,8 @@ static const NvmetEngineOps nvmet_ops = {
     .timer_update = nvmet_ops_timer_update,
     .random_bytes = nvmet_ops_random,
     .tls_keylog = nvmet_ops_keylog,
+    .queue_bound = nvmet_ops_queue_bound,
+    .backend_release = nvmet_ops_backend_release,
     .event = nvmet_qemu_event,
     .capture = nvmet_capture_data,
 };
@@ -118,47 +197,16 @@ NvmetTarget *nvmet_qemu_target(void)
 
 static void nvmet_conn_maybe_free(NvmetConn *c);
 
+/* In the connection's AioContext, like the engine queue it reports to. */
 static void coroutine_fn nvmet_io_co(void *opaque)
 {
-    NvmetIoTask *task = opaque;
-    NvmetConn *c = task->conn;
-    NvmetIo *io = task->io;
-    NvmetNamespaceObject *ns = io->backend;
-    BlockBackend *blk = ns->blk;
-    int ret;
+    NvmetIo *io = opaque;
+    NvmetConn *c = io->user;
+    int ret = nvmet_backend_co_io(io->backend, io);
 
-    switch (io->op) {
-    case NVMET_IO_READ:
-        ret = blk_co_pread(blk, io->offset, io->len, io->buf, 0);
-        break;
-    case NVMET_IO_WRITE:
-        ret = blk_co_pwrite(blk, io->offset, io->len, io->buf,
-                            io->fua ? BDRV_REQ_FUA : 0);
-        break;
-    case NVMET_IO_FLUSH:
-        ret = blk_co_flush(blk);
-        break;
-    case NVMET_IO_WRITE_ZEROES:
-        ret = blk_co_pwrite_zeroes(blk, io->offset, io->len,
-                                   (io->may_unmap ? BDRV_REQ_MAY_UNMAP : 0) |
-                                   (io->fua ? BDRV_REQ_FUA : 0));
-        break;
-    case NVMET_IO_DISCARD:
-        ret = blk_co_pdiscard(blk, io->offset, io->len, 0);
-        if (ret == -ENOTSUP) {
-            /* deallocation is advisory */
-            ret = 0;
-        }
-        break;
-    default:
-        g_assert_not_reached();
-    }
     if (ret < 0) {
         trace_nvmet_qemu_io_error(c->peer, io->op, io->offset, io->len, ret);
     }
-    ns->inflight--;
-    object_unref(OBJECT(ns));
-    g_free(task);
     nvmet_io_complete(io, ret < 0 ? ret : 0);
     c->ios--;
     nvmet_conn_wake(c);
@@ -170,28 +218,94 @@ static void nvmet_conn_start_io(NvmetConn *c)
     NvmetIo *io;
 
     while ((io = nvmet_queue_next_io(c->q))) {
-        NvmetIoTask *task = g_new(NvmetIoTask, 1);
-        NvmetNamespaceObject *ns = io->backend;
-
-        task->conn = c;
-        task->io = io;
+        io->user = c;
         c->ios++;
-        ns->inflight++;
-        object_ref(OBJECT(ns));
-        qemu_coroutine_enter(qemu_coroutine_create(nvmet_io_co, task));
+        qemu_coroutine_enter(qemu_coroutine_create(nvmet_io_co, io));
     }
 }
 
 /* ---- connections --------------------------------------------------------- */
 
+/* The rest of the clean-up touches QOM objects: in the main loop. */
+static void nvmet_conn_free_bh(void *opaque)
+{
+    NvmetConn *c = opaque;
+
+    trace_nvmet_qemu_conn_free(c->peer);
+    object_unref(OBJECT(c->sioc));
+    object_unref(OBJECT(c->port));
+    if (c->iothread) {
+        object_unref(OBJECT(c->iothread));
+    }
+    if (c->want_iothread) {
+        object_unref(OBJECT(c->want_iothread));
+    }
+    qemu_mutex_destroy(&c->kick_lock);
+    g_free(c->peer);
+    g_free(c);
+}
+
+/* In the connection's thread, once its coroutine and its I/O are done. */
 static void nvmet_conn_maybe_free(NvmetConn *c)
 {
     if (!c->done || c->ios) {
         return;
     }
-    trace_nvmet_qemu_conn_free(c->peer);
-    g_free(c->peer);
-    g_free(c);
+    /* the engine released the queue: nobody schedules kick_bh any more */
+    qemu_bh_delete(c->kick_bh);
+    c->kick_bh = NULL;
+    aio_bh_schedule_oneshot(qemu_get_aio_context(), nvmet_conn_free_bh, c);
+}
+
+/*
+ * Move the connection's coroutine (and with it, the channel's handlers and
+ * the coroutines of its future I/O) to the AioContext where its queue
+ * belongs.  Only with no I/O in flight: the engine queue must only ever be
+ * used from one thread at a time.
+ */
+static void coroutine_fn nvmet_conn_move(NvmetConn *c)
+{
+    IOThread *iothread = c->want_iothread;
+    AioContext *ctx = iothread ? iothread_get_aio_context(iothread) :
+                      qemu_get_aio_context();
+    QEMUBH *old;
+
+    c->want_move = false;
+    if (ctx == c->ctx) {
+        return;
+    }
+    trace_nvmet_qemu_conn_move(c->peer, nvmet_queue_name(c->q),
+                               iothread ? object_get_canonical_path_component(
+                                   OBJECT(iothread)) : "main loop");
+    qemu_mutex_lock(&c->kick_lock);
+    old = c->kick_bh;
+    c->kick_bh = aio_bh_new(ctx, nvmet_conn_kick_bh, c);
+    qatomic_set(&c->ctx, ctx);
+    qemu_mutex_unlock(&c->kick_lock);
+    /* a kick on the old one is not lost: the loop looks at everything next */
+    qemu_bh_delete(old);
+    if (iothread) {
+        object_ref(OBJECT(iothread));
+    }
+    if (c->iothread) {
+        object_unref(OBJECT(c->iothread));
+    }
+    c->iothread = iothread;
+    aio_co_reschedule_self(ctx);
+}
+
+/*
+ * Tell the engine why the connection ends (for events): @why, unless the
+ * port's removal (another thread) shut the channel down.
+ */
+static void nvmet_conn_note_close(NvmetConn *c, const char *why)
+{
+    const char *forced;
+
+    qemu_mutex_lock(&c->port->conns_lock);
+    forced = c->close_why;
+    qemu_mutex_unlock(&c->port->conns_lock);
+    nvmet_queue_note_close(c->q, forced ? forced : why);
 }
 
 /* Send all engine output; false if the connection failed. */
@@ -206,7 +320,7 @@ static bool coroutine_fn nvmet_conn_flush(NvmetConn *c)
 
         if (qio_channel_writev_all(c->ioc, iov, n, &err) < 0) {
             trace_nvmet_qemu_conn_error(c->peer, error_get_pretty(err));
-            nvmet_queue_note_close(c->q, error_get_pretty(err));
+            nvmet_conn_note_close(c, error_get_pretty(err));
             error_free(err);
             return false;
         }
@@ -235,6 +349,10 @@ static void coroutine_fn nvmet_conn_co(void *opaque)
         if (nvmet_queue_wants_close(c->q)) {
             break;
         }
+        if (c->want_move && !c->ios) {
+            nvmet_conn_move(c);
+            continue;
+        }
         n = qio_channel_read(c->ioc, (char *)buf, NVMET_RECV_BUF, &err);
         if (n == QIO_CHANNEL_ERR_BLOCK) {
             if (nvmet_queue_output(c->q, &pending)) {
@@ -247,25 +365,25 @@ static void coroutine_fn nvmet_conn_co(void *opaque)
         }
         if (n < 0) {
             trace_nvmet_qemu_conn_error(c->peer, error_get_pretty(err));
-            nvmet_queue_note_close(c->q, error_get_pretty(err));
+            nvmet_conn_note_close(c, error_get_pretty(err));
             error_free(err);
             break;
         }
         if (n == 0) {
             trace_nvmet_qemu_conn_eof(c->peer);
-            nvmet_queue_note_close(c->q, "the host closed the connection");
+            nvmet_conn_note_close(c, "the host closed the connection");
             break;
         }
         nvmet_queue_input(c->q, buf, n);
     }
 
     qio_channel_shutdown(c->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
+    qemu_mutex_lock(&c->port->conns_lock);
     QTAILQ_REMOVE(&c->port->conns, c, next);
+    qemu_mutex_unlock(&c->port->conns_lock);
     /* in-flight I/O completes into the released queue and is discarded */
     nvmet_queue_release(c->q);
     c->q = NULL;
-    object_unref(OBJECT(c->sioc));
-    object_unref(OBJECT(c->port));
     c->done = true;
     nvmet_conn_maybe_free(c);
 }
@@ -282,12 +400,17 @@ static void nvmet_accept(QIONetListener *listener, QIOChannelSocket *sioc,
     c->sioc = sioc;
     object_ref(OBJECT(sioc));
     c->ioc = QIO_CHANNEL(sioc);
+    c->ctx = qemu_get_aio_context();
+    c->kick_bh = aio_bh_new(c->ctx, nvmet_conn_kick_bh, c);
+    qemu_mutex_init(&c->kick_lock);
     qio_channel_set_name(c->ioc, "nvmet-tcp-conn");
     qio_channel_set_blocking(c->ioc, false, NULL);
     qio_channel_set_delay(c->ioc, false);
     qio_channel_set_follow_coroutine_ctx(c->ioc, true);
     c->q = nvmet_queue_new(p->port, c->peer, c);
+    qemu_mutex_lock(&p->conns_lock);
     QTAILQ_INSERT_TAIL(&p->conns, c, next);
+    qemu_mutex_unlock(&p->conns_lock);
     trace_nvmet_qemu_accept(object_get_canonical_path_component(OBJECT(p)),
                             c->peer);
     c->co = qemu_coroutine_create(nvmet_conn_co, c);
@@ -373,9 +496,17 @@ void nvmet_qemu_port_close(NvmetPortObject *p)
         p->listener = NULL;
     }
     nvmet_qemu_unix_remove(p);
+    qemu_mutex_lock(&p->conns_lock);
     QTAILQ_FOREACH(c, &p->conns, next) {
-        nvmet_queue_note_close(c->q, "the nvmet-port was removed");
+        /*
+         * The coroutine notices the next time it runs, in its thread.
+         * Never wake it from here, even in its own AioContext: it would
+         * run to its end and take conns_lock, which we hold.  The reason
+         * is noted there too, in the connection's thread.
+         */
+        c->close_why = "the nvmet-port was removed";
         qio_channel_shutdown(c->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
-        nvmet_conn_wake(c);
+        nvmet_conn_kick_later(c);
     }
+    qemu_mutex_unlock(&p->conns_lock);
 }

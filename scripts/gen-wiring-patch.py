@@ -34,14 +34,14 @@ EDITS = [
      "  'net',\n  'pragma',",
      "  'net',\n  'nvmet',\n  'pragma',"),
     # QAPI emits a struct into the first module that uses it, so the module
-    # must come before qom.json in both schemas.
+    # must come before block-export.json and qom.json in both schemas.
     ('qapi/qapi-schema.json',
-     "{ 'include': 'qom.json' }",
-     "{ 'include': 'nvmet.json' }\n{ 'include': 'qom.json' }"),
+     "{ 'include': 'block-export.json' }",
+     "{ 'include': 'nvmet.json' }\n{ 'include': 'block-export.json' }"),
     ('storage-daemon/qapi/qapi-schema.json',
-     "{ 'include': '../../qapi/qom.json' }",
+     "{ 'include': '../../qapi/block-export.json' }",
      "{ 'include': '../../qapi/nvmet.json' }\n"
-     "{ 'include': '../../qapi/qom.json' }"),
+     "{ 'include': '../../qapi/block-export.json' }"),
     ('qapi/qom.json',
      "{ 'include': 'crypto.json' }",
      "{ 'include': 'crypto.json' }\n{ 'include': 'nvmet.json' }"),
@@ -81,6 +81,30 @@ EDITS = [
     ('docs/system/index.rst',
      "   pr-manager\n",
      "   pr-manager\n   nvmet-tcp\n"),
+    # The block export driver "nvmet" (nvmet/export.c), next to NBD's
+    ('qapi/block-export.json',
+     "{ 'include': 'block-core.json' }\n",
+     "{ 'include': 'block-core.json' }\n{ 'include': 'nvmet.json' }\n"),
+    ('qapi/block-export.json',
+     "# @vduse-blk: vduse-blk export (since 7.1)\n",
+     "# @vduse-blk: vduse-blk export (since 7.1)\n#\n"
+     "# @nvmet: namespace of the NVMe-oF TCP target (since 10.1)\n"),
+    ('qapi/block-export.json',
+     "            { 'name': 'vduse-blk', 'if': 'CONFIG_VDUSE_BLK_EXPORT' } ] }",
+     "            { 'name': 'vduse-blk', 'if': 'CONFIG_VDUSE_BLK_EXPORT' },\n"
+     "            'nvmet' ] }"),
+    ('qapi/block-export.json',
+     "      'vduse-blk': { 'type': 'BlockExportOptionsVduseBlk',\n"
+     "                     'if': 'CONFIG_VDUSE_BLK_EXPORT' }\n",
+     "      'vduse-blk': { 'type': 'BlockExportOptionsVduseBlk',\n"
+     "                     'if': 'CONFIG_VDUSE_BLK_EXPORT' },\n"
+     "      'nvmet': 'BlockExportOptionsNvmet'\n"),
+    ('block/export/export.c',
+     '#include "block/nbd.h"\n',
+     '#include "block/nbd.h"\n#include "nvmet/export.h"\n'),
+    ('block/export/export.c',
+     "    &blk_exp_nbd,\n",
+     "    &blk_exp_nbd,\n    &blk_exp_nvmet,\n"),
 ]
 
 

@@ -19,7 +19,19 @@
  *                   (controller, commands, authentication)
  *   NvmetCtrl       a controller: an admin queue plus its I/O queues
  *
- * All functions must be called from one thread.
+ * Threads.  The engine may be driven from several threads at once:
+ *   - each queue is served by one thread at a time: the nvmet_queue_*()
+ *     calls for a queue and nvmet_io_complete() for its I/O come from the
+ *     thread serving it (which may change between calls, as when a
+ *     coroutine moves to another event loop), never concurrently;
+ *   - different queues may be served by different threads in parallel;
+ *   - every other function (configuration, timers, inspection) may be
+ *     called from any thread.
+ * The object model is protected by one lock inside the engine; the data
+ * path of an I/O queue (PDUs, TLS records, digests, data copies, Read and
+ * Write) runs in its own thread without taking it.  NvmetEngineOps
+ * callbacks may come from any of those threads, with the engine's lock
+ * held or not: they must be thread-safe and must not call the engine.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -70,6 +82,20 @@ typedef struct NvmetEngineOps {
      */
     void (*tls_keylog)(void *opaque, NvmetQueue *q, void *queue_opaque,
                        const char *line);
+    /*
+     * Connect bound @q to a controller of the subsystem whose
+     * NvmetSubsysConfig.opaque is @subsys_opaque as queue @qid (0: the
+     * admin queue).  Called in the queue's thread; the user may move the
+     * queue to another thread afterwards (NULL: no such interest).
+     */
+    void (*queue_bound)(void *opaque, NvmetQueue *q, void *queue_opaque,
+                        void *subsys_opaque, uint16_t qid);
+    /*
+     * Nothing in the engine refers to a namespace's backend any more: no
+     * I/O will be handed out for it (after nvmet_ns_free() and the end of
+     * the requests and queues that used it).  Any thread.  NULL: none.
+     */
+    void (*backend_release)(void *opaque, void *backend);
     /*
      * A protocol milestone (NvmetEvent below): connections, controllers,
      * authentication, TLS, generated PSKs, fatal transport errors.  Called
@@ -123,7 +149,12 @@ typedef struct NvmetPortConfig {
     uint32_t maxh2cdata;         /* max H2CData payload (bytes) */
     uint16_t max_queue_size;     /* entries; CAP.MQES + 1 */
     uint32_t max_queues;         /* I/O queues per controller */
-    uint8_t mdts;                /* log2(max transfer / 4 KiB); 0 = 1 MiB cap */
+    /*
+     * log2(max transfer / 4 KiB) as reported in Identify; 0 reports no
+     * limit, and then transfers up to the queue's buffer budget (32 MiB)
+     * are served.  Larger transfers fail with Invalid Field in Command.
+     */
+    uint8_t mdts;
 } NvmetPortConfig;
 
 /* Fill @cfg with defaults (traddr/trsvcid left NULL). */
@@ -171,6 +202,7 @@ typedef struct NvmetSubsysConfig {
     uint32_t ieee_oui;
     uint32_t version;            /* VS register; 0: default */
     uint32_t max_namespaces;     /* NN; 0: default */
+    void *opaque;                /* the user's, for ops.queue_bound */
 } NvmetSubsysConfig;
 
 void nvmet_subsys_config_init(NvmetSubsysConfig *cfg);
@@ -268,8 +300,9 @@ NvmetNs *nvmet_ns_new(NvmetSubsys *subsys, const NvmetNsConfig *cfg,
 /*
  * Removes the namespace (if its subsystem has not been freed already, which
  * also removes it), sends a namespace-changed event, and drops the
- * reference nvmet_ns_new() returned.  I/O already handed out for it still
- * completes normally (the user must keep the backend alive until then).
+ * reference nvmet_ns_new() returned.  I/O already handed out or queued for
+ * it still completes normally: the user keeps the backend alive until
+ * ops.backend_release (or, without that op, until its queues are gone).
  */
 void nvmet_ns_free(NvmetNs *ns);
 void nvmet_ns_resize(NvmetNs *ns, uint64_t size);
@@ -349,6 +382,7 @@ struct NvmetIo {
     void *buf;                   /* READ/WRITE data */
     bool fua;                    /* WRITE: force unit access */
     bool may_unmap;              /* WRITE_ZEROES: deallocation allowed */
+    void *user;                  /* free for the user once handed out */
 };
 
 /* Next block I/O the user must perform for @q, or NULL. */
@@ -540,6 +574,8 @@ typedef struct NvmetQueueInfo {
     const char *tls_cipher;      /* "TLS_AES_128_GCM_SHA256" ... */
     const char *tls_kx;          /* "DHE-PSK", "ECDHE-PSK", "PSK" */
     const char *tls_version;     /* "TLS1.3" */
+    uint64_t data_buffers_allocated;    /* by the queue's buffer pool */
+    uint64_t data_buffers_reused;
 } NvmetQueueInfo;
 
 /* Call @fn for every queue of the controller @cntlid of @subnqn. */

@@ -352,17 +352,19 @@ static void put_le128(uint8_t *p, uint64_t v)
 static void log_smart(NvmetReq *req, uint8_t *buf)
 {
     NvmetCtrl *ctrl = req->sq->ctrl;
+    NvmetIoStats st;
 
+    nvmet_ctrl_io_stats(ctrl, &st);
     buf[0] = 0;                          /* critical warning */
     nvmet_st16(buf + 1, 0x0141);         /* 321 K composite temperature */
     buf[3] = 100;                        /* available spare */
     buf[4] = 10;                         /* spare threshold */
     buf[5] = 0;                          /* percentage used */
     /* data units are thousands of 512-byte units, rounded up */
-    put_le128(buf + 32, (ctrl->data_units_read + 999) / 1000);
-    put_le128(buf + 48, (ctrl->data_units_written + 999) / 1000);
-    put_le128(buf + 64, ctrl->host_read_cmds);
-    put_le128(buf + 80, ctrl->host_write_cmds);
+    put_le128(buf + 32, (st.data_units_read + 999) / 1000);
+    put_le128(buf + 48, (st.data_units_written + 999) / 1000);
+    put_le128(buf + 64, st.host_read_cmds);
+    put_le128(buf + 80, st.host_write_cmds);
     put_le128(buf + 176, ctrl->error_count);
 }
 
@@ -598,7 +600,7 @@ static void exec_set_features(NvmetReq *req)
         ctrl->feat_err_recovery = cdw11 & 0xffff;
         break;
     case NVME_FEAT_VOLATILE_WC:
-        ctrl->feat_vwce = cdw11 & 1;
+        nvmet_atomic_set(&ctrl->feat_vwce, cdw11 & 1);
         break;
     case NVME_FEAT_NUM_QUEUES: {
         uint16_t nsqr = cdw11 & 0xffff, ncqr = cdw11 >> 16;
@@ -629,7 +631,7 @@ static void exec_set_features(NvmetReq *req)
                                       NVME_AEN_CFG_NS_ATTR);
         break;
     case NVME_FEAT_KATO:
-        ctrl->kato_ms = cdw11;
+        nvmet_atomic_set(&ctrl->kato_ms, cdw11);
         nvmet_ctrl_keep_alive(ctrl);
         nvmet_update_timer(ctrl->t);
         break;

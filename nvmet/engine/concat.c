@@ -105,6 +105,7 @@ void nvmet_concat_generate_psk(NvmetSq *sq)
         a->legacy_host ? nvmet_psk_concat_derive_legacy :
                          nvmet_psk_concat_derive;
 
+    nvmet_assert_locked(t);
     if (!derive(a->hash, a->skey, a->skey_len, a->c1, a->c2, ctrl->hostnqn,
                 ctrl->subnqn, &g->id, g->tls_psk, &err) ||
         !nvmet_psk_identity_format(&g->id, g->identity, &err)) {
@@ -177,8 +178,8 @@ void nvmet_target_foreach_gen_psk(NvmetTarget *t,
 
 /* ---- the PSK for a ClientHello identity ---------------------------------- */
 
-bool nvmet_tls_find_psk(NvmetPort *port, const char *identity,
-                        NvmetTlsPskMatch *m, const char **why)
+static bool find_psk(NvmetPort *port, const char *identity,
+                     NvmetTlsPskMatch *m, const char **why)
 {
     NvmetTarget *t = port->t;
     g_autoptr(GError) err = NULL;
@@ -238,4 +239,16 @@ bool nvmet_tls_find_psk(NvmetPort *port, const char *identity,
     m->hostnqn = g_strdup(id.hostnqn);
     m->subnqn = g_strdup(id.subnqn);
     return true;
+}
+
+/* In the handshake of a queue's TLS session, in the queue's thread. */
+bool nvmet_tls_find_psk(NvmetPort *port, const char *identity,
+                        NvmetTlsPskMatch *m, const char **why)
+{
+    bool found;
+
+    nvmet_lock(port->t);
+    found = find_psk(port, identity, m, why);
+    nvmet_unlock(port->t);
+    return found;
 }

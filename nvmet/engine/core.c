@@ -37,12 +37,21 @@ void nvmet_sq_init(NvmetSq *sq, NvmetPort *port, const char *peer,
     sq->name = g_strdup(sq->peer);
     g_queue_init(&sq->io_queue);
     g_queue_init(&sq->wait_buf);
+    nvmet_bufpool_init(&sq->pool, NVMET_BUFPOOL_MAX_CACHED);
     sq->nr_reqs = NVMET_ADMIN_MAX_SQSIZE;
     sq->reqs = g_new0(NvmetReq, sq->nr_reqs);
     sq->auth.deadline = INT64_MAX;
     sq->setup_deadline = INT64_MAX;
-    port->queues = g_list_prepend(port->queues, sq);
-    port->nr_queues++;
+    nvmet_lock(sq->t);
+    port->refcnt++;
+    if (port->removed) {
+        /* a connection that raced with the port's removal */
+        sq->closing = true;
+    } else {
+        port->queues = g_list_prepend(port->queues, sq);
+        port->nr_queues++;
+    }
+    nvmet_unlock(sq->t);
     trace_nvmet_queue_new(sq->name, port->cfg.portid);
 }
 
@@ -110,6 +119,7 @@ static void sq_setup_expire(NvmetSq *sq)
  */
 void nvmet_sq_release(NvmetSq *sq)
 {
+    NvmetTarget *t = sq->t;
     NvmetEvent ev = {
         .type = NVMET_EVENT_CONN_CLOSED,
         .reason = sq->close_reason ? sq->close_reason : "connection closed",
@@ -120,7 +130,9 @@ void nvmet_sq_release(NvmetSq *sq)
     nvmet_event_sq(sq, &ev);
     nvmet_fault_sq_release(sq);
     sq->closing = true;
+    nvmet_lock(t);
     if (sq->port) {
+        /* a removed port stays until its last queue is gone (refcnt) */
         sq->port->queues = g_list_remove(sq->port->queues, sq);
         sq->port->nr_queues--;
     }
@@ -129,6 +141,7 @@ void nvmet_sq_release(NvmetSq *sq)
     nvmet_auth_clear_exchange(&sq->auth);
     nvmet_ctrl_detach_sq(sq);
     sq->released = true;
+    nvmet_unlock(t);
     nvmet_sq_try_free(sq);
 }
 
@@ -219,7 +232,7 @@ static bool route(NvmetReq *req, NvmetRoute *r)
  * instead of the command.  True if the command is over; a fault that acts
  * later stays in req->fault (req.c, auth.c).  A command a fault takes over
  * is not host activity for the keep-alive timer: that is how ignoring
- * Keep Alive lets the controller expire.
+ * Keep Alive lets the controller expire.  Called with the target lock.
  */
 static bool fault_start(NvmetReq *req)
 {
@@ -255,17 +268,49 @@ static bool fault_start(NvmetReq *req)
     }
 }
 
+/* True if a fault took the command over (fault.c; any thread). */
+static bool fault_took_over(NvmetReq *req)
+{
+    NvmetTarget *t = req->sq->t;
+    bool over;
+
+    if (!nvmet_fault_armed_any(t)) {
+        return false;
+    }
+    nvmet_lock(t);
+    over = nvmet_fault_cmd_check(req) && fault_start(req);
+    nvmet_unlock(t);
+    return over;
+}
+
+/* An NVM command on an I/O queue of a controller: the fast path's. */
+static bool is_io(NvmetReq *req)
+{
+    NvmetSq *sq = req->sq;
+
+    return req->opc != NVME_FABRICS_COMMAND && sq->ctrl && sq->qid != 0;
+}
+
 /*
  * The command's capsule has arrived (with its in-capsule data, if any):
  * account for it in the SQ head, check what every command must get right,
  * route it and pass it through the authentication gate.  Only then may
  * the transport fetch its data (R2T) or charge a buffer to the queue.
+ *
+ * An NVM command on an I/O queue needs nothing of the object model that
+ * its queue does not keep (the namespace cache, the counters, the
+ * keep-alive time stamp), so it is routed and gated without the target
+ * lock, and I/O queues served by different threads do not contend; every
+ * other command is routed under the lock.
  */
 bool nvmet_req_init(NvmetReq *req)
 {
     NvmetSq *sq = req->sq;
+    NvmetTarget *t = sq->t;
     uint8_t flags = req->sqe[NVME_SQE_FLAGS];
     NvmetRoute r = { 0 };
+    bool locked;
+    bool ok = false;
 
     req->opc = req->sqe[NVME_SQE_OPC];
     req->cid = nvmet_ld16(req->sqe + NVME_SQE_CID);
@@ -288,8 +333,16 @@ bool nvmet_req_init(NvmetReq *req)
         nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
         return false;
     }
-    if (!route(req, &r)) {
-        return false;
+    locked = !is_io(req);
+    if (!locked) {
+        r.exec = nvmet_exec_io;
+        r.needs_auth = true;
+        r.keep_alive = true;
+    } else {
+        nvmet_lock(t);
+        if (!route(req, &r)) {
+            goto out;
+        }
     }
     /* the authentication gate */
     if (r.needs_auth && sq->auth.required && !sq->auth.authenticated) {
@@ -297,17 +350,23 @@ bool nvmet_req_init(NvmetReq *req)
                                         nvmet_ld32(req->sqe + NVME_SQE_DPTR +
                                                    NVME_SGL_LEN));
         nvmet_req_complete(req, NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR);
-        return false;
+        goto out;
     }
     req->exec = r.exec;
     req->keep_alive = r.keep_alive;
-    return true;
+    ok = true;
+out:
+    if (locked) {
+        nvmet_unlock(t);
+    }
+    return ok;
 }
 
 /* The command's data is in place: run it (routed by nvmet_req_init()). */
 void nvmet_req_execute(NvmetReq *req)
 {
     NvmetSq *sq = req->sq;
+    NvmetTarget *t = sq->t;
 
     req->state = REQ_EXEC;
     if (sq->closing) {
@@ -319,13 +378,30 @@ void nvmet_req_execute(NvmetReq *req)
         nvmet_req_complete(req, NVME_SC_TRANSIENT_TR_ERR);
         return;
     }
-    if (nvmet_fault_cmd_check(req) && fault_start(req)) {
+    if (req->exec == nvmet_exec_io) {
+        /* the fast path (nvmet_req_init()): without the target lock */
+        if (fault_took_over(req)) {
+            return;
+        }
+        nvmet_sq_keep_alive(sq);
+        nvmet_exec_io(req);
         return;
+    }
+    nvmet_lock(t);
+    if (sq->ctrl && !sq->ctrl->subsys) {
+        /* the controller is gone; the posted close has not been seen yet */
+        nvmet_req_drop(req);
+        goto out;
+    }
+    if (fault_took_over(req)) {
+        goto out;
     }
     if (req->keep_alive && sq->ctrl) {
         nvmet_ctrl_keep_alive(sq->ctrl);
     }
     req->exec(req);
+out:
+    nvmet_unlock(t);
 }
 
 /* ---- deadlines ----------------------------------------------------------- */
@@ -345,6 +421,8 @@ static void expire_ctrls(NvmetSubsys *s, int64_t now)
 void nvmet_target_timer(NvmetTarget *t)
 {
     int64_t now = nvmet_now(t);
+
+    nvmet_lock(t);
 
     nvmet_fault_timer(t, now);
     /*
@@ -375,4 +453,5 @@ void nvmet_target_timer(NvmetTarget *t)
     expire_ctrls(t->disc, now);
     t->armed_deadline = INT64_MAX;
     nvmet_update_timer(t);
+    nvmet_unlock(t);
 }

@@ -8,6 +8,10 @@
  * Features, the asynchronous events and the logs.  The engine's deadlines
  * (keep-alive and authentication timeouts) are computed here too.
  *
+ * All of it runs with the target lock held.  A controller's queues may be
+ * served by other threads: what it wants of them (to close, to complete an
+ * asynchronous event) it posts to them (nvmet_sq_post()).
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
@@ -31,6 +35,7 @@ int64_t nvmet_target_next_deadline(NvmetTarget *t)
 {
     int64_t min = INT64_MAX;
 
+    nvmet_lock(t);
     for (GList *l = t->subsystems; l; l = l->next) {
         min = subsys_min_deadline(l->data, min);
     }
@@ -47,6 +52,7 @@ int64_t nvmet_target_next_deadline(NvmetTarget *t)
             min = MIN(min, sq->setup_deadline);
         }
     }
+    nvmet_unlock(t);
     return min;
 }
 
@@ -57,7 +63,10 @@ int64_t nvmet_target_next_deadline(NvmetTarget *t)
  */
 void nvmet_update_timer(NvmetTarget *t)
 {
-    int64_t min = nvmet_target_next_deadline(t);
+    int64_t min;
+
+    nvmet_assert_locked(t);
+    min = nvmet_target_next_deadline(t);
 
     if (min < t->armed_deadline) {
         t->armed_deadline = min;
@@ -87,7 +96,7 @@ static void ctrl_reset_features(NvmetCtrl *ctrl)
     ctrl->feat_power_mgmt = 0;
     ctrl->feat_temp_thresh = 0x0157;  /* 343 K */
     ctrl->feat_err_recovery = 0;
-    ctrl->feat_vwce = true;
+    nvmet_atomic_set(&ctrl->feat_vwce, 1);
     ctrl->feat_write_atomic = 0;
     ctrl->feat_aen_cfg = 0;
     ctrl->nr_queues_set = false;
@@ -172,6 +181,7 @@ void nvmet_ctrl_teardown(NvmetCtrl *ctrl, const char *why)
     NvmetSubsys *subsys = ctrl->subsys;
     NvmetEvent ev = { .type = NVMET_EVENT_CTRL_DESTROYED, .reason = why };
 
+    nvmet_assert_locked(ctrl->t);
     if (!subsys) {
         return;
     }
@@ -183,7 +193,7 @@ void nvmet_ctrl_teardown(NvmetCtrl *ctrl, const char *why)
     ctrl->nr_aer = 0;   /* the AER requests die with the admin queue */
     for (unsigned i = 0; i <= ctrl->max_qid; i++) {
         if (ctrl->sqs[i]) {
-            nvmet_sq_close(ctrl->sqs[i], why);
+            nvmet_sq_post(ctrl->sqs[i], NVMET_SQ_EV_CLOSE, why);
         }
     }
     ctrl_unref(ctrl);
@@ -198,7 +208,8 @@ void nvmet_ctrl_reset(NvmetCtrl *ctrl, NvmetSq *sq)
     nvmet_event_ctrl(ctrl, sq, &ev);
     for (unsigned i = 1; i <= ctrl->max_qid; i++) {
         if (ctrl->sqs[i]) {
-            nvmet_sq_close(ctrl->sqs[i], "controller reset");
+            nvmet_sq_post(ctrl->sqs[i], NVMET_SQ_EV_CLOSE,
+                          "controller reset");
         }
     }
     /* outstanding AERs are aborted without completion by a reset */
@@ -251,13 +262,39 @@ void nvmet_ctrl_attach_sq(NvmetSq *sq)
     }
 }
 
+void nvmet_ctrl_io_stats(NvmetCtrl *ctrl, NvmetIoStats *st)
+{
+    *st = ctrl->io_stats;
+    for (unsigned i = 1; i <= ctrl->max_qid; i++) {
+        NvmetSq *sq = ctrl->sqs[i];
+
+        if (sq) {
+            st->data_units_read +=
+                nvmet_atomic_read(&sq->io_stats.data_units_read);
+            st->data_units_written +=
+                nvmet_atomic_read(&sq->io_stats.data_units_written);
+            st->host_read_cmds +=
+                nvmet_atomic_read(&sq->io_stats.host_read_cmds);
+            st->host_write_cmds +=
+                nvmet_atomic_read(&sq->io_stats.host_write_cmds);
+        }
+    }
+}
+
 void nvmet_ctrl_detach_sq(NvmetSq *sq)
 {
     NvmetCtrl *ctrl = sq->ctrl;
 
+    nvmet_assert_locked(sq->t);
     if (!ctrl) {
         return;
     }
+    /* the controller keeps counting what its departed queues did */
+    ctrl->io_stats.data_units_read += sq->io_stats.data_units_read;
+    ctrl->io_stats.data_units_written += sq->io_stats.data_units_written;
+    ctrl->io_stats.host_read_cmds += sq->io_stats.host_read_cmds;
+    ctrl->io_stats.host_write_cmds += sq->io_stats.host_write_cmds;
+    memset(&sq->io_stats, 0, sizeof(sq->io_stats));
     sq->ctrl = NULL;
     if (ctrl->sqs && sq->qid <= ctrl->max_qid && ctrl->sqs[sq->qid] == sq) {
         ctrl->sqs[sq->qid] = NULL;
@@ -273,6 +310,7 @@ void nvmet_ctrl_detach_sq(NvmetSq *sq)
 
 void nvmet_ctrl_keep_alive(NvmetCtrl *ctrl)
 {
+    nvmet_assert_locked(ctrl->t);
     if (!ctrl->kato_ms || !ctrl->subsys) {
         ctrl->ka_deadline = INT64_MAX;
         return;
@@ -289,6 +327,18 @@ void nvmet_ctrl_keep_alive(NvmetCtrl *ctrl)
 
 void nvmet_ctrl_check_keep_alive(NvmetCtrl *ctrl, int64_t now)
 {
+    if (ctrl->ka_deadline > now || !ctrl->kato_ms) {
+        return;
+    }
+    /* I/O commands count too: their queues keep their own time stamp */
+    for (unsigned i = 1; i <= ctrl->max_qid; i++) {
+        NvmetSq *sq = ctrl->sqs[i];
+        int64_t last = sq ? nvmet_atomic_read(&sq->ka_last) : 0;
+
+        if (last && last + ctrl->kato_ms > ctrl->ka_deadline) {
+            ctrl->ka_deadline = last + ctrl->kato_ms;
+        }
+    }
     if (ctrl->ka_deadline > now) {
         return;
     }
@@ -320,9 +370,13 @@ void nvmet_ctrl_check_keep_alive(NvmetCtrl *ctrl, int64_t now)
 
 void nvmet_ctrl_add_aen(NvmetCtrl *ctrl, uint32_t result)
 {
+    nvmet_assert_locked(ctrl->t);
     trace_nvmet_aen_queue(ctrl->cntlid, result);
     g_queue_push_tail(&ctrl->pending_aens, GUINT_TO_POINTER(result));
-    nvmet_ctrl_process_aens(ctrl);
+    /* the admin queue completes its requests itself, in its thread */
+    if (ctrl->nr_aer && ctrl->sqs[0]) {
+        nvmet_sq_post(ctrl->sqs[0], NVMET_SQ_EV_AEN, NULL);
+    }
 }
 
 void nvmet_ctrl_process_aens(NvmetCtrl *ctrl)

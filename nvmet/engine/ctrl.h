@@ -20,8 +20,12 @@ void nvmet_ctrl_reset(NvmetCtrl *ctrl, NvmetSq *sq);
 void nvmet_ctrl_keep_alive(NvmetCtrl *ctrl);
 /* Tear the controller down if its keep-alive deadline passed. */
 void nvmet_ctrl_check_keep_alive(NvmetCtrl *ctrl, int64_t now);
+/* Queue an event; the admin queue's thread completes an AER with it. */
 void nvmet_ctrl_add_aen(NvmetCtrl *ctrl, uint32_t result);
+/* In the admin queue's thread: complete AERs with pending events. */
 void nvmet_ctrl_process_aens(NvmetCtrl *ctrl);
+/* The SMART counters of the controller and its queues. */
+void nvmet_ctrl_io_stats(NvmetCtrl *ctrl, NvmetIoStats *st);
 
 /*
  * Connect bound @sq to its controller (nvmet_sq_bind()): the controller

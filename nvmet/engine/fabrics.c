@@ -228,6 +228,7 @@ void nvmet_exec_connect(NvmetReq *req)
     }
 
     sq->sqflow_disabled = c.cattr & NVME_CONNECT_CATTR_DISABLE_SQFLOW;
+    sq->subsys_opaque = c.subsys->cfg.opaque;
     nvmet_sq_bind(sq, ctrl, c.qid, c.sqsize + 1, &req);
     nvmet_ctrl_attach_sq(sq);
     req->dw0 = ctrl->cntlid;
@@ -251,6 +252,10 @@ void nvmet_exec_connect(NvmetReq *req)
         nvmet_event_sq(sq, &ev);
     }
     nvmet_req_complete(req, NVME_SC_SUCCESS);
+    /* the user may now serve the queue where its subsystem wants it */
+    if (sq->ops->bound) {
+        sq->ops->bound(sq);
+    }
 }
 
 /* ---- Property Get / Set -------------------------------------------------- */

@@ -14,6 +14,14 @@
  * Every check is one test of a bit mask (NvmetTarget.fault_points) while
  * no fault is armed at that step.
  *
+ * Threads: the steps happen in the thread that serves their queue (I/O
+ * queues run in iothreads).  The faults are the target's, so every entry
+ * point here takes the target lock; the bit mask is read without it
+ * (nvmet_fault_armed()), so a queue pays nothing while no fault is armed.
+ * A delayed step is resumed in its queue's thread: the timer marks it due
+ * and posts NVMET_SQ_EV_FAULT to the queue, whose nvmet_sq_service() calls
+ * nvmet_fault_sq_resume().
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
@@ -156,6 +164,7 @@ struct NvmetFaultTable {
     GPtrArray *faults;          /* NvmetFault *, in the order of arming */
     uint32_t next_id;
     GList *deferred;            /* NvmetFaultDeferred *, by deadline */
+    GList *due;                 /* past their deadline, posted to their SQ */
 };
 
 const char *nvmet_fault_point_name(NvmetFaultPoint p)
@@ -200,7 +209,7 @@ static void update_points(NvmetTarget *t)
             pts |= UINT64_C(1) << f->cfg.point;
         }
     }
-    t->fault_points = pts;
+    __atomic_store_n(&t->fault_points, pts, __ATOMIC_RELAXED);
 }
 
 /* ---- arming -------------------------------------------------------------- */
@@ -488,6 +497,7 @@ uint32_t nvmet_fault_add(NvmetTarget *t, const NvmetFaultConfig *cfg,
         !check_what(cfg, errp)) {
         return 0;
     }
+    nvmet_lock(t);
     ft = fault_table(t);
     f = g_new0(NvmetFault, 1);
     f->cfg = *cfg;
@@ -519,10 +529,11 @@ uint32_t nvmet_fault_add(NvmetTarget *t, const NvmetFaultConfig *cfg,
     g_ptr_array_add(ft->faults, f);
     update_points(t);
     trace_nvmet_fault_add(f->id, f->desc);
+    nvmet_unlock(t);
     return f->id;
 }
 
-bool nvmet_fault_del(NvmetTarget *t, uint32_t id, bool force, GError **errp)
+static bool fault_del(NvmetTarget *t, uint32_t id, bool force, GError **errp)
 {
     NvmetFaultTable *ft = t->faults;
 
@@ -544,12 +555,24 @@ bool nvmet_fault_del(NvmetTarget *t, uint32_t id, bool force, GError **errp)
     return bad(errp, "no fault %u", id);
 }
 
+bool nvmet_fault_del(NvmetTarget *t, uint32_t id, bool force, GError **errp)
+{
+    bool ok;
+
+    nvmet_lock(t);
+    ok = fault_del(t, id, force, errp);
+    nvmet_unlock(t);
+    return ok;
+}
+
 void nvmet_fault_foreach(NvmetTarget *t,
                          void (*fn)(const NvmetFaultInfo *info, void *opaque),
                          void *opaque)
 {
-    NvmetFaultTable *ft = t->faults;
+    NvmetFaultTable *ft;
 
+    nvmet_lock(t);
+    ft = t->faults;
     for (unsigned i = 0; ft && i < ft->faults->len; i++) {
         NvmetFault *f = g_ptr_array_index(ft->faults, i);
         NvmetFaultInfo info = {
@@ -565,6 +588,7 @@ void nvmet_fault_foreach(NvmetTarget *t,
 
         fn(&info, opaque);
     }
+    nvmet_unlock(t);
 }
 
 /* ---- firing -------------------------------------------------------------- */
@@ -687,6 +711,7 @@ static bool fault_check(NvmetSq *sq, uint64_t pts, const NvmetFaultCtx *in,
     NvmetTarget *t = sq->t;
     NvmetFaultCtx c;
 
+    nvmet_assert_locked(t);
     if (!(t->fault_points & pts)) {
         return false;
     }
@@ -729,7 +754,15 @@ static bool fault_check(NvmetSq *sq, uint64_t pts, const NvmetFaultCtx *in,
 bool nvmet_fault_at(NvmetSq *sq, NvmetFaultPoint p, const NvmetFaultCtx *ctx,
                     NvmetFaultHit *hit)
 {
-    return fault_check(sq, UINT64_C(1) << p, ctx, hit);
+    bool fired;
+
+    if (!nvmet_fault_armed(sq->t, p)) {
+        return false;
+    }
+    nvmet_lock(sq->t);
+    fired = fault_check(sq, UINT64_C(1) << p, ctx, hit);
+    nvmet_unlock(sq->t);
+    return fired;
 }
 
 /* ---- commands ------------------------------------------------------------ */
@@ -878,12 +911,16 @@ bool nvmet_fault_cmd_check(NvmetReq *req)
     NvmetFaultCtx c = { 0 };
     char sub[NVME_NQN_FIELD_LEN], host[NVME_NQN_FIELD_LEN];
     uint64_t pts;
+    bool fired;
 
-    if (!(req->sq->t->fault_points & CMD_POINTS)) {
+    if (!(nvmet_fault_points(req->sq->t) & CMD_POINTS)) {
         return false;
     }
+    nvmet_lock(req->sq->t);
     pts = cmd_points(req, &c, sub, host);
-    return pts && fault_check(req->sq, pts, &c, &req->fault);
+    fired = pts && fault_check(req->sq, pts, &c, &req->fault);
+    nvmet_unlock(req->sq->t);
+    return fired;
 }
 
 bool nvmet_fault_auth_failure(NvmetReq *req, uint8_t *reason)
@@ -922,9 +959,11 @@ void nvmet_fault_defer(NvmetSq *sq, const NvmetFaultHit *hit,
                        NvmetFaultResume *fn, void *arg)
 {
     NvmetTarget *t = sq->t;
-    NvmetFaultTable *ft = fault_table(t);
+    NvmetFaultTable *ft;
     NvmetFaultDeferred *d = g_new0(NvmetFaultDeferred, 1);
 
+    nvmet_lock(t);
+    ft = fault_table(t);
     d->sq = sq;
     d->deadline = nvmet_now(t) + hit->delay_ms;
     d->id = hit->id;
@@ -943,12 +982,14 @@ void nvmet_fault_defer(NvmetSq *sq, const NvmetFaultHit *hit,
             t->ops.timer_update(t->opaque, t->armed_deadline);
         }
     }
+    nvmet_unlock(t);
 }
 
 void nvmet_fault_timer(NvmetTarget *t, int64_t now)
 {
     NvmetFaultTable *ft = t->faults;
 
+    nvmet_assert_locked(t);
     while (ft && ft->deferred) {
         NvmetFaultDeferred *d = ft->deferred->data;
 
@@ -957,16 +998,43 @@ void nvmet_fault_timer(NvmetTarget *t, int64_t now)
         }
         ft->deferred = g_list_delete_link(ft->deferred, ft->deferred);
         update_deadline(t);
-        trace_nvmet_fault_resume(d->sq->name, d->id, points[d->point].name);
-        d->fn(d->sq, d->arg);
+        /* the queue's own thread resumes it: nvmet_fault_sq_resume() */
+        ft->due = g_list_append(ft->due, d);
+        nvmet_sq_post(d->sq, NVMET_SQ_EV_FAULT, NULL);
+    }
+}
+
+void nvmet_fault_sq_resume(NvmetSq *sq)
+{
+    NvmetTarget *t = sq->t;
+    NvmetFaultTable *ft;
+    GList *mine = NULL;
+
+    nvmet_lock(t);
+    ft = t->faults;
+    for (GList *l = ft ? ft->due : NULL, *next; l; l = next) {
+        NvmetFaultDeferred *d = l->data;
+
+        next = l->next;
+        if (d->sq == sq) {
+            ft->due = g_list_remove_link(ft->due, l);
+            mine = g_list_concat(mine, l);
+        }
+    }
+    nvmet_unlock(t);
+    while (mine) {
+        NvmetFaultDeferred *d = mine->data;
+
+        mine = g_list_delete_link(mine, mine);
+        trace_nvmet_fault_resume(sq->name, d->id, points[d->point].name);
+        d->fn(sq, d->arg);
         g_free(d);
     }
 }
 
-void nvmet_fault_sq_release(NvmetSq *sq)
+static GList *cancel_sq(NvmetSq *sq, GList *list)
 {
-    NvmetFaultTable *ft = sq->t->faults;
-    GList *l = ft ? ft->deferred : NULL;
+    GList *l = list;
 
     while (l) {
         GList *next = l->next;
@@ -974,12 +1042,26 @@ void nvmet_fault_sq_release(NvmetSq *sq)
 
         if (d->sq == sq) {
             trace_nvmet_fault_cancel(sq->name, d->id, points[d->point].name);
-            ft->deferred = g_list_delete_link(ft->deferred, l);
+            list = g_list_delete_link(list, l);
             g_free(d);
         }
         l = next;
     }
+    return list;
+}
+
+void nvmet_fault_sq_release(NvmetSq *sq)
+{
+    NvmetFaultTable *ft;
+
+    nvmet_lock(sq->t);
+    ft = sq->t->faults;
+    if (ft) {
+        ft->deferred = cancel_sq(sq, ft->deferred);
+        ft->due = cancel_sq(sq, ft->due);
+    }
     update_deadline(sq->t);
+    nvmet_unlock(sq->t);
 }
 
 void nvmet_fault_target_free(NvmetTarget *t)
@@ -990,11 +1072,12 @@ void nvmet_fault_target_free(NvmetTarget *t)
         return;
     }
     g_list_free_full(ft->deferred, g_free);
+    g_list_free_full(ft->due, g_free);
     for (unsigned i = 0; i < ft->faults->len; i++) {
         fault_free(g_ptr_array_index(ft->faults, i));
     }
     g_ptr_array_free(ft->faults, true);
     g_free(ft);
     t->faults = NULL;
-    t->fault_points = 0;
+    __atomic_store_n(&t->fault_points, 0, __ATOMIC_RELAXED);
 }

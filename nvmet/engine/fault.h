@@ -33,9 +33,20 @@ typedef struct NvmetFaultCtx {
     bool tls_key;               /* the queue holds its TLS key */
 } NvmetFaultCtx;
 
+/* The steps with an armed fault (any thread, without the target lock) */
+static inline uint64_t nvmet_fault_points(NvmetTarget *t)
+{
+    return __atomic_load_n(&t->fault_points, __ATOMIC_RELAXED);
+}
+
 static inline bool nvmet_fault_armed(NvmetTarget *t, NvmetFaultPoint p)
 {
-    return t->fault_points & (UINT64_C(1) << p);
+    return nvmet_fault_points(t) & (UINT64_C(1) << p);
+}
+
+static inline bool nvmet_fault_armed_any(NvmetTarget *t)
+{
+    return nvmet_fault_points(t) != 0;
 }
 
 /*
@@ -73,6 +84,8 @@ void nvmet_fault_timer(NvmetTarget *t, int64_t now);
 int64_t nvmet_fault_next_deadline(NvmetTarget *t);
 /* @sq goes away: forget what was deferred for it */
 void nvmet_fault_sq_release(NvmetSq *sq);
+/* NVMET_SQ_EV_FAULT: resume the SQ's delayed steps that are due */
+void nvmet_fault_sq_resume(NvmetSq *sq);
 void nvmet_fault_target_free(NvmetTarget *t);
 
 #endif /* NVMET_ENGINE_FAULT_H */

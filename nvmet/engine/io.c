@@ -2,6 +2,11 @@
  * NVMe-oF TCP target engine: NVM command set I/O commands (Read, Write,
  * Flush, Write Zeroes, Dataset Management).
  *
+ * These run in the thread of their I/O queue without the target lock (see
+ * nvmet_req_execute()): the namespace comes from the queue's cache, the
+ * counters are the queue's.  Only a flush of every namespace takes the lock
+ * to walk the subsystem.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
@@ -42,15 +47,15 @@ static void io_done_generic(NvmetReq *req)
 
 static void rw_done(NvmetReq *req)
 {
-    NvmetCtrl *ctrl = req->sq->ctrl;
+    NvmetIoStats *st = &req->sq->io_stats;
 
-    if (req->io_ret == 0 && ctrl) {
+    if (req->io_ret == 0) {
         if (req->opc == NVME_CMD_READ) {
-            ctrl->host_read_cmds++;
-            ctrl->data_units_read += req->io_bytes >> 9;
+            nvmet_stat_add(&st->host_read_cmds, 1);
+            nvmet_stat_add(&st->data_units_read, req->io_bytes >> 9);
         } else {
-            ctrl->host_write_cmds++;
-            ctrl->data_units_written += req->io_bytes >> 9;
+            nvmet_stat_add(&st->host_write_cmds, 1);
+            nvmet_stat_add(&st->data_units_written, req->io_bytes >> 9);
         }
     }
     io_done_generic(req);
@@ -58,9 +63,10 @@ static void rw_done(NvmetReq *req)
 
 static bool lba_range_ok(NvmetReq *req, uint64_t slba, uint64_t nlb)
 {
-    if (slba >= req->ns->nsze || nlb > req->ns->nsze - slba) {
-        trace_nvmet_io_lba_range(req->sq->name, req->cid, slba, nlb,
-                                 req->ns->nsze);
+    uint64_t nsze = nvmet_ns_nsze(req->ns);
+
+    if (slba >= nsze || nlb > nsze - slba) {
+        trace_nvmet_io_lba_range(req->sq->name, req->cid, slba, nlb, nsze);
         req->err_lba = slba;
         nvmet_req_complete(req, NVME_SC_LBA_RANGE | NVME_STATUS_DNR);
         return false;
@@ -86,10 +92,18 @@ static void exec_rw(NvmetReq *req)
     uint64_t len = nlb << req->ns->lba_shift;
     bool write = req->opc == NVME_CMD_WRITE;
     NvmetIoOp op = write ? NVMET_IO_WRITE : NVMET_IO_READ;
+    uint32_t max = nvmet_port_max_xfer(req->sq->port);
     NvmetIo *io;
 
     if (cdw12 & (0xfu << 26)) {
         /* protection information is not supported (PRINFO) */
+        req->err_pel = NVME_SQE_CDW12;
+        nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
+        return;
+    }
+    if (len > max) {
+        /* beyond MDTS: Invalid Field in Command (NVMe base spec, MDTS) */
+        trace_nvmet_cmd_too_large(req->sq->name, req->cid, len, max);
         req->err_pel = NVME_SQE_CDW12;
         nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
         return;
@@ -111,20 +125,26 @@ static void exec_rw(NvmetReq *req)
     io = nvmet_req_submit_io(req, req->ns, op, slba << req->ns->lba_shift,
                              len, req->buf);
     /* FUA, or write-through when the host turned the write cache off */
-    io->fua = write && ((cdw12 & NVME_RW_FUA) || !req->sq->ctrl->feat_vwce);
+    io->fua = write && ((cdw12 & NVME_RW_FUA) ||
+                        !nvmet_atomic_read(&req->sq->ctrl->feat_vwce));
 }
 
 static void exec_flush(NvmetReq *req)
 {
-    NvmetSubsys *s = req->sq->ctrl->subsys;
+    NvmetTarget *t = req->sq->t;
 
     req->io_done = io_done_generic;
     if (req->nsid == 0xffffffff) {
+        NvmetSubsys *s;
+
         /* flush every namespace (VWC reports broadcast support) */
-        for (unsigned i = 0; i < s->ns->len; i++) {
+        nvmet_lock(t);
+        s = req->sq->ctrl->subsys;
+        for (unsigned i = 0; s && i < s->ns->len; i++) {
             nvmet_req_submit_io(req, g_ptr_array_index(s->ns, i),
                                 NVMET_IO_FLUSH, 0, 0, NULL);
         }
+        nvmet_unlock(t);
         if (!req->ios_pending) {
             nvmet_req_complete(req, NVME_SC_SUCCESS);
         }
@@ -211,19 +231,15 @@ static void exec_dsm(NvmetReq *req)
 
 void nvmet_exec_io(NvmetReq *req)
 {
-    NvmetSubsys *s = req->sq->ctrl->subsys;
-
     if (req->opc == NVME_CMD_FLUSH && req->nsid == 0xffffffff) {
         exec_flush(req);
         return;
     }
-    req->ns = nvmet_subsys_find_ns(s, req->nsid);
-    if (!req->ns) {
+    if (!nvmet_req_find_ns(req)) {
         trace_nvmet_io_invalid_ns(req->sq->name, req->cid, req->nsid);
         nvmet_req_complete(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR);
         return;
     }
-    nvmet_ns_ref(req->ns);
 
     switch (req->opc) {
     case NVME_CMD_READ:

@@ -31,15 +31,31 @@ typedef struct NvmetFaultTable NvmetFaultTable; /* fault.c */
 #define NVMET_DEFAULT_VS         0x00010400 /* NVMe 1.4 */
 #define NVMET_DEFAULT_NN         1024
 #define NVMET_QUEUE_BUF_BUDGET   (32u << 20) /* data buffered per queue */
+/*
+ * The largest transfer when the port reports no limit (MDTS 0): what a
+ * queue may buffer at once.
+ */
+#define NVMET_XFER_MAX_NO_MDTS   NVMET_QUEUE_BUF_BUDGET
 #define NVMET_CAP_TO             15        /* CAP.TO: 7.5 s */
 #define NVMET_DEFAULT_MODEL      "QEMU NVMe-oF TCP target"
 #define NVMET_DEFAULT_FIRMWARE   "1.0"
 
 /* ---- objects ------------------------------------------------------------ */
 
+/*
+ * The target lock protects the object model: the target's lists, ports,
+ * subsystems, hosts, namespaces (membership), controllers, generated PSKs
+ * and deadlines.  It nests (a recursive mutex), so that an entry point may
+ * call another.  What a queue owns (NvmetSq, the transport around it, its
+ * requests) belongs to the thread serving the queue and needs no lock; see
+ * "Threads" in docs/devel/nvmet-tcp.rst.
+ */
 struct NvmetTarget {
     NvmetEngineOps ops;
     void *opaque;
+    GRecMutex lock;
+    GThread *lock_owner;        /* for nvmet_assert_locked() */
+    unsigned lock_depth;
     GList *ports;
     GList *subsystems;          /* NVM subsystems (not the discovery one) */
     GList *hosts;
@@ -63,6 +79,8 @@ struct NvmetPort {
     uint32_t icreq_timeout_ms;  /* 0: the default */
     uint64_t conns_refused;
     uint64_t icreq_timeouts;
+    unsigned refcnt;            /* the user's, and one per queue */
+    bool removed;               /* nvmet_port_free() was called */
 };
 
 struct NvmetHost {
@@ -96,12 +114,24 @@ struct NvmetSubsys {
 };
 
 struct NvmetNs {
-    NvmetSubsys *subsys;        /* NULL once removed */
+    NvmetTarget *t;
+    NvmetSubsys *subsys;        /* NULL once removed (target lock) */
     NvmetNsConfig cfg;
     unsigned lba_shift;
-    uint64_t nsze;              /* blocks */
-    unsigned refcnt;
+    uint64_t nsze;              /* blocks; atomic (resize) */
+    int refcnt;                 /* atomic */
+    int removed;                /* atomic: out of its subsystem */
 };
+
+/*
+ * SMART counters.  Each I/O queue counts its own (one writer, relaxed
+ * atomics), so that queues served by different threads share no cache
+ * line per command; the log page adds them up.
+ */
+typedef struct NvmetIoStats {
+    uint64_t data_units_read, data_units_written;  /* 512 byte units */
+    uint64_t host_read_cmds, host_write_cmds;
+} NvmetIoStats;
 
 typedef struct NvmetErrorEntry {
     uint64_t count;
@@ -121,8 +151,8 @@ struct NvmetCtrl {
     char *subnqn;               /* copy, survives subsystem removal */
 
     uint32_t cc, csts;
-    uint32_t kato_ms;
-    int64_t ka_deadline;        /* INT64_MAX: none */
+    uint32_t kato_ms;           /* atomic reads on I/O queues */
+    int64_t ka_deadline;        /* INT64_MAX: none (from the admin queue) */
 
     NvmetSq **sqs;              /* [0] admin, [1..max_qid] I/O */
     uint16_t max_qid;
@@ -132,7 +162,7 @@ struct NvmetCtrl {
     uint32_t feat_power_mgmt;
     uint32_t feat_temp_thresh;
     uint32_t feat_err_recovery;
-    bool feat_vwce;
+    int feat_vwce;              /* atomic reads on I/O queues */
     uint32_t feat_write_atomic;
     uint32_t feat_aen_cfg;
     bool nr_queues_set;
@@ -151,8 +181,7 @@ struct NvmetCtrl {
     /* Logs */
     NvmetErrorEntry errors[NVMET_ERROR_LOG_ENTRIES];
     uint64_t error_count;
-    uint64_t data_units_read, data_units_written;  /* 512 byte units */
-    uint64_t host_read_cmds, host_write_cmds;
+    NvmetIoStats io_stats;      /* of the queues that went away */
 };
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -163,17 +192,60 @@ static inline int64_t nvmet_now(NvmetTarget *t)
     return t->ops.now_ms ? t->ops.now_ms(t->opaque) : 0;
 }
 
-/* Requests hold a reference on their namespace while it may go away. */
+static inline void nvmet_lock(NvmetTarget *t)
+{
+    g_rec_mutex_lock(&t->lock);
+    if (t->lock_depth++ == 0) {
+        t->lock_owner = g_thread_self();
+    }
+}
+
+static inline void nvmet_unlock(NvmetTarget *t)
+{
+    if (--t->lock_depth == 0) {
+        t->lock_owner = NULL;
+    }
+    g_rec_mutex_unlock(&t->lock);
+}
+
+/* The code that follows touches the object model. */
+static inline void nvmet_assert_locked(NvmetTarget *t)
+{
+    g_assert(t->lock_depth && t->lock_owner == g_thread_self());
+}
+
+/*
+ * Relaxed atomics for values one thread writes and others read (statistics,
+ * timestamps, settings that the I/O path consults without the lock).
+ */
+#define nvmet_atomic_read(p)      __atomic_load_n(p, __ATOMIC_RELAXED)
+#define nvmet_atomic_set(p, v)    __atomic_store_n(p, v, __ATOMIC_RELAXED)
+/* One writer only: no locked instruction needed. */
+#define nvmet_stat_add(p, v) \
+    nvmet_atomic_set(p, nvmet_atomic_read(p) + (v))
+
+/*
+ * A namespace lives while anything refers to it: its subsystem, its user
+ * (until nvmet_ns_free()), requests and the queues' namespace caches, in
+ * any thread.  The last reference gives the backend back to the user.
+ */
 static inline void nvmet_ns_ref(NvmetNs *ns)
 {
-    ns->refcnt++;
+    __atomic_fetch_add(&ns->refcnt, 1, __ATOMIC_RELAXED);
 }
+
+void nvmet_ns_release(NvmetNs *ns);
 
 static inline void nvmet_ns_unref(NvmetNs *ns)
 {
-    if (--ns->refcnt == 0) {
-        g_free(ns);
+    if (__atomic_sub_fetch(&ns->refcnt, 1, __ATOMIC_ACQ_REL) == 0) {
+        nvmet_ns_release(ns);
     }
+}
+
+static inline uint64_t nvmet_ns_nsze(NvmetNs *ns)
+{
+    return __atomic_load_n(&ns->nsze, __ATOMIC_RELAXED);
 }
 
 #endif /* NVMET_ENGINE_NVMET_H */

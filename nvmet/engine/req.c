@@ -11,19 +11,22 @@
  * completion goes out through nvmet_req_complete(), which fills in the CQE
  * and hands it to the transport.
  *
+ * Everything here runs in the thread that serves the SQ.  What other
+ * threads want of it (a controller teardown, an asynchronous event, a
+ * namespace going away) they post with nvmet_sq_post(), and the SQ's own
+ * thread does it in nvmet_sq_service().  The I/O path (Read, Write) uses
+ * the queue's namespace cache and counters and takes no lock; what touches
+ * the controller (the error log) takes the target lock.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
 #include "req.h"
+#include "ctrl.h"
+#include "target.h"
 #include "event.h"
 #include "fault.h"
 #include "trace.h"
-
-typedef struct NvmetIoPriv {
-    NvmetIo io;
-    NvmetReq *req;
-    bool handed_out;
-} NvmetIoPriv;
 
 /* ---- status strings for traces ------------------------------------------- */
 
@@ -80,6 +83,52 @@ void nvmet_sq_close(NvmetSq *sq, const char *why)
     sq->ops->close(sq);
 }
 
+void nvmet_sq_post(NvmetSq *sq, int ev, const char *why)
+{
+    nvmet_assert_locked(sq->t);
+    if (sq->released) {
+        return;
+    }
+    if ((ev & NVMET_SQ_EV_CLOSE) && !sq->close_why) {
+        sq->close_why = g_strdup(why);
+    }
+    __atomic_fetch_or(&sq->events, ev, __ATOMIC_SEQ_CST);
+    sq->ops->kick(sq);
+}
+
+static void sq_ns_cache_drop(NvmetSq *sq, bool all);
+
+void nvmet_sq_service(NvmetSq *sq)
+{
+    int ev;
+    g_autofree char *why = NULL;
+
+    if (!__atomic_load_n(&sq->events, __ATOMIC_RELAXED)) {
+        return;
+    }
+    ev = __atomic_exchange_n(&sq->events, 0, __ATOMIC_SEQ_CST);
+    if (ev & NVMET_SQ_EV_NS) {
+        sq_ns_cache_drop(sq, false);
+    }
+    if (ev & NVMET_SQ_EV_FAULT) {
+        nvmet_fault_sq_resume(sq);
+    }
+    if (ev & (NVMET_SQ_EV_CLOSE | NVMET_SQ_EV_AEN)) {
+        nvmet_lock(sq->t);
+        if (ev & NVMET_SQ_EV_CLOSE) {
+            why = g_steal_pointer(&sq->close_why);
+        }
+        if ((ev & NVMET_SQ_EV_AEN) && sq->ctrl && sq->ctrl->subsys &&
+            sq->qid == 0) {
+            nvmet_ctrl_process_aens(sq->ctrl);
+        }
+        nvmet_unlock(sq->t);
+        if (ev & NVMET_SQ_EV_CLOSE) {
+            nvmet_sq_close(sq, why ? why : "closed");
+        }
+    }
+}
+
 static void sq_update_name(NvmetSq *sq)
 {
     g_free(sq->name);
@@ -116,6 +165,7 @@ void nvmet_sq_bind(NvmetSq *sq, NvmetCtrl *ctrl, uint16_t qid,
 
         g_assert(sq->reqs_busy == 1);
         g_assert(g_queue_is_empty(&sq->wait_buf));
+        g_assert(!(*connect_req)->io_embedded_busy);
         memcpy(reqs, sq->reqs, sizeof(NvmetReq) * sq->nr_reqs);
         g_free(sq->reqs);
         sq->reqs = reqs;
@@ -125,7 +175,12 @@ void nvmet_sq_bind(NvmetSq *sq, NvmetCtrl *ctrl, uint16_t qid,
     sq_update_name(sq);
 }
 
-/* ---- buffer budget ------------------------------------------------------- */
+/* ---- buffers and the buffer budget ------------------------------------- */
+
+uint32_t nvmet_port_max_xfer(const NvmetPort *port)
+{
+    return port->cfg.mdts ? 4096u << port->cfg.mdts : NVMET_XFER_MAX_NO_MDTS;
+}
 
 static bool budget_try(NvmetSq *sq, uint32_t len)
 {
@@ -136,11 +191,48 @@ static bool budget_try(NvmetSq *sq, uint32_t len)
     return true;
 }
 
+/*
+ * Whether every byte of a command's data buffer is written before anyone
+ * reads it: host-to-controller data arrives in full before the command
+ * runs, and a Read fills its buffer from the block layer (nothing is sent
+ * if that fails).  Other commands (admin data, logs) rely on zeroes.
+ */
+static bool data_fully_written(NvmetReq *req)
+{
+    return req->h2c || (req->sq->qid != 0 && req->opc == NVME_CMD_READ);
+}
+
 static void req_take_budget(NvmetReq *req)
 {
     req->budget = req->data_len;
-    req->buf = g_malloc0(req->data_len);
+    req->buf = nvmet_bufpool_get(&req->sq->pool, req->data_len);
     req->buf_len = req->data_len;
+    req->buf_pooled = true;
+    if (req->buf && !data_fully_written(req)) {
+        memset(req->buf, 0, req->data_len);
+    }
+}
+
+static void req_buf_free(NvmetReq *req)
+{
+    if (req->buf_pooled) {
+        nvmet_bufpool_put(&req->sq->pool, req->buf, req->buf_len);
+    } else {
+        g_free(req->buf);
+    }
+    req->buf = NULL;
+    req->buf_pooled = false;
+}
+
+/* The budget is charged; hand the buffer over, or fail for lack of one. */
+static void req_buffer_ready(NvmetReq *req)
+{
+    if (!req->buf) {
+        trace_nvmet_cmd_no_memory(req->sq->name, req->cid, req->data_len);
+        nvmet_req_complete(req, NVME_SC_INTERNAL);
+        return;
+    }
+    req->sq->ops->buffer_ready(req);
 }
 
 void nvmet_sq_budget_release(NvmetSq *sq, uint32_t bytes)
@@ -156,7 +248,7 @@ void nvmet_sq_budget_release(NvmetSq *sq, uint32_t bytes)
         }
         g_queue_pop_head(&sq->wait_buf);
         req_take_budget(req);
-        sq->ops->buffer_ready(req);
+        req_buffer_ready(req);
     }
 }
 
@@ -170,14 +262,148 @@ void nvmet_req_alloc_data(NvmetReq *req)
         return;
     }
     req_take_budget(req);
-    sq->ops->buffer_ready(req);
+    req_buffer_ready(req);
 }
 
 void nvmet_req_alloc_buf(NvmetReq *req, uint32_t len)
 {
-    g_free(req->buf);
+    req_buf_free(req);
     req->buf = g_malloc0(len);
     req->buf_len = len;
+}
+
+bool nvmet_req_alloc_incapsule(NvmetReq *req, uint32_t len)
+{
+    req_buf_free(req);
+    req->buf = nvmet_bufpool_get(&req->sq->pool, len);
+    req->buf_len = len;
+    req->buf_pooled = true;
+    return req->buf != NULL;
+}
+
+uint8_t *nvmet_req_take_buf(NvmetReq *req, uint32_t *pool_len,
+                            uint32_t *budget)
+{
+    uint8_t *buf = req->buf;
+
+    *pool_len = req->buf_pooled ? req->buf_len : 0;
+    *budget = req->budget;
+    req->buf = NULL;
+    req->buf_pooled = false;
+    req->budget = 0;
+    return buf;
+}
+
+void nvmet_sq_buf_put(NvmetSq *sq, uint8_t *buf, uint32_t pool_len,
+                      uint32_t budget)
+{
+    if (pool_len) {
+        nvmet_bufpool_put(&sq->pool, buf, pool_len);
+    } else {
+        g_free(buf);
+    }
+    if (budget) {
+        nvmet_sq_budget_release(sq, budget);
+    }
+}
+
+/* ---- the namespace cache of I/O queues ---------------------------------- */
+
+/*
+ * A slot holds a reference on a namespace as long as it is the one the
+ * queue used last with that slot, or requests still use it.  Namespaces
+ * that left their subsystem are dropped as soon as they are unused (a
+ * posted NVMET_SQ_EV_NS), so that their backend can go.
+ */
+static void sq_ns_cache_drop(NvmetSq *sq, bool all)
+{
+    for (unsigned i = 0; i < NVMET_SQ_NS_SLOTS; i++) {
+        NvmetSqNs *slot = &sq->ns_cache[i];
+
+        if (slot->ns && !slot->users &&
+            (all || nvmet_atomic_read(&slot->ns->removed))) {
+            nvmet_ns_unref(slot->ns);
+            slot->ns = NULL;
+        }
+    }
+}
+
+static NvmetSqNs *sq_ns_slot(NvmetSq *sq, NvmetNs *ns)
+{
+    for (unsigned i = 0; i < NVMET_SQ_NS_SLOTS; i++) {
+        if (sq->ns_cache[i].ns == ns) {
+            return &sq->ns_cache[i];
+        }
+    }
+    return NULL;
+}
+
+bool nvmet_req_find_ns(NvmetReq *req)
+{
+    NvmetSq *sq = req->sq;
+    NvmetSqNs *slot = &sq->ns_cache[req->nsid % NVMET_SQ_NS_SLOTS];
+    NvmetNs *ns = slot->ns;
+    NvmetCtrl *ctrl = sq->ctrl;
+
+    if (ns && ns->cfg.nsid == req->nsid &&
+        !nvmet_atomic_read(&ns->removed)) {
+        slot->users++;
+        req->ns = ns;
+        req->ns_cached = true;
+        return true;
+    }
+    nvmet_lock(sq->t);
+    ns = ctrl && ctrl->subsys ? nvmet_subsys_find_ns(ctrl->subsys, req->nsid)
+                              : NULL;
+    if (ns) {
+        nvmet_ns_ref(ns);
+    }
+    nvmet_unlock(sq->t);
+    if (!ns) {
+        return false;
+    }
+    req->ns = ns;
+    if (slot->ns && slot->users) {
+        /* the slot is busy with another namespace: a plain reference */
+        req->ns_cached = false;
+        return true;
+    }
+    if (slot->ns) {
+        nvmet_ns_unref(slot->ns);
+    }
+    slot->ns = ns;                  /* the reference passes to the slot */
+    slot->users = 1;
+    req->ns_cached = true;
+    return true;
+}
+
+static void req_put_ns(NvmetReq *req)
+{
+    NvmetSq *sq = req->sq;
+
+    if (!req->ns) {
+        return;
+    }
+    if (req->ns_cached) {
+        NvmetSqNs *slot = sq_ns_slot(sq, req->ns);
+
+        g_assert(slot && slot->users);
+        if (--slot->users == 0 && nvmet_atomic_read(&slot->ns->removed)) {
+            nvmet_ns_unref(slot->ns);
+            slot->ns = NULL;
+        }
+    } else {
+        nvmet_ns_unref(req->ns);
+    }
+    req->ns = NULL;
+    req->ns_cached = false;
+}
+
+void nvmet_sq_keep_alive(NvmetSq *sq)
+{
+    if (nvmet_atomic_read(&sq->ctrl->kato_ms)) {
+        nvmet_atomic_set(&sq->ka_last, nvmet_now(sq->t));
+    }
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -192,7 +418,7 @@ NvmetReq *nvmet_req_alloc(NvmetSq *sq)
             req->sq = sq;
             req->ttag = i;
             req->state = REQ_EXEC;
-            sq->reqs_busy++;
+            nvmet_stat_add(&sq->reqs_busy, 1);
             return req;
         }
     }
@@ -216,14 +442,10 @@ static void req_free(NvmetReq *req)
     if (req->state == REQ_WAIT_BUF) {
         g_queue_remove(&sq->wait_buf, req);
     }
-    if (req->ns) {
-        nvmet_ns_unref(req->ns);
-        req->ns = NULL;
-    }
-    g_free(req->buf);
-    req->buf = NULL;
+    req_put_ns(req);
+    req_buf_free(req);
     req->state = REQ_FREE;
-    sq->reqs_busy--;
+    nvmet_stat_add(&sq->reqs_busy, -1);
     if (req->budget) {
         uint32_t b = req->budget;
 
@@ -249,6 +471,7 @@ static void error_log_add(NvmetReq *req)
     if (!ctrl || req->opc == NVME_FABRICS_COMMAND) {
         return;
     }
+    nvmet_lock(req->sq->t);
     ctrl->error_count++;
     e = &ctrl->errors[ctrl->error_count % NVMET_ERROR_LOG_ENTRIES];
     e->count = ctrl->error_count;
@@ -258,6 +481,7 @@ static void error_log_add(NvmetReq *req)
     e->pel = req->err_pel;
     e->lba = req->err_lba;
     e->nsid = req->nsid;
+    nvmet_unlock(req->sq->t);
 }
 
 static void fill_cqe(NvmetReq *req)
@@ -335,9 +559,9 @@ void nvmet_req_respond(NvmetReq *req)
         nvmet_sq_try_free(sq);
         return;
     }
-    sq->cmds++;
+    nvmet_stat_add(&sq->cmds, 1);
     if (req->status != NVME_SC_SUCCESS) {
-        sq->cmd_errors++;
+        nvmet_stat_add(&sq->cmd_errors, 1);
         trace_nvmet_cmd_error(sq->name, req->cid, req->opc, req->nsid,
                               req->status, status_str(req->status));
         error_log_add(req);
@@ -355,8 +579,21 @@ void nvmet_req_respond(NvmetReq *req)
 NvmetIo *nvmet_req_submit_io(NvmetReq *req, NvmetNs *ns, NvmetIoOp op,
                              uint64_t offset, uint64_t len, void *buf)
 {
-    NvmetIoPriv *p = g_new0(NvmetIoPriv, 1);
+    NvmetIoPriv *p;
 
+    if (!req->io_embedded_busy) {
+        p = &req->io_embedded;
+        memset(p, 0, sizeof(*p));
+        p->embedded = true;
+        req->io_embedded_busy = true;
+    } else {
+        p = g_new0(NvmetIoPriv, 1);
+    }
+    if (ns != req->ns) {
+        /* the backend must stay while the I/O is out (flush of all) */
+        nvmet_ns_ref(ns);
+        p->ns_ref = ns;
+    }
     p->io.op = op;
     p->io.backend = ns->cfg.backend;
     p->io.offset = offset;
@@ -368,6 +605,18 @@ NvmetIo *nvmet_req_submit_io(NvmetReq *req, NvmetNs *ns, NvmetIoOp op,
     trace_nvmet_io_submit(req->sq->name, req->cid, op, offset, len);
     nvmet_sq_kick(req->sq);
     return &p->io;
+}
+
+static void io_free(NvmetIoPriv *p)
+{
+    if (p->ns_ref) {
+        nvmet_ns_unref(p->ns_ref);
+    }
+    if (p->embedded) {
+        p->req->io_embedded_busy = false;
+    } else {
+        g_free(p);
+    }
 }
 
 NvmetIo *nvmet_sq_next_io(NvmetSq *sq)
@@ -390,7 +639,7 @@ void nvmet_io_complete(NvmetIo *io, int ret)
 
     g_assert(p->handed_out);
     sq->ios_inflight--;
-    g_free(p);
+    io_free(p);
     if (ret < 0 && req->io_ret == 0) {
         req->io_ret = ret;
         trace_nvmet_io_error(sq->name, req->cid, ret);
@@ -416,7 +665,7 @@ void nvmet_sq_abort_requests(NvmetSq *sq)
     /* I/O never handed out is simply dropped */
     while ((p = g_queue_pop_head(&sq->io_queue))) {
         p->req->ios_pending--;
-        g_free(p);
+        io_free(p);
     }
     /* drop requests that are not waiting for I/O (AERs, waiting for data) */
     for (unsigned i = 0; i < sq->nr_reqs; i++) {
@@ -452,6 +701,10 @@ void nvmet_sq_try_free(NvmetSq *sq)
         }
     }
     trace_nvmet_queue_free(sq->name);
+    sq_ns_cache_drop(sq, true);
+    nvmet_bufpool_destroy(&sq->pool);
+    nvmet_port_unref(sq->port);
+    g_free(sq->close_why);
     g_free(sq->tls.identity);
     g_free(sq->tls.hostnqn);
     g_free(sq->tls.subnqn);

@@ -16,6 +16,7 @@
 #define NVMET_ENGINE_REQ_H
 
 #include "nvmet.h"
+#include "bufpool.h"
 
 typedef struct NvmetDh NvmetDh;             /* crypto.h */
 
@@ -31,8 +32,8 @@ typedef struct NvmetTransportOps {
     /*
      * Send the completion of @req: req->cqe is filled in; a successful
      * command with controller-to-host data also sends req->buf.  The
-     * transport may take req->buf and req->budget (then it returns the
-     * budget with nvmet_sq_budget_release() once the data is sent).
+     * transport may take the buffer (nvmet_req_take_buf()) and give it
+     * back with nvmet_sq_buf_put() once the data is sent.
      */
     void (*queue_response)(NvmetReq *req);
     /*
@@ -46,6 +47,8 @@ typedef struct NvmetTransportOps {
     void (*close)(NvmetSq *sq);
     /* The queue has new output or I/O: tell the engine's user. */
     void (*kick)(NvmetSq *sq);
+    /* Connect bound the SQ to a controller (tell the user). */
+    void (*bound)(NvmetSq *sq);
     /*
      * Fatal transport error (fault injection): end the connection the
      * transport's way (NVMe/TCP: a C2HTermReq with @fes and @fei).
@@ -70,6 +73,15 @@ typedef enum NvmetReqState {
 } NvmetReqState;
 
 typedef void NvmetReqFn(NvmetReq *req);
+
+/* A block I/O of a request, as the engine keeps it. */
+typedef struct NvmetIoPriv {
+    NvmetIo io;
+    NvmetReq *req;
+    NvmetNs *ns_ref;            /* a reference held for this I/O, or NULL */
+    bool handed_out;
+    bool embedded;              /* the request's io_embedded */
+} NvmetIoPriv;
 
 /*
  * A fault that fired (fault.c): which, and the parameters of its action,
@@ -107,11 +119,15 @@ struct NvmetReq {
     uint32_t data_len;          /* from the SGL */
     uint8_t *buf;
     uint32_t buf_len;
+    bool buf_pooled;            /* from the SQ's pool (else g_malloc) */
     uint32_t budget;            /* bytes charged to the queue budget */
     uint32_t h2c_received;
     bool ddgst_error;           /* data arrived with a bad digest */
 
     /* execution */
+    bool ns_cached;             /* req->ns is the SQ cache's, not a ref */
+    bool io_embedded_busy;
+    NvmetIoPriv io_embedded;    /* one I/O without an allocation */
     unsigned ios_pending;
     int io_ret;
     NvmetReqFn *io_done;        /* continuation once ios_pending drops to 0 */
@@ -192,19 +208,45 @@ typedef struct NvmetSqTls {
 /* ---- submission queues --------------------------------------------------- */
 
 /*
+ * Things other threads ask of a queue (nvmet_sq_post()); the queue's own
+ * thread does them at its next entry into the engine.
+ */
+enum {
+    NVMET_SQ_EV_CLOSE = 1,      /* close (sq->close_why) */
+    NVMET_SQ_EV_AEN = 2,        /* complete Asynchronous Event Requests */
+    NVMET_SQ_EV_NS = 4,         /* namespaces went away: drop the cache */
+    NVMET_SQ_EV_FAULT = 8,      /* delayed steps are due (fault.c) */
+};
+
+/*
+ * The namespaces an I/O queue used last, with a reference each: Read and
+ * Write find theirs without the target lock.  An entry stays while
+ * requests of the queue use it.
+ */
+#define NVMET_SQ_NS_SLOTS 4
+
+typedef struct NvmetSqNs {
+    NvmetNs *ns;
+    unsigned users;
+} NvmetSqNs;
+
+/*
  * One submission/completion queue pair: what the core knows of a
  * connection.  The transport embeds it in its per-connection state.
  */
 struct NvmetSq {
     NvmetTarget *t;
-    NvmetPort *port;            /* NULL once the port is gone */
+    NvmetPort *port;            /* referenced; may be removed meanwhile */
     const NvmetTransportOps *ops;
     NvmetQueue *queue;          /* the user's handle (events) */
     void *queue_opaque;
     char *peer;
     char *name;                 /* for traces: "peer qid N cntlid M" */
     bool closing;               /* no more commands; the user should close */
-    bool released;              /* the user let go of it */
+    bool released;              /* the user let go of it (target lock) */
+    int events;                 /* atomic: NVMET_SQ_EV_* */
+    char *close_why;            /* of NVMET_SQ_EV_CLOSE (target lock) */
+    void *subsys_opaque;        /* NvmetSubsysConfig.opaque after Connect */
     /* until the ICReq, then until the Connect (icreq-timeout-ms each) */
     int64_t setup_deadline;     /* INT64_MAX: none */
     bool setup_icreq_done;
@@ -225,6 +267,12 @@ struct NvmetSq {
     unsigned ios_inflight;      /* handed out, not completed */
     GQueue wait_buf;            /* NvmetReq * waiting for budget */
     size_t budget_used;
+    NvmetBufPool pool;          /* data buffers for reuse */
+
+    /* the I/O path's own view of the controller */
+    NvmetSqNs ns_cache[NVMET_SQ_NS_SLOTS];
+    NvmetIoStats io_stats;      /* SMART counters (relaxed atomics) */
+    int64_t ka_last;            /* last I/O command, ms (atomic) */
     uint64_t cmds;              /* commands completed */
     uint64_t cmd_errors;        /* ... with a status other than success */
 
@@ -246,7 +294,7 @@ void nvmet_req_complete(NvmetReq *req, uint16_t status);
 void nvmet_req_respond(NvmetReq *req);
 /* Forget a request without answering it (aborted by a reset). */
 void nvmet_req_drop(NvmetReq *req);
-/* An unbudgeted buffer for commands whose data size is bounded. */
+/* An unbudgeted, zeroed buffer for commands whose data size is bounded. */
 void nvmet_req_alloc_buf(NvmetReq *req, uint32_t len);
 NvmetIo *nvmet_req_submit_io(NvmetReq *req, NvmetNs *ns, NvmetIoOp op,
                              uint64_t offset, uint64_t len, void *buf);
@@ -264,13 +312,45 @@ NvmetReq *nvmet_req_alloc(NvmetSq *sq);
 unsigned nvmet_req_data_dir(const NvmetReq *req);
 /* A budgeted buffer of req->data_len bytes; then ops->buffer_ready(). */
 void nvmet_req_alloc_data(NvmetReq *req);
+/*
+ * An unbudgeted buffer of @len bytes that the transport fills completely
+ * (in-capsule data); false if memory is short.
+ */
+bool nvmet_req_alloc_incapsule(NvmetReq *req, uint32_t len);
 void nvmet_sq_budget_release(NvmetSq *sq, uint32_t bytes);
 NvmetIo *nvmet_sq_next_io(NvmetSq *sq);
+/*
+ * The transport takes the request's data buffer (to send it); it gives
+ * it back with nvmet_sq_buf_put(sq, buf, pool_len, budget) once sent.
+ * *pool_len is 0 for a buffer of g_malloc().
+ */
+uint8_t *nvmet_req_take_buf(NvmetReq *req, uint32_t *pool_len,
+                            uint32_t *budget);
+void nvmet_sq_buf_put(NvmetSq *sq, uint8_t *buf, uint32_t pool_len,
+                      uint32_t budget);
+/* Largest data transfer of a command on @port (MDTS, or no MDTS). */
+uint32_t nvmet_port_max_xfer(const NvmetPort *port);
 
 /* ---- SQ state ------------------------------------------------------------ */
 
+/* Close the queue; in its own thread (elsewhere: nvmet_sq_post()). */
 void nvmet_sq_close(NvmetSq *sq, const char *why);
 void nvmet_sq_kick(NvmetSq *sq);
+/*
+ * From any thread, with the target lock held: have the queue's thread do
+ * @ev (NVMET_SQ_EV_*; @why for a close) and kick it.
+ */
+void nvmet_sq_post(NvmetSq *sq, int ev, const char *why);
+/* In the queue's thread: do what was posted. */
+void nvmet_sq_service(NvmetSq *sq);
+/*
+ * The namespace @nsid for a command of this I/O queue, through the queue's
+ * cache: req->ns is set (and released when the request ends).  False if
+ * there is no such namespace (or no controller any more).
+ */
+bool nvmet_req_find_ns(NvmetReq *req);
+/* I/O command activity for the keep-alive timer, without the lock. */
+void nvmet_sq_keep_alive(NvmetSq *sq);
 /* Connect: bind @sq to @ctrl as @qid; *connect_req may move. */
 void nvmet_sq_bind(NvmetSq *sq, NvmetCtrl *ctrl, uint16_t qid,
                    uint16_t sqsize, NvmetReq **connect_req);

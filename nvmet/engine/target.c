@@ -3,6 +3,9 @@
  * (ports, subsystems, hosts with their keys, namespaces), lookups in it,
  * and what the user may inspect.  Controllers are in ctrl.c.
  *
+ * Every entry point here takes the target lock (it nests), so the user may
+ * configure the target from any thread while queues run in others.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
@@ -110,6 +113,7 @@ NvmetTarget *nvmet_target_new(const NvmetEngineOps *ops, void *opaque)
     /* no global RNG in the engine: every random choice comes from here */
     g_assert(ops->random_bytes);
     nvmet_crypto_init();
+    g_rec_mutex_init(&t->lock);
     t->ops = *ops;
     t->opaque = opaque;
     t->armed_deadline = INT64_MAX;
@@ -142,6 +146,7 @@ static void subsys_release(NvmetSubsys *s)
 
 void nvmet_target_free(NvmetTarget *t)
 {
+    nvmet_lock(t);
     g_assert(!t->ports && !t->subsystems && !t->hosts);
     while (t->disc->ctrls) {
         nvmet_ctrl_teardown(t->disc->ctrls->data, "target removed");
@@ -151,6 +156,8 @@ void nvmet_target_free(NvmetTarget *t)
     if (t->gen_psks) {
         g_hash_table_destroy(t->gen_psks);    /* wipes the PSKs */
     }
+    nvmet_unlock(t);
+    g_rec_mutex_clear(&t->lock);
     g_free(t);
 }
 
@@ -172,8 +179,8 @@ static void disc_changed(NvmetTarget *t)
 
 /* ---- ports --------------------------------------------------------------- */
 
-NvmetPort *nvmet_port_add(NvmetTarget *t, const NvmetPortConfig *cfg,
-                          GError **errp)
+static NvmetPort *port_add(NvmetTarget *t, const NvmetPortConfig *cfg,
+                           GError **errp)
 {
     NvmetPort *port;
 
@@ -213,6 +220,7 @@ NvmetPort *nvmet_port_add(NvmetTarget *t, const NvmetPortConfig *cfg,
     }
     port = g_new0(NvmetPort, 1);
     port->t = t;
+    port->refcnt = 1;
     port->cfg = *cfg;
     port->cfg.traddr = g_strdup(cfg->traddr);
     port->cfg.trsvcid = g_strdup(cfg->trsvcid);
@@ -221,6 +229,17 @@ NvmetPort *nvmet_port_add(NvmetTarget *t, const NvmetPortConfig *cfg,
     g_ptr_array_add(port->subsystems, t->disc);
     g_ptr_array_add(t->disc->ports, port);
     trace_nvmet_port_add(cfg->portid, cfg->traddr, cfg->trsvcid);
+    return port;
+}
+
+NvmetPort *nvmet_port_add(NvmetTarget *t, const NvmetPortConfig *cfg,
+                          GError **errp)
+{
+    NvmetPort *port;
+
+    nvmet_lock(t);
+    port = port_add(t, cfg, errp);
+    nvmet_unlock(t);
     return port;
 }
 
@@ -253,12 +272,13 @@ bool nvmet_port_tls_possible(NvmetPort *port)
 
 void nvmet_port_add_subsys(NvmetPort *port, NvmetSubsys *subsys)
 {
-    if (g_ptr_array_find(port->subsystems, subsys, NULL)) {
-        return;
+    nvmet_lock(port->t);
+    if (!g_ptr_array_find(port->subsystems, subsys, NULL)) {
+        g_ptr_array_add(port->subsystems, subsys);
+        g_ptr_array_add(subsys->ports, port);
+        disc_changed(port->t);
     }
-    g_ptr_array_add(port->subsystems, subsys);
-    g_ptr_array_add(subsys->ports, port);
-    disc_changed(port->t);
+    nvmet_unlock(port->t);
 }
 
 static void teardown_ctrls_on_port(NvmetSubsys *subsys, NvmetPort *port)
@@ -277,18 +297,40 @@ static void teardown_ctrls_on_port(NvmetSubsys *subsys, NvmetPort *port)
 
 void nvmet_port_remove_subsys(NvmetPort *port, NvmetSubsys *subsys)
 {
-    if (!g_ptr_array_remove(port->subsystems, subsys)) {
-        return;
+    nvmet_lock(port->t);
+    if (g_ptr_array_remove(port->subsystems, subsys)) {
+        g_ptr_array_remove(subsys->ports, port);
+        teardown_ctrls_on_port(subsys, port);
+        disc_changed(port->t);
     }
-    g_ptr_array_remove(subsys->ports, port);
-    teardown_ctrls_on_port(subsys, port);
-    disc_changed(port->t);
+    nvmet_unlock(port->t);
+}
+
+/*
+ * Queues keep their port (its settings) until they are freed: a removed
+ * port lives on, empty, until the last one goes.
+ */
+void nvmet_port_unref(NvmetPort *port)
+{
+    NvmetTarget *t = port->t;
+
+    nvmet_lock(t);
+    g_assert(port->refcnt > 0);
+    if (--port->refcnt == 0) {
+        g_assert(port->removed && !port->queues);
+        g_ptr_array_free(port->subsystems, true);
+        g_free((char *)port->cfg.traddr);
+        g_free((char *)port->cfg.trsvcid);
+        g_free(port);
+    }
+    nvmet_unlock(t);
 }
 
 void nvmet_port_free(NvmetPort *port)
 {
     NvmetTarget *t = port->t;
 
+    nvmet_lock(t);
     while (port->subsystems->len) {
         NvmetSubsys *s = g_ptr_array_index(port->subsystems, 0);
 
@@ -297,21 +339,13 @@ void nvmet_port_free(NvmetPort *port)
         teardown_ctrls_on_port(s, port);
     }
     for (GList *l = port->queues; l; l = l->next) {
-        nvmet_sq_close(l->data, "port removed");
+        nvmet_sq_post(l->data, NVMET_SQ_EV_CLOSE, "port removed");
     }
     t->ports = g_list_remove(t->ports, port);
-    /* queues the user still holds lose their port until it releases them */
-    for (GList *l = port->queues; l; l = l->next) {
-        NvmetSq *sq = l->data;
-
-        sq->port = NULL;
-    }
-    g_list_free(port->queues);
-    g_ptr_array_free(port->subsystems, true);
-    g_free((char *)port->cfg.traddr);
-    g_free((char *)port->cfg.trsvcid);
-    g_free(port);
+    port->removed = true;
     disc_changed(t);
+    nvmet_port_unref(port);
+    nvmet_unlock(t);
 }
 
 static void ns_remove(NvmetNs *ns);
@@ -327,7 +361,7 @@ void nvmet_subsys_config_init(NvmetSubsysConfig *cfg)
     cfg->max_namespaces = NVMET_DEFAULT_NN;
 }
 
-NvmetSubsys *nvmet_subsys_find(NvmetTarget *t, const char *nqn)
+static NvmetSubsys *subsys_find(NvmetTarget *t, const char *nqn)
 {
     if (g_str_equal(nqn, NVME_DISC_SUBSYS_NAME)) {
         return t->disc;
@@ -342,8 +376,18 @@ NvmetSubsys *nvmet_subsys_find(NvmetTarget *t, const char *nqn)
     return NULL;
 }
 
-NvmetSubsys *nvmet_subsys_new(NvmetTarget *t, const NvmetSubsysConfig *cfg,
-                              GError **errp)
+NvmetSubsys *nvmet_subsys_find(NvmetTarget *t, const char *nqn)
+{
+    NvmetSubsys *s;
+
+    nvmet_lock(t);
+    s = subsys_find(t, nqn);
+    nvmet_unlock(t);
+    return s;
+}
+
+static NvmetSubsys *subsys_new(NvmetTarget *t, const NvmetSubsysConfig *cfg,
+                               GError **errp)
 {
     NvmetSubsys *s;
 
@@ -355,7 +399,7 @@ NvmetSubsys *nvmet_subsys_new(NvmetTarget *t, const NvmetSubsysConfig *cfg,
                     "'%s' is the discovery subsystem's NQN", cfg->nqn);
         return NULL;
     }
-    if (nvmet_subsys_find(t, cfg->nqn)) {
+    if (subsys_find(t, cfg->nqn)) {
         g_set_error(errp, NVMET_ERROR, 0, "subsystem '%s' already exists",
                     cfg->nqn);
         return NULL;
@@ -393,6 +437,17 @@ NvmetSubsys *nvmet_subsys_new(NvmetTarget *t, const NvmetSubsysConfig *cfg,
     return s;
 }
 
+NvmetSubsys *nvmet_subsys_new(NvmetTarget *t, const NvmetSubsysConfig *cfg,
+                              GError **errp)
+{
+    NvmetSubsys *s;
+
+    nvmet_lock(t);
+    s = subsys_new(t, cfg, errp);
+    nvmet_unlock(t);
+    return s;
+}
+
 const char *nvmet_subsys_nqn(NvmetSubsys *subsys)
 {
     return subsys->cfg.nqn;
@@ -414,19 +469,23 @@ static void teardown_unallowed_ctrls(NvmetSubsys *subsys)
 
 void nvmet_subsys_set_allow_any_host(NvmetSubsys *subsys, bool allow)
 {
+    nvmet_lock(subsys->t);
     subsys->cfg.allow_any_host = allow;
     teardown_unallowed_ctrls(subsys);
     disc_changed(subsys->t);
+    nvmet_unlock(subsys->t);
 }
 
 void nvmet_subsys_set_seed(NvmetSubsys *subsys, const void *seed, size_t len)
 {
     NvmetBuf part = { seed, len };
 
+    nvmet_lock(subsys->t);
     subsys->seeded = seed != NULL;
     if (seed) {
         nvmet_hash(NVMET_HASH_SHA256, &part, 1, subsys->seed_key);
     }
+    nvmet_unlock(subsys->t);
 }
 
 /*
@@ -435,6 +494,7 @@ void nvmet_subsys_set_seed(NvmetSubsys *subsys, const void *seed, size_t len)
  */
 void nvmet_subsys_set_quirk_free_tls_key(NvmetSubsys *subsys, bool on)
 {
+    nvmet_lock(subsys->t);
     if (on && !subsys->quirk_fault) {
         g_autofree char *owner = g_strdup_printf(
             "the quirk-free-tls-key of subsystem %s", subsys->cfg.nqn);
@@ -452,12 +512,14 @@ void nvmet_subsys_set_quirk_free_tls_key(NvmetSubsys *subsys, bool on)
         nvmet_fault_del(subsys->t, subsys->quirk_fault, true, NULL);
         subsys->quirk_fault = 0;
     }
+    nvmet_unlock(subsys->t);
 }
 
 void nvmet_subsys_free(NvmetSubsys *subsys)
 {
     NvmetTarget *t = subsys->t;
 
+    nvmet_lock(t);
     trace_nvmet_subsys_remove(subsys->cfg.nqn);
     while (subsys->ports->len) {
         nvmet_port_remove_subsys(g_ptr_array_index(subsys->ports, 0), subsys);
@@ -472,6 +534,7 @@ void nvmet_subsys_free(NvmetSubsys *subsys)
     t->subsystems = g_list_remove(t->subsystems, subsys);
     nvmet_subsys_set_quirk_free_tls_key(subsys, false);
     subsys_release(subsys);
+    nvmet_unlock(t);
 }
 
 bool nvmet_subsys_host_allowed(NvmetSubsys *subsys, const char *hostnqn)
@@ -510,10 +573,12 @@ NvmetHost *nvmet_host_new(NvmetTarget *t, const char *nqn, GError **errp)
     if (!nvmet_nqn_valid(nqn, errp)) {
         return NULL;
     }
+    nvmet_lock(t);
     for (GList *l = t->hosts; l; l = l->next) {
         h = l->data;
         if (g_str_equal(h->nqn, nqn)) {
             g_set_error(errp, NVMET_ERROR, 0, "host '%s' already exists", nqn);
+            nvmet_unlock(t);
             return NULL;
         }
     }
@@ -522,6 +587,7 @@ NvmetHost *nvmet_host_new(NvmetTarget *t, const char *nqn, GError **errp)
     h->nqn = g_strdup(nqn);
     h->subsystems = g_ptr_array_new();
     t->hosts = g_list_append(t->hosts, h);
+    nvmet_unlock(t);
     return h;
 }
 
@@ -544,31 +610,35 @@ const char *nvmet_host_nqn(NvmetHost *host)
 
 bool nvmet_subsys_add_host(NvmetSubsys *subsys, NvmetHost *host, GError **errp)
 {
+    bool ok = false;
+
+    nvmet_lock(subsys->t);
     if (subsys->discovery) {
         g_set_error(errp, NVMET_ERROR, 0,
                     "the discovery subsystem admits every host");
-        return false;
-    }
-    if (g_ptr_array_find(subsys->hosts, host, NULL)) {
+    } else if (g_ptr_array_find(subsys->hosts, host, NULL)) {
         g_set_error(errp, NVMET_ERROR, 0,
                     "host '%s' is already allowed in '%s'", host->nqn,
                     subsys->cfg.nqn);
-        return false;
+    } else {
+        g_ptr_array_add(subsys->hosts, host);
+        g_ptr_array_add(host->subsystems, subsys);
+        disc_changed(subsys->t);
+        ok = true;
     }
-    g_ptr_array_add(subsys->hosts, host);
-    g_ptr_array_add(host->subsystems, subsys);
-    disc_changed(subsys->t);
-    return true;
+    nvmet_unlock(subsys->t);
+    return ok;
 }
 
 void nvmet_subsys_remove_host(NvmetSubsys *subsys, NvmetHost *host)
 {
-    if (!g_ptr_array_remove(subsys->hosts, host)) {
-        return;
+    nvmet_lock(subsys->t);
+    if (g_ptr_array_remove(subsys->hosts, host)) {
+        g_ptr_array_remove(host->subsystems, subsys);
+        teardown_unallowed_ctrls(subsys);
+        disc_changed(subsys->t);
     }
-    g_ptr_array_remove(host->subsystems, subsys);
-    teardown_unallowed_ctrls(subsys);
-    disc_changed(subsys->t);
+    nvmet_unlock(subsys->t);
 }
 
 bool nvmet_host_set_dhchap_keys(NvmetHost *host, const char *host_key,
@@ -596,6 +666,7 @@ bool nvmet_host_set_dhchap_keys(NvmetHost *host, const char *host_key,
             return false;
         }
     }
+    nvmet_lock(host->t);
     nvmet_dhchap_key_free(host->host_key);
     nvmet_dhchap_key_free(host->ctrl_key);
     host->host_key = hk;
@@ -604,19 +675,24 @@ bool nvmet_host_set_dhchap_keys(NvmetHost *host, const char *host_key,
     trace_nvmet_auth_keys(host->nqn, hk != NULL, hk ? hk->len : 0,
                           hk ? hk->hmac : 0, ck != NULL,
                           host->key_generation);
+    nvmet_unlock(host->t);
     return true;
 }
 
 void nvmet_host_set_dhchap_allowed(NvmetHost *host, uint32_t hashes,
                                    uint32_t dhgroups)
 {
+    nvmet_lock(host->t);
     host->allowed_hashes = hashes;
     host->allowed_groups = dhgroups;
+    nvmet_unlock(host->t);
 }
 
 void nvmet_host_set_dhchap_timeout(NvmetHost *host, uint32_t ms)
 {
+    nvmet_lock(host->t);
     host->auth_timeout_ms = ms;
+    nvmet_unlock(host->t);
 }
 
 bool nvmet_host_set_tls_psk(NvmetHost *host, const char *interchange,
@@ -642,6 +718,7 @@ bool nvmet_host_set_tls_psk(NvmetHost *host, const char *interchange,
             return false;
         }
     }
+    nvmet_lock(host->t);
     if (host->tls_psk) {
         nvmet_memzero(host->tls_psk, sizeof(*host->tls_psk));
         g_free(host->tls_psk);
@@ -653,6 +730,7 @@ bool nvmet_host_set_tls_psk(NvmetHost *host, const char *interchange,
     host->tls_psk_serial = psk ? ++host->t->next_psk_serial : 0;
     trace_nvmet_tls_psk_configured(host->nqn, psk ? psk->hmac : 0,
                                    psk ? psk->len : 0, host->tls_psk_serial);
+    nvmet_unlock(host->t);
     return true;
 }
 
@@ -678,6 +756,7 @@ void nvmet_host_free(NvmetHost *host)
 {
     NvmetTarget *t = host->t;
 
+    nvmet_lock(t);
     while (host->subsystems->len) {
         nvmet_subsys_remove_host(g_ptr_array_index(host->subsystems, 0), host);
     }
@@ -688,6 +767,7 @@ void nvmet_host_free(NvmetHost *host)
     g_ptr_array_free(host->subsystems, true);
     g_free(host->nqn);
     g_free(host);
+    nvmet_unlock(t);
 }
 
 /* ---- namespaces ---------------------------------------------------------- */
@@ -704,12 +784,18 @@ NvmetNs *nvmet_subsys_find_ns(NvmetSubsys *subsys, uint32_t nsid)
     return NULL;
 }
 
-static void ns_changed(NvmetSubsys *subsys, uint32_t nsid)
+static void ns_changed(NvmetSubsys *subsys, uint32_t nsid, bool removed)
 {
     for (GList *l = subsys->ctrls; l; l = l->next) {
         NvmetCtrl *ctrl = l->data;
         bool found = false;
 
+        /* the I/O queues drop their cached reference to it */
+        for (unsigned i = 1; removed && i <= ctrl->max_qid; i++) {
+            if (ctrl->sqs[i]) {
+                nvmet_sq_post(ctrl->sqs[i], NVMET_SQ_EV_NS, NULL);
+            }
+        }
         if (ctrl->nr_changed_ns <= NVME_LOG_CHANGED_NS_MAX) {
             for (unsigned i = 0; i < ctrl->nr_changed_ns; i++) {
                 if (ctrl->changed_ns[i] == nsid) {
@@ -742,8 +828,8 @@ static gint ns_cmp(gconstpointer a, gconstpointer b)
     return x->cfg.nsid < y->cfg.nsid ? -1 : x->cfg.nsid > y->cfg.nsid;
 }
 
-NvmetNs *nvmet_ns_new(NvmetSubsys *subsys, const NvmetNsConfig *cfg,
-                      GError **errp)
+static NvmetNs *ns_new(NvmetSubsys *subsys, const NvmetNsConfig *cfg,
+                       GError **errp)
 {
     NvmetNs *ns;
 
@@ -778,6 +864,7 @@ NvmetNs *nvmet_ns_new(NvmetSubsys *subsys, const NvmetNsConfig *cfg,
         return NULL;
     }
     ns = g_new0(NvmetNs, 1);
+    ns->t = subsys->t;
     ns->subsys = subsys;
     ns->cfg = *cfg;
     ns->lba_shift = __builtin_ctz(cfg->block_size);
@@ -801,8 +888,29 @@ NvmetNs *nvmet_ns_new(NvmetSubsys *subsys, const NvmetNsConfig *cfg,
     g_ptr_array_add(subsys->ns, ns);
     g_ptr_array_sort(subsys->ns, ns_cmp);
     trace_nvmet_ns_add(subsys->cfg.nqn, cfg->nsid, cfg->size, cfg->block_size);
-    ns_changed(subsys, cfg->nsid);
+    ns_changed(subsys, cfg->nsid, false);
     return ns;
+}
+
+NvmetNs *nvmet_ns_new(NvmetSubsys *subsys, const NvmetNsConfig *cfg,
+                      GError **errp)
+{
+    NvmetNs *ns;
+
+    nvmet_lock(subsys->t);
+    ns = ns_new(subsys, cfg, errp);
+    nvmet_unlock(subsys->t);
+    return ns;
+}
+
+void nvmet_ns_release(NvmetNs *ns)
+{
+    NvmetTarget *t = ns->t;
+
+    if (t->ops.backend_release) {
+        t->ops.backend_release(t->opaque, ns->cfg.backend);
+    }
+    g_free(ns);
 }
 
 /* Take the namespace out of its subsystem (if it is still in one). */
@@ -816,13 +924,18 @@ static void ns_remove(NvmetNs *ns)
     trace_nvmet_ns_remove(subsys->cfg.nqn, ns->cfg.nsid);
     g_ptr_array_remove(subsys->ns, ns);
     ns->subsys = NULL;
-    ns_changed(subsys, ns->cfg.nsid);
+    __atomic_store_n(&ns->removed, 1, __ATOMIC_SEQ_CST);
+    ns_changed(subsys, ns->cfg.nsid, true);
     nvmet_ns_unref(ns);
 }
 
 void nvmet_ns_free(NvmetNs *ns)
 {
+    NvmetTarget *t = ns->t;
+
+    nvmet_lock(t);
     ns_remove(ns);
+    nvmet_unlock(t);
     nvmet_ns_unref(ns);
 }
 
@@ -830,16 +943,16 @@ void nvmet_ns_resize(NvmetNs *ns, uint64_t size)
 {
     uint64_t nsze = size >> ns->lba_shift;
 
-    if (!ns->subsys) {
-        return;
+    nvmet_lock(ns->t);
+    if (ns->subsys) {
+        ns->cfg.size = size;
+        if (nsze != ns->nsze) {
+            __atomic_store_n(&ns->nsze, nsze, __ATOMIC_RELAXED);
+            trace_nvmet_ns_resize(ns->subsys->cfg.nqn, ns->cfg.nsid, size);
+            ns_changed(ns->subsys, ns->cfg.nsid, false);
+        }
     }
-
-    ns->cfg.size = size;
-    if (nsze != ns->nsze) {
-        ns->nsze = nsze;
-        trace_nvmet_ns_resize(ns->subsys->cfg.nqn, ns->cfg.nsid, size);
-        ns_changed(ns->subsys, ns->cfg.nsid);
-    }
+    nvmet_unlock(ns->t);
 }
 
 const NvmetNsConfig *nvmet_ns_config(NvmetNs *ns)
@@ -890,9 +1003,10 @@ static void sq_info(NvmetSq *sq, NvmetQueueInfo *info)
         .hostnqn = sq->ctrl ? sq->ctrl->hostnqn : NULL,
         .peer = sq->peer,
         .sqsize = sq->sqsize,
-        .inflight = sq->reqs_busy,
-        .cmds = sq->cmds,
-        .cmd_errors = sq->cmd_errors,
+        /* the queue's thread counts these: relaxed atomics */
+        .inflight = nvmet_atomic_read(&sq->reqs_busy),
+        .cmds = nvmet_atomic_read(&sq->cmds),
+        .cmd_errors = nvmet_atomic_read(&sq->cmd_errors),
         .auth_required = a->required,
         .authenticated = a->authenticated,
         .auth_count = a->count,
@@ -914,6 +1028,9 @@ static void sq_info(NvmetSq *sq, NvmetQueueInfo *info)
         .tls_cipher = sq->tls.cipher[0] ? sq->tls.cipher : NULL,
         .tls_kx = sq->tls.kx,
         .tls_version = sq->tls.version,
+        /* written by the queue's thread: a snapshot */
+        .data_buffers_allocated = nvmet_atomic_read(&sq->pool.allocated),
+        .data_buffers_reused = nvmet_atomic_read(&sq->pool.reused),
     };
     sq->ops->queue_info(sq, info);
 }
@@ -924,13 +1041,13 @@ bool nvmet_target_ctrl_queues(NvmetTarget *t, const char *subnqn,
                                          void *opaque),
                               void *opaque)
 {
-    NvmetSubsys *s = nvmet_subsys_find(t, subnqn);
-    NvmetCtrl *ctrl = s ? nvmet_ctrl_find(s, cntlid) : NULL;
+    NvmetSubsys *s;
+    NvmetCtrl *ctrl;
 
-    if (!ctrl) {
-        return false;
-    }
-    for (unsigned i = 0; i <= ctrl->max_qid; i++) {
+    nvmet_lock(t);
+    s = subsys_find(t, subnqn);
+    ctrl = s ? nvmet_ctrl_find(s, cntlid) : NULL;
+    for (unsigned i = 0; ctrl && i <= ctrl->max_qid; i++) {
         NvmetQueueInfo info;
 
         if (ctrl->sqs[i]) {
@@ -938,7 +1055,8 @@ bool nvmet_target_ctrl_queues(NvmetTarget *t, const char *subnqn,
             fn(&info, opaque);
         }
     }
-    return true;
+    nvmet_unlock(t);
+    return ctrl != NULL;
 }
 
 void nvmet_port_foreach_queue(NvmetPort *port,
@@ -973,8 +1091,10 @@ void nvmet_target_foreach_ctrl(NvmetTarget *t,
                                           void *opaque),
                                void *opaque)
 {
+    nvmet_lock(t);
     for (GList *l = t->subsystems; l; l = l->next) {
         foreach_subsys_ctrl(l->data, fn, opaque);
     }
     foreach_subsys_ctrl(t->disc, fn, opaque);
+    nvmet_unlock(t);
 }

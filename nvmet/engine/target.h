@@ -15,6 +15,8 @@
  */
 NvmetPort *nvmet_port_add(NvmetTarget *t, const NvmetPortConfig *cfg,
                           GError **errp);
+/* Drop a queue's reference (nvmet_sq_init() took it). */
+void nvmet_port_unref(NvmetPort *port);
 NvmetSubsys *nvmet_port_find_subsys(NvmetPort *port, const char *nqn);
 bool nvmet_port_tls_possible(NvmetPort *port);
 bool nvmet_subsys_host_allowed(NvmetSubsys *subsys, const char *hostnqn);

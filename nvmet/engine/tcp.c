@@ -8,6 +8,12 @@
  * turn into commands for the core; the core answers through the transport
  * ops at the end of this file, which produce the output PDUs.
  *
+ * All of a queue's work here runs in the thread that serves it, without the
+ * target lock: parsing, digests, TLS records and data copies of different
+ * queues proceed in parallel.  Output segments, their small header buffers
+ * and the data buffers are recycled per queue, so that the data path makes
+ * no allocation per command.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
@@ -32,8 +38,12 @@ typedef struct NvmetOutSeg {
     uint8_t *data;
     size_t len;
     size_t cap;                 /* > 0: small appendable buffer */
+    uint32_t pool_len;          /* > 0: a data buffer of the SQ's pool */
     uint32_t budget;            /* bytes to return to the queue budget */
 } NvmetOutSeg;
+
+/* Spare output segments (with their small buffers) kept per queue */
+#define OUT_SPARE_MAX 16
 
 /* One NVMe/TCP connection. */
 struct NvmetQueue {
@@ -62,6 +72,8 @@ struct NvmetQueue {
     /* PDUs to send (encrypted first on a TLS connection) */
     GQueue out;                 /* NvmetOutSeg * */
     size_t out_head;            /* bytes of the first segment already sent */
+    GQueue out_spare;           /* NvmetOutSeg * with a small buffer */
+    GQueue out_spare_data;      /* NvmetOutSeg * for data buffers */
     uint64_t out_queued;        /* PDU bytes ever appended to out */
     uint64_t out_done;          /* ... and ever taken from it */
 
@@ -71,6 +83,7 @@ struct NvmetQueue {
 
     /* decrypted capture (ops.capture) */
     bool cap_on;                /* nvmet_queue_set_capture() */
+    int cap_req;                /* atomic: CAP_REQ_*, not applied yet */
     bool cap_rx;                /* received bytes are passed on */
     bool cap_tx_armed;          /* sent bytes from out offset cap_tx_from */
     uint64_t cap_tx_from;
@@ -80,6 +93,8 @@ struct NvmetQueue {
     bool icresp_held;
 
     NvmetTlsConn tls;
+    uint8_t *tls_plain;         /* decrypted records (NVMET_TLS_RECORD_MAX) */
+    uint8_t *tls_stage;         /* small PDUs gathered into one record */
 };
 
 static const NvmetTransportOps tcp_ops;
@@ -103,7 +118,7 @@ void nvmet_port_config_init(NvmetPortConfig *cfg)
     cfg->maxh2cdata = 0x400000;
     cfg->max_queue_size = 1024;
     cfg->max_queues = 128;
-    cfg->mdts = 8;
+    cfg->mdts = 8;              /* 1 MiB, what the Linux host sends at most */
 }
 
 /* An NVMe/TCP port: the transport's settings first, then the rest. */
@@ -123,6 +138,48 @@ NvmetPort *nvmet_port_new(NvmetTarget *t, const NvmetPortConfig *cfg,
 
 #define OUT_SMALL_CAP 4096
 
+static NvmetOutSeg *out_seg_new(NvmetQueue *q, size_t small)
+{
+    NvmetOutSeg *seg;
+
+    seg = g_queue_pop_head(small ? &q->out_spare : &q->out_spare_data);
+    if (seg && (!small || small <= seg->cap)) {
+        return seg;
+    }
+    if (seg) {
+        g_queue_push_head(&q->out_spare, seg);
+    }
+    seg = g_new0(NvmetOutSeg, 1);
+    if (small) {
+        seg->cap = MAX(OUT_SMALL_CAP, small);
+        seg->data = g_malloc(seg->cap);
+    }
+    return seg;
+}
+
+/* The segment was sent (or the queue is going away). */
+static void out_seg_done(NvmetQueue *q, NvmetOutSeg *seg)
+{
+    if (seg->cap == OUT_SMALL_CAP &&
+        g_queue_get_length(&q->out_spare) < OUT_SPARE_MAX) {
+        seg->len = 0;
+        g_queue_push_head(&q->out_spare, seg);
+        return;
+    }
+    if (seg->cap) {
+        g_free(seg->data);
+        g_free(seg);
+        return;
+    }
+    nvmet_sq_buf_put(&q->sq, seg->data, seg->pool_len, seg->budget);
+    if (g_queue_get_length(&q->out_spare_data) < OUT_SPARE_MAX) {
+        memset(seg, 0, sizeof(*seg));
+        g_queue_push_head(&q->out_spare_data, seg);
+        return;
+    }
+    g_free(seg);
+}
+
 /* Reserve @len bytes at the end of the output stream; returns them zeroed. */
 static uint8_t *out_reserve(NvmetQueue *q, size_t len)
 {
@@ -130,9 +187,7 @@ static uint8_t *out_reserve(NvmetQueue *q, size_t len)
     uint8_t *p;
 
     if (!seg || !seg->cap || seg->cap - seg->len < len) {
-        seg = g_new0(NvmetOutSeg, 1);
-        seg->cap = MAX(OUT_SMALL_CAP, len);
-        seg->data = g_malloc(seg->cap);
+        seg = out_seg_new(q, len);
         g_queue_push_tail(&q->out, seg);
     }
     p = seg->data + seg->len;
@@ -142,23 +197,15 @@ static uint8_t *out_reserve(NvmetQueue *q, size_t len)
     return p;
 }
 
-/* Append a buffer whose ownership passes to the output queue. */
-static void out_push_owned(NvmetQueue *q, uint8_t *data, size_t len,
-                           uint32_t budget)
+/* Append a request's data buffer, which passes to the output queue. */
+static void out_push_buf(NvmetQueue *q, NvmetReq *req, size_t len)
 {
-    NvmetOutSeg *seg = g_new0(NvmetOutSeg, 1);
+    NvmetOutSeg *seg = out_seg_new(q, 0);
 
-    seg->data = data;
+    seg->data = nvmet_req_take_buf(req, &seg->pool_len, &seg->budget);
     seg->len = len;
-    seg->budget = budget;
     q->out_queued += len;
     g_queue_push_tail(&q->out, seg);
-}
-
-static void out_seg_free(NvmetOutSeg *seg)
-{
-    g_free(seg->data);
-    g_free(seg);
 }
 
 static size_t plain_output(NvmetQueue *q, const uint8_t **data)
@@ -187,6 +234,28 @@ static int plain_output_iov(NvmetQueue *q, struct iovec *iov, int max)
     return n;
 }
 
+enum { CAP_REQ_NONE, CAP_REQ_OFF, CAP_REQ_ON };
+
+/*
+ * nvmet_queue_set_capture() may come from another thread (a capture
+ * starts or stops in the main loop while the queue runs in an iothread):
+ * the queue's own thread applies it, at a PDU boundary.
+ */
+static void capture_apply(NvmetQueue *q)
+{
+    int req;
+
+    if (!__atomic_load_n(&q->cap_req, __ATOMIC_RELAXED)) {
+        return;
+    }
+    req = __atomic_exchange_n(&q->cap_req, CAP_REQ_NONE, __ATOMIC_ACQ_REL);
+    if (req != CAP_REQ_NONE) {
+        nvmet_atomic_set(&q->cap_on, req == CAP_REQ_ON);
+        q->cap_rx = false;
+        q->cap_tx_armed = false;
+    }
+}
+
 /* Pass sent cleartext to the capture, from where it was armed on. */
 static void capture_tx(NvmetQueue *q, const uint8_t *data, size_t len)
 {
@@ -204,7 +273,7 @@ static void capture_tx(NvmetQueue *q, const uint8_t *data, size_t len)
 
 static void plain_output_advance(NvmetQueue *q, size_t n)
 {
-    q->pdus_tx += n;
+    nvmet_stat_add(&q->pdus_tx, n);
     while (n > 0) {
         NvmetOutSeg *seg = g_queue_peek_head(&q->out);
         size_t left;
@@ -226,11 +295,37 @@ static void plain_output_advance(NvmetQueue *q, size_t n)
         n -= left;
         q->out_head = 0;
         g_queue_pop_head(&q->out);
-        if (seg->budget) {
-            nvmet_sq_budget_release(&q->sq, seg->budget);
-        }
-        out_seg_free(seg);
+        out_seg_done(q, seg);
     }
+}
+
+/*
+ * Gather small PDUs (headers, responses) into one TLS record of up to
+ * NVMET_TLS_RECORD_MAX bytes; large data goes into records of its own
+ * without the copy.  Returns the bytes gathered into q->tls_stage (0:
+ * send the first segment directly).
+ */
+static size_t tls_gather(NvmetQueue *q)
+{
+    size_t n = 0, skip = q->out_head;
+
+    for (GList *l = q->out.head; l; l = l->next, skip = 0) {
+        NvmetOutSeg *seg = l->data;
+        size_t len = seg->len - skip;
+
+        if (len >= NVMET_TLS_RECORD_MAX / 2) {
+            break;
+        }
+        if (n + len > NVMET_TLS_RECORD_MAX) {
+            break;
+        }
+        if (!q->tls_stage) {
+            q->tls_stage = g_malloc(NVMET_TLS_RECORD_MAX);
+        }
+        memcpy(q->tls_stage + n, seg->data + skip, len);
+        n += len;
+    }
+    return n;
 }
 
 /* On a TLS connection: encrypt the PDUs waiting to be sent. */
@@ -239,11 +334,26 @@ static void tls_encrypt_pending(NvmetQueue *q)
     const uint8_t *data;
     size_t n;
 
-    while (nvmet_tls_can_send(&q->tls) && (n = plain_output(q, &data))) {
-        ssize_t sent = nvmet_tls_send(&q->tls, data, n);
+    while (nvmet_tls_can_send(&q->tls) && plain_output(q, &data)) {
+        size_t staged = tls_gather(q);
+        ssize_t sent;
 
-        if (sent < 0) {
-            break;
+        if (staged) {
+            /*
+             * The record carries the staged bytes in stream order (all of
+             * them unless the host limited the record size), so the
+             * segments advance by what it took.
+             */
+            sent = nvmet_tls_send(&q->tls, q->tls_stage, staged);
+            if (sent < 0) {
+                break;
+            }
+        } else {
+            n = plain_output(q, &data);
+            sent = nvmet_tls_send(&q->tls, data, n);
+            if (sent < 0) {
+                break;
+            }
         }
         plain_output_advance(q, sent);
     }
@@ -255,6 +365,7 @@ static void tls_encrypt_pending(NvmetQueue *q)
  */
 size_t nvmet_queue_output(NvmetQueue *q, const uint8_t **data)
 {
+    nvmet_sq_service(&q->sq);
     if (nvmet_tls_in_use(&q->tls)) {
         tls_encrypt_pending(q);
         return nvmet_tls_output(&q->tls, data);
@@ -267,6 +378,7 @@ int nvmet_queue_output_iov(NvmetQueue *q, struct iovec *iov, int max)
     const uint8_t *data;
     size_t n;
 
+    nvmet_sq_service(&q->sq);
     if (!nvmet_tls_in_use(&q->tls)) {
         return plain_output_iov(q, iov, max);
     }
@@ -281,7 +393,7 @@ int nvmet_queue_output_iov(NvmetQueue *q, struct iovec *iov, int max)
 
 void nvmet_queue_output_advance(NvmetQueue *q, size_t n)
 {
-    q->wire_tx += n;
+    nvmet_stat_add(&q->wire_tx, n);
     if (nvmet_tls_in_use(&q->tls)) {
         nvmet_tls_output_advance(&q->tls, n);
     } else {
@@ -291,6 +403,7 @@ void nvmet_queue_output_advance(NvmetQueue *q, size_t n)
 
 bool nvmet_queue_wants_close(NvmetQueue *q)
 {
+    nvmet_sq_service(&q->sq);
     return q->sq.closing;
 }
 
@@ -312,6 +425,7 @@ static uint8_t *pdu_begin(NvmetQueue *q, uint8_t type, uint8_t flags,
 {
     uint8_t *p;
 
+    capture_apply(q);
     if (q->cap_on && !q->cap_tx_armed) {
         /* the capture of sent bytes starts with this PDU */
         q->cap_tx_armed = true;
@@ -592,14 +706,12 @@ static void send_c2h_data(NvmetReq *req, bool success)
             crc = ~crc;
             q->corrupt_ddgst = false;
         }
-        out_push_owned(q, req->buf, len, req->budget);
+        out_push_buf(q, req, len);
         nvmet_st32(out_reserve(q, dd), crc);
     } else {
-        out_push_owned(q, req->buf, len, req->budget);
+        out_push_buf(q, req, len);
     }
     /* the buffer and its budget now belong to the output queue */
-    req->buf = NULL;
-    req->budget = 0;
     trace_nvmet_tcp_c2h_data(q->sq.name, req->cid, len, success);
 }
 
@@ -615,12 +727,6 @@ static void send_resp(NvmetReq *req)
 }
 
 /* ---- commands ------------------------------------------------------------ */
-
-/* Largest data transfer of a command on @port (MDTS). */
-static uint32_t max_xfer(const NvmetPort *port)
-{
-    return 4096u << port->cfg.mdts;
-}
 
 /*
  * The command's data pointer: in-capsule data (already in req->buf) or a
@@ -672,10 +778,10 @@ static void map_data(NvmetReq *req)
         nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
         return;
     }
-    if (sgl_len > max_xfer(port)) {
+    if (sgl_len > nvmet_port_max_xfer(port)) {
         /* the base specification's answer to a transfer beyond MDTS */
         trace_nvmet_cmd_too_large(req->sq->name, req->cid, sgl_len,
-                                  max_xfer(port));
+                                  nvmet_port_max_xfer(port));
         req->err_pel = NVME_SQE_DPTR + NVME_SGL_LEN;
         nvmet_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
         return;
@@ -918,7 +1024,11 @@ static void handle_cmd_header(NvmetQueue *q)
         size_t dd = q->ddgst ? NVME_TCP_DIGEST_LEN : 0;
         size_t len = plen - pdo - dd;
 
-        nvmet_req_alloc_buf(req, len);
+        if (!nvmet_req_alloc_incapsule(req, len)) {
+            queue_fatal(q, NVME_TCP_FES_R2T_LIMIT, 0,
+                        "no memory for in-capsule data");
+            return;
+        }
         q->rx_req = req;
         rx_expect_data(q, req->buf, pdo - NVME_TCP_CMD_HLEN - hd, len);
         return;
@@ -983,7 +1093,7 @@ static bool rx_fault(NvmetQueue *q)
                     "PDU before the (delayed) ICResp");
         return true;
     }
-    return q->sq.t->fault_points &&
+    return nvmet_fault_armed_any(q->sq.t) &&
            pdu_fault(q, type_point[q->rx_type], NULL, &hit);
 }
 
@@ -1140,13 +1250,23 @@ static void pdu_input(NvmetQueue *q, const uint8_t *p, size_t len)
     while (len > 0 && !q->sq.released && q->rx_state != RX_DISCARD) {
         size_t n;
 
+        if (q->rx_state == RX_HEADER && q->hdr_got == 0) {
+            /* between PDUs: what other threads asked for */
+            nvmet_sq_service(&q->sq);
+            if (q->sq.released || q->rx_state != RX_HEADER) {
+                continue;
+            }
+        }
+        if (q->rx_state == RX_HEADER && q->hdr_got == 0) {
+            capture_apply(q);
+        }
         if (q->cap_on && !q->cap_rx && q->rx_state == RX_HEADER &&
             q->hdr_got == 0) {
             /* the capture of received bytes starts with this PDU */
             q->cap_rx = true;
         }
         n = rx_step(q, p, len);
-        q->pdus_rx += n;
+        nvmet_stat_add(&q->pdus_rx, n);
         if (q->cap_rx && t->ops.capture) {
             t->ops.capture(t->opaque, q, q->opaque, false, p, n);
         }
@@ -1158,13 +1278,15 @@ static void pdu_input(NvmetQueue *q, const uint8_t *p, size_t len)
 /* Feed the PDU parser what TLS decrypted. */
 static void tls_input(NvmetQueue *q)
 {
-    g_autofree uint8_t *buf = g_malloc(NVMET_TLS_RECORD_MAX);
     size_t n;
 
-    while ((n = nvmet_tls_recv(&q->tls, buf, NVMET_TLS_RECORD_MAX))) {
-        pdu_input(q, buf, n);
+    if (!q->tls_plain) {
+        /* wiped and freed with the queue */
+        q->tls_plain = g_malloc(NVMET_TLS_RECORD_MAX);
     }
-    nvmet_memzero(buf, NVMET_TLS_RECORD_MAX);
+    while ((n = nvmet_tls_recv(&q->tls, q->tls_plain, NVMET_TLS_RECORD_MAX))) {
+        pdu_input(q, q->tls_plain, n);
+    }
     if (nvmet_tls_output_pending(&q->tls)) {
         queue_kick(q);
     }
@@ -1172,7 +1294,8 @@ static void tls_input(NvmetQueue *q)
 
 void nvmet_queue_input(NvmetQueue *q, const void *buf, size_t len)
 {
-    q->wire_rx += len;
+    nvmet_sq_service(&q->sq);
+    nvmet_stat_add(&q->wire_rx, len);
     if (q->sq.closing) {
         /*
          * The engine ended the connection (and its port may be gone, see
@@ -1200,6 +1323,8 @@ NvmetQueue *nvmet_queue_new(NvmetPort *port, const char *peer, void *opaque)
     q->sq.queue = q;
     q->sq.queue_opaque = opaque;
     g_queue_init(&q->out);
+    g_queue_init(&q->out_spare);
+    g_queue_init(&q->out_spare_data);
     rx_reset(q);
     nvmet_tls_init(&q->tls, &q->sq, q, opaque);
     {
@@ -1213,9 +1338,9 @@ NvmetQueue *nvmet_queue_new(NvmetPort *port, const char *peer, void *opaque)
 
 void nvmet_queue_set_capture(NvmetQueue *q, bool on)
 {
-    q->cap_on = on;
-    q->cap_rx = false;
-    q->cap_tx_armed = false;
+    /* applied by the queue's thread: capture_apply() */
+    __atomic_store_n(&q->cap_req, on ? CAP_REQ_ON : CAP_REQ_OFF,
+                     __ATOMIC_RELEASE);
 }
 
 void nvmet_queue_note_close(NvmetQueue *q, const char *why)
@@ -1248,6 +1373,7 @@ NvmetCtrl *nvmet_queue_ctrl(NvmetQueue *q)
 
 NvmetIo *nvmet_queue_next_io(NvmetQueue *q)
 {
+    nvmet_sq_service(&q->sq);
     return nvmet_sq_next_io(&q->sq);
 }
 
@@ -1316,17 +1442,38 @@ static void tcp_kick(NvmetSq *sq)
     }
 }
 
+static void tcp_bound(NvmetSq *sq)
+{
+    NvmetQueue *q = sq_to_queue(sq);
+    NvmetTarget *t = sq->t;
+
+    if (t->ops.queue_bound) {
+        t->ops.queue_bound(t->opaque, q, q->opaque, sq->subsys_opaque,
+                           sq->qid);
+    }
+}
+
 static void tcp_queue_info(NvmetSq *sq, NvmetQueueInfo *info)
 {
     NvmetQueue *q = sq_to_queue(sq);
 
     info->hdgst = q->hdgst;
     info->ddgst = q->ddgst;
-    info->bytes_received = q->wire_rx;
-    info->bytes_sent = q->wire_tx;
-    info->pdu_bytes_received = q->pdus_rx;
-    info->pdu_bytes_sent = q->pdus_tx;
-    info->capturing = q->cap_on;
+    /* counted by the queue's thread: relaxed atomics */
+    info->bytes_received = nvmet_atomic_read(&q->wire_rx);
+    info->bytes_sent = nvmet_atomic_read(&q->wire_tx);
+    info->pdu_bytes_received = nvmet_atomic_read(&q->pdus_rx);
+    info->pdu_bytes_sent = nvmet_atomic_read(&q->pdus_tx);
+    switch (__atomic_load_n(&q->cap_req, __ATOMIC_ACQUIRE)) {
+    case CAP_REQ_ON:
+        info->capturing = true;
+        break;
+    case CAP_REQ_OFF:
+        info->capturing = false;
+        break;
+    default:
+        info->capturing = nvmet_atomic_read(&q->cap_on);
+    }
 }
 
 static void tcp_free(NvmetSq *sq)
@@ -1334,10 +1481,33 @@ static void tcp_free(NvmetSq *sq)
     NvmetQueue *q = sq_to_queue(sq);
     NvmetOutSeg *seg;
 
+    /* the SQ's pool is gone: data buffers go straight back to libc */
     while ((seg = g_queue_pop_head(&q->out))) {
-        out_seg_free(seg);
+        if (seg->cap) {
+            g_free(seg->data);
+        } else if (seg->pool_len) {
+            free(seg->data);
+        } else {
+            g_free(seg->data);
+        }
+        g_free(seg);
+    }
+    while ((seg = g_queue_pop_head(&q->out_spare))) {
+        g_free(seg->data);
+        g_free(seg);
+    }
+    while ((seg = g_queue_pop_head(&q->out_spare_data))) {
+        g_free(seg);
     }
     nvmet_tls_free(&q->tls);
+    if (q->tls_plain) {
+        nvmet_memzero(q->tls_plain, NVMET_TLS_RECORD_MAX);
+        g_free(q->tls_plain);
+    }
+    if (q->tls_stage) {
+        nvmet_memzero(q->tls_stage, NVMET_TLS_RECORD_MAX);
+        g_free(q->tls_stage);
+    }
     g_free(q);
 }
 
@@ -1347,6 +1517,7 @@ static const NvmetTransportOps tcp_ops = {
     .close = tcp_close,
     .fatal = tcp_fatal,
     .kick = tcp_kick,
+    .bound = tcp_bound,
     .queue_info = tcp_queue_info,
     .free = tcp_free,
 };

@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include "libqtest.h"
+#include "libqmp.h"
 #include "qapi/error.h"
 #include "qobject/qdict.h"
 #include "qobject/qjson.h"
@@ -2124,7 +2125,8 @@ static void test_bad_options(void)
                         "nqn=nqn.2026-11.org.qemu:x,ports=p0 "
                         "-object nvmet-namespace,id=n1,subsystem=s0,nsid=1,"
                         "node-name=missing", bd);
-    expect_startup_error(a, "no block node named 'missing'");
+    expect_startup_error(a, "nvmet-namespace 'n1': Cannot find device='' "
+                         "nor node-name='missing'");
     g_free(a);
     a = g_strdup_printf("%s -object nvmet-port,id=p0,trsvcid=0 "
                         "-object nvmet-subsystem,id=s0,"
@@ -2780,6 +2782,748 @@ static void test_fault_storage_daemon(void)
     waitpid(pid, NULL, 0);
     g_spawn_close_pid(pid);
     qtest_remove_abrt_handler(&pid);
+    target_stop(t);
+}
+
+/* ---- block exports, iothreads, drains, inactive nodes --------------------- */
+
+/* qemu-storage-daemon with a QMP monitor on a UNIX socket */
+typedef struct Qsd {
+    GPid pid;
+    int qmp;
+    char *sock;
+    GPtrArray *events;          /* names of events not waited for yet */
+} Qsd;
+
+static char *qsd_binary(void)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *dir = g_path_get_dirname(qemu);
+
+    if (g_getenv("QTEST_QEMU_STORAGE_DAEMON_BINARY")) {
+        return g_strdup(g_getenv("QTEST_QEMU_STORAGE_DAEMON_BINARY"));
+    }
+    return g_build_filename(dir, "storage-daemon", "qemu-storage-daemon",
+                            NULL);
+}
+
+/* The reply to a command; events before it are kept for qsd_event(). */
+static QDict *qsd_reply(Qsd *q)
+{
+    for (;;) {
+        QDict *rsp = qmp_fd_receive(q->qmp);
+
+        if (!qdict_haskey(rsp, "event")) {
+            return rsp;
+        }
+        g_ptr_array_add(q->events, g_strdup(qdict_get_str(rsp, "event")));
+        qobject_unref(rsp);
+    }
+}
+
+static QDict * G_GNUC_PRINTF(2, 3) qsd_qmp(Qsd *q, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    qmp_fd_vsend(q->qmp, fmt, ap);
+    va_end(ap);
+    return qsd_reply(q);
+}
+
+static void G_GNUC_PRINTF(2, 3) qsd_ok(Qsd *q, const char *fmt, ...)
+{
+    va_list ap;
+    QDict *rsp;
+
+    va_start(ap, fmt);
+    qmp_fd_vsend(q->qmp, fmt, ap);
+    va_end(ap);
+    rsp = qsd_reply(q);
+    if (!qdict_haskey(rsp, "return")) {
+        g_error("QMP command failed: %s",
+                qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"));
+    }
+    qobject_unref(rsp);
+}
+
+/* Wait for the event @name (other events are dropped). */
+static void qsd_event(Qsd *q, const char *name)
+{
+    for (unsigned i = 0; i < q->events->len; i++) {
+        if (g_str_equal(g_ptr_array_index(q->events, i), name)) {
+            g_ptr_array_remove_index(q->events, i);
+            return;
+        }
+    }
+    for (;;) {
+        QDict *rsp = qmp_fd_receive(q->qmp);
+        bool match = qdict_haskey(rsp, "event") &&
+                     g_str_equal(qdict_get_str(rsp, "event"), name);
+
+        qobject_unref(rsp);
+        if (match) {
+            return;
+        }
+    }
+}
+
+static void qsd_kill(void *data)
+{
+    /* a test failed: SIGTERM could hang on what went wrong */
+    kill(((Qsd *)data)->pid, SIGKILL);
+}
+
+/* Start the daemon with @args (shell words) and talk QMP to it. */
+static Qsd *qsd_start(Target *t, const char *args)
+{
+    g_autofree char *bin = qsd_binary();
+    g_autofree char *cmd = NULL;
+    g_auto(GStrv) argv = NULL;
+    Qsd *q = g_new0(Qsd, 1);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    QDict *greeting;
+    int i;
+
+    if (!g_file_test(bin, G_FILE_TEST_IS_EXECUTABLE)) {
+        g_free(q);
+        return NULL;
+    }
+    q->events = g_ptr_array_new_with_free_func(g_free);
+    q->sock = target_path(t, g_strdup_printf("%s.qmp", t->disk));
+    cmd = g_strdup_printf("%s --chardev socket,id=qmp0,path=%s,server=on,"
+                          "wait=off --monitor chardev=qmp0 %s%s%s", bin,
+                          q->sock, args,
+                          g_getenv("NVMET_QSD_TRACE") ? " --trace " : "",
+                          g_getenv("NVMET_QSD_TRACE") ?: "");
+    g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, NULL));
+    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                NULL, NULL, &q->pid, NULL));
+    qtest_add_abrt_handler(qsd_kill, q);
+    q->qmp = socket(AF_UNIX, SOCK_STREAM, 0);
+    g_assert_cmpint(q->qmp, >=, 0);
+    g_strlcpy(sa.sun_path, q->sock, sizeof(sa.sun_path));
+    for (i = 0; i < 400; i++) {
+        if (connect(q->qmp, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            break;
+        }
+        g_usleep(25 * 1000);
+    }
+    g_assert_cmpint(i, <, 400);
+    greeting = qmp_fd_receive(q->qmp);
+    g_assert_true(qdict_haskey(greeting, "QMP"));
+    qobject_unref(greeting);
+    qsd_ok(q, "{ 'execute': 'qmp_capabilities' }");
+    return q;
+}
+
+static int qsd_port(Qsd *q, const char *path)
+{
+    QDict *rsp = qsd_qmp(q, "{ 'execute': 'qom-get', 'arguments': "
+                         "{ 'path': %s, 'property': 'trsvcid' } }", path);
+    int port = atoi(qdict_get_str(rsp, "return"));
+
+    qobject_unref(rsp);
+    g_assert_cmpint(port, >, 0);
+    return port;
+}
+
+/* SIGTERM: the daemon must exit cleanly, whatever is connected. */
+static void qsd_stop(Qsd *q)
+{
+    int status;
+    pid_t r;
+
+    close(q->qmp);
+    kill(q->pid, SIGTERM);
+    /* a daemon that does not exit within 30 s is a failure, not a hang */
+    for (int i = 0; (r = waitpid(q->pid, &status, WNOHANG)) == 0; i++) {
+        g_assert_cmpint(i, <, 3000);
+        g_usleep(10 * 1000);
+    }
+    qtest_remove_abrt_handler(q);
+    g_assert_cmpint(r, ==, q->pid);
+    g_spawn_close_pid(q->pid);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    g_ptr_array_free(q->events, true);
+    g_free(q);
+}
+
+static uint16_t rw_status(Conn *c, bool write, uint32_t nsid, uint64_t slba,
+                          void *buf, size_t len)
+{
+    NvmfCqe cqe;
+
+    HOST_OK(c, nvmf_host_rw(c->h, write, nsid, slba, len / 512, buf, len,
+                            &cqe));
+    return cqe.status;
+}
+
+/* Write @len random bytes at @slba of @nsid and read them back. */
+static void rw_verify(Conn *c, uint32_t nsid, uint64_t slba, size_t len)
+{
+    g_autofree uint8_t *w = g_malloc(len);
+    g_autofree uint8_t *r = g_malloc0(len);
+
+    fill_random(w, len);
+    g_assert_cmphex(rw_status(c, true, nsid, slba, w, len), ==, 0);
+    g_assert_cmphex(rw_status(c, false, nsid, slba, r, len), ==, 0);
+    g_assert_cmpmem(r, len, w, len);
+}
+
+static int post_aer(Conn *a)
+{
+    uint8_t sqe[64];
+    int cid;
+
+    nvmf_sqe_init(sqe, NVME_ADM_ASYNC_EVENT, 0);
+    cid = nvmf_host_send_cmd(a->h, sqe, NULL, 0, NULL, 0);
+    g_assert_cmpint(cid, >, 0);
+    return cid;
+}
+
+/* The AER completes with a namespace notice; the log then unmasks it. */
+static void expect_ns_changed(Conn *a, int aer)
+{
+    uint8_t log[4096];
+    NvmfCqe cqe;
+
+    HOST_OK(a, nvmf_host_wait(a->h, aer, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmphex(cqe.dw0, ==, 0x00040002);
+    HOST_OK(a, nvmf_host_get_log(a->h, NVME_LOG_CHANGED_NS, 0xffffffff, 0,
+                                 log, sizeof(log), &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+}
+
+/* The active namespace list of the controller, as "1,2,..." */
+static char *active_nsids(Conn *a)
+{
+    g_autofree uint8_t *list = g_malloc0(4096);
+    GString *s = g_string_new("");
+    NvmfCqe cqe;
+
+    HOST_OK(a, nvmf_host_identify(a->h, NVME_ID_CNS_NS_ACTIVE_LIST, 0, 0,
+                                  list, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    for (int i = 0; i < 1024 && nvmet_ld32(list + 4 * i); i++) {
+        g_string_append_printf(s, "%s%u", i ? "," : "",
+                               nvmet_ld32(list + 4 * i));
+    }
+    return g_string_free(s, false);
+}
+
+/* @n I/O queues, and namespace attribute notices enabled */
+static void set_queues(Conn *a, unsigned n)
+{
+    NvmfCqe cqe;
+
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_NUM_QUEUES,
+                                      (n - 1) | ((n - 1) << 16), &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    HOST_OK(a, nvmf_host_set_features(a->h, NVME_FEAT_ASYNC_EVENT, 1u << 8,
+                                      &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+}
+
+/*
+ * qemu-storage-daemon with namespaces as --export type=nvmet (writable,
+ * read-only, in an iothread), I/O queues spread over two iothreads, and
+ * exports removed and added over QMP while a host is connected; SIGTERM
+ * with the host still connected ends the daemon cleanly.
+ */
+static void test_export_storage_daemon(void)
+{
+    Target *t = target_new();
+    g_autofree char *args = g_strdup_printf(
+        "--blockdev driver=file,filename=%s,node-name=disk0 "
+        "--blockdev driver=null-co,size=67108864,read-zeroes=on,"
+        "node-name=null0 "
+        "--object iothread,id=io0 --object iothread,id=io1 "
+        "--object nvmet-port,id=port0,trsvcid=0 "
+        "--object nvmet-subsystem,id=sub0,nqn=" SUBNQN ",ports.0=port0,"
+        "allow-any-host=on,iothreads.0=io0,iothreads.1=io1 "
+        "--export type=nvmet,id=exp1,node-name=disk0,subsystem=sub0,nsid=1,"
+        "writable=on,iothread=io0 "
+        "--export type=nvmet,id=exp2,node-name=null0,subsystem=sub0,nsid=2",
+        t->disk);
+    Qsd *q = qsd_start(t, args);
+    uint8_t buf[4096], data[8192];
+    Conn *a, *io[2];
+    QDict *rsp;
+    QList *list;
+    g_autofree char *nsids = NULL;
+    int port, aer;
+
+    if (!q) {
+        g_test_skip("qemu-storage-daemon not built");
+        target_stop(t);
+        return;
+    }
+    port = qsd_port(q, "/objects/port0");
+    a = admin_connect(port, SUBNQN, HOSTNQN, false, false, 30000);
+    set_queues(a, 2);
+    io[0] = io_connect(port, a, 1, false, false);
+    io[1] = io_connect(port, a, 2, true, true);
+    nsids = active_nsids(a);
+    g_assert_cmpstr(nsids, ==, "1,2");
+    for (int i = 0; i < 2; i++) {
+        rw_verify(io[i], 1, 64 * i, 65536);
+    }
+    fill_random(data, sizeof(data));
+    g_assert_cmphex(rw_status(io[0], true, 1, 4096, data, sizeof(data)), ==,
+                    0);
+    /* writable=off (the default): a write-protected namespace */
+    g_assert_cmphex(rw_status(io[1], false, 2, 0, buf, sizeof(buf)), ==, 0);
+    g_assert_cmphex(rw_status(io[1], true, 2, 0, buf, sizeof(buf)), ==,
+                    NVME_SC_NS_WRITE_PROTECTED | NVME_STATUS_DNR);
+
+    rsp = qsd_qmp(q, "{ 'execute': 'query-block-exports' }");
+    list = qdict_get_qlist(rsp, "return");
+    g_assert_cmpuint(qlist_size(list), ==, 2);
+    for (const QListEntry *e = qlist_first(list); e; e = qlist_next(e)) {
+        QDict *x = qobject_to(QDict, qlist_entry_obj(e));
+
+        g_assert_cmpstr(qdict_get_str(x, "type"), ==, "nvmet");
+        g_assert_cmpstr(qdict_get_str(x, "node-name"), ==,
+                        g_str_equal(qdict_get_str(x, "id"), "exp1") ?
+                        "disk0" : "null0");
+    }
+    qobject_unref(rsp);
+
+    /* block-export-del: the namespace goes, the host hears of it */
+    aer = post_aer(a);
+    qsd_ok(q, "{ 'execute': 'block-export-del', 'arguments': "
+           "{ 'id': 'exp2' } }");
+    qsd_event(q, "BLOCK_EXPORT_DELETED");
+    expect_ns_changed(a, aer);
+    g_free(nsids);
+    nsids = active_nsids(a);
+    g_assert_cmpstr(nsids, ==, "1");
+    g_assert_cmphex(rw_status(io[1], false, 2, 0, buf, sizeof(buf)), ==,
+                    NVME_SC_INVALID_NS | NVME_STATUS_DNR);
+
+    /* block-export-add: and a new one comes */
+    aer = post_aer(a);
+    qsd_ok(q, "{ 'execute': 'block-export-add', 'arguments': "
+           "{ 'type': 'nvmet', 'id': 'exp3', 'node-name': 'null0', "
+           "'writable': true, 'subsystem': 'sub0', 'nsid': 3 } }");
+    expect_ns_changed(a, aer);
+    g_free(nsids);
+    nsids = active_nsids(a);
+    g_assert_cmpstr(nsids, ==, "1,3");
+    /* null-co: writes go nowhere, reads return zeroes */
+    g_assert_cmphex(rw_status(io[1], true, 3, 0, buf, sizeof(buf)), ==, 0);
+    g_assert_cmphex(rw_status(io[0], false, 3, 8, buf, sizeof(buf)), ==, 0);
+
+    /* what the driver refuses */
+    rsp = qsd_qmp(q, "{ 'execute': 'block-export-add', 'arguments': "
+                  "{ 'type': 'nvmet', 'id': 'exp4', 'node-name': 'null0', "
+                  "'subsystem': 'nope', 'nsid': 4 } }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"), "no object with id 'nope'"));
+    qobject_unref(rsp);
+    rsp = qsd_qmp(q, "{ 'execute': 'block-export-add', 'arguments': "
+                  "{ 'type': 'nvmet', 'id': 'exp4', 'node-name': 'null0', "
+                  "'subsystem': 'sub0', 'nsid': 1 } }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"),
+                            "namespace ID 1 is already used"));
+    qobject_unref(rsp);
+
+    /* the host stays connected: the daemon still ends cleanly */
+    qsd_stop(q);
+    conn_close(io[0]);
+    conn_close(io[1]);
+    conn_close(a);
+    {
+        g_autofree char *contents = NULL;
+        gsize len;
+
+        g_assert_true(g_file_get_contents(t->disk, &contents, &len, NULL));
+        g_assert_cmpmem(contents + 4096 * 512, sizeof(data), data,
+                        sizeof(data));
+    }
+    target_stop(t);
+}
+
+/*
+ * qemu-system: block-export-add over QMP next to the -object shorthand,
+ * which is an export of its own id; deleting either removes the
+ * namespace.
+ */
+static void test_export_qmp(void)
+{
+    Target *t = target_start(
+        "-blockdev driver=null-co,size=8388608,node-name=null1 "
+        "-blockdev driver=null-co,size=8388608,read-only=on,node-name=ro1 ");
+    Conn *a = admin_connect(t->port, SUBNQN, HOSTNQN, false, false, 30000);
+    Conn *io;
+    QDict *rsp;
+    QList *list;
+    g_autofree char *nsids = NULL;
+    uint8_t buf[4096];
+    int aer;
+
+    set_queues(a, 1);
+    io = io_connect(t->port, a, 1, false, false);
+    rsp = qtest_qmp(t->qts, "{ 'execute': 'query-block-exports' }");
+    list = qdict_get_qlist(rsp, "return");
+    g_assert_cmpuint(qlist_size(list), ==, 1);
+    {
+        QDict *x = qobject_to(QDict, qlist_entry_obj(qlist_first(list)));
+
+        g_assert_cmpstr(qdict_get_str(x, "id"), ==, "ns1");
+        g_assert_cmpstr(qdict_get_str(x, "type"), ==, "nvmet");
+        g_assert_cmpstr(qdict_get_str(x, "node-name"), ==, "disk0");
+    }
+    qobject_unref(rsp);
+
+    aer = post_aer(a);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'block-export-add', "
+                             "'arguments': { 'type': 'nvmet', 'id': 'e2', "
+                             "'node-name': 'null1', 'writable': true, "
+                             "'subsystem': 'sub0', 'nsid': 2, "
+                             "'block-size': 4096 } }");
+    expect_ns_changed(a, aer);
+    nsids = active_nsids(a);
+    g_assert_cmpstr(nsids, ==, "1,2");
+    {
+        g_autofree uint8_t *id = g_malloc0(4096);
+        NvmfCqe cqe;
+
+        HOST_OK(a, nvmf_host_identify(a->h, NVME_ID_CNS_NS, 2, 0, id, &cqe));
+        g_assert_cmpuint(nvmet_ld64(id), ==, 8388608 / 4096);
+    }
+    {
+        NvmfCqe cqe;
+
+        /* one 4 KiB block */
+        HOST_OK(io, nvmf_host_rw(io->h, true, 2, 1, 1, buf, sizeof(buf),
+                                 &cqe));
+        g_assert_cmphex(cqe.status, ==, 0);
+    }
+    rw_verify(io, 1, 0, 16384);
+
+    rsp = qtest_qmp(t->qts, "{ 'execute': 'block-export-add', "
+                    "'arguments': { 'type': 'nvmet', 'id': 'e3', "
+                    "'node-name': 'ro1', 'writable': true, "
+                    "'subsystem': 'sub0', 'nsid': 3 } }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"),
+                            "Cannot export read-only node as writable"));
+    qobject_unref(rsp);
+
+    /* the shorthand's export goes with the object */
+    aer = post_aer(a);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'object-del', "
+                             "'arguments': { 'id': 'ns1' } }");
+    qtest_qmp_eventwait(t->qts, "BLOCK_EXPORT_DELETED");
+    expect_ns_changed(a, aer);
+    g_assert_cmphex(rw_status(io, false, 1, 0, buf, sizeof(buf)), ==,
+                    NVME_SC_INVALID_NS | NVME_STATUS_DNR);
+    aer = post_aer(a);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'block-export-del', "
+                             "'arguments': { 'id': 'e2' } }");
+    expect_ns_changed(a, aer);
+    g_free(nsids);
+    nsids = active_nsids(a);
+    g_assert_cmpstr(nsids, ==, "");
+    conn_close(io);
+    conn_close(a);
+    target_stop(t);
+}
+
+/* CPU time of thread @tid of @pid in clock ticks (utime + stime) */
+static uint64_t thread_ticks(pid_t pid, int64_t tid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/task/%" PRId64 "/stat",
+                                            pid, tid);
+    g_autofree char *stat = NULL;
+    g_auto(GStrv) f = NULL;
+    char *p;
+
+    g_assert_true(g_file_get_contents(path, &stat, NULL, NULL));
+    p = strrchr(stat, ')');
+    g_assert_nonnull(p);
+    f = g_strsplit(p + 2, " ", 0);
+    /* after "pid (comm) ": state is field 0, utime 11, stime 12 */
+    return g_ascii_strtoull(f[11], NULL, 10) +
+           g_ascii_strtoull(f[12], NULL, 10);
+}
+
+static int64_t iothread_tid(QTestState *qts, const char *id)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-iothreads' }");
+    QList *list = qdict_get_qlist(rsp, "return");
+    int64_t tid = -1;
+
+    for (const QListEntry *e = qlist_first(list); e; e = qlist_next(e)) {
+        QDict *x = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (g_str_equal(qdict_get_str(x, "id"), id)) {
+            tid = qdict_get_int(x, "thread-id");
+        }
+    }
+    qobject_unref(rsp);
+    g_assert_cmpint(tid, >, 0);
+    return tid;
+}
+
+/* @n reads of @len bytes, @qd at a time */
+static void read_load(Conn *c, uint32_t nsid, unsigned n, size_t len,
+                      unsigned qd)
+{
+    g_autofree uint8_t *buf = g_malloc(len * qd);
+    int cids[64];
+    NvmfCqe cqe;
+
+    for (unsigned done = 0; done < n; done += qd) {
+        for (unsigned i = 0; i < qd; i++) {
+            uint8_t sqe[64];
+
+            nvmf_sqe_init(sqe, NVME_CMD_READ, nsid);
+            nvmet_st32(sqe + NVME_SQE_CDW10, i * (len / 512));
+            nvmet_st32(sqe + NVME_SQE_CDW12, len / 512 - 1);
+            cids[i] = nvmf_host_send_cmd(c->h, sqe, NULL, 0, buf + i * len,
+                                         len);
+            g_assert_cmpint(cids[i], >, 0);
+        }
+        for (unsigned i = 0; i < qd; i++) {
+            HOST_OK(c, nvmf_host_wait(c->h, cids[i], &cqe));
+            g_assert_cmphex(cqe.status, ==, 0);
+        }
+    }
+}
+
+/*
+ * nvmet-subsystem iothreads=io0,io1: I/O queue 1 runs in io0, queue 2 in
+ * io1 (the CPU time each iothread spends shows it), and data stays right.
+ */
+static void test_iothreads(void)
+{
+    Target *t = target_new();
+    char *disk1 = target_file(t, "nvmet-tcp-test-XXXXXX.img", NULL);
+    g_autofree char *extra = g_strdup_printf(
+        "-object iothread,id=io0 -object iothread,id=io1 "
+        "-blockdev driver=null-co,size=67108864,node-name=null1 "
+        "-blockdev driver=file,filename=%s,node-name=disk1 "
+        "-object nvmet-subsystem,id=sub1,nqn=nqn.2026-11.org.qemu:iot,"
+        "ports=port0,allow-any-host=on,iothreads=io0,iothreads=io1 "
+        "-object nvmet-namespace,id=ns9,subsystem=sub1,nsid=1,"
+        "node-name=null1,iothread=io1 "
+        "-object nvmet-namespace,id=ns10,subsystem=sub1,nsid=2,"
+        "node-name=disk1 ", disk1);
+    Conn *a;
+    pid_t pid;
+    int64_t tid[2];
+    Conn *io[2];
+    NvmfCqe cqe;
+    uint8_t b1[4096], b2[4096];
+    int64_t t0;
+    int c1, c2;
+    QDict *ev;
+
+    target_run(t, extra);
+    a = admin_connect(t->port, "nqn.2026-11.org.qemu:iot", HOSTNQN, false,
+                      false, 30000);
+    pid = qtest_pid(t->qts);
+    tid[0] = iothread_tid(t->qts, "io0");
+    tid[1] = iothread_tid(t->qts, "io1");
+
+    set_queues(a, 2);
+    for (int i = 0; i < 2; i++) {
+        Conn *c = conn_open(t->port);
+
+        HOST_OK(c, nvmf_host_icreq(c->h, false, false, 0));
+        HOST_OK(c, nvmf_host_connect(c->h, i + 1, 127, a->cntlid,
+                                     "nqn.2026-11.org.qemu:iot", HOSTNQN,
+                                     hostid, 0, 0, &cqe));
+        g_assert_cmphex(cqe.status, ==, 0);
+        c->cntlid = a->cntlid;
+        io[i] = c;
+    }
+    for (int i = 0; i < 2; i++) {
+        uint64_t before[2], after[2], busy, idle;
+
+        rw_verify(io[i], 2, 1000 * i, 131072);
+        before[0] = thread_ticks(pid, tid[0]);
+        before[1] = thread_ticks(pid, tid[1]);
+        read_load(io[i], 1, 4000, 131072, 8);
+        after[0] = thread_ticks(pid, tid[0]);
+        after[1] = thread_ticks(pid, tid[1]);
+        busy = after[i] - before[i];
+        idle = after[1 - i] - before[1 - i];
+        g_test_message("queue %d: iothread io%d %" PRIu64 " ticks, io%d %"
+                       PRIu64, i + 1, i, busy, 1 - i, idle);
+        g_assert_cmpuint(busy, >=, 3);
+        g_assert_cmpuint(idle * 4, <, busy);
+    }
+
+    /* faults fire on queues in iothreads (fault.c takes the target lock) */
+    fault_add(t->qts, "{ 'step': 'io-cmd', 'opcode': 2, 'action': 'status', "
+              "'sct': 2, 'sc': 129, 'dnr': true }", NULL);
+    g_assert_cmphex(read_status(io[1], 0), ==,
+                    NVME_SC_READ_ERROR | NVME_STATUS_DNR);
+    g_assert_cmphex(read_status(io[1], 0), ==, 0);
+    ev = qtest_qmp_eventwait_ref(t->qts, "NVMET_FAULT_FIRED");
+    g_assert_cmpuint(qdict_get_int(qdict_get_qdict(ev, "data"), "qid"), ==, 2);
+    qobject_unref(ev);
+    /* a delayed command is resumed in its queue's iothread */
+    fault_add(t->qts, "{ 'step': 'io-cmd', 'action': 'delay', "
+              "'delay-ms': 300 }", NULL);
+    t0 = g_get_monotonic_time();
+    c1 = send_read(io[0], 0, b1);
+    c2 = send_read(io[0], 8, b2);
+    HOST_OK(io[0], nvmf_host_wait(io[0]->h, c2, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    HOST_OK(io[0], nvmf_host_wait(io[0]->h, c1, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    g_assert_cmpint(g_get_monotonic_time() - t0, >=, 299 * 1000);
+    ev = qtest_qmp_eventwait_ref(t->qts, "NVMET_FAULT_FIRED");
+    g_assert_cmpuint(qdict_get_int(qdict_get_qdict(ev, "data"), "qid"), ==, 1);
+    qobject_unref(ev);
+    rw_verify(io[0], 2, 0, 131072);
+
+    conn_close(io[0]);
+    conn_close(io[1]);
+    conn_close(a);
+    target_stop(t);
+}
+
+/*
+ * Drained sections while I/O is in flight on queues in an iothread: the
+ * node moves between an iothread and the main loop (each move drains it)
+ * and grows, with writes outstanding; every write lands.
+ */
+static void test_export_drain(void)
+{
+    Target *t = target_new();
+    char *disk1 = target_file(t, "nvmet-tcp-test-XXXXXX.img", NULL);
+    g_autofree char *extra = g_strdup_printf(
+        "-object iothread,id=io0 -object iothread,id=io1 "
+        "-object nvmet-subsystem,id=sub1,nqn=nqn.2026-11.org.qemu:drain,"
+        "ports=port0,allow-any-host=on,iothreads=io0 "
+        "-blockdev driver=file,filename=%s,node-name=disk1 "
+        "-object nvmet-namespace,id=ns9,subsystem=sub1,nsid=1,"
+        "node-name=disk1 ", disk1);
+    Conn *a, *io;
+    const size_t len = 8192;
+    const int qd = 16, rounds = 12;
+    g_autofree uint8_t *w = g_malloc(len * qd * rounds);
+    g_autofree uint8_t *r = g_malloc0(len * qd * rounds);
+    NvmfCqe cqe;
+    int cids[16];
+
+    target_run(t, extra);
+    a = admin_connect(t->port, "nqn.2026-11.org.qemu:drain", HOSTNQN, false,
+                      false, 30000);
+    set_queues(a, 1);
+    io = conn_open(t->port);
+    HOST_OK(io, nvmf_host_icreq(io->h, false, false, 0));
+    HOST_OK(io, nvmf_host_connect(io->h, 1, 127, a->cntlid,
+                                  "nqn.2026-11.org.qemu:drain", HOSTNQN,
+                                  hostid, 0, 0, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    fill_random(w, len * qd * rounds);
+    for (int round = 0; round < rounds; round++) {
+        static const char *where[] = { "io1", NULL, "io0" };
+
+        for (int i = 0; i < qd; i++) {
+            size_t off = (round * qd + i) * len;
+            uint8_t sqe[64];
+
+            nvmf_sqe_init(sqe, NVME_CMD_WRITE, 1);
+            nvmet_st32(sqe + NVME_SQE_CDW10, off / 512);
+            nvmet_st32(sqe + NVME_SQE_CDW12, len / 512 - 1);
+            cids[i] = nvmf_host_send_cmd(io->h, sqe, w + off, len, NULL, 0);
+            g_assert_cmpint(cids[i], >, 0);
+        }
+        if (round % 4 == 3) {
+            qtest_qmp_assert_success(t->qts, "{ 'execute': 'block_resize', "
+                                     "'arguments': { 'node-name': 'disk1', "
+                                     "'size': %d } }",
+                                     DISK_SIZE + round * 65536);
+        } else if (where[round % 3]) {
+            qtest_qmp_assert_success(t->qts, "{ 'execute': "
+                                     "'x-blockdev-set-iothread', "
+                                     "'arguments': { 'node-name': 'disk1', "
+                                     "'iothread': %s, 'force': true } }",
+                                     where[round % 3]);
+        } else {
+            /* back to the main loop */
+            qtest_qmp_assert_success(t->qts, "{ 'execute': "
+                                     "'x-blockdev-set-iothread', "
+                                     "'arguments': { 'node-name': 'disk1', "
+                                     "'iothread': null, 'force': true } }");
+        }
+        for (int i = 0; i < qd; i++) {
+            HOST_OK(io, nvmf_host_wait(io->h, cids[i], &cqe));
+            g_assert_cmphex(cqe.status, ==, 0);
+        }
+    }
+    /* read back within MDTS (1 MiB by default) */
+    for (size_t off = 0; off < len * qd * rounds; off += len * qd) {
+        g_assert_cmphex(rw_status(io, false, 1, off / 512, r + off, len * qd),
+                        ==, 0);
+    }
+    g_assert_cmpmem(r, len * qd * rounds, w, len * qd * rounds);
+    /* beyond MDTS: Invalid Field in Command (not Data SGL Length Invalid) */
+    g_assert_cmphex(rw_status(io, false, 1, 0, r, len * qd * rounds), ==,
+                    NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
+    conn_close(io);
+    conn_close(a);
+    target_stop(t);
+}
+
+/*
+ * allow-inactive: while the node is inactive (as on a migration source
+ * after handover) I/O fails with Namespace Not Ready, which hosts retry,
+ * and works again once it is active; without it, the export keeps the node
+ * from being inactivated.
+ */
+static void test_export_inactive(void)
+{
+    Target *t = target_start(
+        "-blockdev driver=null-co,size=8388608,read-zeroes=on,"
+        "node-name=null1 ");
+    Conn *a = admin_connect(t->port, SUBNQN, HOSTNQN, false, false, 30000);
+    Conn *io;
+    uint8_t buf[4096];
+    QDict *rsp;
+
+    set_queues(a, 1);
+    io = io_connect(t->port, a, 1, false, false);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'block-export-add', "
+                             "'arguments': { 'type': 'nvmet', 'id': 'e2', "
+                             "'node-name': 'null1', 'writable': true, "
+                             "'allow-inactive': true, "
+                             "'subsystem': 'sub0', 'nsid': 2 } }");
+    g_assert_cmphex(rw_status(io, true, 2, 0, buf, sizeof(buf)), ==, 0);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'blockdev-set-active', "
+                             "'arguments': { 'node-name': 'null1', "
+                             "'active': false } }");
+    g_assert_cmphex(rw_status(io, false, 2, 0, buf, sizeof(buf)), ==,
+                    NVME_SC_NS_NOT_READY);
+    g_assert_cmphex(rw_status(io, true, 2, 0, buf, sizeof(buf)), ==,
+                    NVME_SC_NS_NOT_READY);
+    /* the other namespace is not affected */
+    rw_verify(io, 1, 0, 4096);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'blockdev-set-active', "
+                             "'arguments': { 'node-name': 'null1', "
+                             "'active': true } }");
+    g_assert_cmphex(rw_status(io, false, 2, 0, buf, sizeof(buf)), ==, 0);
+
+    /* ns1's export (the -object shorthand) needs its node active */
+    rsp = qtest_qmp(t->qts, "{ 'execute': 'blockdev-set-active', "
+                    "'arguments': { 'node-name': 'disk0', "
+                    "'active': false } }");
+    g_assert_true(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    rw_verify(io, 1, 8, 4096);
+    conn_close(io);
+    conn_close(a);
     target_stop(t);
 }
 
@@ -4405,6 +5149,12 @@ int main(int argc, char **argv)
     qtest_add_func("/nvmet-tcp/tls/port-removed", test_tls_port_removed);
     qtest_add_func("/nvmet-tcp/tls/concat-replace", test_tls_concat);
     qtest_add_func("/nvmet-tcp/tls/sha384", test_tls_sha384);
+    qtest_add_func("/nvmet-tcp/export/storage-daemon",
+                   test_export_storage_daemon);
+    qtest_add_func("/nvmet-tcp/export/qmp", test_export_qmp);
+    qtest_add_func("/nvmet-tcp/export/drain", test_export_drain);
+    qtest_add_func("/nvmet-tcp/export/inactive", test_export_inactive);
+    qtest_add_func("/nvmet-tcp/iothreads", test_iothreads);
     qtest_add_func("/nvmet-tcp/fault/qmp", test_fault_qmp);
     qtest_add_func("/nvmet-tcp/fault/object", test_fault_object);
     qtest_add_func("/nvmet-tcp/fault/determinism", test_fault_determinism);

@@ -12,7 +12,8 @@ int ramdisk_do(NvmetIo *io)
 {
     RamDisk *d = io->backend;
 
-    d->nr_ops[io->op]++;
+    /* queues in several threads may share a disk (test-nvmet-threads) */
+    __atomic_fetch_add(&d->nr_ops[io->op], 1, __ATOMIC_RELAXED);
     if (d->fail_errno) {
         return -d->fail_errno;
     }
@@ -26,12 +27,12 @@ int ramdisk_do(NvmetIo *io)
         break;
     case NVMET_IO_WRITE:
         memcpy(d->data + io->offset, io->buf, io->len);
-        d->last_fua = io->fua;
+        __atomic_store_n(&d->last_fua, io->fua, __ATOMIC_RELAXED);
         break;
     case NVMET_IO_WRITE_ZEROES:
     case NVMET_IO_DISCARD:
         memset(d->data + io->offset, 0, io->len);
-        d->last_unmap = io->may_unmap;
+        __atomic_store_n(&d->last_unmap, io->may_unmap, __ATOMIC_RELAXED);
         break;
     case NVMET_IO_FLUSH:
         break;

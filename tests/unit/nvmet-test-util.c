@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "nvmet-test-util.h"
@@ -14,14 +15,29 @@ const uint8_t test_hostid[16] = {
     0x9d, 0x41, 0x1f, 0x1f, 0x4d, 0x2c, 0x7a, 0x01,
 };
 
+/* The engine may call these from several threads (test-nvmet-threads) */
+/*
+ * A pthread mutex, not a GMutex: GLib's futex-based GMutex is invisible to
+ * ThreadSanitizer, which then reported the trace array's growth as races.
+ */
+static pthread_mutex_t tt_trace_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static int64_t tt_now(void *opaque)
 {
-    return ((TestTarget *)opaque)->now;
+    return __atomic_load_n(&((TestTarget *)opaque)->now, __ATOMIC_RELAXED);
 }
 
 static void tt_kick(void *opaque, NvmetQueue *q, void *qopaque)
 {
-    ((TestTarget *)opaque)->kicks++;
+    TestTarget *tt = opaque;
+
+    __atomic_fetch_add(&tt->kicks, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&tt_trace_lock);
+    if (tt->kicked && tt->timer_thread == g_thread_self() &&
+        !g_ptr_array_find(tt->kicked, q, NULL)) {
+        g_ptr_array_add(tt->kicked, q);
+    }
+    pthread_mutex_unlock(&tt_trace_lock);
 }
 
 static void tt_timer(void *opaque, int64_t deadline)
@@ -33,7 +49,9 @@ static void tt_trace(const char *event, const char *msg, void *opaque)
 {
     TestTarget *tt = opaque;
 
+    pthread_mutex_lock(&tt_trace_lock);
     g_ptr_array_add(tt->traces, g_strdup_printf("%s %s", event, msg));
+    pthread_mutex_unlock(&tt_trace_lock);
 }
 
 /* Reproducible per test run: g_test_rand_int follows --seed. */
@@ -302,26 +320,47 @@ void tt_free(TestTarget *tt)
 
 void tt_advance(TestTarget *tt, int64_t ms)
 {
-    tt->now += ms;
+    __atomic_store_n(&tt->now, tt->now + ms, __ATOMIC_RELAXED);
     if (tt->deadline <= tt->now) {
+        g_autoptr(GPtrArray) kicked = g_ptr_array_new();
+        const uint8_t *data;
+
         tt->deadline = INT64_MAX;
+        pthread_mutex_lock(&tt_trace_lock);
+        tt->kicked = kicked;
+        tt->timer_thread = g_thread_self();
+        pthread_mutex_unlock(&tt_trace_lock);
         nvmet_target_timer(tt->t);
+        pthread_mutex_lock(&tt_trace_lock);
+        tt->kicked = NULL;
+        pthread_mutex_unlock(&tt_trace_lock);
+        /*
+         * As a kicked queue's thread would: serve what the timer posted to
+         * it (delayed steps of faults), which looking at output does.
+         */
+        for (unsigned i = 0; i < kicked->len; i++) {
+            nvmet_queue_output(g_ptr_array_index(kicked, i), &data);
+        }
     }
 }
 
 bool tt_trace_has(TestTarget *tt, const char *needle)
 {
-    for (unsigned i = 0; i < tt->traces->len; i++) {
-        if (strstr(g_ptr_array_index(tt->traces, i), needle)) {
-            return true;
-        }
+    bool found = false;
+
+    pthread_mutex_lock(&tt_trace_lock);
+    for (unsigned i = 0; !found && i < tt->traces->len; i++) {
+        found = strstr(g_ptr_array_index(tt->traces, i), needle) != NULL;
     }
-    return false;
+    pthread_mutex_unlock(&tt_trace_lock);
+    return found;
 }
 
 void tt_trace_clear(TestTarget *tt)
 {
+    pthread_mutex_lock(&tt_trace_lock);
     g_ptr_array_set_size(tt->traces, 0);
+    pthread_mutex_unlock(&tt_trace_lock);
 }
 
 /* ---- loop transport ------------------------------------------------------ */

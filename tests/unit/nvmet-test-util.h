@@ -25,6 +25,8 @@ typedef struct TestTarget {
     int64_t now;
     int64_t deadline;
     unsigned kicks;
+    GPtrArray *kicked;      /* queues kicked by the timer (tt_advance()) */
+    GThread *timer_thread;  /* the thread in tt_advance() */
     NvmetPort *port;
     NvmetSubsys *subsys;
     NvmetHost *host;

@@ -324,8 +324,8 @@ static void test_rw_bad_commands(void)
                     NVME_SC_INVALID_FIELD | DNR);
     g_assert_cmphex(rw(io, true, 2, 0, 257, big, 257 * 4096), ==,
                     NVME_SC_INVALID_FIELD | DNR);
-    g_assert_true(tt_trace_has(tt, "transfer of 1052672 bytes exceeds MDTS "
-                               "(1048576)"));
+    g_assert_true(tt_trace_has(tt, "transfer of 1052672 bytes exceeds the "
+                               "maximum data transfer size (1048576 bytes)"));
     g_assert_cmphex(rw(io, false, 2, 0, 256, big, 256 * 4096), ==, 0);
     g_assert_cmpuint(tt->disk1.nr_ops[NVMET_IO_READ], ==, 0);
     g_assert_cmpuint(tt->disk1.nr_ops[NVMET_IO_WRITE], ==, 0);
@@ -959,6 +959,137 @@ static void test_smart_counters(void)
     tt_free(tt);
 }
 
+
+/* ---- the maximum data transfer size -------------------------------------- */
+
+/* A subsystem on a port of its own with @mdts, its I/O queue connected. */
+typedef struct MdtsTarget {
+    NvmetPort *port;
+    NvmetSubsys *subsys;
+    RamDisk disk;
+    TestConn *a, *io;
+} MdtsTarget;
+
+#define MDTS_NQN "nqn.2026-11.org.qemu:mdts"
+
+static void mdts_setup(TestTarget *tt, MdtsTarget *m, uint8_t mdts,
+                       uint64_t disk_size)
+{
+    NvmetPortConfig pc;
+    NvmetSubsysConfig sc;
+    GError *err = NULL;
+
+    nvmet_port_config_init(&pc);
+    pc.portid = 7;
+    pc.traddr = "127.0.0.1";
+    pc.trsvcid = "4427";
+    pc.mdts = mdts;
+    m->port = nvmet_port_new(tt->t, &pc, &err);
+    g_assert_no_error(err);
+    nvmet_subsys_config_init(&sc);
+    sc.nqn = MDTS_NQN;
+    sc.allow_any_host = true;
+    m->subsys = nvmet_subsys_new(tt->t, &sc, &err);
+    g_assert_no_error(err);
+    nvmet_port_add_subsys(m->port, m->subsys);
+    tt_add_ns(tt, m->subsys, 1, &m->disk, disk_size, 512);
+    m->a = tc_new_on(tt, m->port);
+    m->io = tc_new_on(tt, m->port);
+    tc_admin(m->a, MDTS_NQN, TEST_HOSTNQN, false, false);
+    tc_io(m->io, 1, m->a->cntlid, MDTS_NQN, TEST_HOSTNQN, false, false);
+}
+
+static void mdts_teardown(TestTarget *tt, MdtsTarget *m)
+{
+    tc_free(m->io);
+    tc_free(m->a);
+    nvmet_port_free(m->port);
+    nvmet_subsys_free(m->subsys);
+    tt_free(tt);
+    g_free(m->disk.data);
+}
+
+static uint8_t identify_mdts(TestConn *a)
+{
+    g_autofree uint8_t *id = g_malloc(4096);
+    NvmfCqe cqe;
+
+    g_assert_cmpint(nvmf_host_identify(a->h, NVME_ID_CNS_CTRL, 0, 0, id,
+                                       &cqe), ==, 0);
+    g_assert_cmphex(cqe.status, ==, 0);
+    return id[77];
+}
+
+/*
+ * A Read or Write beyond MDTS gets Invalid Field in Command (NVMe base
+ * specification, MDTS), whether the SGL or the block count says so, and
+ * the error log points at the field.
+ */
+static void test_mdts_limit(void)
+{
+    TestTarget *tt = tt_new();
+    MdtsTarget m = { 0 };
+    g_autofree uint8_t *buf = g_malloc0(16384);
+    uint8_t log[64];
+
+    mdts_setup(tt, &m, 1, 1 << 20);                 /* 8 KiB */
+    g_assert_cmpuint(identify_mdts(m.a), ==, 1);
+    g_assert_cmphex(rw(m.io, true, 1, 0, 16, buf, 8192), ==, 0);
+    g_assert_cmphex(rw(m.io, false, 1, 0, 16, buf, 8192), ==, 0);
+    /* one block more: the SGL exceeds MDTS, no R2T is sent */
+    g_assert_cmphex(rw(m.io, true, 1, 0, 17, buf, 17 * 512), ==,
+                    NVME_SC_INVALID_FIELD | DNR);
+    g_assert_true(tt_trace_has(tt, "transfer of 8704 bytes exceeds the "
+                               "maximum data transfer size (8192 bytes)"));
+    g_assert_cmphex(rw(m.io, false, 1, 0, 17, buf, 17 * 512), ==,
+                    NVME_SC_INVALID_FIELD | DNR);
+    admin_log(m.a, NVME_LOG_ERROR, log, sizeof(log));
+    g_assert_cmphex(nvmet_ld16(log + 12), ==,
+                    (NVME_SC_INVALID_FIELD | DNR) << 1);
+    g_assert_cmpuint(nvmet_ld16(log + 14), ==, NVME_SQE_DPTR + NVME_SGL_LEN);
+    /* NLB beyond MDTS with a small SGL: still the MDTS answer */
+    g_assert_cmphex(cmd(m.io, NVME_CMD_READ, 1, 0, 0, 16, NULL, 0, buf, 512),
+                    ==, NVME_SC_INVALID_FIELD | DNR);
+    admin_log(m.a, NVME_LOG_ERROR, log, sizeof(log));
+    g_assert_cmpuint(nvmet_ld16(log + 14), ==, NVME_SQE_CDW12);
+    /* within MDTS a mismatch stays a data SGL length error */
+    g_assert_cmphex(cmd(m.io, NVME_CMD_READ, 1, 0, 0, 15, NULL, 0, buf, 512),
+                    ==, NVME_SC_SGL_INVALID_DATA | DNR);
+    g_assert_cmpuint(m.disk.nr_ops[NVMET_IO_READ], ==, 1);
+    g_assert_cmpuint(m.disk.nr_ops[NVMET_IO_WRITE], ==, 1);
+    mdts_teardown(tt, &m);
+}
+
+/*
+ * MDTS 0 reports no limit, and the target then serves large transfers (it
+ * once capped them at 4 KiB); only what a queue can never buffer (more
+ * than 32 MiB) is refused, with the same status.
+ */
+static void test_mdts_unlimited(void)
+{
+    TestTarget *tt = tt_new();
+    MdtsTarget m = { 0 };
+    size_t big = 4u << 20;
+    g_autofree uint8_t *out = g_malloc(big);
+    g_autofree uint8_t *in = g_malloc(big);
+    g_autofree uint8_t *huge = g_malloc0((32u << 20) + 4096);
+
+    mdts_setup(tt, &m, 0, big);
+    g_assert_cmpuint(identify_mdts(m.a), ==, 0);
+    fill(out, big, 5);
+    g_assert_cmphex(rw(m.io, true, 1, 0, big / 512, out, big), ==, 0);
+    g_assert_cmpmem(m.disk.data, big, out, big);
+    g_assert_cmphex(rw(m.io, false, 1, 0, big / 512, in, big), ==, 0);
+    g_assert_cmpmem(in, big, out, big);
+    g_assert_cmphex(rw(m.io, false, 1, 0, 8, in, 4096), ==, 0);
+    g_assert_cmphex(cmd(m.io, NVME_CMD_READ, 1, 0, 0, 0, NULL, 0, huge,
+                        (32u << 20) + 4096), ==, NVME_SC_INVALID_FIELD | DNR);
+    g_assert_true(tt_trace_has(tt, "transfer of 33558528 bytes exceeds the "
+                               "maximum data transfer size (33554432 "
+                               "bytes)"));
+    mdts_teardown(tt, &m);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -982,5 +1113,7 @@ int main(int argc, char **argv)
                     test_ns_removed_inflight);
     g_test_add_func("/nvmet/io/backend-errors", test_backend_errors);
     g_test_add_func("/nvmet/io/smart-counters", test_smart_counters);
+    g_test_add_func("/nvmet/io/mdts/limit", test_mdts_limit);
+    g_test_add_func("/nvmet/io/mdts/unlimited", test_mdts_unlimited);
     return g_test_run();
 }

@@ -1,0 +1,216 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# I/O benchmark: the target side by side with qemu-storage-daemon's NBD
+# export of the same null-co node, and with a raw TCP server sending or
+# receiving the same bytes (the floor), all driven by one C client
+# (tests/bench/bench-io.c) in one run.
+#
+#   scripts/bench-io.sh [--seconds S] [--reps N] [--only REGEX]
+#
+# One qemu-storage-daemon serves a 1 GiB null-co node (read-zeroes=off)
+# through --export type=nvmet (three subsystems: I/O queues in the main
+# loop; in iothread io0; in iothreads io0 and io1), through an nvmet-port
+# with tls=required and a configured PSK (main loop), and through
+# --export type=nbd (main loop).  For every workload
+# (4 KiB reads/writes at QD 1 and 32, 128 KiB reads/writes at QD 8, one
+# queue; 4 KiB reads at QD 32 and 128 KiB reads at QD 8 on two queues with
+# one and two iothreads) each server runs S seconds (default 2), N times
+# (default 3) interleaved.  The client measures the server process's CPU
+# time (/proc/PID/task/*/schedstat) around the load only.  Printed per
+# row: median IOPS and MB/s, server CPU per I/O (us) and per byte (ns) as
+# median (min), and the CPU per I/O relative to NBD's (or, for the
+# iothread rows, the throughput relative to one iothread).  --only runs
+# the rows whose "workload server" matches REGEX.
+#
+# Numbers depend on the machine and its load; compare rows of one run.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+SECONDS_PER=2 REPS=3 ONLY=.
+while [ $# -gt 0 ]; do
+    case $1 in
+        --seconds) SECONDS_PER=$2; shift 2 ;;
+        --reps) REPS=$2; shift 2 ;;
+        --only) ONLY=$2; shift 2 ;;
+        -h|--help) sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown option '$1'" ;;
+    esac
+done
+
+apt_install build-essential pkg-config libglib2.0-dev libgnutls28-dev \
+    nettle-dev libgmp-dev python3
+log "building qemu-storage-daemon (log: $NVMET_BUILD/bench/build-qemu.log)"
+mkdir -p "$NVMET_BUILD/bench"
+"$NVMET_TOP/scripts/build-qemu.sh" storage-daemon/qemu-storage-daemon \
+    > "$NVMET_BUILD/bench/build-qemu.log" 2>&1 ||
+    { tail -n 30 "$NVMET_BUILD/bench/build-qemu.log" >&2; die "QEMU build failed"; }
+QSD=$NVMET_BUILD/qemu/build/storage-daemon/qemu-storage-daemon
+OUT=$NVMET_BUILD/bench
+mkdir -p "$OUT"
+cc -O2 -std=gnu11 -o "$OUT/bench-io" "$NVMET_TOP/tests/bench/bench-io.c" \
+    "$NVMET_TOP/tests/qtest/nvmf-host.c" \
+    "$NVMET_TOP/tests/qtest/nvmf-host-tls.c" \
+    "$NVMET_TOP/tests/qtest/nvmf-host-auth.c" \
+    -I"$NVMET_TOP/include" -I"$NVMET_TOP/tests/qtest" \
+    $(pkg-config --cflags --libs glib-2.0 gnutls nettle) -lgmp
+BENCH=$OUT/bench-io
+
+RUN=$(mktemp -d "$OUT/run.XXXXXX")
+pids=()
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$RUN"
+}
+trap cleanup EXIT
+
+SUBNQN=nqn.2026-11.org.qemu:bench
+HOSTNQN=nqn.2014-08.org.nvmexpress:uuid:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0
+PSK='NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:'
+printf '%s' "$PSK" > "$RUN/psk" && chmod 600 "$RUN/psk"
+
+# the raw TCP floor
+"$BENCH" tcp-server > "$RUN/tcp.port" &
+pids+=($!)
+TCP_PID=$!
+
+# NBD needs a port up front: ask the kernel for a free one
+NBD_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+"$QSD" --chardev socket,id=qmp0,path="$RUN/qmp.sock",server=on,wait=off \
+    --monitor chardev=qmp0 \
+    --blockdev driver=null-co,size=1073741824,read-zeroes=off,node-name=null0 \
+    --object iothread,id=io0 --object iothread,id=io1 \
+    --object secret,id=psk,file="$RUN/psk" \
+    --object nvmet-port,id=port0,trsvcid=0 \
+    --object nvmet-port,id=port1,trsvcid=0,tls=required \
+    --object nvmet-subsystem,id=sub0,nqn=$SUBNQN,ports.0=port0,ports.1=port1 \
+    --object nvmet-subsystem,id=sub1,nqn=$SUBNQN-1io,ports.0=port0,allow-any-host=on,iothreads.0=io0 \
+    --object nvmet-subsystem,id=sub2,nqn=$SUBNQN-2io,ports.0=port0,allow-any-host=on,iothreads.0=io0,iothreads.1=io1 \
+    --object nvmet-host,id=h1,nqn=$HOSTNQN,subsystems.0=sub0,tls-psk=psk \
+    --export type=nvmet,id=ns0,node-name=null0,subsystem=sub0,nsid=1,writable=on \
+    --export type=nvmet,id=ns1,node-name=null0,subsystem=sub1,nsid=1,writable=on \
+    --export type=nvmet,id=ns2,node-name=null0,subsystem=sub2,nsid=1,writable=on \
+    --nbd-server addr.type=inet,addr.host=127.0.0.1,addr.port="$NBD_PORT" \
+    --export type=nbd,id=nbd0,node-name=null0,name=null0,writable=on \
+    > "$RUN/qsd.log" 2>&1 &
+pids+=($!)
+QSD_PID=$!
+
+# qom-get over QMP: the ports the kernel picked
+qom_get() {
+    python3 - "$RUN/qmp.sock" "$1" "$2" <<'EOF'
+import json, socket, sys, time
+for _ in range(200):
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sys.argv[1])
+        break
+    except OSError:
+        time.sleep(0.05)
+else:
+    sys.exit("no QMP socket")
+f = s.makefile("rw")
+def cmd(c, **a):
+    f.write(json.dumps({"execute": c, "arguments": a}) + "\n"); f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r:
+            return r
+json.loads(f.readline())
+cmd("qmp_capabilities")
+print(cmd("qom-get", path=sys.argv[2], property=sys.argv[3])["return"])
+EOF
+}
+PORT=$(qom_get /objects/port0 trsvcid)
+TLS_PORT=$(qom_get /objects/port1 trsvcid)
+for _ in $(seq 100); do [ -s "$RUN/tcp.port" ] && break; sleep 0.05; done
+TCP_PORT=$(cat "$RUN/tcp.port")
+
+# name  server  client-args...
+CELLS=()
+cell() { CELLS+=("$*"); }
+for w in "read 4096 1" "read 4096 32" "write 4096 1" "write 4096 32" \
+         "read 131072 8" "write 131072 8"; do
+    set -- $w
+    name="$1-$(($2 / 1024))k-qd$3"
+    args="--rw $1 --bs $2 --qd $3"
+    cell "$name nvmet nvme --port $PORT --nqn $SUBNQN --hostnqn $HOSTNQN $args"
+    cell "$name nvmet-iothread nvme --port $PORT --nqn $SUBNQN-1io $args"
+    cell "$name nvmet-tls nvme --port $TLS_PORT --nqn $SUBNQN --hostnqn $HOSTNQN --tls-psk $PSK $args"
+    cell "$name nbd nbd --port $NBD_PORT --export null0 $args"
+    cell "$name tcp tcp --port $TCP_PORT $args"
+done
+for w in "read 4096 32" "read 131072 8"; do
+    set -- $w
+    name="2q-$1-$(($2 / 1024))k-qd$3"
+    args="--rw $1 --bs $2 --qd $3 --queues 2"
+    cell "$name nvmet-1iothread nvme --port $PORT --nqn $SUBNQN-1io $args"
+    cell "$name nvmet-2iothreads nvme --port $PORT --nqn $SUBNQN-2io $args"
+    cell "$name nbd nbd --port $NBD_PORT --export null0 $args"
+done
+
+RESULTS=$RUN/results.tsv
+: > "$RESULTS"
+for rep in $(seq "$REPS"); do
+    log "repetition $rep of $REPS"
+    for c in "${CELLS[@]}"; do
+        set -- $c
+        name=$1 server=$2; shift 2
+        echo "$name $server" | grep -qE -- "$ONLY" || continue
+        pid=$QSD_PID
+        [ "$server" = tcp ] && pid=$TCP_PID
+        line=$("$BENCH" "$@" --seconds "$SECONDS_PER" --server-pid "$pid") ||
+            die "$name $server: bench-io failed"
+        printf '%s\t%s\t%s\n' "$name" "$server" "$line" >> "$RESULTS"
+    done
+done
+
+echo "qemu-storage-daemon $("$QSD" --version | head -n1 | awk '{print $NF}'), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | sed 's/^[^:]*: //')"
+echo "$REPS interleaved repetitions of ${SECONDS_PER}s; CPU: server process time; median (min)"
+python3 - "$RESULTS" <<'EOF'
+import statistics, sys
+rows = {}
+order = []
+for line in open(sys.argv[1]):
+    name, server, kv = line.rstrip("\n").split("\t")
+    d = dict(x.split("=") for x in kv.split())
+    ios, nbytes, secs, cpu = (int(d["ios"]), int(d["bytes"]),
+                              float(d["seconds"]), int(d["server_cpu_ns"]))
+    key = (name, server)
+    if key not in rows:
+        rows[key] = []
+        order.append(key)
+    rows[key].append((ios / secs, nbytes / secs / 1e6,
+                      cpu / 1e3 / max(ios, 1), cpu / max(nbytes, 1)))
+med = lambda v: statistics.median(v)
+print(f"{'workload':<18} {'server':<17} {'IOPS':>8} {'MB/s':>7} "
+      f"{'us CPU/IO':>15} {'ns CPU/B':>13}  ratio")
+last = None
+for key in order:
+    name, server = key
+    r = rows[key]
+    iops, mbs = med([x[0] for x in r]), med([x[1] for x in r])
+    us = [x[2] for x in r]
+    ns = [x[3] for x in r]
+    ratio = ""
+    if name.startswith("2q-"):
+        base = rows.get((name, "nvmet-1iothread"))
+        if base and server != "nvmet-1iothread":
+            ratio = f"{iops / med([x[0] for x in base]):.2f}x IOPS of 1 iothread"
+    else:
+        nbd = rows.get((name, "nbd"))
+        if nbd and server != "nbd":
+            ratio = f"{med(us) / med([x[2] for x in nbd]):.2f}x NBD CPU/IO"
+        tcp = rows.get((name, "tcp"))
+        if tcp and server.startswith("nvmet") and "128k" in name:
+            ratio += f", {med(ns) / med([x[3] for x in tcp]):.2f}x TCP CPU/B"
+    if last and last != name:
+        print()
+    last = name
+    print(f"{name:<18} {server:<17} {iops:>8.0f} {mbs:>7.1f} "
+          f"{med(us):>7.2f} ({min(us):>5.2f}) {med(ns):>5.2f} ({min(ns):>5.2f})"
+          f"  {ratio}")
+EOF
