@@ -72,15 +72,17 @@ void nvmet_sq_start(NvmetSq *sq)
     NvmetPort *port = sq->port;
     uint32_t max = port_max_connections(port);
 
+    nvmet_lock(sq->t);
     if (port->nr_queues > max) {
         /* this one is counted already */
         port->conns_refused++;
         trace_nvmet_port_conn_refused(sq->name, port->cfg.portid, max);
         nvmet_sq_close(sq, "the port has max-connections connections");
-        return;
+    } else if (!sq->closing) {
+        sq->setup_deadline = nvmet_now(sq->t) + port_icreq_timeout(port);
+        nvmet_update_timer(sq->t);
     }
-    sq->setup_deadline = nvmet_now(sq->t) + port_icreq_timeout(port);
-    nvmet_update_timer(sq->t);
+    nvmet_unlock(sq->t);
 }
 
 /*
@@ -89,11 +91,13 @@ void nvmet_sq_start(NvmetSq *sq)
  */
 void nvmet_sq_setup_done(NvmetSq *sq)
 {
+    nvmet_lock(sq->t);
     sq->setup_icreq_done = true;
     sq->setup_deadline = sq->port && !sq->closing ?
                          nvmet_now(sq->t) + port_icreq_timeout(sq->port) :
                          INT64_MAX;
     nvmet_update_timer(sq->t);
+    nvmet_unlock(sq->t);
 }
 
 static void sq_setup_expire(NvmetSq *sq)
