@@ -615,16 +615,22 @@ guest_suite() {
 
     # the same against qemu-storage-daemon: the guest's QEMU has no target
     rm -f "$img" && truncate -s 64M "$img"
-    local port=14420 pidfile=$LOGDIR/qsd.pid
+    # on TCP, the way it serves other machines; the kernel picks the port
+    # (trsvcid=0), which the daemon's trace line gives back
+    local port="" pidfile=$LOGDIR/qsd.pid
     rm -f "$pidfile"
     "$q/storage-daemon/qemu-storage-daemon" \
+        --trace enable=nvmet_qemu_port_address \
         --blockdev driver=file,filename="$img",node-name=disk0 \
-        --object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=$port \
+        --object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0 \
         --object nvmet-subsystem,id=sub0,nqn=$nqn,ports.0=port0,allow-any-host=on \
         --object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
         --pidfile "$pidfile" > "$LOGDIR/qsd.log" 2>&1 &
     local qsd=$!
-    for _ in $(seq 50); do [ -f "$pidfile" ] && break; sleep 0.1; done
+    for _ in $(seq 100); do [ -f "$pidfile" ] && break; sleep 0.1; done
+    port=$(sed -n 's/.*nvmet-port port0: hosts reach it at 127\.0\.0\.1 port \([0-9]*\).*/\1/p' \
+           "$LOGDIR/qsd.log" | head -n 1)
+    [ -n "$port" ] || echo "qemu-storage-daemon reported no port (log: $LOGDIR/qsd.log)" >&2
     guest_run guest-nvme-io-qsd --qemu "$q/qemu-system-x86_64" \
         --test nvme-io --timeout 600 --param subnqn=$nqn --param mib=8 \
         --param port=$port
