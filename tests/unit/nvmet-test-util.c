@@ -265,6 +265,35 @@ void tt_remove_ns(TestTarget *tt, NvmetNs *ns)
     nvmet_ns_free(ns);
 }
 
+/* Port 2 (127.0.0.1:4421, a name only) with @tls, exporting tt->subsys. */
+NvmetPort *tt_add_tls_port(TestTarget *tt, NvmetPortTls tls)
+{
+    NvmetPortConfig pc;
+    GError *err = NULL;
+    NvmetPort *port;
+
+    nvmet_port_config_init(&pc);
+    pc.traddr = "127.0.0.1";
+    pc.trsvcid = "4421";
+    pc.portid = 2;
+    pc.tls = tls;
+    port = nvmet_port_new(tt->t, &pc, &err);
+    g_assert_no_error(err);
+    nvmet_port_add_subsys(port, tt->subsys);
+    return port;
+}
+
+/* tt->subsys admits @hostnqn only; tt->host is that host. */
+void tt_admit_only(TestTarget *tt, const char *hostnqn)
+{
+    GError *err = NULL;
+
+    nvmet_subsys_set_allow_any_host(tt->subsys, false);
+    tt->host = nvmet_host_new(tt->t, hostnqn, &err);
+    g_assert_no_error(err);
+    g_assert_true(nvmet_subsys_add_host(tt->subsys, tt->host, &err));
+}
+
 TestTarget *tt_new(void)
 {
     TestTarget *tt = g_new0(TestTarget, 1);

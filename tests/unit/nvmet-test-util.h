@@ -56,6 +56,9 @@ typedef struct TestConn {
 /* A target with one port, one subsystem (allow any host), 1 MiB ns 1. */
 TestTarget *tt_new(void);
 void tt_free(TestTarget *tt);
+/* Port 2 with @tls exporting tt->subsys; tt->subsys for one host only */
+NvmetPort *tt_add_tls_port(TestTarget *tt, NvmetPortTls tls);
+void tt_admit_only(TestTarget *tt, const char *hostnqn);
 void tt_advance(TestTarget *tt, int64_t ms);
 bool tt_trace_has(TestTarget *tt, const char *needle);
 void tt_trace_clear(TestTarget *tt);

@@ -29,22 +29,11 @@ typedef struct EvFixture {
 static EvFixture *ef_new(bool keys)
 {
     EvFixture *f = g_new0(EvFixture, 1);
-    NvmetPortConfig pc;
     GError *err = NULL;
 
     f->tt = tt_new();
-    nvmet_port_config_init(&pc);
-    pc.traddr = "127.0.0.1";
-    pc.trsvcid = "4421";
-    pc.portid = 2;
-    pc.tls = NVMET_PORT_TLS_ALLOWED;
-    f->tls_port = nvmet_port_new(f->tt->t, &pc, &err);
-    g_assert_no_error(err);
-    nvmet_port_add_subsys(f->tls_port, f->tt->subsys);
-    nvmet_subsys_set_allow_any_host(f->tt->subsys, false);
-    f->tt->host = nvmet_host_new(f->tt->t, HOSTNQN, &err);
-    g_assert_no_error(err);
-    g_assert_true(nvmet_subsys_add_host(f->tt->subsys, f->tt->host, &err));
+    f->tls_port = tt_add_tls_port(f->tt, NVMET_PORT_TLS_ALLOWED);
+    tt_admit_only(f->tt, HOSTNQN);
     if (keys) {
         f->hkey = nvmf_dhchap_key_encode(secret, 48, 2);
         f->ckey = nvmf_dhchap_key_encode(secret + 16, 32, 1);

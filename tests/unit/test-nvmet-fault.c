@@ -184,19 +184,7 @@ static uint16_t connect_admin(TestConn *c)
 /* A port with TLS allowed, exporting the test subsystem */
 static NvmetPort *tls_port(TestTarget *tt)
 {
-    NvmetPortConfig pc;
-    GError *err = NULL;
-    NvmetPort *port;
-
-    nvmet_port_config_init(&pc);
-    pc.traddr = "127.0.0.1";
-    pc.trsvcid = "4421";
-    pc.portid = 2;
-    pc.tls = NVMET_PORT_TLS_ALLOWED;
-    port = nvmet_port_new(tt->t, &pc, &err);
-    g_assert_no_error(err);
-    nvmet_port_add_subsys(port, tt->subsys);
-    return port;
+    return tt_add_tls_port(tt, NVMET_PORT_TLS_ALLOWED);
 }
 
 /* ---- bad specifications ------------------------------------------------- */

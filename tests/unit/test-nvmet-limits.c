@@ -113,7 +113,6 @@ static void test_icreq_timeout(void)
 static void test_icreq_timeout_tls(void)
 {
     TestTarget *tt = tt_new();
-    NvmetPortConfig pc;
     NvmetPort *port;
     g_autofree char *identity = NULL;
     uint8_t key[48], hash;
@@ -122,18 +121,8 @@ static void test_icreq_timeout_tls(void)
     GError *err = NULL;
     NvmfCqe cqe;
 
-    nvmet_port_config_init(&pc);
-    pc.traddr = "127.0.0.1";
-    pc.trsvcid = "4421";
-    pc.portid = 2;
-    pc.tls = NVMET_PORT_TLS_REQUIRED;
-    port = nvmet_port_new(tt->t, &pc, &err);
-    g_assert_no_error(err);
-    nvmet_port_add_subsys(port, tt->subsys);
-    nvmet_subsys_set_allow_any_host(tt->subsys, false);
-    tt->host = nvmet_host_new(tt->t, HOSTNQN, &err);
-    g_assert_no_error(err);
-    g_assert_true(nvmet_subsys_add_host(tt->subsys, tt->host, &err));
+    port = tt_add_tls_port(tt, NVMET_PORT_TLS_REQUIRED);
+    tt_admit_only(tt, HOSTNQN);
     g_assert_true(nvmet_host_set_tls_psk(tt->host, psk01, &err));
     identity = nvmf_tls_configured(psk01, 1, HOSTNQN, TEST_SUBNQN, key, &hash);
     g_assert_nonnull(identity);

@@ -39,22 +39,10 @@ typedef struct TlsFixture {
 static TlsFixture *tf_new(NvmetPortTls mode)
 {
     TlsFixture *f = g_new0(TlsFixture, 1);
-    NvmetPortConfig pc;
-    GError *err = NULL;
 
     f->tt = tt_new();
-    nvmet_port_config_init(&pc);
-    pc.traddr = "127.0.0.1";
-    pc.trsvcid = "4421";
-    pc.portid = 2;
-    pc.tls = mode;
-    f->port = nvmet_port_new(f->tt->t, &pc, &err);
-    g_assert_no_error(err);
-    nvmet_port_add_subsys(f->port, f->tt->subsys);
-    nvmet_subsys_set_allow_any_host(f->tt->subsys, false);
-    f->tt->host = nvmet_host_new(f->tt->t, HOSTNQN, &err);
-    g_assert_no_error(err);
-    g_assert_true(nvmet_subsys_add_host(f->tt->subsys, f->tt->host, &err));
+    f->port = tt_add_tls_port(f->tt, mode);
+    tt_admit_only(f->tt, HOSTNQN);
     return f;
 }
 
