@@ -19,6 +19,11 @@
 #   guest-io   only the I/O guest test against QEMU (part of guest)
 #   guest-auth only the DH-HMAC-CHAP guest test (part of guest)
 #   guest-tls  only the TLS / concatenation guest test (part of guest)
+#   guest-rotate  only the REPLACETLSPSK soak: $NVMET_GUEST_ROTATIONS (100)
+#              rotations through tls_configured_key, data verified every 10,
+#              the target's chain of generated PSKs checked (part of guest)
+#   guest-qsd  only the I/O guest test against qemu-storage-daemon, the
+#              namespace a block export in iothreads (part of guest)
 #   guest-demo only the demo's guest test with 4 I/O queues, checking that
 #              QEMU has no TCP socket meanwhile, and a second demo at the
 #              same time (part of guest)
@@ -56,7 +61,7 @@ suites=()
 for a in "$@"; do
     case $a in
         --quick) suites=(unit unit-asan) ;;
-        unit|unit-asan|qtest|soak|guest|guest-io|guest-auth|guest-tls|guest-demo|guest-faults|guest-kernels|blktests) suites+=("$a") ;;
+        unit|unit-asan|qtest|soak|guest|guest-io|guest-auth|guest-tls|guest-rotate|guest-qsd|guest-demo|guest-faults|guest-kernels|blktests) suites+=("$a") ;;
         -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown suite '$a'" ;;
     esac
@@ -430,6 +435,78 @@ guest_tls() {
     rm -rf "$kdir"
 }
 
+# REPLACETLSPSK soak with the Linux host (tests/guest/rotate.sh):
+# $NVMET_GUEST_ROTATIONS (100) rotations through tls_configured_key with
+# data verified every 10; from the target's side, its trace must show at
+# least one REPLACETLSPSK per rotation (Linux 7.x re-authenticates the TLS
+# admin queue with REPLACETLSPSK, then the reset's cleartext admin queue
+# makes a NEWTLSPSK one), every generated PSK replacing the one before.
+guest_rotate() {
+    local q=$NVMET_BUILD/qemu/build img=$LOGDIR/rotate-disk.img
+    local nqn=nqn.2026-11.org.qemu:rotate kdir=$LOGDIR/rotate-keys
+    local trace=$LOGDIR/guest-rotate.trace rot=${NVMET_GUEST_ROTATIONS:-100}
+    local var sock=$SOCKDIR/rotate.sock
+    rm -rf "$kdir" "$trace" && mkdir -m 0700 "$kdir"
+    (
+        . "$NVMET_TOP/tests/guest/data/tls-keys.sh"
+        for var in TLS_H2_KEY TLS_H2_CKEY; do
+            printf '%s' "${!var}" > "$kdir/$var"
+        done
+        echo "$TLS_H2" > "$kdir/h2"
+    )
+    rm -f "$img" && truncate -s 64M "$img"
+    # shellcheck disable=SC2086
+    guest_run guest-rotate --qemu "$q/qemu-system-x86_64" --test rotate \
+        --timeout 1200 --param subnqn=$nqn --param rotations=$rot \
+        --param verify_every=10 --param mib=1 \
+        --param addr=10.0.2.100 --guestfwd "$(guestfwd "$sock" 4420)" \
+        ${NVMET_GUEST_ARGS:-} -- \
+        -blockdev driver=file,filename="$img",node-name=disk0 \
+        -object secret,id=h2key,file="$kdir/TLS_H2_KEY" \
+        -object secret,id=h2ckey,file="$kdir/TLS_H2_CKEY" \
+        -object "$(unix_port port0 "$sock" 4420 ',"tls":"allowed"')" \
+        -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0 \
+        -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
+        -object nvmet-host,id=h2,nqn="$(cat "$kdir/h2")",subsystems=sub0,dhchap-secret=h2key,dhchap-ctrl-secret=h2ckey \
+        -trace "enable=nvmet_concat_psk,file=$trace"
+    grep '^ROTATE-FIGURES:' "$LOGDIR/guest-rotate.log" >&2
+    # the target's side: a REPLACETLSPSK per rotation, all generated PSKs
+    # in a chain (each replaces the serial the one before it generated)
+    local p=0 f=0 k=0
+    if grep -q -E '^GUEST-FEATURE: replace-tck SKIP' "$LOGDIR/guest-rotate.log"; then
+        k=1
+    elif python3 - "$trace" "$rot" > "$LOGDIR/guest-rotate-target.log" 2>&1 <<'PY'
+import re, sys
+lines = [l for l in open(sys.argv[1], errors="replace")
+         if "nvmet_concat_psk" in l and "TLSPSK: generated PSK" in l]
+want = int(sys.argv[2])
+nrep = sum("REPLACETLSPSK:" in l for l in lines)
+print(f"{len(lines)} generated PSKs in the target trace, {nrep} of them "
+      f"by REPLACETLSPSK; {want} rotations")
+prev = None
+for l in lines:
+    m = re.search(r"serial (0x[0-9a-f]+) \(replaces (0x[0-9a-f]+)\)", l)
+    if not m:
+        sys.exit(f"no serials in: {l.strip()}")
+    if prev is not None and m.group(2) != prev:
+        sys.exit(f"replaces {m.group(2)}, the previous PSK was {prev}")
+    prev = m.group(1)
+sys.exit(0 if nrep >= want else f"fewer REPLACETLSPSK than rotations")
+PY
+    then
+        p=1
+    else
+        f=1; cat "$LOGDIR/guest-rotate-target.log" >&2
+    fi
+    if [ $k != 0 ]; then
+        record guest-rotate-target "$p" "$f" "$k skipped"
+    else
+        record guest-rotate-target "$p" "$f"
+    fi
+    rm -f "$img"
+    rm -rf "$kdir"
+}
+
 # The demo's guest test (tests/guest/demo.sh) as the issue of UNIX-socket
 # ports asks for it: discovery gives the advertised 10.0.2.100, 4 I/O
 # queues (4 vCPUs), DH-HMAC-CHAP + --concat + REPLACETLSPSK, verified I/O,
@@ -604,27 +681,37 @@ guest_io() {
 }
 
 guest_suite() {
-    local q=$NVMET_BUILD/qemu/build
-    local img=$LOGDIR/guest-disk.img nqn=nqn.2026-11.org.qemu:tests
     guest_prepare || return
     guest_io
     guest_auth
     guest_tls
+    guest_rotate
     guest_demo
     guest_faults
+    guest_qsd
+}
 
-    # the same against qemu-storage-daemon: the guest's QEMU has no target
+# The I/O guest test against qemu-storage-daemon: the guest's QEMU has no
+# target
+guest_qsd() {
+    local q=$NVMET_BUILD/qemu/build
+    local img=$LOGDIR/guest-disk.img nqn=nqn.2026-11.org.qemu:tests
     rm -f "$img" && truncate -s 64M "$img"
     # on TCP, the way it serves other machines; the kernel picks the port
-    # (trsvcid=0), which the daemon's trace line gives back
+    # (trsvcid=0), which the daemon's trace line gives back.  The namespace
+    # is the block export (--export type=nvmet) and the I/O queues run in
+    # two iothreads (one per queue of the guest's 2 vCPUs), the data path
+    # a daemon serving other machines uses
     local port="" pidfile=$LOGDIR/qsd.pid
     rm -f "$pidfile"
     "$q/storage-daemon/qemu-storage-daemon" \
         --trace enable=nvmet_qemu_port_address \
+        --trace enable=nvmet_qemu_conn_move \
+        --object iothread,id=io0 --object iothread,id=io1 \
         --blockdev driver=file,filename="$img",node-name=disk0 \
         --object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0 \
-        --object nvmet-subsystem,id=sub0,nqn=$nqn,ports.0=port0,allow-any-host=on \
-        --object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
+        --object nvmet-subsystem,id=sub0,nqn=$nqn,ports.0=port0,allow-any-host=on,iothreads.0=io0,iothreads.1=io1 \
+        --export type=nvmet,id=ns1,node-name=disk0,subsystem=sub0,nsid=1,writable=on,iothread=io0 \
         --pidfile "$pidfile" > "$LOGDIR/qsd.log" 2>&1 &
     local qsd=$!
     for _ in $(seq 100); do [ -f "$pidfile" ] && break; sleep 0.1; done
@@ -635,6 +722,16 @@ guest_suite() {
         --test nvme-io --timeout 600 --param subnqn=$nqn --param mib=8 \
         --param port=$port
     kill "$qsd" 2>/dev/null; wait "$qsd" 2>/dev/null
+    # the guest's I/O queues were served by both iothreads
+    local io p=0 f=0
+    for io in io0 io1; do
+        if grep -q "qid [0-9]* cntlid [0-9]* now served by $io$" "$LOGDIR/qsd.log"; then
+            p=$((p + 1))
+        else
+            f=$((f + 1)); echo "FAIL: no I/O queue moved to iothread $io (log: $LOGDIR/qsd.log)" >&2
+        fi
+    done
+    record guest-nvme-io-qsd-target "$p" "$f"
     rm -f "$img"
 }
 
@@ -698,6 +795,8 @@ for s in "${suites[@]}"; do
         guest-kernels) guest_kernels ;;
         guest-auth) guest_prepare && guest_auth ;;
         guest-tls) guest_prepare && guest_tls ;;
+        guest-rotate) guest_prepare && guest_rotate ;;
+        guest-qsd) guest_prepare && guest_qsd ;;
         guest-demo) guest_prepare && guest_demo ;;
         guest-faults) guest_prepare && guest_faults ;;
         blktests) blktests_suite ;;
