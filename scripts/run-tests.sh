@@ -8,9 +8,13 @@
 #
 #   scripts/run-tests.sh [--quick] [SUITE...]
 #
-# Suites: unit unit-asan qtest guest guest-kernels blktests   (default: all)
+# Suites: unit unit-asan unit-tsan qtest guest guest-kernels blktests
+#         (default: all of these)
 #   unit       engine unit tests, standalone build (build/engine)
 #   unit-asan  the same under AddressSanitizer + UBSan (build/engine-asan)
+#   unit-tsan  the same under ThreadSanitizer (build/engine-tsan): the
+#              engine's target lock, lock-free I/O path and buffer pool
+#              with threads (test-nvmet-threads); a race fails the test
 #   qtest      QEMU qtest (tests/qtest/nvmet-tcp-test.c) with QEMU and
 #              qemu-storage-daemon built by scripts/build-qemu.sh
 #   guest      the real Linux host in a TCG guest (scripts/build-guest.sh,
@@ -61,12 +65,12 @@ suites=()
 for a in "$@"; do
     case $a in
         --quick) suites=(unit unit-asan) ;;
-        unit|unit-asan|qtest|soak|guest|guest-io|guest-auth|guest-tls|guest-rotate|guest-qsd|guest-demo|guest-faults|guest-kernels|blktests) suites+=("$a") ;;
+        unit|unit-asan|unit-tsan|qtest|soak|guest|guest-io|guest-auth|guest-tls|guest-rotate|guest-qsd|guest-demo|guest-faults|guest-kernels|blktests) suites+=("$a") ;;
         -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown suite '$a'" ;;
     esac
 done
-[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan qtest guest guest-kernels blktests)
+[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan unit-tsan qtest guest guest-kernels blktests)
 
 LOGDIR=${NVMET_TEST_LOGS:-$NVMET_BUILD/test-logs}
 mkdir -p "$LOGDIR"
@@ -100,7 +104,7 @@ run_tap() {
     if [ $rc -ne 0 ] && [ $nok -eq 0 ]; then
         nok=1
     fi
-    grep -E '^not ok|Bail out|ERROR|error:' "$log" | head -n 20 >&2
+    grep -E '^not ok|Bail out|ERROR|error:|WARNING: ThreadSanitizer' "$log" | head -n 20 >&2
     record "$name" "$ok" "$nok" "${skip:+$skip skipped}"
     [ "$skip" = 0 ] && summary[-1]=${summary[-1]% (0 skipped)}
 }
@@ -174,6 +178,8 @@ unit_suite() {   # NAME BUILDDIR [meson options]
     local tname cmd
     # like meson test: a UBSan report fails the test instead of scrolling by
     local -x UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1}
+    # a data race TSan sees ends the test (exit status 66) with its report
+    local -x TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
     # the GLib unit tests speak TAP
     while IFS=$'\t' read -r tname cmd _; do
         G_TEST_SRCDIR=$NVMET_TOP/tests/unit run_tap "$name-$(basename "$cmd")" "$cmd" --tap
@@ -788,6 +794,8 @@ for s in "${suites[@]}"; do
         unit) unit_suite unit "$NVMET_BUILD/engine" ;;
         unit-asan) unit_suite unit-asan "$NVMET_BUILD/engine-asan" \
                        -Db_sanitize=address,undefined -Db_lundef=false ;;
+        unit-tsan) unit_suite unit-tsan "$NVMET_BUILD/engine-tsan" \
+                       -Db_sanitize=thread -Db_lundef=false ;;
         qtest) qtest_suite ;;
         soak) qtest_suite soak ;;
         guest) guest_suite ;;
