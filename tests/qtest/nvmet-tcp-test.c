@@ -4376,6 +4376,98 @@ static void test_qmp_capture_property(void)
     target_stop(t);
 }
 
+/* Verified 4 KiB writes (with R2T) and reads on one I/O queue, in a thread */
+typedef struct CapIo {
+    Conn *io;
+    uint64_t lba;
+} CapIo;
+
+static gpointer capture_io_thread(gpointer opaque)
+{
+    CapIo *ci = opaque;
+
+    for (int i = 0; i < 64; i++) {
+        rw_check(ci->io, ci->lba + i, 0x40 + i);
+    }
+    return NULL;
+}
+
+/*
+ * A capture of I/O queues that run in iothreads: two queues of one
+ * controller in io0 and io1, driven at the same time from two threads, so
+ * that both iothreads write to the capture at once.  Every PDU of both
+ * streams must be in it, decodable, in order.
+ */
+static void test_qmp_capture_iothreads(void)
+{
+    Target *t = target_new();
+    g_autofree char *bin = find_tshark();
+    char *pcap = target_path(t, g_strdup_printf("%s.pcap", t->disk));
+    char *trace = target_path(t, g_strdup_printf("%s.trace", t->disk));
+    g_autofree char *moves = NULL;
+    g_autoptr(GHashTable) streams = NULL;
+    CapIo ci[2];
+    GThread *th[2];
+    CapStream *cs;
+    Conn *a;
+
+    if (!bin) {
+        target_stop(t);
+        return;
+    }
+    target_launch(t,
+        "-object iothread,id=io0 -object iothread,id=io1 "
+        "-trace enable=nvmet_qemu_conn_move,file=%s "
+        "-blockdev driver=file,filename=%s,node-name=disk0 "
+        "-object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0,pcap=%s "
+        "-object nvmet-subsystem,id=sub0,nqn=" SUBNQN ",ports=port0,"
+        "allow-any-host=on,iothreads=io0,iothreads=io1 "
+        "-object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,"
+        "node-name=disk0", trace, t->disk, pcap);
+    a = admin_connect(t->port, SUBNQN, HOSTNQN, false, false, 0);
+    set_queues(a, 2);
+    for (int i = 0; i < 2; i++) {
+        ci[i].io = io_connect(t->port, a, i + 1, false, false);
+        nvmf_host_set_incapsule(ci[i].io->h, 0);    /* writes with R2T */
+        ci[i].lba = 1024 * i;
+    }
+    for (int i = 0; i < 2; i++) {
+        th[i] = g_thread_new("capture-io", capture_io_thread, &ci[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        g_thread_join(th[i]);
+        conn_close(ci[i].io);
+    }
+    conn_close(a);
+    /* QEMU's exit closes the capture */
+    qtest_quit(t->qts);
+    t->qts = NULL;
+    /* the queues did run in the iothreads */
+    g_assert_true(g_file_get_contents(trace, &moves, NULL, NULL));
+    g_assert_true(g_regex_match_simple("qid 1 cntlid \\d+ now served by io0",
+                                       moves, 0, 0));
+    g_assert_true(g_regex_match_simple("qid 2 cntlid \\d+ now served by io1",
+                                       moves, 0, 0));
+    streams = decode_capture(bin, pcap);
+    g_assert_cmpint(g_hash_table_size(streams), ==, 3);
+    for (int i = 1; i <= 2; i++) {
+        const char *p;
+        int n = 0;
+
+        cs = cap_stream(streams, i);
+        g_assert_cmpstr(cs->fctypes->str, ==, FC_CONNECT);
+        /* 64 writes with R2T and 64 reads, every PDU of each */
+        for (p = cs->types->str;
+             (p = strstr(p, PT_CMD PT_R2T PT_H2CDATA PT_RSP
+                            PT_CMD PT_C2HDATA PT_RSP)); p++) {
+            n++;
+        }
+        g_assert_cmpint(n, ==, 64);
+        g_assert_true(cs->fin);
+    }
+    target_stop(t);
+}
+
 /* Unknown ids, unusable files, a second capture: an error, no change */
 static void test_qmp_errors(void)
 {
@@ -5164,6 +5256,8 @@ int main(int argc, char **argv)
     qtest_add_func("/nvmet-tcp/qmp/capture", test_qmp_capture);
     qtest_add_func("/nvmet-tcp/qmp/capture-property",
                    test_qmp_capture_property);
+    qtest_add_func("/nvmet-tcp/qmp/capture-iothreads",
+                   test_qmp_capture_iothreads);
     qtest_add_func("/nvmet-tcp/qmp/errors", test_qmp_errors);
     qtest_add_func("/nvmet-tcp/qmp/rate-limit", test_qmp_rate_limit);
     qtest_add_func("/nvmet-tcp/qmp/ctrl-events", test_qmp_ctrl_events);
