@@ -446,7 +446,15 @@ bool nvmet_qemu_port_listen(NvmetPortObject *p, Error **errp)
     if (addr->type == SOCKET_ADDRESS_TYPE_UNIX) {
         ok = nvmet_qemu_unix_listen(p, addr->u.q_unix.path, errp);
     } else {
-        ok = qio_net_listener_open_sync(p->listener, addr, 16, errp) == 0;
+        /*
+         * Hosts connect all their queues at once, and many hosts may
+         * (re)connect together: accept only runs when the main loop gets
+         * to it (a TLS handshake or a DH exchange may hold it), and a full
+         * backlog drops SYNs, which cost the host a 1 s, 3 s, ...
+         * retransmission each.  Let the kernel's somaxconn bound it.
+         */
+        ok = qio_net_listener_open_sync(p->listener, addr, SOMAXCONN,
+                                        errp) == 0;
     }
     if (!ok) {
         if (addr == tcp) {

@@ -8,9 +8,15 @@
 #
 #   scripts/scale-hosts.sh [--hosts N] [--queues Q] [--seconds S]
 #       [--mode concat|psk|both] [--iothreads T] [--qd D] [--min-ratio R]
+#       [--rounds N] [--trace PATTERN]
 #
 # Defaults: 64 hosts, 4 I/O queues each, 10 s, both modes, 2 iothreads,
 # 4 writes then 4 reads at once per queue, starvation limit 0.25.
+# --rounds N runs the mode(s) N times against the same daemon (default 1)
+# and prints the daemon's VmRSS after each round's disconnect: memory
+# that stays with every round is a leak.
+# --trace enables the daemon's trace events matching PATTERN (e.g.
+# 'nvmet_queue_close'); the daemon's output is printed at the end.
 #
 # One daemon serves a file on tmpfs (1 MiB per I/O queue, so every queue
 # has 256 blocks of its own) through --export type=nvmet, one subsystem
@@ -44,7 +50,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-HOSTS=64 QUEUES=4 SECS=10 MODE=both IOTHREADS=2 QD=4 RATIO=0.25
+HOSTS=64 QUEUES=4 SECS=10 MODE=both IOTHREADS=2 QD=4 RATIO=0.25 TRACE= ROUNDS=1
 while [ $# -gt 0 ]; do
     case $1 in
         --hosts) HOSTS=$2; shift 2 ;;
@@ -54,6 +60,8 @@ while [ $# -gt 0 ]; do
         --iothreads) IOTHREADS=$2; shift 2 ;;
         --qd) QD=$2; shift 2 ;;
         --min-ratio) RATIO=$2; shift 2 ;;
+        --trace) TRACE=$2; shift 2 ;;
+        --rounds) ROUNDS=$2; shift 2 ;;
         -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option '$1'" ;;
     esac
@@ -99,6 +107,7 @@ SUBNQN=nqn.2026-11.org.qemu:scale
 args=(
     --chardev socket,id=qmp0,path="$RUN/qmp.sock",server=on,wait=off
     --monitor chardev=qmp0
+    ${TRACE:+--trace "enable=$TRACE"}
     --blockdev driver=file,filename="$RUN/disk.img",node-name=disk0
     --object nvmet-port,id=port0,trsvcid=0,tls=required
     --object nvmet-port,id=port1,trsvcid=0,tls=allowed
@@ -126,24 +135,29 @@ PORT_ALLOWED=$(qmp_qom_get "$RUN/qmp.sock" /objects/port1 trsvcid)
 echo "qemu-storage-daemon $("$QSD" --version | head -n1 | awk '{print $NF}'), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | sed 's/^[^:]*: //')"
 echo "daemon: $HOSTS nvmet-host objects, $IOTHREADS iothreads, $(grep 'open files' /proc/$QSD_PID/limits | awk '{print "open files limit " $4 " (hard " $5 ")"}'); somaxconn $(cat /proc/sys/net/core/somaxconn)"
 echo "load before: $(uptime)"
-failed=()
-for m in "${MODES[@]}"; do
-    port=$PORT_REQUIRED
-    [ "$m" = concat ] && port=$PORT_ALLOWED
-    echo
-    echo "== mode $m =="
-    "$DRIVER" run --mode "$m" --port "$port" --nqn "$SUBNQN" \
-        --hosts "$HOSTS" --queues "$QUEUES" --seconds "$SECS" --qd "$QD" \
-        --min-ratio "$RATIO" --dir "$RUN/keys" --server-pid "$QSD_PID" ||
-        failed+=("$m")
-    kill -0 "$QSD_PID" 2>/dev/null ||
-        { cat "$RUN/qsd.log" >&2; die "qemu-storage-daemon died"; }
+failed=() rss=()
+for round in $(seq "$ROUNDS"); do
+    for m in "${MODES[@]}"; do
+        port=$PORT_REQUIRED
+        [ "$m" = concat ] && port=$PORT_ALLOWED
+        echo
+        echo "== mode $m$([ "$ROUNDS" -gt 1 ] && echo ", round $round") =="
+        "$DRIVER" run --mode "$m" --port "$port" --nqn "$SUBNQN" \
+            --hosts "$HOSTS" --queues "$QUEUES" --seconds "$SECS" --qd "$QD" \
+            --min-ratio "$RATIO" --dir "$RUN/keys" --server-pid "$QSD_PID" \
+            | tee "$RUN/driver.out" || failed+=("$m#$round")
+        rss+=("$(sed -n 's/^server all disconnected: *VmRSS *\([0-9]*\) KiB.*/\1/p' "$RUN/driver.out")")
+        kill -0 "$QSD_PID" 2>/dev/null ||
+            { cat "$RUN/qsd.log" >&2; die "qemu-storage-daemon died"; }
+    done
 done
+[ "$ROUNDS" -gt 1 ] &&
+    echo "daemon VmRSS (KiB) after each run's disconnect: ${rss[*]}"
 echo
 echo "load after: $(uptime)"
 if [ -s "$RUN/qsd.log" ]; then
     echo "daemon output:"
-    sed 's/^/  /' "$RUN/qsd.log" | head -n 20
+    sed 's/^/  /' "$RUN/qsd.log" | head -n 200
 fi
 [ ${#failed[@]} -eq 0 ] || die "failed: ${failed[*]}"
 echo "all modes passed"
