@@ -122,12 +122,12 @@ progress() {
 # ---- QMP ------------------------------------------------------------------------
 
 # qmp_qom_get SOCKET PATH PROPERTY: print a property over a QMP UNIX socket
-# (waiting up to 10 s for the socket), e.g. the port an nvmet-port with
+# (waiting up to 60 s for the socket), e.g. the port an nvmet-port with
 # trsvcid=0 got from the kernel
 qmp_qom_get() {
     python3 - "$@" <<'PYEOF'
 import json, socket, sys, time
-for _ in range(200):
+for _ in range(1200):
     try:
         s = socket.socket(socket.AF_UNIX)
         s.connect(sys.argv[1])

@@ -15,6 +15,9 @@
 # --rounds N runs the mode(s) N times against the same daemon (default 1)
 # and prints the daemon's VmRSS after each round's disconnect: memory
 # that stays with every round is a leak.
+# NVMET_SCALE_WRAPPER runs the daemon under a command (e.g. "valgrind
+# --leak-check=full --log-file=/tmp/vg.log"); the daemon is stopped with
+# SIGTERM at the end, so such a tool sees a clean exit.
 # --trace enables the daemon's trace events matching PATTERN (e.g.
 # 'nvmet_queue_close'); the daemon's output is printed at the end.
 #
@@ -83,12 +86,15 @@ log "building qemu-storage-daemon (log: $OUT/build-qemu.log)"
     > "$OUT/build-qemu.log" 2>&1 ||
     { tail -n 30 "$OUT/build-qemu.log" >&2; die "QEMU build failed"; }
 QSD=$NVMET_BUILD/qemu/build/storage-daemon/qemu-storage-daemon
+# the hosts use the system's GnuTLS (SHA-256 PSKs are all they need), also
+# when run-tests.sh has pointed PKG_CONFIG_PATH at the private one
 cc -O2 -std=gnu11 -o "$OUT/many-hosts" "$NVMET_TOP/tests/bench/many-hosts.c" \
     "$NVMET_TOP/tests/qtest/nvmf-host.c" \
     "$NVMET_TOP/tests/qtest/nvmf-host-tls.c" \
     "$NVMET_TOP/tests/qtest/nvmf-host-auth.c" \
     -I"$NVMET_TOP/include" -I"$NVMET_TOP/tests/qtest" \
-    $(pkg-config --cflags --libs glib-2.0 gnutls nettle) -lgmp -pthread
+    $(PKG_CONFIG_PATH= pkg-config --cflags --libs glib-2.0 gnutls nettle) \
+    -lgmp -pthread
 DRIVER=$OUT/many-hosts
 
 # the namespace's store keeps data, in memory: a file on tmpfs
@@ -126,7 +132,7 @@ for i in $(seq 0 $((HOSTS - 1))); do
 done
 args+=(--export type=nvmet,id=ns1,node-name=disk0,subsystem=sub0,nsid=1,writable=on)
 
-"$QSD" "${args[@]}" > "$RUN/qsd.log" 2>&1 &
+${NVMET_SCALE_WRAPPER:-} "$QSD" "${args[@]}" > "$RUN/qsd.log" 2>&1 &
 QSD_PID=$!
 PORT_REQUIRED=$(qmp_qom_get "$RUN/qmp.sock" /objects/port0 trsvcid) ||
     { cat "$RUN/qsd.log" >&2; die "qemu-storage-daemon did not start"; }
