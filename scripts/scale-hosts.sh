@@ -18,6 +18,9 @@
 # NVMET_SCALE_WRAPPER runs the daemon under a command (e.g. "valgrind
 # --leak-check=full --log-file=/tmp/vg.log"); the daemon is stopped with
 # SIGTERM at the end, so such a tool sees a clean exit.
+# NVMET_SCALE_HOOK is a shell command run after every run of the driver
+# with QSD_PID and QSD_LOG (its output) set, e.g. to attach a debugger
+# and print malloc_stats().
 # --trace enables the daemon's trace events matching PATTERN (e.g.
 # 'nvmet_queue_close'); the daemon's output is printed at the end.
 #
@@ -152,6 +155,8 @@ for round in $(seq "$ROUNDS"); do
             --hosts "$HOSTS" --queues "$QUEUES" --seconds "$SECS" --qd "$QD" \
             --min-ratio "$RATIO" --dir "$RUN/keys" --server-pid "$QSD_PID" \
             | tee "$RUN/driver.out" || failed+=("$m#$round")
+        [ -z "${NVMET_SCALE_HOOK:-}" ] ||
+            QSD_PID=$QSD_PID QSD_LOG=$RUN/qsd.log sh -c "$NVMET_SCALE_HOOK"
         rss+=("$(sed -n 's/^server all disconnected: *VmRSS *\([0-9]*\) KiB.*/\1/p' "$RUN/driver.out")")
         kill -0 "$QSD_PID" 2>/dev/null ||
             { cat "$RUN/qsd.log" >&2; die "qemu-storage-daemon died"; }
