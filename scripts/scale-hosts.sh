@@ -12,9 +12,8 @@
 #
 # Defaults: 64 hosts, 4 I/O queues each, 10 s, both modes, 2 iothreads,
 # 4 writes then 4 reads at once per queue, starvation limit 0.25.
-# --rounds N runs the mode(s) N times against the same daemon (default 1)
-# and prints the daemon's VmRSS after each round's disconnect: memory
-# that stays with every round is a leak.
+# --rounds N runs each mode N times against the same daemon (default 1)
+# and prints the daemon's VmRSS after each round's disconnect.
 # NVMET_SCALE_WRAPPER runs the daemon under a command (e.g. "valgrind
 # --leak-check=full --log-file=/tmp/vg.log"); the daemon is stopped with
 # SIGTERM at the end, so such a tool sees a clean exit.
@@ -36,7 +35,7 @@
 #   psk:    the configured PSK on port0, and a bidirectional DH-HMAC-CHAP
 #           exchange on every queue after its Connect (the target does not
 #           ask for it on a TLS queue; the driver does it anyway).
-#   both:   concat, then psk, against the same daemon.
+#   both:   concat, then psk, each against a fresh daemon.
 # DH-HMAC-CHAP: SHA-256 with ffdhe2048.
 #
 # Printed per mode: the time until every queue was connected (and per host
@@ -135,22 +134,39 @@ for i in $(seq 0 $((HOSTS - 1))); do
 done
 args+=(--export type=nvmet,id=ns1,node-name=disk0,subsystem=sub0,nsid=1,writable=on)
 
-${NVMET_SCALE_WRAPPER:-} "$QSD" "${args[@]}" > "$RUN/qsd.log" 2>&1 &
-QSD_PID=$!
-PORT_REQUIRED=$(qmp_qom_get "$RUN/qmp.sock" /objects/port0 trsvcid) ||
-    { cat "$RUN/qsd.log" >&2; die "qemu-storage-daemon did not start"; }
-PORT_ALLOWED=$(qmp_qom_get "$RUN/qmp.sock" /objects/port1 trsvcid)
+# start_daemon: a fresh daemon (QSD_PID, PORT_REQUIRED, PORT_ALLOWED)
+start_daemon() {
+    ${NVMET_SCALE_WRAPPER:-} "$QSD" "${args[@]}" > "$RUN/qsd.log" 2>&1 &
+    QSD_PID=$!
+    PORT_REQUIRED=$(qmp_qom_get "$RUN/qmp.sock" /objects/port0 trsvcid) ||
+        { cat "$RUN/qsd.log" >&2; die "qemu-storage-daemon did not start"; }
+    PORT_ALLOWED=$(qmp_qom_get "$RUN/qmp.sock" /objects/port1 trsvcid)
+}
+
+# stop_daemon: SIGTERM, and print what it said
+stop_daemon() {
+    kill "$QSD_PID" 2>/dev/null && wait "$QSD_PID" 2>/dev/null
+    QSD_PID=""
+    if [ -s "$RUN/qsd.log" ]; then
+        echo "daemon output:"
+        sed 's/^/  /' "$RUN/qsd.log" | head -n 200
+    fi
+    rm -f "$RUN/qmp.sock"
+}
 
 echo "qemu-storage-daemon $("$QSD" --version | head -n1 | awk '{print $NF}'), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | sed 's/^[^:]*: //')"
-echo "daemon: $HOSTS nvmet-host objects, $IOTHREADS iothreads, $(grep 'open files' /proc/$QSD_PID/limits | awk '{print "open files limit " $4 " (hard " $5 ")"}'); somaxconn $(cat /proc/sys/net/core/somaxconn)"
 echo "load before: $(uptime)"
-failed=() rss=()
-for round in $(seq "$ROUNDS"); do
-    for m in "${MODES[@]}"; do
-        port=$PORT_REQUIRED
-        [ "$m" = concat ] && port=$PORT_ALLOWED
-        echo
-        echo "== mode $m$([ "$ROUNDS" -gt 1 ] && echo ", round $round") =="
+failed=()
+for m in "${MODES[@]}"; do
+    # a fresh daemon per mode: its memory figures are this mode's
+    start_daemon
+    echo
+    echo "== mode $m: $HOSTS nvmet-host objects, $IOTHREADS iothreads, $(grep 'open files' /proc/$QSD_PID/limits | awk '{print "open files limit " $4 " (hard " $5 ")"}'), somaxconn $(cat /proc/sys/net/core/somaxconn)"
+    port=$PORT_REQUIRED
+    [ "$m" = concat ] && port=$PORT_ALLOWED
+    rss=()
+    for round in $(seq "$ROUNDS"); do
+        [ "$ROUNDS" -gt 1 ] && echo "-- round $round"
         "$DRIVER" run --mode "$m" --port "$port" --nqn "$SUBNQN" \
             --hosts "$HOSTS" --queues "$QUEUES" --seconds "$SECS" --qd "$QD" \
             --min-ratio "$RATIO" --dir "$RUN/keys" --server-pid "$QSD_PID" \
@@ -161,14 +177,11 @@ for round in $(seq "$ROUNDS"); do
         kill -0 "$QSD_PID" 2>/dev/null ||
             { cat "$RUN/qsd.log" >&2; die "qemu-storage-daemon died"; }
     done
+    [ "$ROUNDS" -gt 1 ] &&
+        echo "daemon VmRSS (KiB) after each round's disconnect: ${rss[*]}"
+    stop_daemon
 done
-[ "$ROUNDS" -gt 1 ] &&
-    echo "daemon VmRSS (KiB) after each run's disconnect: ${rss[*]}"
 echo
 echo "load after: $(uptime)"
-if [ -s "$RUN/qsd.log" ]; then
-    echo "daemon output:"
-    sed 's/^/  /' "$RUN/qsd.log" | head -n 200
-fi
 [ ${#failed[@]} -eq 0 ] || die "failed: ${failed[*]}"
 echo "all modes passed"
