@@ -51,7 +51,6 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <glib.h>
 #include <netinet/in.h>
@@ -81,7 +80,6 @@ static struct {
     double seconds, min_ratio;
     uint8_t dhgroup;
     int server_pid;
-    uint64_t blocks_per_queue;  /* from the namespace size */
 } opt = {
     .hosts = 8, .queues = 4, .qd = 4, .seconds = 5, .min_ratio = 0.25,
     .dhgroup = 1,
@@ -113,6 +111,7 @@ struct Host {
     char *identity;             /* TLS PSK identity and key in use */
     uint8_t key[48], hash;
     uint16_t cntlid;
+    uint64_t blocks_per_queue;  /* from the namespace size */
     Queue admin, io[MAX_QUEUES];
     GThread *thread;
     gint64 connected_us;        /* the last of its queues */
@@ -312,37 +311,6 @@ static long netstat(const char *name)
 
 /* ---- connections --------------------------------------------------------- */
 
-static int sock_send(void *opaque, const void *buf, size_t len)
-{
-    Queue *q = opaque;
-    const uint8_t *p = buf;
-
-    while (len) {
-        ssize_t n = send(q->fd, p, len, MSG_NOSIGNAL);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        p += n;
-        len -= n;
-    }
-    return 0;
-}
-
-static ssize_t sock_recv(void *opaque, void *buf, size_t len)
-{
-    Queue *q = opaque;
-    ssize_t n;
-
-    do {
-        n = recv(q->fd, buf, len, 0);
-    } while (n < 0 && errno == EINTR);
-    return n;
-}
-
 static bool qfail(Queue *q, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static bool qfail(Queue *q, const char *fmt, ...)
 {
@@ -382,7 +350,7 @@ static bool conn_open(Queue *q, bool tls)
         .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
     };
     struct timeval tv = { .tv_sec = 120 };
-    NvmfTransport tr = { sock_send, sock_recv, q };
+    NvmfTransport tr = nvmf_fd_transport(&q->fd);
     int one = 1;
 
     q->fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -538,8 +506,8 @@ static bool admin_connect(Queue *q)
         return qfail(q, "Identify Namespace 1 failed");
     }
     nsze = nvmet_ld64(id);
-    opt.blocks_per_queue = nsze / LBAS_PER_BS / opt.hosts / opt.queues;
-    if (opt.blocks_per_queue < opt.qd) {
+    q->host->blocks_per_queue = nsze / LBAS_PER_BS / opt.hosts / opt.queues;
+    if (q->host->blocks_per_queue < opt.qd) {
         return qfail(q, "namespace too small: %" G_GUINT64_FORMAT " LBAs for"
                      " %u hosts x %u queues x %u blocks", nsze, opt.hosts,
                      opt.queues, opt.qd);
@@ -775,7 +743,7 @@ static gpointer host_thread(gpointer data)
     for (unsigned i = 0; i < opt.queues; i++) {
         Queue *q = &h->io[i];
 
-        q->blocks = opt.blocks_per_queue;
+        q->blocks = h->blocks_per_queue;
         q->first_block = (h->idx * opt.queues + i) * q->blocks;
         q->seq = g_new0(uint32_t, q->blocks);
         q->thread = g_thread_new("io", io_thread, q);
