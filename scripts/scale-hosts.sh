@@ -8,10 +8,12 @@
 #
 #   scripts/scale-hosts.sh [--hosts N] [--queues Q] [--seconds S]
 #       [--mode concat|psk|both] [--iothreads T] [--qd D] [--min-ratio R]
-#       [--rounds N] [--trace PATTERN]
+#       [--rounds N] [--max-connections M] [--trace PATTERN]
 #
 # Defaults: 64 hosts, 4 I/O queues each, 10 s, both modes, 2 iothreads,
 # 4 writes then 4 reads at once per queue, starvation limit 0.25.
+# --max-connections sets the ports' connection cap (default: the target's,
+# 1024 per port); more than 1024 queues need it.
 # --rounds N runs each mode N times against the same daemon (default 1)
 # and prints the daemon's VmRSS after each round's disconnect.
 # NVMET_SCALE_WRAPPER runs the daemon under a command (e.g. "valgrind
@@ -55,7 +57,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-HOSTS=64 QUEUES=4 SECS=10 MODE=both IOTHREADS=2 QD=4 RATIO=0.25 TRACE= ROUNDS=1
+HOSTS=64 QUEUES=4 SECS=10 MODE=both IOTHREADS=2 QD=4 RATIO=0.25 TRACE= ROUNDS=1 MAXCONN=
 while [ $# -gt 0 ]; do
     case $1 in
         --hosts) HOSTS=$2; shift 2 ;;
@@ -67,6 +69,7 @@ while [ $# -gt 0 ]; do
         --min-ratio) RATIO=$2; shift 2 ;;
         --trace) TRACE=$2; shift 2 ;;
         --rounds) ROUNDS=$2; shift 2 ;;
+        --max-connections) MAXCONN=$2; shift 2 ;;
         -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option '$1'" ;;
     esac
@@ -117,8 +120,8 @@ args=(
     --monitor chardev=qmp0
     ${TRACE:+--trace "enable=$TRACE"}
     --blockdev driver=file,filename="$RUN/disk.img",node-name=disk0
-    --object nvmet-port,id=port0,trsvcid=0,tls=required
-    --object nvmet-port,id=port1,trsvcid=0,tls=allowed
+    --object nvmet-port,id=port0,trsvcid=0,tls=required${MAXCONN:+,max-connections=$MAXCONN}
+    --object nvmet-port,id=port1,trsvcid=0,tls=allowed${MAXCONN:+,max-connections=$MAXCONN}
 )
 sub=nvmet-subsystem,id=sub0,nqn=$SUBNQN,ports.0=port0,ports.1=port1
 for i in $(seq 0 $((IOTHREADS - 1))); do
