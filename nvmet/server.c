@@ -411,8 +411,7 @@ static void nvmet_accept(QIONetListener *listener, QIOChannelSocket *sioc,
     qemu_mutex_lock(&p->conns_lock);
     QTAILQ_INSERT_TAIL(&p->conns, c, next);
     qemu_mutex_unlock(&p->conns_lock);
-    trace_nvmet_qemu_accept(object_get_canonical_path_component(OBJECT(p)),
-                            c->peer);
+    trace_nvmet_qemu_accept(p->id, c->peer);
     c->co = qemu_coroutine_create(nvmet_conn_co, c);
     qemu_coroutine_enter(c->co);
 }
