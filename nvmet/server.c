@@ -274,9 +274,13 @@ static void coroutine_fn nvmet_conn_move(NvmetConn *c)
     if (ctx == c->ctx) {
         return;
     }
-    trace_nvmet_qemu_conn_move(c->peer, nvmet_queue_name(c->q),
-                               iothread ? object_get_canonical_path_component(
-                                   OBJECT(iothread)) : "main loop");
+    /* (finding the iothread's id walks all of /objects: only if traced) */
+    if (trace_event_get_state_backends(TRACE_NVMET_QEMU_CONN_MOVE)) {
+        trace_nvmet_qemu_conn_move(c->peer, nvmet_queue_name(c->q),
+                                   iothread ?
+                                   object_get_canonical_path_component(
+                                       OBJECT(iothread)) : "main loop");
+    }
     qemu_mutex_lock(&c->kick_lock);
     old = c->kick_bh;
     c->kick_bh = aio_bh_new(ctx, nvmet_conn_kick_bh, c);
