@@ -14,8 +14,9 @@
  * "run" makes N hosts connect at the same instant, each with an admin
  * queue and --queues I/O queues (one thread per queue, so that every
  * connection is in flight together), then every I/O queue does verified
- * writes and reads for --seconds on its own LBA range, and then every
- * queue reads its whole range back once more.  --mode:
+ * writes and reads for --seconds on its own LBA range (--qd 4 KiB writes
+ * at once, then reads of the same blocks), and then every queue reads
+ * everything it wrote once more.  --mode:
  *
  *   concat  secure channel concatenation (the Linux host's flow with
  *           "--concat"): the admin queue connects in cleartext,
@@ -33,13 +34,15 @@
  *           and an FFDHE exchange per queue).
  *
  * DH-HMAC-CHAP offers SHA-256 and --dhgroup (default 1, ffdhe2048) only.
- * During the I/O phase each admin queue sends a Keep Alive every second;
- * its worst latency shows whether the main loop keeps up.
+ * From its Connect on, each admin queue sends a Keep Alive every second
+ * (KATO 15 s); the worst latency before and during the I/O phase is
+ * printed (it includes the hosts' own scheduling).
  *
  * With --server-pid, the server's VmRSS, threads and open files are read
  * from /proc before connecting, once everything is connected, after the
  * I/O and after every connection is closed (waiting up to 10 s for the
- * open files to come back).  The TCP listen queue counters of the network
+ * open files to come back), and its CPU time (all threads, and the main
+ * thread alone) over the connect phase, next to this process's own.  The TCP listen queue counters of the network
  * namespace (/proc/net/netstat: ListenOverflows, ListenDrops) are printed
  * around the connect phase.
  *
