@@ -458,7 +458,7 @@ void nvmet_qemu_event(void *opaque, const NvmetEvent *ev)
     /* any thread (see the top of the file) */
     nvmet_events_lock();
     p = nvmet_port_object_by_engine(ev->port);
-    port = p ? object_get_canonical_path_component(OBJECT(p)) : NULL;
+    port = p ? p->id : NULL;
     trace_nvmet_qemu_event(name, port ? port : "-", ev->peer ? ev->peer : "-",
                            ev->cntlid, ev->has_qid ? ev->qid : -1,
                            ev->reason ? ev->reason : "");

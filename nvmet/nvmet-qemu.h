@@ -73,6 +73,11 @@ struct NvmetPortObject {
     char *pcap;
 
     /* state */
+    /*
+     * The object's id, for traces and events of its connections: finding
+     * it again walks every child of /objects (one or more per host).
+     */
+    char *id;
     NvmetPort *port;
     FILE *keylog;
     QIONetListener *listener;

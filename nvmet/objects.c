@@ -311,6 +311,8 @@ static bool nvmet_port_complete(NvmetObject *obj, Error **errp)
     g_autoptr(GError) gerr = NULL;
     NvmetPortConfig cfg;
 
+    g_free(p->id);
+    p->id = g_strdup(nvmet_object_id(OBJECT(p)));
     /*
      * The port number is checked before listening, the rest after: with
      * trsvcid=0 the kernel picks the port that the engine reports.
@@ -395,6 +397,7 @@ static void nvmet_port_finalize(Object *obj)
     g_free(p->tls_keylog);
     qemu_mutex_destroy(&p->conns_lock);
     g_free(p->pcap);
+    g_free(p->id);
 }
 
 static void nvmet_port_get_addr(Object *obj, Visitor *v, const char *name,

@@ -274,9 +274,13 @@ static void coroutine_fn nvmet_conn_move(NvmetConn *c)
     if (ctx == c->ctx) {
         return;
     }
-    trace_nvmet_qemu_conn_move(c->peer, nvmet_queue_name(c->q),
-                               iothread ? object_get_canonical_path_component(
-                                   OBJECT(iothread)) : "main loop");
+    /* (finding the iothread's id walks all of /objects: only if traced) */
+    if (trace_event_get_state_backends(TRACE_NVMET_QEMU_CONN_MOVE)) {
+        trace_nvmet_qemu_conn_move(c->peer, nvmet_queue_name(c->q),
+                                   iothread ?
+                                   object_get_canonical_path_component(
+                                       OBJECT(iothread)) : "main loop");
+    }
     qemu_mutex_lock(&c->kick_lock);
     old = c->kick_bh;
     c->kick_bh = aio_bh_new(ctx, nvmet_conn_kick_bh, c);
@@ -411,8 +415,7 @@ static void nvmet_accept(QIONetListener *listener, QIOChannelSocket *sioc,
     qemu_mutex_lock(&p->conns_lock);
     QTAILQ_INSERT_TAIL(&p->conns, c, next);
     qemu_mutex_unlock(&p->conns_lock);
-    trace_nvmet_qemu_accept(object_get_canonical_path_component(OBJECT(p)),
-                            c->peer);
+    trace_nvmet_qemu_accept(p->id, c->peer);
     c->co = qemu_coroutine_create(nvmet_conn_co, c);
     qemu_coroutine_enter(c->co);
 }
@@ -446,7 +449,15 @@ bool nvmet_qemu_port_listen(NvmetPortObject *p, Error **errp)
     if (addr->type == SOCKET_ADDRESS_TYPE_UNIX) {
         ok = nvmet_qemu_unix_listen(p, addr->u.q_unix.path, errp);
     } else {
-        ok = qio_net_listener_open_sync(p->listener, addr, 16, errp) == 0;
+        /*
+         * Hosts connect all their queues at once, and many hosts may
+         * (re)connect together: accept only runs when the main loop gets
+         * to it (a TLS handshake or a DH exchange may hold it), and a full
+         * backlog drops SYNs, which cost the host a 1 s, 3 s, ...
+         * retransmission each.  Let the kernel's somaxconn bound it.
+         */
+        ok = qio_net_listener_open_sync(p->listener, addr, SOMAXCONN,
+                                        errp) == 0;
     }
     if (!ok) {
         if (addr == tcp) {

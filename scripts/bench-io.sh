@@ -99,33 +99,9 @@ NBD_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)
 pids+=($!)
 QSD_PID=$!
 
-# qom-get over QMP: the ports the kernel picked
-qom_get() {
-    python3 - "$RUN/qmp.sock" "$1" "$2" <<'EOF'
-import json, socket, sys, time
-for _ in range(200):
-    try:
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(sys.argv[1])
-        break
-    except OSError:
-        time.sleep(0.05)
-else:
-    sys.exit("no QMP socket")
-f = s.makefile("rw")
-def cmd(c, **a):
-    f.write(json.dumps({"execute": c, "arguments": a}) + "\n"); f.flush()
-    while True:
-        r = json.loads(f.readline())
-        if "return" in r or "error" in r:
-            return r
-json.loads(f.readline())
-cmd("qmp_capabilities")
-print(cmd("qom-get", path=sys.argv[2], property=sys.argv[3])["return"])
-EOF
-}
-PORT=$(qom_get /objects/port0 trsvcid)
-TLS_PORT=$(qom_get /objects/port1 trsvcid)
+# the ports the kernel picked
+PORT=$(qmp_qom_get "$RUN/qmp.sock" /objects/port0 trsvcid)
+TLS_PORT=$(qmp_qom_get "$RUN/qmp.sock" /objects/port1 trsvcid)
 for _ in $(seq 100); do [ -s "$RUN/tcp.port" ] && break; sleep 0.05; done
 TCP_PORT=$(cat "$RUN/tcp.port")
 

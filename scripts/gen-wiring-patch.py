@@ -13,6 +13,12 @@ each guest TCP connection to a UNIX socket of the host
 how a guest reaches an nvmet-port on a UNIX socket with no host TCP
 port, no helper process and no TCP socket pair (cmd: needs both).
 
+0003-storage-daemon-raise-nofile-limit.patch makes qemu-storage-daemon
+raise its open files limit to the hard limit at start, as
+qemu-system-* does (os_setup_limits()): a target with many hosts needs a
+file per connection, and with the usual soft limit of 1024 the daemon
+could not accept more than about 1000 connections.
+
 The edits are listed below as (file, anchor, replacement); running this
 script against an unpacked QEMU tree (default build/qemu/pristine)
 rewrites the patches.
@@ -162,6 +168,15 @@ GUESTFWD_EDITS = [
      '            |qemu_system| -nic user,guestfwd=tcp:10.0.2.100:4420-unix-connect:/run/nvmet.sock\n'),
 ]
 
+NOFILE_EDITS = [
+    ('storage-daemon/qemu-storage-daemon.c',
+     '    error_init(argv[0]);\n'
+     '    qemu_init_exec_dir(argv[0]);\n',
+     '    error_init(argv[0]);\n'
+     '    qemu_init_exec_dir(argv[0]);\n'
+     '    os_setup_limits();\n'),
+]
+
 PATCHES = [
     ('0001-nvmet-tcp-wiring.patch',
      'nvmet-tcp: wire the NVMe-oF TCP target into QEMU\n\n', EDITS),
@@ -177,6 +192,14 @@ PATCHES = [
      'listener on a loopback port, which any local user may race to\n'
      'connect to, and hands it the stream as stderr too).\n\n',
      GUESTFWD_EDITS),
+    ('0003-storage-daemon-raise-nofile-limit.patch',
+     'storage-daemon: raise the open files limit, as qemu-system does\n\n'
+     'qemu-system-* raises RLIMIT_NOFILE to the hard limit at start\n'
+     '(os_setup_limits()); qemu-storage-daemon did not, so with the usual\n'
+     'soft limit of 1024 an export serving many connections (an nvmet-port\n'
+     'with many hosts) ran out of files at about 1000 of them, and\n'
+     'QIONetListener then retries the failing accept() in a busy loop.\n\n',
+     NOFILE_EDITS),
 ]
 
 

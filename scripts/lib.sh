@@ -118,3 +118,36 @@ progress() {
     [ $tty = 0 ] || printf '\r\033[K' >&2
     log "$name: $n steps in $(fmt_secs $((SECONDS - t0)))"
 }
+
+# ---- QMP ------------------------------------------------------------------------
+
+# qmp_qom_get SOCKET PATH PROPERTY: print a property over a QMP UNIX socket
+# (waiting up to 60 s for the socket), e.g. the port an nvmet-port with
+# trsvcid=0 got from the kernel
+qmp_qom_get() {
+    python3 - "$@" <<'PYEOF'
+import json, socket, sys, time
+for _ in range(1200):
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sys.argv[1])
+        break
+    except OSError:
+        time.sleep(0.05)
+else:
+    sys.exit("no QMP socket")
+f = s.makefile("rw")
+def cmd(c, **a):
+    f.write(json.dumps({"execute": c, "arguments": a}) + "\n"); f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r:
+            return r
+json.loads(f.readline())
+cmd("qmp_capabilities")
+r = cmd("qom-get", path=sys.argv[2], property=sys.argv[3])
+if "error" in r:
+    sys.exit(r["error"]["desc"])
+print(r["return"])
+PYEOF
+}

@@ -8,7 +8,7 @@
 #
 #   scripts/run-tests.sh [--quick] [SUITE...]
 #
-# Suites: unit unit-asan unit-tsan qtest guest guest-kernels blktests
+# Suites: unit unit-asan unit-tsan qtest scale guest guest-kernels blktests
 #         (default: all of these)
 #   unit       engine unit tests, standalone build (build/engine)
 #   unit-asan  the same under AddressSanitizer + UBSan (build/engine-asan)
@@ -17,6 +17,10 @@
 #              with threads (test-nvmet-threads); a race fails the test
 #   qtest      QEMU qtest (tests/qtest/nvmet-tcp-test.c) with QEMU and
 #              qemu-storage-daemon built by scripts/build-qemu.sh
+#   scale      8 hosts x 4 I/O queues at once against qemu-storage-daemon
+#              with DH-HMAC-CHAP and TLS, 3 s of verified I/O, in both
+#              modes (scripts/scale-hosts.sh --hosts 8 --seconds 3; the
+#              script alone runs 64 hosts): a case per mode
 #   guest      the real Linux host in a TCG guest (scripts/build-guest.sh,
 #              tests/guest/*.sh) against the target in QEMU and in
 #              qemu-storage-daemon
@@ -65,12 +69,12 @@ suites=()
 for a in "$@"; do
     case $a in
         --quick) suites=(unit unit-asan) ;;
-        unit|unit-asan|unit-tsan|qtest|soak|guest|guest-io|guest-auth|guest-tls|guest-rotate|guest-qsd|guest-demo|guest-faults|guest-kernels|blktests) suites+=("$a") ;;
+        unit|unit-asan|unit-tsan|qtest|soak|scale|guest|guest-io|guest-auth|guest-tls|guest-rotate|guest-qsd|guest-demo|guest-faults|guest-kernels|blktests) suites+=("$a") ;;
         -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown suite '$a'" ;;
     esac
 done
-[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan unit-tsan qtest guest guest-kernels blktests)
+[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan unit-tsan qtest scale guest guest-kernels blktests)
 
 LOGDIR=${NVMET_TEST_LOGS:-$NVMET_BUILD/test-logs}
 mkdir -p "$LOGDIR"
@@ -762,6 +766,25 @@ guest_kernels() {
     SUITE_SUFFIX="" LOGDIR=$saved_logs NVMET_GUEST_IMAGE=$saved_img
 }
 
+# ---- scale: many hosts at once (scripts/scale-hosts.sh, a smaller run) ------
+# One case per mode: PASSED or FAILED from the driver; a script that fails
+# otherwise (build, daemon) counts as a failure too.
+scale_suite() {
+    local log=$LOGDIR/scale-hosts.log rc p f
+    log "suite scale: scripts/scale-hosts.sh --hosts 8 --queues 4 --seconds 3"
+    "$NVMET_TOP/scripts/scale-hosts.sh" --hosts 8 --queues 4 --seconds 3 \
+        > "$log" 2>&1
+    rc=$?
+    p=$(grep -c '^PASSED$' "$log")
+    f=$(grep -c '^FAILED$' "$log")
+    grep -E '^many-hosts:|^  +[0-9]+ x |^error:' "$log" | head -n 20 >&2
+    if [ $rc -ne 0 ] && [ "$f" = 0 ]; then
+        f=1
+        tail -n 20 "$log" >&2
+    fi
+    record scale-hosts "$p" "$f"
+}
+
 # ---- blktests: the nvme group through the external target control --------------
 # First the QMP channel it uses (run.sh --guest-qmp), then one test case per
 # blktests test; tests blktests did not run are noted.
@@ -798,6 +821,7 @@ for s in "${suites[@]}"; do
                        -Db_sanitize=thread -Db_lundef=false ;;
         qtest) qtest_suite ;;
         soak) qtest_suite soak ;;
+        scale) scale_suite ;;
         guest) guest_suite ;;
         guest-io) guest_prepare && guest_io ;;
         guest-kernels) guest_kernels ;;

@@ -52,38 +52,12 @@ typedef struct Conn {
     uint16_t cntlid;
 } Conn;
 
-static int sock_send(void *opaque, const void *buf, size_t len)
+/* Raw bytes on the connection's socket, past any TLS session */
+static int sock_send(Conn *c, const void *buf, size_t len)
 {
-    Conn *c = opaque;
-    const uint8_t *p = buf;
+    NvmfTransport tr = nvmf_fd_transport(&c->fd);
 
-    while (len) {
-        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        p += n;
-        len -= n;
-    }
-    return 0;
-}
-
-static ssize_t sock_recv(void *opaque, void *buf, size_t len)
-{
-    Conn *c = opaque;
-    ssize_t n;
-
-    do {
-        n = recv(c->fd, buf, len, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 && errno == ECONNRESET) {
-        return 0;
-    }
-    return n;
+    return tr.send(tr.opaque, buf, len);
 }
 
 static Conn *conn_open_af(int af, int port)
@@ -92,7 +66,7 @@ static Conn *conn_open_af(int af, int port)
     struct sockaddr_in sa = { .sin_family = AF_INET };
     struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6 };
     struct timeval tv = { .tv_sec = 20 };
-    NvmfTransport tr = { sock_send, sock_recv, c };
+    NvmfTransport tr = nvmf_fd_transport(&c->fd);
     int one = 1;
 
     c->fd = socket(af, SOCK_STREAM, 0);
@@ -125,7 +99,7 @@ static Conn *conn_open_unix(const char *path)
     Conn *c = g_new0(Conn, 1);
     struct sockaddr_un un = { .sun_family = AF_UNIX };
     struct timeval tv = { .tv_sec = 20 };
-    NvmfTransport tr = { sock_send, sock_recv, c };
+    NvmfTransport tr = nvmf_fd_transport(&c->fd);
 
     g_assert_cmpuint(strlen(path), <, sizeof(un.sun_path));
     strcpy(un.sun_path, path);
@@ -150,7 +124,7 @@ static void conn_close(Conn *c)
 static int conn_start_tls(Conn *c, const char *identity, const uint8_t *key,
                           size_t len, uint8_t hash)
 {
-    NvmfTransport raw = { sock_send, sock_recv, c };
+    NvmfTransport raw = nvmf_fd_transport(&c->fd);
     NvmfTransport tr;
 
     c->tls = nvmf_tls_new(&raw, identity, key, len, hash);

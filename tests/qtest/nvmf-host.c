@@ -3,10 +3,12 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "nvmf-host.h"
 
@@ -35,6 +37,48 @@ struct NvmfHost {
     uint16_t next_cid;
     Pending pend[MAX_PENDING];
 };
+
+/* ---- a socket as the transport ------------------------------------------ */
+
+static int fd_send(void *opaque, const void *buf, size_t len)
+{
+    int fd = *(int *)opaque;
+    const uint8_t *p = buf;
+
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        p += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static ssize_t fd_recv(void *opaque, void *buf, size_t len)
+{
+    ssize_t n;
+
+    do {
+        n = recv(*(int *)opaque, buf, len, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == ECONNRESET) {
+        return 0;
+    }
+    return n;
+}
+
+NvmfTransport nvmf_fd_transport(int *fd)
+{
+    NvmfTransport tr = { fd_send, fd_recv, fd };
+
+    return tr;
+}
 
 /* ---- CRC32C (bitwise, deliberately independent of the engine's) -------- */
 

@@ -30,6 +30,12 @@ typedef struct NvmfTransport {
     void *opaque;
 } NvmfTransport;
 
+/*
+ * The transport of a connected stream socket *@fd (send with MSG_NOSIGNAL;
+ * a connection reset reads as the end of the stream).
+ */
+NvmfTransport nvmf_fd_transport(int *fd);
+
 typedef struct NvmfCqe {
     uint32_t dw0, dw1;
     uint16_t sqhd, sqid, cid;
