@@ -5760,7 +5760,10 @@ static Conn *session_connect(Storm *s, Session *se, uint16_t qid,
         /* the null group or ffdhe2048 */
         p.groups[0] = g_rand_boolean(s->rand) ? 0 : 1;
         if (here && se->hc == HC_AUTH) {
-            storm_arm_cut(s, c, g_rand_int_range(s->rand, 0, 1400), false);
+            /* the exchange sends 500 (null) to 800 (ffdhe2048) bytes */
+            storm_arm_cut(s, c, g_rand_int_range(s->rand, 0,
+                                                 p.groups[0] ? 800 : 500),
+                          false);
         }
         if (nvmf_host_authenticate(c->h, &p, &r) < 0) {
             session_failed(se, c, "DH-HMAC-CHAP");
@@ -5890,8 +5893,9 @@ static void storm_wait_idle(Storm *s, unsigned base)
         }
         g_usleep(1000);
     }
-    g_error("storm: the target still has %" PRIu64 " connections (want %u) "
-            "and %" PRIu64 " draining", conns, base, draining);
+    g_error("storm: after 5 s the target still has %" PRIu64 " connections "
+            "(want %u) and %" PRIu64 " draining (want 0)", conns, base,
+            draining);
 }
 
 /* After the session: every block it wrote is what it may be */
