@@ -5203,6 +5203,7 @@ typedef struct StormWrite {
     int state;
     int cid;
     bool must_land, must_not_land;  /* what the target's fault says */
+    bool read_back;                 /* read through the target once acked */
     uint8_t *buf;
 } StormWrite;
 
@@ -5232,7 +5233,7 @@ typedef struct Storm {
     GHashTable *kinds;              /* "side: what" -> count */
     unsigned host_cuts, target_cuts, sessions_by_kind[4];
     uint64_t acked_writes, acked_blocks, doubt_landed, doubt_not,
-             must_not_checked, must_land_checked, write_errors;
+             must_not_checked, must_land_checked, reads_verified;
     Bystander by;
 } Storm;
 
@@ -5427,6 +5428,10 @@ static const char *storm_cut_what(Conn *c, bool tls)
                    fctype == NVME_FCTYPE_AUTH_RECV ? "DH-HMAC-CHAP" :
                    "property get/set";
         }
+        if (c->pdu_hdr[8] == NVME_CMD_READ) {
+            return c->cut_prefix ? "mid read capsule" :
+                   "before a read capsule";
+        }
         if (c->pdu_hdr[8] == NVME_CMD_WRITE) {
             return c->cut_whole ? "write sent, before its completion" :
                    c->cut_prefix ? "mid write capsule" :
@@ -5587,6 +5592,7 @@ static void session_plan(Storm *s, Session *se, unsigned i)
     for (unsigned j = 0; j < se->nwrites; j++) {
         session_pick_lba(s, se, j);
         se->w[j].incapsule = g_rand_boolean(s->rand);
+        se->w[j].read_back = g_rand_int_range(s->rand, 0, 3) == 0;
         se->w[j].gen = ++s->gen;
     }
 
@@ -5639,14 +5645,28 @@ static void session_plan(Storm *s, Session *se, unsigned i)
         /* the I/O: a write of the session */
         static const char *const io_steps[] = {
             "pdu-capsule-cmd", "pdu-h2c-data", "pdu-r2t", "io-cmd",
-            "pdu-capsule-resp",
+            "pdu-capsule-resp", "pdu-c2h-data",
         };
-        unsigned nr2t = 0;
+        unsigned nr2t = 0, nreads = 0;
 
         se->f.write = g_rand_int_range(s->rand, 0, se->nwrites);
-        se->f.step = io_steps[g_rand_int_range(s->rand, 0, 5)];
+        se->f.step = io_steps[g_rand_int_range(s->rand, 0, 6)];
         se->f.host = true;
         se->f.queue = "io";
+        if (g_str_equal(se->f.step, "pdu-c2h-data")) {
+            /*
+             * The data of the read after that write (acknowledged: it
+             * must be there); reads go in the order of the writes.
+             */
+            se->w[se->f.write].read_back = true;
+            for (int j = 0; j < se->f.write; j++) {
+                nreads += se->w[j].read_back;
+            }
+            se->f.nth = nreads + 1;
+            se->f.opcode = NVME_CMD_READ;
+            se->f.action = g_rand_boolean(s->rand) ? "c2h-term" : "close";
+            return;
+        }
         if (!strncmp(se->f.step, "pdu-h2c", 7) ||
             g_str_equal(se->f.step, "pdu-r2t")) {
             /* that write goes by R2T; count the R2T writes before it */
@@ -5847,15 +5867,31 @@ static bool session_wait_write(Storm *s, Session *se, unsigned i)
         return session_failed(se, se->io, "write");
     }
     if (cqe.status) {
-        /* in doubt: an error status says nothing of the data */
-        g_test_message("storm: write %u (%s cut %d at %s) failed with "
-                       "status 0x%x", w->gen, se->host_side ? "host" :
-                       "target", se->hc, se->host_side ? "-" : se->f.step,
-                       cqe.status);
-        s->write_errors++;
-        return true;
+        /* a cut closes connections; it must not fail commands */
+        g_error("storm: write %u (%s cut, %s) failed with status 0x%x "
+                "(seed %u)", w->gen, se->host_side ? "host" : "target",
+                se->host_side ? "-" : se->f.step, cqe.status, s->seed);
     }
     w->state = SW_ACKED;
+    if (w->read_back) {
+        size_t len = w->nlb * STORM_BS;
+        g_autofree uint8_t *rbuf = g_malloc(len);
+
+        if (nvmf_host_rw(se->io->h, false, 1, w->lba, w->nlb, rbuf, len,
+                         &cqe) < 0) {
+            return session_failed(se, se->io, "read");
+        }
+        if (cqe.status) {
+            g_error("storm: read after write %u failed with status 0x%x "
+                    "(seed %u)", w->gen, cqe.status, s->seed);
+        }
+        if (memcmp(rbuf, w->buf, len)) {
+            g_error("storm: write %u (LBA %" PRIu64 ", %u blocks), "
+                    "acknowledged, does not read back through the target "
+                    "(seed %u)", w->gen, w->lba, w->nlb, s->seed);
+        }
+        s->reads_verified++;
+    }
     return true;
 }
 
@@ -6219,8 +6255,9 @@ static void test_disconnect_storm(const void *opaque)
                    PRIu64 " blocks) read back intact; blocks in doubt: %"
                    PRIu64 " new, %" PRIu64 " old; %" PRIu64 " blocks the "
                    "target must not have written and %" PRIu64 " it must "
-                   "have: right; %" PRIu64 " writes with an error status; "
-                   "other host %u verified write+read, slowest "
+                   "have: right; %" PRIu64 " writes also read back through "
+                   "the target right after their completion; no command "
+                   "failed; other host %u verified write+read, slowest "
                    "%.1f ms, no error; connections left 0, draining 0, "
                    "controllers 1 (the other host's); QEMU VmRSS %ld KiB "
                    "before, %ld KiB at cut %u, %ld KiB after (%+ld KiB "
@@ -6230,7 +6267,7 @@ static void test_disconnect_storm(const void *opaque)
                    s.sessions_by_kind[1], s.sessions_by_kind[2],
                    s.sessions_by_kind[3], s.acked_writes, s.acked_blocks,
                    s.doubt_landed, s.doubt_not, s.must_not_checked,
-                   s.must_land_checked, s.write_errors, (unsigned)s.by.ops - ops0,
+                   s.must_land_checked, s.reads_verified, (unsigned)s.by.ops - ops0,
                    s.by.max_us / 1000.0, rss0, rss_half, cuts / 2, rss1,
                    rss1 - rss_half,
                    sc->iothreads ? "iothreads" : "main loop");
