@@ -6267,7 +6267,8 @@ static void test_disconnect_storm(const void *opaque)
                    s.sessions_by_kind[1], s.sessions_by_kind[2],
                    s.sessions_by_kind[3], s.acked_writes, s.acked_blocks,
                    s.doubt_landed, s.doubt_not, s.must_not_checked,
-                   s.must_land_checked, s.reads_verified, (unsigned)s.by.ops - ops0,
+                   s.must_land_checked, s.reads_verified,
+                   (unsigned)s.by.ops - ops0,
                    s.by.max_us / 1000.0, rss0, rss_half, cuts / 2, rss1,
                    rss1 - rss_half,
                    sc->iothreads ? "iothreads" : "main loop");
