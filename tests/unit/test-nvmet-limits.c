@@ -296,6 +296,28 @@ static void test_draining(void)
     tt_free(tt);
 }
 
+/*
+ * A connection that races with its port's removal is never counted, so
+ * its release must not take another connection off the count.
+ */
+static void test_removed_port_race(void)
+{
+    TestTarget *tt = tt_new();
+    NvmetPort *port = tt_add_tls_port(tt, NVMET_PORT_TLS_NONE);
+    TestConn *a = tc_new_on(tt, port), *late;
+
+    g_assert_cmpuint(stats(port).connections, ==, 1);
+    nvmet_port_free(port);          /* a keeps it alive */
+    late = tc_new_on(tt, port);
+    g_assert_true(nvmet_queue_wants_close(late->q));
+    g_assert_cmpuint(stats(port).connections, ==, 1);
+    tc_free(late);
+    g_assert_cmpuint(stats(port).connections, ==, 1);
+    g_assert_cmpuint(stats(port).draining, ==, 0);
+    tc_free(a);
+    tt_free(tt);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -306,5 +328,7 @@ int main(int argc, char **argv)
     g_test_add_func("/nvmet/limits/max-connections-default",
                     test_max_connections_default);
     g_test_add_func("/nvmet/limits/draining", test_draining);
+    g_test_add_func("/nvmet/limits/removed-port-race",
+                    test_removed_port_race);
     return g_test_run();
 }
