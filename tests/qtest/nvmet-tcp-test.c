@@ -5517,6 +5517,8 @@ typedef struct Session {
     int kind;
     bool host_side;
     bool hd, dd;
+    uint32_t kato;              /* of the admin queue, ms (0: none) */
+    bool aer;                   /* an AER outstanding, as Linux keeps one */
     unsigned nwrites, depth;
     StormWrite w[STORM_MAX_WRITES];
     /* host cut: where it is armed */
@@ -5587,6 +5589,8 @@ static void session_plan(Storm *s, Session *se, unsigned i)
     se->host_side = i % 2;
     se->hd = !tls && g_rand_boolean(s->rand);
     se->dd = !tls && g_rand_boolean(s->rand);
+    se->kato = g_rand_boolean(s->rand) ? 15000 : 0;
+    se->aer = g_rand_boolean(s->rand);
     se->nwrites = g_rand_int_range(s->rand, 1, STORM_MAX_WRITES + 1);
     se->depth = g_rand_int_range(s->rand, 1, 4);
     for (unsigned j = 0; j < se->nwrites; j++) {
@@ -5758,8 +5762,8 @@ static Conn *session_connect(Storm *s, Session *se, uint16_t qid,
         storm_arm_cut(s, c, g_rand_int_range(s->rand, 0,
                       wire_len(se, pdu_len(se, 72, 1024))), false);
     }
-    if (nvmf_host_connect(c->h, qid, 31, cntlid, SUBNQN, hostnqn, hostid, 0,
-                          0, &cqe) < 0) {
+    if (nvmf_host_connect(c->h, qid, 31, cntlid, SUBNQN, hostnqn, hostid,
+                          qid ? 0 : se->kato, 0, &cqe) < 0) {
         session_failed(se, c, "Connect");
         return NULL;
     }
@@ -5806,6 +5810,15 @@ static Conn *session_connect(Storm *s, Session *se, uint16_t qid,
                                    &cqe) < 0) {
             session_failed(se, c, "Set Features");
             return NULL;
+        }
+        if (se->aer) {
+            uint8_t sqe[NVME_SQE_SIZE];
+
+            nvmf_sqe_init(sqe, NVME_ADM_ASYNC_EVENT, 0);
+            if (nvmf_host_send_cmd(c->h, sqe, NULL, 0, NULL, 0) < 0) {
+                session_failed(se, c, "Asynchronous Event Request");
+                return NULL;
+            }
         }
     }
     return c;
