@@ -5234,6 +5234,8 @@ typedef struct Storm {
     unsigned host_cuts, target_cuts, sessions_by_kind[4];
     uint64_t acked_writes, acked_blocks, doubt_landed, doubt_not,
              must_not_checked, must_land_checked, reads_verified;
+    unsigned reconnects;
+    bool verified_session;          /* session_verify() ran already */
     Bystander by;
 } Storm;
 
@@ -5519,6 +5521,8 @@ typedef struct Session {
     bool hd, dd;
     uint32_t kato;              /* of the admin queue, ms (0: none) */
     bool aer;                   /* an AER outstanding, as Linux keeps one */
+    bool reconnect;             /* if the admin queue lives: new I/O queue */
+    bool admin_ok, admin_failed;
     unsigned nwrites, depth;
     StormWrite w[STORM_MAX_WRITES];
     /* host cut: where it is armed */
@@ -5540,6 +5544,7 @@ static bool session_failed(Session *se, Conn *c, const char *what)
                                           nvmf_host_error(c->h) ?: "?");
     }
     se->error = true;
+    se->admin_failed |= c == se->a;
     return false;
 }
 
@@ -5591,6 +5596,7 @@ static void session_plan(Storm *s, Session *se, unsigned i)
     se->dd = !tls && g_rand_boolean(s->rand);
     se->kato = g_rand_boolean(s->rand) ? 15000 : 0;
     se->aer = g_rand_boolean(s->rand);
+    se->reconnect = g_rand_int_range(s->rand, 0, 3) == 0;
     se->nwrites = g_rand_int_range(s->rand, 1, STORM_MAX_WRITES + 1);
     se->depth = g_rand_int_range(s->rand, 1, 4);
     for (unsigned j = 0; j < se->nwrites; j++) {
@@ -6010,6 +6016,62 @@ static void session_verify(Storm *s, Session *se, unsigned n)
     }
 }
 
+/*
+ * After a cut that left the admin queue: the controller takes a new I/O
+ * queue, which reads back every block the association wrote (the disk
+ * holds what session_verify() found), and writes and reads some more.
+ */
+static void session_reconnect(Storm *s, Session *se, unsigned n)
+{
+    uint8_t want[STORM_BS];
+    StormWrite *w = &se->w[0];
+    NvmfCqe cqe;
+
+    s->verified_session = true;
+    se->hc = HC__MAX;               /* no cut this time */
+    if (!session_connect(s, se, 1, se->a->cntlid)) {
+        g_error("storm: session %u (seed %u): no new I/O queue on "
+                "controller %u after the cut: %s", n, s->seed,
+                se->a->cntlid, se->first_error);
+    }
+    for (unsigned i = 0; i < se->nwrites; i++) {
+        size_t len = se->w[i].nlb * STORM_BS;
+        g_autofree uint8_t *rbuf = g_malloc(len);
+
+        if (se->w[i].state == SW_PLANNED) {
+            continue;
+        }
+        HOST_OK(se->io, nvmf_host_rw(se->io->h, false, 1, se->w[i].lba,
+                                     se->w[i].nlb, rbuf, len, &cqe));
+        g_assert_cmphex(cqe.status, ==, 0);
+        for (unsigned k = 0; k < se->w[i].nlb; k++) {
+            uint64_t lba = se->w[i].lba + k;
+
+            storm_block(s, lba, s->acked[lba], want);
+            if (memcmp(rbuf + k * STORM_BS, want, STORM_BS)) {
+                g_error("storm: session %u (seed %u): block %" PRIu64
+                        " read on the new I/O queue is not generation %u",
+                        n, s->seed, lba, s->acked[lba]);
+            }
+        }
+    }
+    /* the first write's blocks once more, with a new generation */
+    if (!w->buf) {
+        w->buf = g_malloc(w->nlb * STORM_BS);
+    }
+    w->gen = ++s->gen;
+    for (unsigned b = 0; b < w->nlb; b++) {
+        storm_block(s, w->lba + b, w->gen, w->buf + b * STORM_BS);
+    }
+    HOST_OK(se->io, nvmf_host_rw(se->io->h, true, 1, w->lba, w->nlb, w->buf,
+                                 w->nlb * STORM_BS, &cqe));
+    g_assert_cmphex(cqe.status, ==, 0);
+    for (unsigned b = 0; b < w->nlb; b++) {
+        s->acked[w->lba + b] = w->gen;
+    }
+    s->reconnects++;
+}
+
 static void storm_session(Storm *s, unsigned n, unsigned base)
 {
     Session se = { 0 };
@@ -6021,8 +6083,8 @@ static void storm_session(Storm *s, unsigned n, unsigned base)
     if (!se.host_side && se.f.write < 0) {
         se.fault_id = storm_fault_arm(s, &se.f, hostnqn);
     }
-    if (session_connect(s, &se, 0, 0xffff) &&
-        session_connect(s, &se, 1, se.a->cntlid)) {
+    se.admin_ok = session_connect(s, &se, 0, 0xffff);
+    if (se.admin_ok && session_connect(s, &se, 1, se.a->cntlid)) {
         if (!se.host_side && se.f.write >= 0) {
             se.fault_id = storm_fault_arm(s, &se.f, hostnqn);
         }
@@ -6071,6 +6133,17 @@ static void storm_session(Storm *s, unsigned n, unsigned base)
                 "armed", n, s->seed, se.first_error);
     }
 
+    if (se.io) {
+        conn_close(se.io);
+        se.io = NULL;
+    }
+    if (se.reconnect && se.admin_ok && !se.a->cut_fired &&
+        !se.admin_failed) {
+        /* the controller lives on: a new I/O queue reads it all back */
+        storm_wait_idle(s, base + 1);
+        session_verify(s, &se, n);
+        session_reconnect(s, &se, n);
+    }
     if (se.a) {
         conn_close(se.a);
     }
@@ -6078,7 +6151,10 @@ static void storm_session(Storm *s, unsigned n, unsigned base)
         conn_close(se.io);
     }
     storm_wait_idle(s, base);
-    session_verify(s, &se, n);
+    if (!s->verified_session) {
+        session_verify(s, &se, n);
+    }
+    s->verified_session = false;
     for (unsigned i = 0; i < se.nwrites; i++) {
         g_free(se.w[i].buf);
     }
@@ -6269,8 +6345,9 @@ static void test_disconnect_storm(const void *opaque)
                    PRIu64 " new, %" PRIu64 " old; %" PRIu64 " blocks the "
                    "target must not have written and %" PRIu64 " it must "
                    "have: right; %" PRIu64 " writes also read back through "
-                   "the target right after their completion; no command "
-                   "failed; other host %u verified write+read, slowest "
+                   "the target right after their completion; %u times "
+                   "the controller took a new I/O queue after the cut and "
+                   "read it all back; no command failed; other host %u verified write+read, slowest "
                    "%.1f ms, no error; connections left 0, draining 0, "
                    "controllers 1 (the other host's); QEMU VmRSS %ld KiB "
                    "before, %ld KiB at cut %u, %ld KiB after (%+ld KiB "
@@ -6280,7 +6357,7 @@ static void test_disconnect_storm(const void *opaque)
                    s.sessions_by_kind[1], s.sessions_by_kind[2],
                    s.sessions_by_kind[3], s.acked_writes, s.acked_blocks,
                    s.doubt_landed, s.doubt_not, s.must_not_checked,
-                   s.must_land_checked, s.reads_verified,
+                   s.must_land_checked, s.reads_verified, s.reconnects,
                    (unsigned)s.by.ops - ops0,
                    s.by.max_us / 1000.0, rss0, rss_half, cuts / 2, rss1,
                    rss1 - rss_half,
