@@ -5293,6 +5293,23 @@ static void storm_count(Storm *s, const char *side, const char *what)
 
 /* ---- the second host ---- */
 
+/* 4 KiB at @lba of namespace 2; false (and by->error) if it failed */
+static bool bystander_rw(Bystander *by, bool write, uint64_t lba,
+                         uint8_t *buf)
+{
+    NvmfCqe cqe = { 0 };
+
+    if (nvmf_host_rw(by->io->h, write, 2, lba, 8, buf, 4096, &cqe) < 0 ||
+        cqe.status) {
+        by->error = g_strdup_printf("%s at %" PRIu64 ": %s (status 0x%x)",
+                                    write ? "write" : "read", lba,
+                                    nvmf_host_error(by->io->h) ?: "",
+                                    cqe.status);
+        return false;
+    }
+    return true;
+}
+
 static gpointer bystander_run(gpointer opaque)
 {
     Bystander *by = opaque;
@@ -5302,26 +5319,13 @@ static gpointer bystander_run(gpointer opaque)
     while (!g_atomic_int_get(&by->stop)) {
         uint64_t lba = g_rand_int_range(r, 0, 2048) * 8;
         int64_t t0 = g_get_monotonic_time(), dt;
-        NvmfCqe cqe;
 
         for (unsigned i = 0; i < 4096; i += 4) {
             nvmet_st32(w + i, g_rand_int(r));
         }
         nvmet_st32(w, lba);
-        if (nvmf_host_rw(by->io->h, true, 2, lba, 8, w, 4096, &cqe) < 0 ||
-            cqe.status) {
-            by->error = g_strdup_printf("write at %" PRIu64 ": %s (status "
-                                        "0x%x)", lba,
-                                        nvmf_host_error(by->io->h) ?: "",
-                                        cqe.status);
-            break;
-        }
-        if (nvmf_host_rw(by->io->h, false, 2, lba, 8, rd, 4096, &cqe) < 0 ||
-            cqe.status) {
-            by->error = g_strdup_printf("read at %" PRIu64 ": %s (status "
-                                        "0x%x)", lba,
-                                        nvmf_host_error(by->io->h) ?: "",
-                                        cqe.status);
+        if (!bystander_rw(by, true, lba, w) ||
+            !bystander_rw(by, false, lba, rd)) {
             break;
         }
         if (memcmp(w, rd, 4096)) {
