@@ -592,6 +592,7 @@ static void nvmet_port_get_stat(Object *obj, Visitor *v, const char *name,
     }
     val = g_str_equal(name, "connections") ? st.connections :
           g_str_equal(name, "connections-refused") ? st.connections_refused :
+          g_str_equal(name, "connections-draining") ? st.draining :
           st.icreq_timeouts;
     visit_type_uint64(v, name, &val, errp);
 }
@@ -677,6 +678,10 @@ static void nvmet_port_class_init(ObjectClass *oc, void *data)
                               nvmet_port_get_stat, NULL, NULL, NULL);
     object_class_property_set_description(oc, "connections-refused",
         "connections closed over max-connections (read only)");
+    object_class_property_add(oc, "connections-draining", "uint64",
+                              nvmet_port_get_stat, NULL, NULL, NULL);
+    object_class_property_set_description(oc, "connections-draining",
+        "closed connections whose block I/O is still running (read only)");
     object_class_property_add(oc, "icreq-timeouts", "uint64",
                               nvmet_port_get_stat, NULL, NULL, NULL);
     object_class_property_set_description(oc, "icreq-timeouts",

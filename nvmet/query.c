@@ -96,6 +96,7 @@ static NvmetPortInfoList *query_ports(void)
             nvmet_port_get_stats(p->port, &st);
             info->connections_refused = st.connections_refused;
             info->icreq_timeouts = st.icreq_timeouts;
+            info->connections_draining = st.draining;
         }
         info->capture = nvmet_capture_info(p);
         QAPI_LIST_APPEND(tail, info);

@@ -48,7 +48,9 @@
 #   soak       not in the default list (minutes): the qtest's slow tests
 #              (-m slow), 1000 REPLACETLSPSK on one controller with QEMU's
 #              RSS and the time per rotation checked; NVMET_SOAK_ROTATIONS
-#              changes the count (at least 200)
+#              changes the count (at least 200); a disconnect storm of
+#              10000 cuts with iothreads (NVMET_STORM_CUTS, _SEED; the
+#              qtest suite has two of 1000)
 # --quick: unit suites only.
 # NVMET_GUEST_ARGS: extra tests/guest/run.sh options for the guest tests
 #   (debugging, e.g. "--dmesg --param hosts=5").
@@ -225,7 +227,8 @@ qtest_suite() {   # [soak]
      timeout $limit ./tests/qtest/nvmet-tcp-test --tap "${args[@]}") \
         > "$LOGDIR/${name%-nvmet-tcp}.raw" 2>&1
     local rc=$?
-    [ "$name" = soak-nvmet-tcp ] && grep '^# soak:' "$LOGDIR/${name%-nvmet-tcp}.raw" >&2
+    [ "$name" = soak-nvmet-tcp ] &&
+        grep -E '^# (soak|storm):' "$LOGDIR/${name%-nvmet-tcp}.raw" >&2
     run_tap "$name" sh -c "cat '$LOGDIR/${name%-nvmet-tcp}.raw'; exit $rc"
 }
 

@@ -186,6 +186,7 @@ void nvmet_port_set_icreq_timeout(NvmetPort *port, uint32_t ms);
 
 typedef struct NvmetPortStats {
     uint32_t connections;           /* live connections */
+    uint32_t draining;              /* closed, block I/O still running */
     uint64_t connections_refused;   /* over max connections */
     uint64_t icreq_timeouts;        /* closed: no ICReq in time */
 } NvmetPortStats;

@@ -136,9 +136,18 @@ void nvmet_sq_release(NvmetSq *sq)
     sq->closing = true;
     nvmet_lock(t);
     if (sq->port) {
-        /* a removed port stays until its last queue is gone (refcnt) */
-        sq->port->queues = g_list_remove(sq->port->queues, sq);
-        sq->port->nr_queues--;
+        GList *l = g_list_find(sq->port->queues, sq);
+
+        /*
+         * A removed port stays until its last queue is gone (refcnt).  A
+         * queue that raced with the removal was never counted.
+         */
+        if (l) {
+            sq->port->queues = g_list_delete_link(sq->port->queues, l);
+            sq->port->nr_queues--;
+        }
+        /* until nvmet_sq_try_free(): its block I/O may still run */
+        sq->port->nr_draining++;
     }
     sq->setup_deadline = INT64_MAX;
     nvmet_sq_abort_requests(sq);

@@ -199,6 +199,16 @@ void nvmet_ctrl_teardown(NvmetCtrl *ctrl, const char *why)
     ctrl_unref(ctrl);
 }
 
+bool nvmet_sq_ctrl_gone(NvmetSq *sq)
+{
+    bool gone;
+
+    nvmet_lock(sq->t);
+    gone = sq->ctrl && !sq->ctrl->subsys;
+    nvmet_unlock(sq->t);
+    return gone;
+}
+
 /* CC.EN went from 1 to 0: a controller reset. */
 void nvmet_ctrl_reset(NvmetCtrl *ctrl, NvmetSq *sq)
 {

@@ -15,6 +15,11 @@ NvmetCtrl *nvmet_ctrl_new(NvmetSubsys *subsys, NvmetPort *port,
 NvmetCtrl *nvmet_ctrl_find(NvmetSubsys *subsys, uint16_t cntlid);
 uint64_t nvmet_ctrl_cap(NvmetCtrl *ctrl);
 void nvmet_ctrl_teardown(NvmetCtrl *ctrl, const char *why);
+/*
+ * Whether @sq's controller was torn down (any thread): its queues are
+ * being closed, but the close may not have reached @sq yet.
+ */
+bool nvmet_sq_ctrl_gone(NvmetSq *sq);
 /* CC.EN went from 1 to 0 by a Property Set on @sq. */
 void nvmet_ctrl_reset(NvmetCtrl *ctrl, NvmetSq *sq);
 void nvmet_ctrl_keep_alive(NvmetCtrl *ctrl);

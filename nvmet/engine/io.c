@@ -11,6 +11,7 @@
  */
 #include "qemu/osdep.h"
 #include "io.h"
+#include "ctrl.h"
 #include "target.h"
 #include "trace.h"
 
@@ -236,6 +237,21 @@ void nvmet_exec_io(NvmetReq *req)
         return;
     }
     if (!nvmet_req_find_ns(req)) {
+        if (nvmet_sq_ctrl_gone(req->sq)) {
+            /*
+             * The admin queue went (in another thread) while this
+             * command came in, and the close that the controller's
+             * teardown posted to this queue has not been serviced yet.
+             * The namespaces are not gone: the association is.  An
+             * Invalid Namespace with DNR would make the host fail the
+             * I/O for good; closing the queue now, as the teardown
+             * would a moment later, lets it retry on a new association.
+             */
+            trace_nvmet_io_ctrl_gone(req->sq->name, req->cid, req->opc);
+            nvmet_sq_close(req->sq, "controller torn down");
+            nvmet_req_drop(req);
+            return;
+        }
         trace_nvmet_io_invalid_ns(req->sq->name, req->cid, req->nsid);
         nvmet_req_complete(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR);
         return;

@@ -75,6 +75,7 @@ struct NvmetPort {
     GPtrArray *subsystems;      /* NvmetSubsys * exported here */
     GList *queues;              /* NvmetSq * of live connections */
     uint32_t nr_queues;         /* length of queues */
+    uint32_t nr_draining;       /* closed, waiting for their block I/O */
     uint32_t max_connections;   /* 0: the default */
     uint32_t icreq_timeout_ms;  /* 0: the default */
     uint64_t conns_refused;

@@ -703,6 +703,12 @@ void nvmet_sq_try_free(NvmetSq *sq)
     trace_nvmet_queue_free(sq->name);
     sq_ns_cache_drop(sq, true);
     nvmet_bufpool_destroy(&sq->pool);
+    if (sq->port) {
+        nvmet_lock(sq->t);
+        g_assert(sq->port->nr_draining > 0);
+        sq->port->nr_draining--;
+        nvmet_unlock(sq->t);
+    }
     nvmet_port_unref(sq->port);
     g_free(sq->close_why);
     g_free(sq->tls.identity);

@@ -260,7 +260,10 @@ void nvmet_port_set_icreq_timeout(NvmetPort *port, uint32_t ms)
 
 void nvmet_port_get_stats(NvmetPort *port, NvmetPortStats *stats)
 {
+    nvmet_lock(port->t);
     stats->connections = port->nr_queues;
+    stats->draining = port->nr_draining;
+    nvmet_unlock(port->t);
     stats->connections_refused = port->conns_refused;
     stats->icreq_timeouts = port->icreq_timeouts;
 }

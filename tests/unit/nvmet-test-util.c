@@ -214,6 +214,9 @@ static void tt_capture_cb(void *opaque, NvmetQueue *q, void *qopaque,
         g_hash_table_insert(tt->capture, q, c);
     }
     g_byte_array_append(tx ? c->tx : c->rx, data, len);
+    if (tt->on_capture) {
+        tt->on_capture(tt, q, tx, len);
+    }
 }
 
 static void test_capture_free(gpointer p)

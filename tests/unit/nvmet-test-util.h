@@ -37,6 +37,13 @@ typedef struct TestTarget {
     GPtrArray *events;      /* ops.event, as tt_event_str() formats them */
     /* ops.capture: the cleartext of each direction, per queue */
     GHashTable *capture;    /* NvmetQueue * -> TestCapture * */
+    /*
+     * Called after each captured piece (with the engine in the middle of
+     * the queue's input or output): to make something happen right there
+     */
+    void (*on_capture)(struct TestTarget *tt, NvmetQueue *q, bool tx,
+                       size_t len);
+    void *on_capture_data;
 } TestTarget;
 
 typedef struct TestCapture {

@@ -23,6 +23,16 @@ static NvmetPortStats stats(NvmetPort *port)
     return st;
 }
 
+static bool all_zero(const uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (p[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Nothing to send and closing: what a refused or timed-out queue does. */
 static void assert_closed_quietly(TestConn *tc)
 {
@@ -228,6 +238,86 @@ static void test_max_connections_default(void)
     tt_free(tt);
 }
 
+/*
+ * A connection that goes while its write is in the backend: no longer a
+ * connection, but draining until the write completes; the write is
+ * carried out (it is in the RAM disk afterwards) and nothing is left.
+ */
+static void test_draining(void)
+{
+    TestTarget *tt = tt_new();
+    TestConn *admin = tc_new(tt), *tc = tc_new(tt);
+    uint8_t sqe[64], data[4096];
+    NvmetPortStats st;
+    NvmetIo *io;
+    GQueue held = G_QUEUE_INIT;
+    int cid;
+
+    tc_admin(admin, TEST_SUBNQN, HOSTNQN, false, false);
+    tc_io(tc, 1, admin->cntlid, TEST_SUBNQN, HOSTNQN, false, false);
+    nvmf_host_set_incapsule(tc->h, sizeof(data));
+    memset(data, 0xa5, sizeof(data));
+    nvmf_sqe_init(sqe, NVME_CMD_WRITE, 1);
+    nvmet_st32(sqe + NVME_SQE_CDW10, 16);
+    nvmet_st32(sqe + NVME_SQE_CDW12, 7);
+    cid = nvmf_host_send_cmd(tc->h, sqe, data, sizeof(data), NULL, 0);
+    g_assert_cmpint(cid, >=, 0);
+    /* the backend has it and has not answered */
+    while ((io = nvmet_queue_next_io(tc->q))) {
+        g_queue_push_tail(&held, io);
+    }
+    g_assert_cmpuint(held.length, ==, 1);
+    st = stats(tt->port);
+    g_assert_cmpuint(st.connections, ==, 2);
+    g_assert_cmpuint(st.draining, ==, 0);
+
+    /* the host goes */
+    nvmet_queue_release(tc->q);
+    g_hash_table_remove(tt->capture, tc->q);
+    st = stats(tt->port);
+    g_assert_cmpuint(st.connections, ==, 1);
+    g_assert_cmpuint(st.draining, ==, 1);
+    g_assert_true(all_zero(tt->disk1.data + 16 * 512, sizeof(data)));
+
+    /* the backend answers: the write is done, the queue freed */
+    io = g_queue_pop_head(&held);
+    nvmet_io_complete(io, ramdisk_do(io));
+    st = stats(tt->port);
+    g_assert_cmpuint(st.connections, ==, 1);
+    g_assert_cmpuint(st.draining, ==, 0);
+    g_assert_cmpmem(tt->disk1.data + 16 * 512, sizeof(data), data,
+                    sizeof(data));
+    nvmf_host_free(tc->h);
+    g_free(tc);
+    tc_free(admin);
+    st = stats(tt->port);
+    g_assert_cmpuint(st.connections, ==, 0);
+    g_assert_cmpuint(st.draining, ==, 0);
+    tt_free(tt);
+}
+
+/*
+ * A connection that races with its port's removal is never counted, so
+ * its release must not take another connection off the count.
+ */
+static void test_removed_port_race(void)
+{
+    TestTarget *tt = tt_new();
+    NvmetPort *port = tt_add_tls_port(tt, NVMET_PORT_TLS_NONE);
+    TestConn *a = tc_new_on(tt, port), *late;
+
+    g_assert_cmpuint(stats(port).connections, ==, 1);
+    nvmet_port_free(port);          /* a keeps it alive */
+    late = tc_new_on(tt, port);
+    g_assert_true(nvmet_queue_wants_close(late->q));
+    g_assert_cmpuint(stats(port).connections, ==, 1);
+    tc_free(late);
+    g_assert_cmpuint(stats(port).connections, ==, 1);
+    g_assert_cmpuint(stats(port).draining, ==, 0);
+    tc_free(a);
+    tt_free(tt);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -237,5 +327,8 @@ int main(int argc, char **argv)
     g_test_add_func("/nvmet/limits/max-connections", test_max_connections);
     g_test_add_func("/nvmet/limits/max-connections-default",
                     test_max_connections_default);
+    g_test_add_func("/nvmet/limits/draining", test_draining);
+    g_test_add_func("/nvmet/limits/removed-port-race",
+                    test_removed_port_race);
     return g_test_run();
 }

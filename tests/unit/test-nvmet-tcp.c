@@ -619,6 +619,63 @@ static void test_too_many_commands(void)
     tt_free(tt);
 }
 
+/* The admin queue goes right after the header of the next PDU */
+static void release_admin_cb(TestTarget *tt, NvmetQueue *q, bool tx,
+                             size_t len)
+{
+    TestConn **admin = tt->on_capture_data;
+
+    if (!tx && *admin && q != (*admin)->q) {
+        tc_free(*admin);
+        *admin = NULL;
+    }
+}
+
+/*
+ * The admin queue goes while a write capsule comes in on an I/O queue,
+ * between its header and its data: the close the controller's teardown
+ * posts reaches the I/O queue only after the command (as when the I/O
+ * queue runs in an iothread and the admin queue in the main loop: the
+ * disconnect storm qtest found it).  The write is neither carried out nor
+ * failed with Invalid Namespace and DNR (a host does not retry that): the
+ * queue closes without an answer.
+ */
+static void test_ctrl_gone_mid_capsule(void)
+{
+    TestTarget *tt = tt_new();
+    TestConn *admin = tc_new(tt), *tc = tc_new(tt);
+    uint8_t sqe[64], data[4096], pdu[72 + 4096];
+    const uint8_t *out;
+    size_t n;
+
+    tc_admin(admin, TEST_SUBNQN, TEST_HOSTNQN, false, false);
+    tc_io(tc, 1, admin->cntlid, TEST_SUBNQN, TEST_HOSTNQN, false, false);
+    memset(data, 0x5a, sizeof(data));
+    nvmf_sqe_init(sqe, NVME_CMD_WRITE, 1);
+    nvmet_st16(sqe + NVME_SQE_CID, 7);
+    nvmet_st32(sqe + NVME_SQE_CDW10, 8);
+    nvmet_st32(sqe + NVME_SQE_CDW12, 7);
+    sqe[NVME_SQE_DPTR + NVME_SGL_ID] = NVME_SGL_ID_DATA_OFFSET;
+    nvmet_st32(sqe + NVME_SQE_DPTR + NVME_SGL_LEN, sizeof(data));
+    n = build_cmd(pdu, sqe, false, false, data, sizeof(data));
+
+    /* the capture's hook runs between the header and the data */
+    nvmet_queue_set_capture(tc->q, true);
+    tt->on_capture = release_admin_cb;
+    tt->on_capture_data = &admin;
+    nvmet_queue_input(tc->q, pdu, n);
+    tt->on_capture = NULL;
+    g_assert_null(admin);
+
+    g_assert_cmpuint(nvmet_queue_output(tc->q, &out), ==, 0);
+    g_assert_true(nvmet_queue_wants_close(tc->q));
+    g_assert_null(nvmet_queue_next_io(tc->q));
+    g_assert_cmpuint(tt->disk1.nr_ops[NVMET_IO_WRITE], ==, 0);
+    g_assert_true(tt_trace_has(tt, "the controller was torn down"));
+    tc_free(tc);
+    tt_free(tt);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -637,5 +694,7 @@ int main(int argc, char **argv)
     g_test_add_func("/nvmet/tcp/hpda-padding", test_hpda_padding);
     g_test_add_func("/nvmet/tcp/success-flag", test_success_flag);
     g_test_add_func("/nvmet/tcp/too-many-commands", test_too_many_commands);
+    g_test_add_func("/nvmet/tcp/ctrl-gone-mid-capsule",
+                    test_ctrl_gone_mid_capsule);
     return g_test_run();
 }
