@@ -389,6 +389,7 @@ static void coroutine_fn nvmet_conn_co(void *opaque)
 {
     NvmetConn *c = opaque;
     g_autofree uint8_t *buf = g_malloc(NVMET_RECV_BUF);
+    bool drained = false;
 
     trace_nvmet_qemu_conn_start(c->peer);
     nvmet_conn_watch(c, true, false);
@@ -406,6 +407,18 @@ static void coroutine_fn nvmet_conn_co(void *opaque)
         }
         if (c->want_move && !c->ios) {
             nvmet_conn_move(c);
+            continue;
+        }
+        if (drained && !nvmet_queue_output(c->q, &pending)) {
+            /*
+             * The last read did not fill the buffer: the socket is most
+             * likely empty.  Wait for the fd handler rather than find out
+             * with a read that fails; if more has arrived meanwhile, the
+             * handler fires at once.
+             */
+            drained = false;
+            c->waiting_read = true;
+            qemu_coroutine_yield();
             continue;
         }
         n = qio_channel_read(c->ioc, (char *)buf, NVMET_RECV_BUF, &err);
@@ -429,6 +442,7 @@ static void coroutine_fn nvmet_conn_co(void *opaque)
             nvmet_conn_note_close(c, "the host closed the connection");
             break;
         }
+        drained = n < NVMET_RECV_BUF;
         nvmet_queue_input(c->q, buf, n);
     }
 
