@@ -24,8 +24,9 @@
  *
  * With --server-pid, the CPU time the server process spent while the load
  * ran (the sum of /proc/PID/task/STAR/schedstat, in ns) is measured around
- * the load phase only, after connecting.  Output, one line:
- *   ios=N bytes=N seconds=F server_cpu_ns=N
+ * the load phase only, after connecting, and so is this process's own
+ * (client_cpu_ns: every thread, the same window).  Output, one line:
+ *   ios=N bytes=N seconds=F server_cpu_ns=N client_cpu_ns=N
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -40,6 +41,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nvmf-host.h"
@@ -275,6 +277,15 @@ static uint64_t server_cpu_ns(void)
     }
     closedir(d);
     return sum;
+}
+
+/* ns this process ran, all its threads */
+static uint64_t client_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 /* ---- NVMe/TCP ------------------------------------------------------------ */
@@ -795,14 +806,15 @@ int main(int argc, char **argv)
         g_option_context_new("nvme|nbd|tcp|tcp-server - I/O load generator");
     g_autoptr(GError) err = NULL;
     Queue admin = { 0 }, *qs;
-    uint64_t ios = 0, bytes = 0, cpu0, cpu1;
+    uint64_t ios = 0, bytes = 0, cpu0, cpu1, ccpu0, ccpu1;
     gint64 t0, t1;
 
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_description(ctx,
         "Modes: nvme (NVMe/TCP host, plain or TLS), nbd (NBD client), tcp\n"
         "(client of tcp-server), tcp-server (prints its port, serves).\n"
-        "Output: ios=N bytes=N seconds=F server_cpu_ns=N\n\n" HELP_FLOOR);
+        "Output: ios=N bytes=N seconds=F server_cpu_ns=N client_cpu_ns=N\n"
+        "\n" HELP_FLOOR);
     if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc != 2) {
         die("%s", err ? err->message : "usage: bench-io MODE [options]");
     }
@@ -879,6 +891,7 @@ int main(int argc, char **argv)
         g_cond_wait(&go_cond, &go_lock);
     }
     cpu0 = server_cpu_ns();
+    ccpu0 = client_cpu_ns();
     t0 = g_get_monotonic_time();
     deadline = t0 + opt.seconds * G_USEC_PER_SEC;
     go = 1;
@@ -890,6 +903,7 @@ int main(int argc, char **argv)
         bytes += qs[i].bytes;
     }
     t1 = g_get_monotonic_time();
+    ccpu1 = client_cpu_ns();
     cpu1 = server_cpu_ns();
 
     for (unsigned i = 0; i < opt.queues; i++) {
@@ -909,8 +923,9 @@ int main(int argc, char **argv)
         sock_close(&admin.sock);
     }
     printf("ios=%" G_GUINT64_FORMAT " bytes=%" G_GUINT64_FORMAT
-           " seconds=%.6f server_cpu_ns=%" G_GUINT64_FORMAT "\n",
-           ios, bytes, (t1 - t0) / 1e6, cpu1 - cpu0);
+           " seconds=%.6f server_cpu_ns=%" G_GUINT64_FORMAT
+           " client_cpu_ns=%" G_GUINT64_FORMAT "\n",
+           ios, bytes, (t1 - t0) / 1e6, cpu1 - cpu0, ccpu1 - ccpu0);
     g_free(qs);
     return 0;
 }
