@@ -402,6 +402,14 @@ static void req_put_ns(NvmetReq *req)
 
 void nvmet_sq_keep_alive(NvmetSq *sq)
 {
+    /*
+     * Commands that arrived in one input did so at the same time: read the
+     * clock for the first of them only.
+     */
+    if (sq->input_pass && sq->ka_pass == sq->input_pass) {
+        return;
+    }
+    sq->ka_pass = sq->input_pass;
     if (nvmet_atomic_read(&sq->ctrl->kato_ms)) {
         nvmet_atomic_set(&sq->ka_last, nvmet_now(sq->t));
     }

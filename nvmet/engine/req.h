@@ -277,6 +277,8 @@ struct NvmetSq {
     NvmetSqNs ns_cache[NVMET_SQ_NS_SLOTS];
     NvmetIoStats io_stats;      /* SMART counters (relaxed atomics) */
     int64_t ka_last;            /* last I/O command, ms (atomic) */
+    uint64_t input_pass;        /* the transport's input calls (0: none) */
+    uint64_t ka_pass;           /* ... the one that set ka_last */
     uint64_t cmds;              /* commands completed */
     uint64_t cmd_errors;        /* ... with a status other than success */
 

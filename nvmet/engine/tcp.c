@@ -585,16 +585,18 @@ static void queue_fatal(NvmetQueue *q, uint16_t fes, uint32_t fei,
 static bool pdu_fault(NvmetQueue *q, NvmetFaultPoint p, NvmetReq *req,
                       NvmetFaultHit *hit)
 {
-    NvmetFaultCtx ctx = {
-        .hdgst = q->hdgst && p != NVMET_FP_PDU_ICRESP,
-        .ddgst = q->ddgst && p == NVMET_FP_PDU_C2H_DATA,
-    };
+    NvmetFaultCtx ctx;
     g_autofree char *why = NULL;
 
     hit->id = 0;
     if (!nvmet_fault_armed(q->sq.t, p)) {
+        /* the hot path: nothing else when no fault is armed here */
         return false;
     }
+    ctx = (NvmetFaultCtx) {
+        .hdgst = q->hdgst && p != NVMET_FP_PDU_ICRESP,
+        .ddgst = q->ddgst && p == NVMET_FP_PDU_C2H_DATA,
+    };
     if (req) {
         ctx.has_cmd = true;
         ctx.opcode = req->opc;
@@ -1345,6 +1347,8 @@ static void tls_input(NvmetQueue *q)
 void nvmet_queue_input(NvmetQueue *q, const void *buf, size_t len)
 {
     nvmet_sq_service(&q->sq);
+    /* the commands of one input arrived at once (nvmet_sq_keep_alive()) */
+    q->sq.input_pass++;
     nvmet_stat_add(&q->wire_rx, len);
     if (q->sq.closing) {
         /*
