@@ -12,7 +12,10 @@
 # through --export type=nvmet (three subsystems: I/O queues in the main
 # loop; in iothread io0; in iothreads io0 and io1), through an nvmet-port
 # with tls=required and a configured PSK (main loop), and through
-# --export type=nbd (main loop).  For every workload
+# --export type=nbd (main loop); a second qemu-storage-daemon exports its
+# own null-co node over NBD with TLS (tls-creds-psk; the client sends
+# NBD_OPT_STARTTLS and uses TLS 1.3 with AES-128-GCM, as the NVMe/TCP TLS
+# rows do).  For every workload
 # (4 KiB reads/writes at QD 1 and 32, 128 KiB reads/writes at QD 8, one
 # queue; 4 KiB reads at QD 32 and 128 KiB reads at QD 8 on two queues with
 # one and two iothreads) each server runs S seconds (default 2), N times
@@ -90,7 +93,14 @@ pids+=($!)
 TCP_PID=$!
 
 # NBD needs a port up front: ask the kernel for a free one
-NBD_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+NBD_PORT=$(free_port)
+NBD_TLS_PORT=$(free_port)
+NBD_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+mkdir -m 700 "$RUN/nbd-tls"
+printf 'bench:%s\n' "$NBD_KEY" > "$RUN/nbd-tls/keys.psk"
 
 "$QSD" --chardev socket,id=qmp0,path="$RUN/qmp.sock",server=on,wait=off \
     --monitor chardev=qmp0 \
@@ -116,6 +126,14 @@ NBD_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)
     > "$RUN/qsd.log" 2>&1 &
 pids+=($!)
 QSD_PID=$!
+
+"$QSD" --blockdev driver=null-co,size=1073741824,read-zeroes=off,node-name=null0 \
+    --object tls-creds-psk,id=tls0,endpoint=server,dir="$RUN/nbd-tls" \
+    --nbd-server addr.type=inet,addr.host=127.0.0.1,addr.port="$NBD_TLS_PORT",tls-creds=tls0 \
+    --export type=nbd,id=nbd0,node-name=null0,name=null0,writable=on \
+    > "$RUN/qsd-nbd-tls.log" 2>&1 &
+pids+=($!)
+NBD_TLS_PID=$!
 
 # QMP: each argument a command as JSON; prints the "return" of the last.
 # A command with a job-id waits for its job to conclude.
@@ -181,6 +199,17 @@ qmp '{"execute": "blockdev-create", "arguments": {"job-id": "luks-create",
     > /dev/null || die "setting up the LUKS node failed"
 for _ in $(seq 100); do [ -s "$RUN/tcp.port" ] && break; sleep 0.05; done
 TCP_PORT=$(cat "$RUN/tcp.port")
+# the NBD-over-TLS daemon listens once its credentials are loaded
+python3 - "$NBD_TLS_PORT" <<'EOF' || die "no NBD-over-TLS server (log: $RUN/qsd-nbd-tls.log)"
+import socket, sys, time
+for _ in range(600):
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit(1)
+EOF
 
 # name  server  client-args...
 CELLS=()
@@ -194,6 +223,7 @@ for w in "read 4096 1" "read 4096 32" "write 4096 1" "write 4096 32" \
     cell "$name nvmet-iothread nvme --port $PORT --nqn $SUBNQN-1io $args"
     cell "$name nvmet-tls nvme --port $TLS_PORT --nqn $SUBNQN --hostnqn $HOSTNQN --tls-psk $PSK $args"
     cell "$name nbd nbd --port $NBD_PORT --export null0 $args"
+    cell "$name nbd-tls nbd --port $NBD_TLS_PORT --export null0 --nbd-psk bench:$NBD_KEY $args"
     cell "$name tcp tcp --port $TCP_PORT $args"
 done
 for w in "read 4096 32" "read 131072 8"; do
@@ -219,6 +249,7 @@ for rep in $(seq "$REPS"); do
         echo "$name $server" | grep -qE -- "$ONLY" || continue
         pid=$QSD_PID
         [ "$server" = tcp ] && pid=$TCP_PID
+        [ "$server" = nbd-tls ] && pid=$NBD_TLS_PID
         line=$("$BENCH" "$@" --seconds "$SECONDS_PER" --server-pid "$pid") ||
             die "$name $server: bench-io failed"
         printf '%s\t%s\t%s\n' "$name" "$server" "$line" >> "$RESULTS"
@@ -268,12 +299,20 @@ for key in order:
                 bound = min(2.0, 2e6 / ((s1 + c1) * r1))
                 ratio += f" (bound {bound:.2f}x)"
     else:
-        nbd = rows.get((name, "nbd"))
-        if nbd and server != "nbd":
-            ratio = f"{med(us) / med([x[2] for x in nbd]):.2f}x NBD CPU/IO"
+        # nvmet-tls against NBD over TLS, everything else against NBD
+        peer = "nbd"
+        if server == "nvmet-tls" and (name, "nbd-tls") in rows:
+            peer = "nbd-tls"
+        if server != peer and (name, peer) in rows:
+            ratio = (f"{med(us) / med([x[2] for x in rows[(name, peer)]]):.2f}x"
+                     f" {peer.upper()} CPU/IO")
         tcp = rows.get((name, "tcp"))
         if tcp and server.startswith("nvmet") and "128k" in name:
             ratio += f", {med(ns) / med([x[3] for x in tcp]):.2f}x TCP CPU/B"
+        plain = {"nvmet-tls": "nvmet", "nbd-tls": "nbd"}.get(server)
+        if plain and rows.get((name, plain)) and "128k" in name:
+            d = med(ns) - med([x[3] for x in rows[(name, plain)]])
+            ratio += f", {d:+.2f} ns/B over {plain}"
     if last and last != name:
         print()
     last = name

@@ -2,7 +2,7 @@
  * I/O load generator for scripts/bench-io.sh: one client, three protocols.
  *
  *   bench-io nvme --port P --nqn NQN [--hostnqn H] [--tls-psk KEY] WORKLOAD
- *   bench-io nbd  --port P --export NAME WORKLOAD
+ *   bench-io nbd  --port P --export NAME [--nbd-psk USER:HEXKEY] WORKLOAD
  *   bench-io tcp  --port P WORKLOAD            (against "bench-io tcp-server")
  *   bench-io tcp-server                        (prints its port, serves)
  *
@@ -14,8 +14,10 @@
  * requests outstanding for --seconds.  The NVMe/TCP host is the project's
  * test host (tests/qtest/nvmf-host*.c), with TLS 1.3 and a configured PSK
  * in the interchange format when --tls-psk is given.  The NBD client speaks
- * the fixed newstyle handshake with NBD_OPT_GO and simple replies.  Every
- * client reads through a 64 KiB receive buffer.
+ * the fixed newstyle handshake with NBD_OPT_GO and simple replies, with
+ * --nbd-psk after NBD_OPT_STARTTLS over TLS 1.3 with that PSK and
+ * AES-128-GCM (the cipher of the NVMe/TCP rows).  Every client reads
+ * through a 64 KiB receive buffer.
  *
  * The TCP server is the floor (see HELP_FLOOR): it receives (writes) or
  * sends (reads) the same bytes with a 16-byte header per request, with
@@ -34,6 +36,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <glib.h>
+#include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -55,7 +58,7 @@ typedef enum { PROTO_NVME, PROTO_NBD, PROTO_TCP } Proto;
 static struct {
     Proto proto;
     int port;
-    const char *nqn, *hostnqn, *psk, *export;
+    const char *nqn, *hostnqn, *psk, *export, *nbd_psk;
     bool write;
     size_t bs;
     unsigned qd, queues;
@@ -170,6 +173,8 @@ static void writev_all(int fd, struct iovec *iov, int n)
 
 typedef struct Sock {
     int fd;
+    gnutls_session_t tls;       /* NBD over TLS (--nbd-psk) */
+    gnutls_psk_client_credentials_t psk;
     uint8_t *rbuf;
     size_t rpos, rlen;
 } Sock;
@@ -177,15 +182,43 @@ typedef struct Sock {
 static void sock_init(Sock *s, int fd)
 {
     s->fd = fd;
+    s->tls = NULL;
+    s->psk = NULL;
     s->rbuf = g_malloc(SOCK_RBUF);
     s->rpos = s->rlen = 0;
 }
 
 static void sock_close(Sock *s)
 {
+    if (s->tls) {
+        gnutls_bye(s->tls, GNUTLS_SHUT_WR);
+        gnutls_deinit(s->tls);
+        gnutls_psk_free_client_credentials(s->psk);
+        s->tls = NULL;
+    }
     close(s->fd);
     g_free(s->rbuf);
     s->rbuf = NULL;
+}
+
+/* one recv() or TLS record's worth */
+static ssize_t sock_recv_some(Sock *s, void *buf, size_t len)
+{
+    ssize_t n;
+
+    if (s->tls) {
+        do {
+            n = gnutls_record_recv(s->tls, buf, len);
+        } while (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED);
+        if (n < 0) {
+            die("TLS receive: %s", gnutls_strerror(n));
+        }
+        return n;
+    }
+    do {
+        n = recv(s->fd, buf, len, 0);
+    } while (n < 0 && errno == EINTR);
+    return n;
 }
 
 /* like recv(): some bytes, 0 at the end of the stream, -1 on errors */
@@ -195,14 +228,9 @@ static ssize_t sock_read(Sock *s, void *buf, size_t len)
 
     if (s->rpos == s->rlen) {
         if (len >= SOCK_RBUF / 2) {
-            do {
-                n = recv(s->fd, buf, len, 0);
-            } while (n < 0 && errno == EINTR);
-            return n;
+            return sock_recv_some(s, buf, len);
         }
-        do {
-            n = recv(s->fd, s->rbuf, SOCK_RBUF, 0);
-        } while (n < 0 && errno == EINTR);
+        n = sock_recv_some(s, s->rbuf, SOCK_RBUF);
         if (n <= 0) {
             return n;
         }
@@ -233,6 +261,76 @@ static bool recv_all(Sock *s, void *buf, size_t len)
         len -= n;
     }
     return true;
+}
+
+static void sock_send_all(Sock *s, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    if (!s->tls) {
+        send_all(s->fd, buf, len);
+        return;
+    }
+    while (len) {
+        ssize_t n = gnutls_record_send(s->tls, p, len);
+
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+            continue;
+        }
+        if (n < 0) {
+            die("TLS send: %s", gnutls_strerror(n));
+        }
+        p += n;
+        len -= n;
+    }
+}
+
+/* a request: over TLS, its pieces corked into as few records as fit */
+static void sock_writev_all(Sock *s, struct iovec *iov, int n)
+{
+    if (!s->tls) {
+        writev_all(s->fd, iov, n);
+        return;
+    }
+    gnutls_record_cork(s->tls);
+    for (int i = 0; i < n; i++) {
+        sock_send_all(s, iov[i].iov_base, iov[i].iov_len);
+    }
+    if (gnutls_record_uncork(s->tls, GNUTLS_RECORD_WAIT) < 0) {
+        die("TLS send failed");
+    }
+}
+
+/* TLS 1.3 with a PSK (NBD after NBD_OPT_STARTTLS) */
+static void sock_start_tls_psk(Sock *s, const char *user_key)
+{
+    g_auto(GStrv) uk = g_strsplit(user_key, ":", 2);
+    gnutls_datum_t key;
+    int ret;
+
+    if (!uk[0] || !uk[1]) {
+        die("--nbd-psk USER:HEXKEY");
+    }
+    key.data = (unsigned char *)uk[1];
+    key.size = strlen(uk[1]);
+    if (gnutls_psk_allocate_client_credentials(&s->psk) < 0 ||
+        gnutls_psk_set_client_credentials(s->psk, uk[0], &key,
+                                          GNUTLS_PSK_KEY_HEX) < 0 ||
+        gnutls_init(&s->tls, GNUTLS_CLIENT) < 0 ||
+        gnutls_priority_set_direct(s->tls,
+                                   "NORMAL:-VERS-ALL:+VERS-TLS1.3:"
+                                   "-CIPHER-ALL:+AES-128-GCM:"
+                                   "+ECDHE-PSK:+DHE-PSK:+PSK", NULL) < 0 ||
+        gnutls_credentials_set(s->tls, GNUTLS_CRD_PSK, s->psk) < 0) {
+        die("setting up the TLS client failed");
+    }
+    gnutls_transport_set_int(s->tls, s->fd);
+    do {
+        ret = gnutls_handshake(s->tls);
+    } while (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED);
+    if (ret < 0) {
+        die("TLS handshake: %s", gnutls_strerror(ret));
+    }
 }
 
 static int sock_send(void *opaque, const void *buf, size_t len)
@@ -424,6 +522,7 @@ static void nvme_run(Queue *q)
 #define NBD_REP_MAGIC       0x3e889045565a9ULL
 #define NBD_REQUEST_MAGIC   0x25609513u
 #define NBD_SIMPLE_MAGIC    0x67446698u
+#define NBD_OPT_STARTTLS    5
 #define NBD_OPT_GO          7
 #define NBD_REP_ACK         1
 #define NBD_REP_INFO        3
@@ -468,13 +567,24 @@ static void nbd_open(Queue *q)
     if (nlen > 256) {
         die("export name too long");
     }
+    if (opt.nbd_psk) {
+        put_be(o, NBD_OPTS_MAGIC, 8);
+        put_be(o + 8, NBD_OPT_STARTTLS, 4);
+        put_be(o + 12, 0, 4);
+        send_all(fd, o, 16);
+        if (!recv_all(s, r, sizeof(r)) || get_be(r, 8) != NBD_REP_MAGIC ||
+            get_be(r + 12, 4) != NBD_REP_ACK || get_be(r + 16, 4)) {
+            die("NBD_OPT_STARTTLS refused");
+        }
+        sock_start_tls_psk(s, opt.nbd_psk);
+    }
     put_be(o, NBD_OPTS_MAGIC, 8);
     put_be(o + 8, NBD_OPT_GO, 4);
     put_be(o + 12, 4 + nlen + 2, 4);
     put_be(o + 16, nlen, 4);
     memcpy(o + 20, opt.export, nlen);
     put_be(o + 20 + nlen, 0, 2);
-    send_all(fd, o, 22 + nlen);
+    sock_send_all(s, o, 22 + nlen);
     for (;;) {
         uint32_t type, len;
         g_autofree uint8_t *data = NULL;
@@ -517,7 +627,7 @@ static void nbd_send(Queue *q, unsigned slot)
     put_be(hdr + 8, slot, 8);
     put_be(hdr + 16, off, 8);
     put_be(hdr + 24, opt.bs, 4);
-    writev_all(q->sock.fd, iov, opt.write ? 2 : 1);
+    sock_writev_all(&q->sock, iov, opt.write ? 2 : 1);
 }
 
 /* the slot of the next reply */
@@ -550,7 +660,7 @@ static void nbd_close(Queue *q)
 
     put_be(hdr, NBD_REQUEST_MAGIC, 4);
     put_be(hdr + 6, NBD_CMD_DISC, 2);
-    send_all(q->sock.fd, hdr, sizeof(hdr));
+    sock_send_all(&q->sock, hdr, sizeof(hdr));
 }
 
 /* ---- raw TCP, the baseline ---------------------------------------------- */
@@ -793,6 +903,9 @@ int main(int argc, char **argv)
         { "tls-psk", 0, 0, G_OPTION_ARG_STRING, &opt.psk,
           "TLS with this configured PSK (NVMeTLSkey-1:...)" },
         { "export", 0, 0, G_OPTION_ARG_STRING, &opt.export, "NBD export" },
+        { "nbd-psk", 0, 0, G_OPTION_ARG_STRING, &opt.nbd_psk,
+          "NBD over TLS 1.3 with this PSK (USER:HEXKEY, as in QEMU's "
+          "tls-creds-psk keys.psk)" },
         { "rw", 0, 0, G_OPTION_ARG_STRING, &rw, "read or write" },
         { "bs", 0, 0, G_OPTION_ARG_INT64, &bs, "bytes per request" },
         { "qd", 0, 0, G_OPTION_ARG_INT, &qd, "requests outstanding/queue" },
