@@ -238,19 +238,36 @@ NvmetTarget *nvmet_qemu_target(void)
 
 static void nvmet_conn_maybe_free(NvmetConn *c);
 
-/* In the connection's AioContext, like the engine queue it reports to. */
+/*
+ * In the connection's AioContext, like the engine queue it reports to.
+ * Once its I/O is done, the coroutine goes on with the next one the
+ * queue has, if any: with a backend that completes at once (or from a
+ * cache), a whole batch of commands costs one coroutine, not one each.
+ * Whenever an I/O waits, nvmet_conn_start_io() starts a coroutine for the
+ * next, so I/O still runs in parallel.
+ */
 static void coroutine_fn nvmet_io_co(void *opaque)
 {
     NvmetIo *io = opaque;
     NvmetConn *c = io->user;
-    int ret = nvmet_backend_co_io(io->backend, io);
 
-    if (ret < 0) {
-        trace_nvmet_qemu_io_error(c->peer, io->op, io->offset, io->len, ret);
-    }
-    nvmet_io_complete(io, ret < 0 ? ret : 0);
-    c->ios--;
-    nvmet_conn_wake(c);
+    do {
+        int ret = nvmet_backend_co_io(io->backend, io);
+
+        if (ret < 0) {
+            trace_nvmet_qemu_io_error(c->peer, io->op, io->offset, io->len,
+                                      ret);
+        }
+        nvmet_io_complete(io, ret < 0 ? ret : 0);
+        c->ios--;
+        nvmet_conn_wake(c);
+        /* a released queue (c->q NULL) hands out nothing more */
+        io = c->q ? nvmet_queue_next_io(c->q) : NULL;
+        if (io) {
+            io->user = c;
+            c->ios++;
+        }
+    } while (io);
     nvmet_conn_maybe_free(c);
 }
 
