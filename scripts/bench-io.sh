@@ -320,4 +320,8 @@ for key in order:
     print(f"{name:<20} {server:<17} {iops:>8.0f} {mbs:>7.1f} "
           f"{med(us):>7.2f} ({min(us):>5.2f}) {med(ns):>5.2f} ({min(ns):>5.2f})"
           f" {cus:>12.2f}  {ratio}")
+if any(k[1] == "nvmet-2iothreads" for k in order):
+    print("\nbound: 2 cores / (server + client CPU per I/O of the 1-iothread"
+          " row), over its IOPS; it assumes both cores are the benchmark's"
+          " (check the load average)")
 EOF
