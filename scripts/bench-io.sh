@@ -23,8 +23,10 @@
 # time (/proc/PID/task/*/schedstat) and its own around the load only.
 # Printed per row: median IOPS and MB/s, server CPU per I/O (us) and per
 # byte (ns) as median (min), the client's CPU per I/O, and the CPU per I/O
-# relative to NBD's (or, for the iothread rows, the throughput relative to
-# one iothread).  --only runs the rows whose "workload server" matches
+# relative to NBD's (nvmet-tls: to NBD over TLS's), on 128 KiB rows also
+# the CPU per byte relative to the floor's and TLS's cost per byte over
+# plain (or, for the iothread rows, the throughput relative to one
+# iothread).  --only runs the rows whose "workload server" matches
 # REGEX.
 #
 # Two iothreads can only beat one by as much as the two cores allow: with
