@@ -33,7 +33,9 @@
 # the client on the same machine, every I/O costs s (server) + c (client)
 # CPU, so two cores give at most 2 / (s + c) I/Os per second, which is
 # 2s / (s + c) of the rate of one saturated iothread (printed as "bound",
-# from the one-iothread row's s, c and rate).  The 2q-*-luks rows show the
+# from the one-iothread row's s, c and rate; on an idle machine only:
+# with the kernel's autogroup scheduling, each other busy session takes an
+# equal share of the CPU whatever its nice level).  The 2q-*-luks rows show the
 # scaling where the server does most of the work: 16 KiB reads of a LUKS
 # node (Serpent-XTS, a cipher without hardware help: about 50 us of
 # decryption per 4 KiB in the iothread here, against a few us of client
@@ -324,6 +326,7 @@ for key in order:
           f" {cus:>12.2f}  {ratio}")
 if any(k[1] == "nvmet-2iothreads" for k in order):
     print("\nbound: 2 cores / (server + client CPU per I/O of the 1-iothread"
-          " row), over its IOPS; it assumes both cores are the benchmark's"
-          " (check the load average)")
+          " row), over its IOPS.  It assumes both cores are the benchmark's:"
+          "\n       with autogroup scheduling every other busy session takes an"
+          " equal share, whatever its nice level")
 EOF
