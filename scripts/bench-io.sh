@@ -32,10 +32,12 @@
 # Two iothreads can only beat one by as much as the two cores allow: with
 # the client on the same machine, every I/O costs s (server) + c (client)
 # CPU, so two cores give at most 2 / (s + c) I/Os per second, which is
-# 2s / (s + c) of the rate of one saturated iothread (printed as "bound",
-# from the one-iothread row's s, c and rate; on an idle machine only:
-# with the kernel's autogroup scheduling, each other busy session takes an
-# equal share of the CPU whatever its nice level).  The 2q-*-luks rows show the
+# 2s / (s + c) of the rate of one saturated iothread.  Printed as "bound":
+# 2 / (s + c) with the two-iothread row's s and c (per-I/O costs change
+# with batching), over the one-iothread rate; the measured ratio over it is
+# the share of the two cores the run used.  On an idle machine only: with
+# the kernel's autogroup scheduling, each other busy session takes an
+# equal share of the CPU whatever its nice level.  The 2q-*-luks rows show the
 # scaling where the server does most of the work: 16 KiB reads of a LUKS
 # node (Serpent-XTS, a cipher without hardware help: about 50 us of
 # decryption per 4 KiB in the iothread here, against a few us of client
@@ -298,9 +300,8 @@ for key in order:
             ratio = f"{iops / r1:.2f}x IOPS of 1 iothread"
             if server == "nvmet-2iothreads":
                 # two cores / (server + client CPU per I/O), over one's rate
-                s1 = med([x[2] for x in base])
-                c1 = med([x[4] for x in base])
-                bound = min(2.0, 2e6 / ((s1 + c1) * r1))
+                s2, c2 = med(us), med([x[4] for x in r])
+                bound = min(2.0, 2e6 / ((s2 + c2) * r1))
                 ratio += f" (bound {bound:.2f}x)"
     else:
         # nvmet-tls against NBD over TLS, everything else against NBD
@@ -325,8 +326,8 @@ for key in order:
           f"{med(us):>7.2f} ({min(us):>5.2f}) {med(ns):>5.2f} ({min(ns):>5.2f})"
           f" {cus:>12.2f}  {ratio}")
 if any(k[1] == "nvmet-2iothreads" for k in order):
-    print("\nbound: 2 cores / (server + client CPU per I/O of the 1-iothread"
-          " row), over its IOPS.  It assumes both cores are the benchmark's:"
-          "\n       with autogroup scheduling every other busy session takes an"
-          " equal share, whatever its nice level")
+    print("\nbound: 2 cores / (server + client CPU per I/O of the 2-iothread"
+          " row), over the 1-iothread IOPS.  It assumes both cores are the"
+          "\n       benchmark's: with autogroup scheduling every other busy"
+          " session takes an equal share, whatever its nice level")
 EOF
