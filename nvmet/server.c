@@ -41,7 +41,9 @@ struct NvmetConn {
     NvmetQueue *q;
     Coroutine *co;
     char *peer;
-    bool waiting_read;      /* co is parked in qio_channel_yield(G_IO_IN) */
+    int fd;                 /* the socket's, for the fd handler */
+    bool waiting_read;      /* co is parked until there is input or work */
+    bool waiting_write;     /* co is parked until the socket takes more */
     bool done;              /* co has finished */
     unsigned ios;           /* I/O coroutines still running */
 
@@ -72,12 +74,51 @@ static int64_t nvmet_ops_now(void *opaque)
     return qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
 }
 
-/* In the connection's thread: get its coroutine going again. */
+/*
+ * In the connection's thread: get its coroutine going again if it waits
+ * for input (a completion or a kick is work too); not if it waits for the
+ * socket to take output, which nothing but the socket ends.
+ */
 static void nvmet_conn_wake(NvmetConn *c)
 {
     if (c->waiting_read) {
-        qio_channel_wake_read(c->ioc);
+        c->waiting_read = false;
+        aio_co_wake(c->co);
     }
+}
+
+/*
+ * The socket's fd handler, registered once in the connection's AioContext
+ * (and again after a move) rather than around every wait as
+ * qio_channel_yield() does: adding and removing an fd handler costs an
+ * allocation, a GSource or epoll update and an event notifier write and
+ * read per wait, more than the rest of a small command's system calls.
+ * The handler is level-triggered, so it is never left armed for a
+ * condition the coroutine does not wait for: readable while it waits for
+ * input (or runs: it parks again at once), writable only while it waits
+ * for the socket to drain.
+ */
+static void nvmet_conn_readable(void *opaque)
+{
+    nvmet_conn_wake(opaque);
+}
+
+static void nvmet_conn_writable(void *opaque)
+{
+    NvmetConn *c = opaque;
+
+    if (c->waiting_write) {
+        c->waiting_write = false;
+        aio_co_wake(c->co);
+    }
+}
+
+static void nvmet_conn_watch(NvmetConn *c, bool readable, bool writable)
+{
+    aio_set_fd_handler(c->ctx, c->fd,
+                       readable ? nvmet_conn_readable : NULL,
+                       writable ? nvmet_conn_writable : NULL,
+                       NULL, NULL, c);
 }
 
 static void nvmet_conn_kick_bh(void *opaque)
@@ -197,19 +238,36 @@ NvmetTarget *nvmet_qemu_target(void)
 
 static void nvmet_conn_maybe_free(NvmetConn *c);
 
-/* In the connection's AioContext, like the engine queue it reports to. */
+/*
+ * In the connection's AioContext, like the engine queue it reports to.
+ * Once its I/O is done, the coroutine goes on with the next one the
+ * queue has, if any: with a backend that completes at once (or from a
+ * cache), a whole batch of commands costs one coroutine, not one each.
+ * Whenever an I/O waits, nvmet_conn_start_io() starts a coroutine for the
+ * next, so I/O still runs in parallel.
+ */
 static void coroutine_fn nvmet_io_co(void *opaque)
 {
     NvmetIo *io = opaque;
     NvmetConn *c = io->user;
-    int ret = nvmet_backend_co_io(io->backend, io);
 
-    if (ret < 0) {
-        trace_nvmet_qemu_io_error(c->peer, io->op, io->offset, io->len, ret);
-    }
-    nvmet_io_complete(io, ret < 0 ? ret : 0);
-    c->ios--;
-    nvmet_conn_wake(c);
+    do {
+        int ret = nvmet_backend_co_io(io->backend, io);
+
+        if (ret < 0) {
+            trace_nvmet_qemu_io_error(c->peer, io->op, io->offset, io->len,
+                                      ret);
+        }
+        nvmet_io_complete(io, ret < 0 ? ret : 0);
+        c->ios--;
+        nvmet_conn_wake(c);
+        /* a released queue (c->q NULL) hands out nothing more */
+        io = c->q ? nvmet_queue_next_io(c->q) : NULL;
+        if (io) {
+            io->user = c;
+            c->ios++;
+        }
+    } while (io);
     nvmet_conn_maybe_free(c);
 }
 
@@ -281,6 +339,7 @@ static void coroutine_fn nvmet_conn_move(NvmetConn *c)
                                    object_get_canonical_path_component(
                                        OBJECT(iothread)) : "main loop");
     }
+    nvmet_conn_watch(c, false, false);
     qemu_mutex_lock(&c->kick_lock);
     old = c->kick_bh;
     c->kick_bh = aio_bh_new(ctx, nvmet_conn_kick_bh, c);
@@ -296,6 +355,7 @@ static void coroutine_fn nvmet_conn_move(NvmetConn *c)
     }
     c->iothread = iothread;
     aio_co_reschedule_self(ctx);
+    nvmet_conn_watch(c, true, false);
 }
 
 /*
@@ -312,7 +372,10 @@ static void nvmet_conn_note_close(NvmetConn *c, const char *why)
     nvmet_queue_note_close(c->q, forced ? forced : why);
 }
 
-/* Send all engine output; false if the connection failed. */
+/*
+ * Send all engine output, as much per writev as the socket takes; false
+ * if the connection failed.
+ */
 static bool coroutine_fn nvmet_conn_flush(NvmetConn *c)
 {
     struct iovec iov[NVMET_MAX_IOV];
@@ -320,9 +383,17 @@ static bool coroutine_fn nvmet_conn_flush(NvmetConn *c)
 
     while ((n = nvmet_queue_output_iov(c->q, iov, NVMET_MAX_IOV)) > 0) {
         Error *err = NULL;
-        size_t len = iov_size(iov, n);
+        ssize_t len = qio_channel_writev(c->ioc, iov, n, &err);
 
-        if (qio_channel_writev_all(c->ioc, iov, n, &err) < 0) {
+        if (len == QIO_CHANNEL_ERR_BLOCK) {
+            /* the socket is full: wait for room, not for input */
+            nvmet_conn_watch(c, false, true);
+            c->waiting_write = true;
+            qemu_coroutine_yield();
+            nvmet_conn_watch(c, true, false);
+            continue;
+        }
+        if (len < 0) {
             trace_nvmet_qemu_conn_error(c->peer, error_get_pretty(err));
             nvmet_conn_note_close(c, error_get_pretty(err));
             error_free(err);
@@ -339,8 +410,10 @@ static void coroutine_fn nvmet_conn_co(void *opaque)
 {
     NvmetConn *c = opaque;
     g_autofree uint8_t *buf = g_malloc(NVMET_RECV_BUF);
+    bool drained = false;
 
     trace_nvmet_qemu_conn_start(c->peer);
+    nvmet_conn_watch(c, true, false);
     for (;;) {
         Error *err = NULL;
         const uint8_t *pending;
@@ -357,14 +430,26 @@ static void coroutine_fn nvmet_conn_co(void *opaque)
             nvmet_conn_move(c);
             continue;
         }
+        if (drained && !nvmet_queue_output(c->q, &pending)) {
+            /*
+             * The last read did not fill the buffer: the socket is most
+             * likely empty.  Wait for the fd handler rather than find out
+             * with a read that fails; if more has arrived meanwhile, the
+             * handler fires at once.
+             */
+            drained = false;
+            c->waiting_read = true;
+            qemu_coroutine_yield();
+            continue;
+        }
         n = qio_channel_read(c->ioc, (char *)buf, NVMET_RECV_BUF, &err);
         if (n == QIO_CHANNEL_ERR_BLOCK) {
             if (nvmet_queue_output(c->q, &pending)) {
                 continue;
             }
+            /* the fd handler, a completion or a kick wakes it */
             c->waiting_read = true;
-            qio_channel_yield(c->ioc, G_IO_IN);
-            c->waiting_read = false;
+            qemu_coroutine_yield();
             continue;
         }
         if (n < 0) {
@@ -378,9 +463,11 @@ static void coroutine_fn nvmet_conn_co(void *opaque)
             nvmet_conn_note_close(c, "the host closed the connection");
             break;
         }
+        drained = n < NVMET_RECV_BUF;
         nvmet_queue_input(c->q, buf, n);
     }
 
+    nvmet_conn_watch(c, false, false);
     qio_channel_shutdown(c->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
     qemu_mutex_lock(&c->port->conns_lock);
     QTAILQ_REMOVE(&c->port->conns, c, next);
@@ -404,13 +491,13 @@ static void nvmet_accept(QIONetListener *listener, QIOChannelSocket *sioc,
     c->sioc = sioc;
     object_ref(OBJECT(sioc));
     c->ioc = QIO_CHANNEL(sioc);
+    c->fd = sioc->fd;
     c->ctx = qemu_get_aio_context();
     c->kick_bh = aio_bh_new(c->ctx, nvmet_conn_kick_bh, c);
     qemu_mutex_init(&c->kick_lock);
     qio_channel_set_name(c->ioc, "nvmet-tcp-conn");
     qio_channel_set_blocking(c->ioc, false, NULL);
     qio_channel_set_delay(c->ioc, false);
-    qio_channel_set_follow_coroutine_ctx(c->ioc, true);
     c->q = nvmet_queue_new(p->port, c->peer, c);
     qemu_mutex_lock(&p->conns_lock);
     QTAILQ_INSERT_TAIL(&p->conns, c, next);

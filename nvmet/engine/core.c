@@ -35,11 +35,11 @@ void nvmet_sq_init(NvmetSq *sq, NvmetPort *port, const char *peer,
     sq->ops = ops;
     sq->peer = g_strdup(peer ? peer : "?");
     sq->name = g_strdup(sq->peer);
-    g_queue_init(&sq->io_queue);
     g_queue_init(&sq->wait_buf);
     nvmet_bufpool_init(&sq->pool, NVMET_BUFPOOL_MAX_CACHED);
     sq->nr_reqs = NVMET_ADMIN_MAX_SQSIZE;
     sq->reqs = g_new0(NvmetReq, sq->nr_reqs);
+    nvmet_sq_reqs_reset(sq);
     sq->auth.deadline = INT64_MAX;
     sq->setup_deadline = INT64_MAX;
     nvmet_lock(sq->t);

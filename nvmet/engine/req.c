@@ -170,6 +170,7 @@ void nvmet_sq_bind(NvmetSq *sq, NvmetCtrl *ctrl, uint16_t qid,
         g_free(sq->reqs);
         sq->reqs = reqs;
         sq->nr_reqs = want;
+        nvmet_sq_reqs_reset(sq);
         *connect_req = &sq->reqs[idx];
     }
     sq_update_name(sq);
@@ -401,6 +402,14 @@ static void req_put_ns(NvmetReq *req)
 
 void nvmet_sq_keep_alive(NvmetSq *sq)
 {
+    /*
+     * Commands that arrived in one input did so at the same time: read the
+     * clock for the first of them only.
+     */
+    if (sq->input_pass && sq->ka_pass == sq->input_pass) {
+        return;
+    }
+    sq->ka_pass = sq->input_pass;
     if (nvmet_atomic_read(&sq->ctrl->kato_ms)) {
         nvmet_atomic_set(&sq->ka_last, nvmet_now(sq->t));
     }
@@ -408,21 +417,40 @@ void nvmet_sq_keep_alive(NvmetSq *sq)
 
 /* ---- requests ------------------------------------------------------------ */
 
-NvmetReq *nvmet_req_alloc(NvmetSq *sq)
+void nvmet_sq_reqs_reset(NvmetSq *sq)
 {
-    for (unsigned i = 0; i < sq->nr_reqs; i++) {
-        NvmetReq *req = &sq->reqs[i];
-
-        if (req->state == REQ_FREE) {
-            memset(req, 0, sizeof(*req));
-            req->sq = sq;
-            req->ttag = i;
-            req->state = REQ_EXEC;
-            nvmet_stat_add(&sq->reqs_busy, 1);
-            return req;
+    g_free(sq->free_reqs);
+    sq->free_reqs = g_new(uint16_t, sq->nr_reqs);
+    sq->nr_free = 0;
+    /* the lowest index on top: the one a command gets first */
+    for (unsigned i = sq->nr_reqs; i-- > 0;) {
+        if (sq->reqs[i].state == REQ_FREE) {
+            sq->free_reqs[sq->nr_free++] = i;
         }
     }
-    return NULL;
+}
+
+/*
+ * The most recently freed request first (a stack): its memory is the one
+ * most likely still in the cache.
+ */
+NvmetReq *nvmet_req_alloc(NvmetSq *sq)
+{
+    NvmetReq *req;
+    uint16_t i;
+
+    if (!sq->nr_free) {
+        return NULL;
+    }
+    i = sq->free_reqs[--sq->nr_free];
+    req = &sq->reqs[i];
+    g_assert(req->state == REQ_FREE);
+    memset(req, 0, sizeof(*req));
+    req->sq = sq;
+    req->ttag = i;
+    req->state = REQ_EXEC;
+    nvmet_stat_add(&sq->reqs_busy, 1);
+    return req;
 }
 
 unsigned nvmet_req_data_dir(const NvmetReq *req)
@@ -445,6 +473,8 @@ static void req_free(NvmetReq *req)
     req_put_ns(req);
     req_buf_free(req);
     req->state = REQ_FREE;
+    g_assert(sq->nr_free < sq->nr_reqs);
+    sq->free_reqs[sq->nr_free++] = req->ttag;
     nvmet_stat_add(&sq->reqs_busy, -1);
     if (req->budget) {
         uint32_t b = req->budget;
@@ -601,7 +631,14 @@ NvmetIo *nvmet_req_submit_io(NvmetReq *req, NvmetNs *ns, NvmetIoOp op,
     p->io.buf = buf;
     p->req = req;
     req->ios_pending++;
-    g_queue_push_tail(&req->sq->io_queue, p);
+    /* a list through the I/Os themselves: no allocation per command */
+    p->next = NULL;
+    if (req->sq->io_tail) {
+        req->sq->io_tail->next = p;
+    } else {
+        req->sq->io_head = p;
+    }
+    req->sq->io_tail = p;
     trace_nvmet_io_submit(req->sq->name, req->cid, op, offset, len);
     nvmet_sq_kick(req->sq);
     return &p->io;
@@ -619,9 +656,23 @@ static void io_free(NvmetIoPriv *p)
     }
 }
 
+static NvmetIoPriv *io_queue_pop(NvmetSq *sq)
+{
+    NvmetIoPriv *p = sq->io_head;
+
+    if (p) {
+        sq->io_head = p->next;
+        if (!sq->io_head) {
+            sq->io_tail = NULL;
+        }
+        p->next = NULL;
+    }
+    return p;
+}
+
 NvmetIo *nvmet_sq_next_io(NvmetSq *sq)
 {
-    NvmetIoPriv *p = g_queue_pop_head(&sq->io_queue);
+    NvmetIoPriv *p = io_queue_pop(sq);
 
     if (!p) {
         return NULL;
@@ -663,7 +714,7 @@ void nvmet_sq_abort_requests(NvmetSq *sq)
     NvmetIoPriv *p;
 
     /* I/O never handed out is simply dropped */
-    while ((p = g_queue_pop_head(&sq->io_queue))) {
+    while ((p = io_queue_pop(sq))) {
         p->req->ios_pending--;
         io_free(p);
     }
@@ -716,6 +767,7 @@ void nvmet_sq_try_free(NvmetSq *sq)
     g_free(sq->tls.subnqn);
     g_free(sq->close_reason);
     g_free(sq->reqs);
+    g_free(sq->free_reqs);
     g_free(sq->peer);
     g_free(sq->name);
     sq->ops->free(sq);

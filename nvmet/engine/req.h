@@ -77,6 +77,7 @@ typedef void NvmetReqFn(NvmetReq *req);
 /* A block I/O of a request, as the engine keeps it. */
 typedef struct NvmetIoPriv {
     NvmetIo io;
+    struct NvmetIoPriv *next;   /* in the SQ's io_queue */
     NvmetReq *req;
     NvmetNs *ns_ref;            /* a reference held for this I/O, or NULL */
     bool handed_out;
@@ -262,8 +263,11 @@ struct NvmetSq {
     /* commands */
     NvmetReq *reqs;             /* indexed by transfer tag */
     uint16_t nr_reqs;
+    uint16_t *free_reqs;        /* indices of free ones, a stack */
+    uint16_t nr_free;
     unsigned reqs_busy;
-    GQueue io_queue;            /* block I/O not yet handed out */
+    /* block I/O not yet handed out (linked through NvmetIoPriv.next) */
+    NvmetIoPriv *io_head, *io_tail;
     unsigned ios_inflight;      /* handed out, not completed */
     GQueue wait_buf;            /* NvmetReq * waiting for budget */
     size_t budget_used;
@@ -273,6 +277,8 @@ struct NvmetSq {
     NvmetSqNs ns_cache[NVMET_SQ_NS_SLOTS];
     NvmetIoStats io_stats;      /* SMART counters (relaxed atomics) */
     int64_t ka_last;            /* last I/O command, ms (atomic) */
+    uint64_t input_pass;        /* the transport's input calls (0: none) */
+    uint64_t ka_pass;           /* ... the one that set ka_last */
     uint64_t cmds;              /* commands completed */
     uint64_t cmd_errors;        /* ... with a status other than success */
 
@@ -286,6 +292,8 @@ struct NvmetSq {
 
 /* ---- for command handlers ------------------------------------------------ */
 
+/* (Re)build the stack of free requests from their states. */
+void nvmet_sq_reqs_reset(NvmetSq *sq);
 void nvmet_req_complete(NvmetReq *req, uint16_t status);
 /*
  * Send the completion nvmet_req_complete() prepared (req->status) and free

@@ -35,15 +35,28 @@ typedef enum NvmetRxState {
 } NvmetRxState;
 
 typedef struct NvmetOutSeg {
+    struct NvmetOutSeg *next;
     uint8_t *data;
     size_t len;
-    size_t cap;                 /* > 0: small appendable buffer */
+    size_t cap;                 /* > 0: small appendable buffer (after it) */
     uint32_t pool_len;          /* > 0: a data buffer of the SQ's pool */
     uint32_t budget;            /* bytes to return to the queue budget */
 } NvmetOutSeg;
 
-/* Spare output segments (with their small buffers) kept per queue */
-#define OUT_SPARE_MAX 16
+/*
+ * Segments linked through themselves: queueing a PDU allocates nothing
+ * once the queue has as many spare segments as it has PDUs in flight.
+ */
+typedef struct NvmetOutList {
+    NvmetOutSeg *head, *tail;
+    unsigned len;
+} NvmetOutList;
+
+/*
+ * Spare output segments kept per queue: enough for the responses and data
+ * of a deep queue's every command in one pass.
+ */
+#define OUT_SPARE_MAX 256
 
 /* One NVMe/TCP connection. */
 struct NvmetQueue {
@@ -70,10 +83,10 @@ struct NvmetQueue {
     uint8_t rx_type;
 
     /* PDUs to send (encrypted first on a TLS connection) */
-    GQueue out;                 /* NvmetOutSeg * */
+    NvmetOutList out;
     size_t out_head;            /* bytes of the first segment already sent */
-    GQueue out_spare;           /* NvmetOutSeg * with a small buffer */
-    GQueue out_spare_data;      /* NvmetOutSeg * for data buffers */
+    NvmetOutList out_spare;     /* with a small buffer */
+    NvmetOutList out_spare_data;/* for data buffers */
     uint64_t out_queued;        /* PDU bytes ever appended to out */
     uint64_t out_done;          /* ... and ever taken from it */
 
@@ -136,45 +149,83 @@ NvmetPort *nvmet_port_new(NvmetTarget *t, const NvmetPortConfig *cfg,
 
 /* ---- output -------------------------------------------------------------- */
 
-#define OUT_SMALL_CAP 4096
+/* Room for the headers of a few dozen PDUs (a response is 24 bytes) */
+#define OUT_SMALL_CAP 1024
 
+static void out_list_push_tail(NvmetOutList *l, NvmetOutSeg *seg)
+{
+    seg->next = NULL;
+    if (l->tail) {
+        l->tail->next = seg;
+    } else {
+        l->head = seg;
+    }
+    l->tail = seg;
+    l->len++;
+}
+
+static void out_list_push_head(NvmetOutList *l, NvmetOutSeg *seg)
+{
+    seg->next = l->head;
+    l->head = seg;
+    if (!l->tail) {
+        l->tail = seg;
+    }
+    l->len++;
+}
+
+static NvmetOutSeg *out_list_pop_head(NvmetOutList *l)
+{
+    NvmetOutSeg *seg = l->head;
+
+    if (seg) {
+        l->head = seg->next;
+        if (!l->head) {
+            l->tail = NULL;
+        }
+        seg->next = NULL;
+        l->len--;
+    }
+    return seg;
+}
+
+/* A segment with a small buffer of its own (@small > 0) or for data. */
 static NvmetOutSeg *out_seg_new(NvmetQueue *q, size_t small)
 {
     NvmetOutSeg *seg;
+    size_t cap;
 
-    seg = g_queue_pop_head(small ? &q->out_spare : &q->out_spare_data);
-    if (seg && (!small || small <= seg->cap)) {
+    if (!small) {
+        seg = out_list_pop_head(&q->out_spare_data);
+        return seg ? seg : g_new0(NvmetOutSeg, 1);
+    }
+    if (small <= OUT_SMALL_CAP && (seg = out_list_pop_head(&q->out_spare))) {
         return seg;
     }
-    if (seg) {
-        g_queue_push_head(&q->out_spare, seg);
-    }
-    seg = g_new0(NvmetOutSeg, 1);
-    if (small) {
-        seg->cap = MAX(OUT_SMALL_CAP, small);
-        seg->data = g_malloc(seg->cap);
-    }
+    /* the buffer follows the segment: one allocation */
+    cap = MAX(OUT_SMALL_CAP, small);
+    seg = g_malloc0(sizeof(*seg) + cap);
+    seg->cap = cap;
+    seg->data = (uint8_t *)(seg + 1);
     return seg;
 }
 
 /* The segment was sent (or the queue is going away). */
 static void out_seg_done(NvmetQueue *q, NvmetOutSeg *seg)
 {
-    if (seg->cap == OUT_SMALL_CAP &&
-        g_queue_get_length(&q->out_spare) < OUT_SPARE_MAX) {
-        seg->len = 0;
-        g_queue_push_head(&q->out_spare, seg);
-        return;
-    }
     if (seg->cap) {
-        g_free(seg->data);
-        g_free(seg);
+        if (seg->cap == OUT_SMALL_CAP && q->out_spare.len < OUT_SPARE_MAX) {
+            seg->len = 0;
+            out_list_push_head(&q->out_spare, seg);
+        } else {
+            g_free(seg);
+        }
         return;
     }
     nvmet_sq_buf_put(&q->sq, seg->data, seg->pool_len, seg->budget);
-    if (g_queue_get_length(&q->out_spare_data) < OUT_SPARE_MAX) {
+    if (q->out_spare_data.len < OUT_SPARE_MAX) {
         memset(seg, 0, sizeof(*seg));
-        g_queue_push_head(&q->out_spare_data, seg);
+        out_list_push_head(&q->out_spare_data, seg);
         return;
     }
     g_free(seg);
@@ -183,12 +234,12 @@ static void out_seg_done(NvmetQueue *q, NvmetOutSeg *seg)
 /* Reserve @len bytes at the end of the output stream; returns them zeroed. */
 static uint8_t *out_reserve(NvmetQueue *q, size_t len)
 {
-    NvmetOutSeg *seg = g_queue_peek_tail(&q->out);
+    NvmetOutSeg *seg = q->out.tail;
     uint8_t *p;
 
     if (!seg || !seg->cap || seg->cap - seg->len < len) {
         seg = out_seg_new(q, len);
-        g_queue_push_tail(&q->out, seg);
+        out_list_push_tail(&q->out, seg);
     }
     p = seg->data + seg->len;
     seg->len += len;
@@ -205,12 +256,12 @@ static void out_push_buf(NvmetQueue *q, NvmetReq *req, size_t len)
     seg->data = nvmet_req_take_buf(req, &seg->pool_len, &seg->budget);
     seg->len = len;
     q->out_queued += len;
-    g_queue_push_tail(&q->out, seg);
+    out_list_push_tail(&q->out, seg);
 }
 
 static size_t plain_output(NvmetQueue *q, const uint8_t **data)
 {
-    NvmetOutSeg *seg = g_queue_peek_head(&q->out);
+    NvmetOutSeg *seg = q->out.head;
 
     if (!seg) {
         *data = NULL;
@@ -224,8 +275,8 @@ static int plain_output_iov(NvmetQueue *q, struct iovec *iov, int max)
 {
     int n = 0;
 
-    for (GList *l = q->out.head; l && n < max; l = l->next, n++) {
-        NvmetOutSeg *seg = l->data;
+    for (NvmetOutSeg *seg = q->out.head; seg && n < max;
+         seg = seg->next, n++) {
         size_t skip = n == 0 ? q->out_head : 0;
 
         iov[n].iov_base = seg->data + skip;
@@ -275,7 +326,7 @@ static void plain_output_advance(NvmetQueue *q, size_t n)
 {
     nvmet_stat_add(&q->pdus_tx, n);
     while (n > 0) {
-        NvmetOutSeg *seg = g_queue_peek_head(&q->out);
+        NvmetOutSeg *seg = q->out.head;
         size_t left;
 
         g_assert(seg);
@@ -294,7 +345,7 @@ static void plain_output_advance(NvmetQueue *q, size_t n)
         q->out_done += left;
         n -= left;
         q->out_head = 0;
-        g_queue_pop_head(&q->out);
+        out_list_pop_head(&q->out);
         out_seg_done(q, seg);
     }
 }
@@ -309,8 +360,7 @@ static size_t tls_gather(NvmetQueue *q)
 {
     size_t n = 0, skip = q->out_head;
 
-    for (GList *l = q->out.head; l; l = l->next, skip = 0) {
-        NvmetOutSeg *seg = l->data;
+    for (NvmetOutSeg *seg = q->out.head; seg; seg = seg->next, skip = 0) {
         size_t len = seg->len - skip;
 
         if (len >= NVMET_TLS_RECORD_MAX / 2) {
@@ -535,16 +585,18 @@ static void queue_fatal(NvmetQueue *q, uint16_t fes, uint32_t fei,
 static bool pdu_fault(NvmetQueue *q, NvmetFaultPoint p, NvmetReq *req,
                       NvmetFaultHit *hit)
 {
-    NvmetFaultCtx ctx = {
-        .hdgst = q->hdgst && p != NVMET_FP_PDU_ICRESP,
-        .ddgst = q->ddgst && p == NVMET_FP_PDU_C2H_DATA,
-    };
+    NvmetFaultCtx ctx;
     g_autofree char *why = NULL;
 
     hit->id = 0;
     if (!nvmet_fault_armed(q->sq.t, p)) {
+        /* the hot path: nothing else when no fault is armed here */
         return false;
     }
+    ctx = (NvmetFaultCtx) {
+        .hdgst = q->hdgst && p != NVMET_FP_PDU_ICRESP,
+        .ddgst = q->ddgst && p == NVMET_FP_PDU_C2H_DATA,
+    };
     if (req) {
         ctx.has_cmd = true;
         ctx.opcode = req->opc;
@@ -1295,6 +1347,8 @@ static void tls_input(NvmetQueue *q)
 void nvmet_queue_input(NvmetQueue *q, const void *buf, size_t len)
 {
     nvmet_sq_service(&q->sq);
+    /* the commands of one input arrived at once (nvmet_sq_keep_alive()) */
+    q->sq.input_pass++;
     nvmet_stat_add(&q->wire_rx, len);
     if (q->sq.closing) {
         /*
@@ -1322,9 +1376,6 @@ NvmetQueue *nvmet_queue_new(NvmetPort *port, const char *peer, void *opaque)
     nvmet_sq_init(&q->sq, port, peer, &tcp_ops);
     q->sq.queue = q;
     q->sq.queue_opaque = opaque;
-    g_queue_init(&q->out);
-    g_queue_init(&q->out_spare);
-    g_queue_init(&q->out_spare_data);
     rx_reset(q);
     nvmet_tls_init(&q->tls, &q->sq, q, opaque);
     {
@@ -1482,9 +1533,9 @@ static void tcp_free(NvmetSq *sq)
     NvmetOutSeg *seg;
 
     /* the SQ's pool is gone: data buffers go straight back to libc */
-    while ((seg = g_queue_pop_head(&q->out))) {
+    while ((seg = out_list_pop_head(&q->out))) {
         if (seg->cap) {
-            g_free(seg->data);
+            /* the buffer is part of the segment */
         } else if (seg->pool_len) {
             free(seg->data);
         } else {
@@ -1492,11 +1543,10 @@ static void tcp_free(NvmetSq *sq)
         }
         g_free(seg);
     }
-    while ((seg = g_queue_pop_head(&q->out_spare))) {
-        g_free(seg->data);
+    while ((seg = out_list_pop_head(&q->out_spare))) {
         g_free(seg);
     }
-    while ((seg = g_queue_pop_head(&q->out_spare_data))) {
+    while ((seg = out_list_pop_head(&q->out_spare_data))) {
         g_free(seg);
     }
     nvmet_tls_free(&q->tls);

@@ -2,7 +2,7 @@
  * I/O load generator for scripts/bench-io.sh: one client, three protocols.
  *
  *   bench-io nvme --port P --nqn NQN [--hostnqn H] [--tls-psk KEY] WORKLOAD
- *   bench-io nbd  --port P --export NAME WORKLOAD
+ *   bench-io nbd  --port P --export NAME [--nbd-psk USER:HEXKEY] WORKLOAD
  *   bench-io tcp  --port P WORKLOAD            (against "bench-io tcp-server")
  *   bench-io tcp-server                        (prints its port, serves)
  *
@@ -14,14 +14,21 @@
  * requests outstanding for --seconds.  The NVMe/TCP host is the project's
  * test host (tests/qtest/nvmf-host*.c), with TLS 1.3 and a configured PSK
  * in the interchange format when --tls-psk is given.  The NBD client speaks
- * the fixed newstyle handshake with NBD_OPT_GO and simple replies.  The TCP
- * server is the baseline: it sends (reads) or receives (writes) the same
- * bytes with a 16-byte header per request and nothing else.
+ * the fixed newstyle handshake with NBD_OPT_GO and simple replies, with
+ * --nbd-psk after NBD_OPT_STARTTLS over TLS 1.3 with that PSK and
+ * AES-128-GCM (the cipher of the NVMe/TCP rows).  Every client reads
+ * through a 64 KiB receive buffer.
+ *
+ * The TCP server is the floor (see HELP_FLOOR): it receives (writes) or
+ * sends (reads) the same bytes with a 16-byte header per request, with
+ * the batching a server can have (every request that has arrived parsed
+ * from one recv(), all their replies in one writev()) and nothing else.
  *
  * With --server-pid, the CPU time the server process spent while the load
  * ran (the sum of /proc/PID/task/STAR/schedstat, in ns) is measured around
- * the load phase only, after connecting.  Output, one line:
- *   ios=N bytes=N seconds=F server_cpu_ns=N
+ * the load phase only, after connecting, and so is this process's own
+ * (client_cpu_ns: every thread, the same window).  Output, one line:
+ *   ios=N bytes=N seconds=F server_cpu_ns=N client_cpu_ns=N
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -29,6 +36,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <glib.h>
+#include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -36,6 +44,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nvmf-host.h"
@@ -49,7 +58,7 @@ typedef enum { PROTO_NVME, PROTO_NBD, PROTO_TCP } Proto;
 static struct {
     Proto proto;
     int port;
-    const char *nqn, *hostnqn, *psk, *export;
+    const char *nqn, *hostnqn, *psk, *export, *nbd_psk;
     bool write;
     size_t bs;
     unsigned qd, queues;
@@ -67,6 +76,17 @@ static const uint8_t hostid[16] = {
     0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78,
     0x87, 0x96, 0xa5, 0xb4, 0xc3, 0xd2, 0xe1, 0xf0,
 };
+
+#define HELP_FLOOR \
+"The floor (tcp-server): per connection, one thread recv()s whatever has\n" \
+"arrived into a 256 KiB buffer (the target's receive buffer) and parses\n" \
+"every request in it in place (a write's data is consumed where it lies);\n" \
+"then one writev() sends all their replies, a read's reply being a 16-byte\n" \
+"header and the whole payload from one preallocated buffer.  TCP_NODELAY\n" \
+"and default (autotuned) socket buffers, as the target's sockets.  It is\n" \
+"the kernel's cost of moving the bytes with the best batching the load\n" \
+"allows: no event loop, no protocol, no block layer, no copy, no\n" \
+"allocation.  A server's CPU per I/O or per byte above it is its own.\n"
 
 static GMutex go_lock;
 static GCond go_cond;
@@ -144,17 +164,93 @@ static void writev_all(int fd, struct iovec *iov, int n)
     }
 }
 
+/*
+ * A connection with a receive buffer: small reads (headers) are served
+ * from one recv() of whatever has arrived, as a real host does; reads of
+ * at least half the buffer go straight to the destination.
+ */
+#define SOCK_RBUF   (64 * 1024)
+
+typedef struct Sock {
+    int fd;
+    gnutls_session_t tls;       /* NBD over TLS (--nbd-psk) */
+    gnutls_psk_client_credentials_t psk;
+    uint8_t *rbuf;
+    size_t rpos, rlen;
+} Sock;
+
+static void sock_init(Sock *s, int fd)
+{
+    s->fd = fd;
+    s->tls = NULL;
+    s->psk = NULL;
+    s->rbuf = g_malloc(SOCK_RBUF);
+    s->rpos = s->rlen = 0;
+}
+
+static void sock_close(Sock *s)
+{
+    if (s->tls) {
+        gnutls_bye(s->tls, GNUTLS_SHUT_WR);
+        gnutls_deinit(s->tls);
+        gnutls_psk_free_client_credentials(s->psk);
+        s->tls = NULL;
+    }
+    close(s->fd);
+    g_free(s->rbuf);
+    s->rbuf = NULL;
+}
+
+/* one recv() or TLS record's worth */
+static ssize_t sock_recv_some(Sock *s, void *buf, size_t len)
+{
+    ssize_t n;
+
+    if (s->tls) {
+        do {
+            n = gnutls_record_recv(s->tls, buf, len);
+        } while (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED);
+        if (n < 0) {
+            die("TLS receive: %s", gnutls_strerror(n));
+        }
+        return n;
+    }
+    do {
+        n = recv(s->fd, buf, len, 0);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+/* like recv(): some bytes, 0 at the end of the stream, -1 on errors */
+static ssize_t sock_read(Sock *s, void *buf, size_t len)
+{
+    ssize_t n;
+
+    if (s->rpos == s->rlen) {
+        if (len >= SOCK_RBUF / 2) {
+            return sock_recv_some(s, buf, len);
+        }
+        n = sock_recv_some(s, s->rbuf, SOCK_RBUF);
+        if (n <= 0) {
+            return n;
+        }
+        s->rpos = 0;
+        s->rlen = n;
+    }
+    n = MIN(len, s->rlen - s->rpos);
+    memcpy(buf, s->rbuf + s->rpos, n);
+    s->rpos += n;
+    return n;
+}
+
 /* false on end of stream */
-static bool recv_all(int fd, void *buf, size_t len)
+static bool recv_all(Sock *s, void *buf, size_t len)
 {
     uint8_t *p = buf;
 
     while (len) {
-        ssize_t n = recv(fd, p, len, 0);
+        ssize_t n = sock_read(s, p, len);
 
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
         if (n == 0) {
             return false;
         }
@@ -167,9 +263,75 @@ static bool recv_all(int fd, void *buf, size_t len)
     return true;
 }
 
-typedef struct Sock {
-    int fd;
-} Sock;
+static void sock_send_all(Sock *s, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    if (!s->tls) {
+        send_all(s->fd, buf, len);
+        return;
+    }
+    while (len) {
+        ssize_t n = gnutls_record_send(s->tls, p, len);
+
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+            continue;
+        }
+        if (n < 0) {
+            die("TLS send: %s", gnutls_strerror(n));
+        }
+        p += n;
+        len -= n;
+    }
+}
+
+/* a request: over TLS, its pieces corked into as few records as fit */
+static void sock_writev_all(Sock *s, struct iovec *iov, int n)
+{
+    if (!s->tls) {
+        writev_all(s->fd, iov, n);
+        return;
+    }
+    gnutls_record_cork(s->tls);
+    for (int i = 0; i < n; i++) {
+        sock_send_all(s, iov[i].iov_base, iov[i].iov_len);
+    }
+    if (gnutls_record_uncork(s->tls, GNUTLS_RECORD_WAIT) < 0) {
+        die("TLS send failed");
+    }
+}
+
+/* TLS 1.3 with a PSK (NBD after NBD_OPT_STARTTLS) */
+static void sock_start_tls_psk(Sock *s, const char *user_key)
+{
+    g_auto(GStrv) uk = g_strsplit(user_key, ":", 2);
+    gnutls_datum_t key;
+    int ret;
+
+    if (!uk[0] || !uk[1]) {
+        die("--nbd-psk USER:HEXKEY");
+    }
+    key.data = (unsigned char *)uk[1];
+    key.size = strlen(uk[1]);
+    if (gnutls_psk_allocate_client_credentials(&s->psk) < 0 ||
+        gnutls_psk_set_client_credentials(s->psk, uk[0], &key,
+                                          GNUTLS_PSK_KEY_HEX) < 0 ||
+        gnutls_init(&s->tls, GNUTLS_CLIENT) < 0 ||
+        gnutls_priority_set_direct(s->tls,
+                                   "NORMAL:-VERS-ALL:+VERS-TLS1.3:"
+                                   "-CIPHER-ALL:+AES-128-GCM:"
+                                   "+ECDHE-PSK:+DHE-PSK:+PSK", NULL) < 0 ||
+        gnutls_credentials_set(s->tls, GNUTLS_CRD_PSK, s->psk) < 0) {
+        die("setting up the TLS client failed");
+    }
+    gnutls_transport_set_int(s->tls, s->fd);
+    do {
+        ret = gnutls_handshake(s->tls);
+    } while (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED);
+    if (ret < 0) {
+        die("TLS handshake: %s", gnutls_strerror(ret));
+    }
+}
 
 static int sock_send(void *opaque, const void *buf, size_t len)
 {
@@ -179,12 +341,7 @@ static int sock_send(void *opaque, const void *buf, size_t len)
 
 static ssize_t sock_recv(void *opaque, void *buf, size_t len)
 {
-    ssize_t n;
-
-    do {
-        n = recv(((Sock *)opaque)->fd, buf, len, 0);
-    } while (n < 0 && errno == EINTR);
-    return n;
+    return sock_read(opaque, buf, len);
 }
 
 /* ---- server CPU time --------------------------------------------------- */
@@ -220,6 +377,15 @@ static uint64_t server_cpu_ns(void)
     return sum;
 }
 
+/* ns this process ran, all its threads */
+static uint64_t client_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 /* ---- NVMe/TCP ------------------------------------------------------------ */
 
 typedef struct Queue {
@@ -245,7 +411,7 @@ static void nvme_open(Queue *q, uint16_t qid)
     NvmfTransport tr = { sock_send, sock_recv, &q->sock };
     NvmfCqe cqe;
 
-    q->sock.fd = tcp_connect(opt.port);
+    sock_init(&q->sock, tcp_connect(opt.port));
     if (opt.psk) {
         uint8_t key[48], hash;
         g_autofree char *id = nvmf_tls_configured(opt.psk, 1, opt.hostnqn,
@@ -356,6 +522,7 @@ static void nvme_run(Queue *q)
 #define NBD_REP_MAGIC       0x3e889045565a9ULL
 #define NBD_REQUEST_MAGIC   0x25609513u
 #define NBD_SIMPLE_MAGIC    0x67446698u
+#define NBD_OPT_STARTTLS    5
 #define NBD_OPT_GO          7
 #define NBD_REP_ACK         1
 #define NBD_REP_INFO        3
@@ -384,11 +551,14 @@ static uint64_t get_be(const uint8_t *p, int bytes)
 
 static void nbd_open(Queue *q)
 {
-    int fd = q->sock.fd = tcp_connect(opt.port);
+    Sock *s = &q->sock;
+    int fd;
     uint8_t hello[18], flags[4], o[16 + 4 + 256 + 2], r[20];
     size_t nlen = strlen(opt.export);
 
-    if (!recv_all(fd, hello, sizeof(hello)) ||
+    sock_init(s, tcp_connect(opt.port));
+    fd = s->fd;
+    if (!recv_all(s, hello, sizeof(hello)) ||
         memcmp(hello, "NBDMAGICIHAVEOPT", 16)) {
         die("not an NBD server (fixed newstyle)");
     }
@@ -397,24 +567,35 @@ static void nbd_open(Queue *q)
     if (nlen > 256) {
         die("export name too long");
     }
+    if (opt.nbd_psk) {
+        put_be(o, NBD_OPTS_MAGIC, 8);
+        put_be(o + 8, NBD_OPT_STARTTLS, 4);
+        put_be(o + 12, 0, 4);
+        send_all(fd, o, 16);
+        if (!recv_all(s, r, sizeof(r)) || get_be(r, 8) != NBD_REP_MAGIC ||
+            get_be(r + 12, 4) != NBD_REP_ACK || get_be(r + 16, 4)) {
+            die("NBD_OPT_STARTTLS refused");
+        }
+        sock_start_tls_psk(s, opt.nbd_psk);
+    }
     put_be(o, NBD_OPTS_MAGIC, 8);
     put_be(o + 8, NBD_OPT_GO, 4);
     put_be(o + 12, 4 + nlen + 2, 4);
     put_be(o + 16, nlen, 4);
     memcpy(o + 20, opt.export, nlen);
     put_be(o + 20 + nlen, 0, 2);
-    send_all(fd, o, 22 + nlen);
+    sock_send_all(s, o, 22 + nlen);
     for (;;) {
         uint32_t type, len;
         g_autofree uint8_t *data = NULL;
 
-        if (!recv_all(fd, r, sizeof(r)) || get_be(r, 8) != NBD_REP_MAGIC) {
+        if (!recv_all(s, r, sizeof(r)) || get_be(r, 8) != NBD_REP_MAGIC) {
             die("bad NBD option reply");
         }
         type = get_be(r + 12, 4);
         len = get_be(r + 16, 4);
         data = g_malloc(len + 1);
-        if (!recv_all(fd, data, len)) {
+        if (!recv_all(s, data, len)) {
             die("NBD server closed the connection");
         }
         if (type & 0x80000000u) {
@@ -446,7 +627,7 @@ static void nbd_send(Queue *q, unsigned slot)
     put_be(hdr + 8, slot, 8);
     put_be(hdr + 16, off, 8);
     put_be(hdr + 24, opt.bs, 4);
-    writev_all(q->sock.fd, iov, opt.write ? 2 : 1);
+    sock_writev_all(&q->sock, iov, opt.write ? 2 : 1);
 }
 
 /* the slot of the next reply */
@@ -455,7 +636,7 @@ static unsigned nbd_recv(Queue *q)
     uint8_t r[16];
     uint64_t slot;
 
-    if (!recv_all(q->sock.fd, r, sizeof(r)) ||
+    if (!recv_all(&q->sock, r, sizeof(r)) ||
         get_be(r, 4) != NBD_SIMPLE_MAGIC) {
         die("bad NBD reply");
     }
@@ -467,7 +648,7 @@ static unsigned nbd_recv(Queue *q)
         die("NBD reply for an unknown handle");
     }
     if (!opt.write &&
-        !recv_all(q->sock.fd, q->buf + slot * opt.bs, opt.bs)) {
+        !recv_all(&q->sock, q->buf + slot * opt.bs, opt.bs)) {
         die("NBD server closed the connection");
     }
     return slot;
@@ -479,7 +660,7 @@ static void nbd_close(Queue *q)
 
     put_be(hdr, NBD_REQUEST_MAGIC, 4);
     put_be(hdr + 6, NBD_CMD_DISC, 2);
-    send_all(q->sock.fd, hdr, sizeof(hdr));
+    sock_send_all(&q->sock, hdr, sizeof(hdr));
 }
 
 /* ---- raw TCP, the baseline ---------------------------------------------- */
@@ -504,7 +685,7 @@ static unsigned tcp_recv(Queue *q)
     uint8_t r[16];
     uint64_t slot;
 
-    if (!recv_all(q->sock.fd, r, sizeof(r))) {
+    if (!recv_all(&q->sock, r, sizeof(r))) {
         die("TCP server closed the connection");
     }
     slot = get_be(r + 8, 8);
@@ -512,36 +693,122 @@ static unsigned tcp_recv(Queue *q)
         die("TCP reply for an unknown tag");
     }
     if (!opt.write &&
-        !recv_all(q->sock.fd, q->buf + slot * opt.bs, opt.bs)) {
+        !recv_all(&q->sock, q->buf + slot * opt.bs, opt.bs)) {
         die("TCP server closed the connection");
     }
     return slot;
 }
 
+/*
+ * The floor: what any server must spend to move the bytes over the
+ * kernel's TCP.  Per connection, one thread reads whatever has arrived into
+ * a receive buffer as large as the target's (NVMET_RECV_BUF) and parses
+ * every request in it in place (a write's data is consumed where it lies,
+ * never copied again); then one writev() sends the replies of all of them,
+ * a read's reply as its header plus the whole payload from one
+ * preallocated buffer.  No per-request allocation, no copy, no event loop,
+ * no protocol.  Sockets as the target's: TCP_NODELAY, default (autotuned)
+ * buffer sizes.
+ */
+#define SRV_RBUF    (256 * 1024)
+#define SRV_BATCH   512         /* replies per writev (2 iovecs each) */
+
+typedef struct SrvConn {
+    int fd;
+    uint8_t *payload;           /* what every read sends */
+    uint8_t (*hdrs)[16];        /* replies of this batch */
+    struct iovec iov[2 * SRV_BATCH];
+    unsigned nrep, niov;
+} SrvConn;
+
+static void srv_flush(SrvConn *c)
+{
+    if (c->niov) {
+        writev_all(c->fd, c->iov, c->niov);
+    }
+    c->nrep = c->niov = 0;
+}
+
+static void srv_reply(SrvConn *c, const uint8_t *req)
+{
+    uint8_t *h = c->hdrs[c->nrep++];
+    uint32_t len = get_be(req + 4, 4);
+    struct iovec *last = c->niov ? &c->iov[c->niov - 1] : NULL;
+
+    memcpy(h, req, 16);
+    if (last && (uint8_t *)last->iov_base + last->iov_len == h) {
+        last->iov_len += 16;    /* replies without data: one iovec */
+    } else {
+        c->iov[c->niov++] = (struct iovec) { h, 16 };
+    }
+    if (get_be(req, 4) == 0 && len) {
+        c->iov[c->niov++] = (struct iovec) { c->payload, len };
+    }
+    if (c->nrep == SRV_BATCH) {
+        srv_flush(c);
+    }
+}
+
 static gpointer tcp_server_conn(gpointer data)
 {
-    int fd = GPOINTER_TO_INT(data);
-    size_t cap = 1 << 20;
-    g_autofree uint8_t *buf = g_malloc0(cap);
-    uint8_t hdr[16];
+    SrvConn *c = g_new0(SrvConn, 1);
+    g_autofree uint8_t *rbuf = g_malloc(SRV_RBUF);
+    uint8_t req[16];
+    size_t have = 0;            /* of req */
+    uint64_t skip = 0;          /* write data still to come */
 
-    while (recv_all(fd, hdr, sizeof(hdr))) {
-        uint32_t len = get_be(hdr + 4, 4);
-        struct iovec iov[2] = { { hdr, 16 }, { buf, len } };
+    c->fd = GPOINTER_TO_INT(data);
+    c->payload = g_malloc(1 << 20);
+    memset(c->payload, 0x5a, 1 << 20);
+    c->hdrs = g_malloc(SRV_BATCH * 16);
+    for (;;) {
+        ssize_t n = recv(c->fd, rbuf, SRV_RBUF, 0);
+        const uint8_t *p = rbuf;
 
-        if (len > cap) {
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
             break;
         }
-        if (get_be(hdr, 4) == 1) {
-            if (!recv_all(fd, buf, len)) {
+        while (n > 0) {
+            size_t take;
+
+            if (skip) {
+                take = MIN(skip, (uint64_t)n);
+                skip -= take;
+                p += take;
+                n -= take;
+                if (!skip) {
+                    srv_reply(c, req);
+                }
+                continue;
+            }
+            take = MIN(sizeof(req) - have, (size_t)n);
+            memcpy(req + have, p, take);
+            have += take;
+            p += take;
+            n -= take;
+            if (have < sizeof(req)) {
                 break;
             }
-            writev_all(fd, iov, 1);
-        } else {
-            writev_all(fd, iov, 2);
+            have = 0;
+            if (get_be(req + 4, 4) > (1 << 20)) {
+                goto out;
+            }
+            if (get_be(req, 4) == 1 && get_be(req + 4, 4)) {
+                skip = get_be(req + 4, 4);
+            } else {
+                srv_reply(c, req);
+            }
         }
+        srv_flush(c);
     }
-    close(fd);
+out:
+    close(c->fd);
+    g_free(c->payload);
+    g_free(c->hdrs);
+    g_free(c);
     return NULL;
 }
 
@@ -636,6 +903,9 @@ int main(int argc, char **argv)
         { "tls-psk", 0, 0, G_OPTION_ARG_STRING, &opt.psk,
           "TLS with this configured PSK (NVMeTLSkey-1:...)" },
         { "export", 0, 0, G_OPTION_ARG_STRING, &opt.export, "NBD export" },
+        { "nbd-psk", 0, 0, G_OPTION_ARG_STRING, &opt.nbd_psk,
+          "NBD over TLS 1.3 with this PSK (USER:HEXKEY, as in QEMU's "
+          "tls-creds-psk keys.psk)" },
         { "rw", 0, 0, G_OPTION_ARG_STRING, &rw, "read or write" },
         { "bs", 0, 0, G_OPTION_ARG_INT64, &bs, "bytes per request" },
         { "qd", 0, 0, G_OPTION_ARG_INT, &qd, "requests outstanding/queue" },
@@ -649,10 +919,15 @@ int main(int argc, char **argv)
         g_option_context_new("nvme|nbd|tcp|tcp-server - I/O load generator");
     g_autoptr(GError) err = NULL;
     Queue admin = { 0 }, *qs;
-    uint64_t ios = 0, bytes = 0, cpu0, cpu1;
+    uint64_t ios = 0, bytes = 0, cpu0, cpu1, ccpu0, ccpu1;
     gint64 t0, t1;
 
     g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_description(ctx,
+        "Modes: nvme (NVMe/TCP host, plain or TLS), nbd (NBD client), tcp\n"
+        "(client of tcp-server), tcp-server (prints its port, serves).\n"
+        "Output: ios=N bytes=N seconds=F server_cpu_ns=N client_cpu_ns=N\n"
+        "\n" HELP_FLOOR);
     if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc != 2) {
         die("%s", err ? err->message : "usage: bench-io MODE [options]");
     }
@@ -714,7 +989,7 @@ int main(int argc, char **argv)
             nbd_open(q);
             break;
         case PROTO_TCP:
-            q->sock.fd = tcp_connect(opt.port);
+            sock_init(&q->sock, tcp_connect(opt.port));
             break;
         }
         /* spread the queues over the device */
@@ -729,6 +1004,7 @@ int main(int argc, char **argv)
         g_cond_wait(&go_cond, &go_lock);
     }
     cpu0 = server_cpu_ns();
+    ccpu0 = client_cpu_ns();
     t0 = g_get_monotonic_time();
     deadline = t0 + opt.seconds * G_USEC_PER_SEC;
     go = 1;
@@ -740,6 +1016,7 @@ int main(int argc, char **argv)
         bytes += qs[i].bytes;
     }
     t1 = g_get_monotonic_time();
+    ccpu1 = client_cpu_ns();
     cpu1 = server_cpu_ns();
 
     for (unsigned i = 0; i < opt.queues; i++) {
@@ -750,17 +1027,18 @@ int main(int argc, char **argv)
             nvmf_host_free(qs[i].h);
         }
         nvmf_tls_free(qs[i].tls);
-        close(qs[i].sock.fd);
+        sock_close(&qs[i].sock);
         g_free(qs[i].buf);
     }
     if (admin.h) {
         nvmf_host_free(admin.h);
         nvmf_tls_free(admin.tls);
-        close(admin.sock.fd);
+        sock_close(&admin.sock);
     }
     printf("ios=%" G_GUINT64_FORMAT " bytes=%" G_GUINT64_FORMAT
-           " seconds=%.6f server_cpu_ns=%" G_GUINT64_FORMAT "\n",
-           ios, bytes, (t1 - t0) / 1e6, cpu1 - cpu0);
+           " seconds=%.6f server_cpu_ns=%" G_GUINT64_FORMAT
+           " client_cpu_ns=%" G_GUINT64_FORMAT "\n",
+           ios, bytes, (t1 - t0) / 1e6, cpu1 - cpu0, ccpu1 - ccpu0);
     g_free(qs);
     return 0;
 }
