@@ -26,6 +26,7 @@ err_case() {   # EXPECTED-STATUS EXPECTED-TEXT CMD...
     "$@" > "$LIB_TMP/out" 2> "$LIB_TMP/err"
     _rc=$?
     cat "$LIB_TMP/err"
+    echo "exit status $_rc (expected $_want)"
     [ $_rc = "$_want" ] && grep -q "$_text" "$LIB_TMP/err" && [ ! -s "$LIB_TMP/out" ]
 }
 step_v "error-no-object" err_case 1 "qmp: qom-get: .*no-such-object.*(DeviceNotFound)" \
