@@ -6,6 +6,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <string.h>
+#include <gmp.h>
+#include <gnutls/gnutls.h>
 #include "nvmet-test-util.h"
 #include "../../nvmet/engine/crypto.h"
 
@@ -117,6 +119,82 @@ static void test_dh_agree(void)
         g_assert_false(nvmet_dh_shared(dh, hpub, len - 1, tshared));
         memset(hpub, 0xff, len);
         g_assert_false(nvmet_dh_shared(dh, hpub, len, tshared));
+        nvmet_dh_free(dh);
+    }
+}
+
+/*
+ * Subgroup membership: the engine decides it with the Legendre symbol; the
+ * definition is y^q == 1 (mod p).  Both must agree on values inside and
+ * outside the subgroup, for every group: g^k and -g^k (a non-residue, as
+ * p = 3 mod 4), p - 2 and random values (fewer in the big groups: each
+ * exponentiation by q takes long there).
+ */
+static void test_dh_subgroup(void)
+{
+    static const gnutls_datum_t *const qs[6] = {
+        NULL, &gnutls_ffdhe_2048_group_q, &gnutls_ffdhe_3072_group_q,
+        &gnutls_ffdhe_4096_group_q, &gnutls_ffdhe_6144_group_q,
+        &gnutls_ffdhe_8192_group_q,
+    };
+    static const gnutls_datum_t *const ps[6] = {
+        NULL, &gnutls_ffdhe_2048_group_prime, &gnutls_ffdhe_3072_group_prime,
+        &gnutls_ffdhe_4096_group_prime, &gnutls_ffdhe_6144_group_prime,
+        &gnutls_ffdhe_8192_group_prime,
+    };
+
+    for (uint8_t gid = 1; gid <= 5; gid++) {
+        size_t len = nvmet_dh_len(gid);
+        size_t xlen = nvmet_dh_private_bytes(gid);
+        g_autofree uint8_t *x = g_malloc0(xlen);
+        g_autofree uint8_t *buf = g_malloc(len);
+        g_autofree uint8_t *out = g_malloc(len);
+        unsigned in = 0, outside = 0, n_values = gid == 1 ? 16 : 4;
+        mpz_t p, q, y, r;
+        NvmetDh *dh;
+
+        x[xlen - 1] = 7;
+        dh = nvmet_dh_new(gid, x, xlen);
+        mpz_inits(p, q, y, r, NULL);
+        mpz_import(p, ps[gid]->size, 1, 1, 1, 0, ps[gid]->data);
+        mpz_import(q, qs[gid]->size, 1, 1, 1, 0, qs[gid]->data);
+        for (unsigned i = 0; i < n_values; i++) {
+            bool member;
+            size_t n;
+
+            switch (i % 4) {
+            case 0:                     /* g^k: in the subgroup */
+                mpz_set_ui(r, 2);
+                mpz_powm_ui(y, r, g_test_rand_int_range(2, 1 << 20), p);
+                break;
+            case 1:                     /* -g^k: outside */
+                mpz_set_ui(r, 2);
+                mpz_powm_ui(y, r, g_test_rand_int_range(2, 1 << 20), p);
+                mpz_sub(y, p, y);
+                break;
+            case 2:                     /* p - 2 = -2: outside */
+                mpz_sub_ui(y, p, 2 + 2 * (i / 4));
+                break;
+            default:                    /* random: either */
+                for (size_t j = 0; j < len; j++) {
+                    buf[j] = g_test_rand_int();
+                }
+                mpz_import(y, len, 1, 1, 1, 0, buf);
+                mpz_mod(y, y, p);
+                break;
+            }
+            mpz_powm(r, y, q, p);
+            member = mpz_cmp_ui(r, 1) == 0 && mpz_cmp_ui(y, 1) > 0;
+            in += member;
+            outside += !member;
+            memset(buf, 0, len);
+            n = (mpz_sizeinbase(y, 2) + 7) / 8;
+            mpz_export(buf + len - n, NULL, 1, 1, 1, 0, y);
+            g_assert_cmpint(nvmet_dh_shared(dh, buf, len, out), ==, member);
+        }
+        g_assert_cmpuint(in, >=, n_values / 4);
+        g_assert_cmpuint(outside, >=, n_values / 2);
+        mpz_clears(p, q, y, r, NULL);
         nvmet_dh_free(dh);
     }
 }
@@ -1004,6 +1082,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/nvmet/auth/key-parse", test_key_parse);
     g_test_add_func("/nvmet/auth/dh-agree", test_dh_agree);
+    g_test_add_func("/nvmet/auth/dh-subgroup", test_dh_subgroup);
     for (uint8_t h = 1; h <= 3; h++) {
         for (uint8_t g = 0; g <= 5; g++) {
             for (int bidi = 0; bidi < 2; bidi++) {
