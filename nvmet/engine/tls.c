@@ -38,10 +38,12 @@
 
 static char *hex(const uint8_t *p, size_t len)
 {
+    static const char digits[] = "0123456789abcdef";
     char *s = g_malloc(len * 2 + 1);
 
     for (size_t i = 0; i < len; i++) {
-        snprintf(s + 2 * i, 3, "%02x", p[i]);
+        s[2 * i] = digits[p[i] >> 4];
+        s[2 * i + 1] = digits[p[i] & 0xf];
     }
     s[len * 2] = 0;
     return s;

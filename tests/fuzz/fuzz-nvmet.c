@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2932,6 +2933,32 @@ static void fuzz_teardown(Fuzz *fz)
     nvmet_trace_set_hook(NULL, NULL);
     g_free(fz->disk1.data);
     g_free(fz->disk2.data);
+}
+
+/*
+ * Once per process (libFuzzer calls it before the first input, the
+ * standalone driver too): what does not depend on the input.
+ */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    fuzz_init_keys();
+    fuzz_init_tls_keys();
+    /*
+     * The test host's DH values: the same few (x, peer value) pairs come
+     * back in input after input; the target's side is computed each time.
+     */
+    nvmf_dh_memo(64);
+#ifdef M_TRIM_THRESHOLD
+    /*
+     * glibc gives memory back to the kernel when the top of the heap is
+     * free, and takes buffers of 128 KiB and more from mmap(): each input
+     * then paid page faults for the same namespaces and buffers again.
+     * (Sanitizers bring their own allocator and ignore this.)
+     */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_MMAP_THRESHOLD, 16 << 20);
+#endif
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
