@@ -402,6 +402,26 @@ static bool tls_fault(NvmetTlsConn *tls, NvmetFaultPoint p)
     return true;
 }
 
+/*
+ * The priority string, parsed once per process (gnutls_priority_set()
+ * takes a reference; the cache lives as long as the process): parsing it
+ * for each connection was a tenth of a PSK handshake.  NULL when GnuTLS
+ * refuses it, which then fails every session.
+ */
+static gnutls_priority_t tls_priority(const char **errpos)
+{
+    static gsize once;
+    static gnutls_priority_t prio;
+
+    if (g_once_init_enter(&once)) {
+        if (gnutls_priority_init(&prio, NVMET_TLS_PRIORITY, errpos) < 0) {
+            prio = NULL;
+        }
+        g_once_init_leave(&once, 1);
+    }
+    return prio;
+}
+
 static bool tls_start(NvmetTlsConn *tls)
 {
     gnutls_session_t session;
@@ -432,7 +452,7 @@ static bool tls_start(NvmetTlsConn *tls)
     }
     tls->session = session;
     gnutls_session_set_ptr(session, tls);
-    ret = gnutls_priority_set_direct(session, NVMET_TLS_PRIORITY, &errpos);
+    ret = gnutls_priority_set(session, tls_priority(&errpos));
     if (ret < 0) {
         tls_fail(tls, "priority", ret);
         return false;
