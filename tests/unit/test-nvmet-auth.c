@@ -123,6 +123,45 @@ static void test_dh_agree(void)
     }
 }
 
+/* The test host's DH memo (for the fuzzer) returns what it computed. */
+static void test_dh_memo(void)
+{
+    size_t len = nvmf_dh_len(1);
+    uint8_t x[48], peer[256], pub[2][256], shared[2][256];
+    uint64_t hits, misses, hits0, misses0;
+
+    g_assert_cmpuint(len, ==, sizeof(peer));
+    for (size_t i = 0; i < sizeof(x); i++) {
+        x[i] = g_test_rand_int();
+    }
+    /* any value works for the host's computation; 2^k is a group element */
+    memset(peer, 0, sizeof(peer));
+    peer[100] = 1;
+    nvmf_dh_compute(1, x, sizeof(x), peer, pub[0], shared[0]);
+    nvmf_dh_memo(8);
+    nvmf_dh_memo_stats(&hits0, &misses0);
+    for (unsigned round = 0; round < 2; round++) {
+        nvmf_dh_compute(1, x, sizeof(x), peer, pub[1], shared[1]);
+        g_assert_cmpmem(pub[1], len, pub[0], len);
+        g_assert_cmpmem(shared[1], len, shared[0], len);
+    }
+    nvmf_dh_memo_stats(&hits, &misses);
+    g_assert_cmpuint(hits - hits0, ==, 1);
+    g_assert_cmpuint(misses - misses0, ==, 1);
+    /* another peer value or x: computed, not taken from the memo */
+    peer[100] = 2;
+    nvmf_dh_compute(1, x, sizeof(x), peer, pub[1], shared[1]);
+    g_assert_cmpmem(pub[1], len, pub[0], len);
+    g_assert_true(memcmp(shared[1], shared[0], len) != 0);
+    x[47] ^= 1;
+    nvmf_dh_compute(1, x, sizeof(x), peer, pub[1], shared[1]);
+    g_assert_true(memcmp(pub[1], pub[0], len) != 0);
+    nvmf_dh_memo_stats(&hits, &misses);
+    g_assert_cmpuint(hits - hits0, ==, 1);
+    g_assert_cmpuint(misses - misses0, ==, 3);
+    nvmf_dh_memo(0);
+}
+
 /*
  * Subgroup membership: the engine decides it with the Legendre symbol; the
  * definition is y^q == 1 (mod p).  Both must agree on values inside and
@@ -1083,6 +1122,7 @@ int main(int argc, char **argv)
     g_test_add_func("/nvmet/auth/key-parse", test_key_parse);
     g_test_add_func("/nvmet/auth/dh-agree", test_dh_agree);
     g_test_add_func("/nvmet/auth/dh-subgroup", test_dh_subgroup);
+    g_test_add_func("/nvmet/auth/dh-memo", test_dh_memo);
     for (uint8_t h = 1; h <= 3; h++) {
         for (uint8_t g = 0; g <= 5; g++) {
             for (int bidi = 0; bidi < 2; bidi++) {
