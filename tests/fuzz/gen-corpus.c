@@ -550,6 +550,44 @@ static void tls_faults(void)
     save("tls-faults-key", b);
 }
 
+/*
+ * PDU headers that the harness's framing never produces, each on the admin
+ * queue of an enabled controller (the engine ends the connection with a
+ * C2HTermReq, or closes it for the host's own H2CTermReq): H2CData without
+ * data, a data offset with no data behind it, an over-long H2CTermReq, and
+ * a well-formed one.
+ */
+static void tcp_bad_header(const char *name, uint8_t type, uint8_t pdo,
+                           uint32_t plen, size_t send)
+{
+    GByteArray *b = start(FUZZ_SC_ADMIN | FUZZ_CFG_TRACE);
+    uint8_t p[64] = { type };
+
+    p[NVME_TCP_CH_HLEN] = type == NVME_TCP_PDU_H2C_TERM ? NVME_TCP_TERM_HLEN :
+                                                          NVME_TCP_DATA_HLEN;
+    p[NVME_TCP_CH_PDO] = pdo;
+    nvmet_st32(p + NVME_TCP_CH_PLEN, plen);
+    if (type == NVME_TCP_PDU_H2C_TERM) {
+        nvmet_st16(p + NVME_TCP_TERM_FES, NVME_TCP_FES_PDU_SEQ_ERR);
+    }
+    fuzz_tpl_raw(b, p, send, 0);
+    save(name, b);
+}
+
+static void tcp_bad_headers(void)
+{
+    tcp_bad_header("tcp-h2cdata-no-data", NVME_TCP_PDU_H2C_DATA, 0,
+                   NVME_TCP_DATA_HLEN, NVME_TCP_DATA_HLEN);
+    tcp_bad_header("tcp-data-offset-no-data", NVME_TCP_PDU_H2C_DATA,
+                   NVME_TCP_DATA_HLEN + 4, NVME_TCP_DATA_HLEN + 4,
+                   NVME_TCP_DATA_HLEN + 4);
+    tcp_bad_header("tcp-h2cterm-too-long", NVME_TCP_PDU_H2C_TERM, 0,
+                   NVME_TCP_TERM_HLEN + NVME_TCP_TERM_MAX_ERR_HDR + 4,
+                   NVME_TCP_TERM_HLEN);
+    tcp_bad_header("tcp-h2cterm", NVME_TCP_PDU_H2C_TERM, 0,
+                   NVME_TCP_TERM_HLEN, NVME_TCP_TERM_HLEN);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -579,5 +617,6 @@ int main(int argc, char **argv)
     tls_alerts();
     faults_session();
     tls_faults();
+    tcp_bad_headers();
     return 0;
 }
