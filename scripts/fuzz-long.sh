@@ -97,7 +97,9 @@ if [ $FUZZ = 1 ]; then
     mkdir -p "$OUT/engine-corpus" "$OUT/tls-corpus" "$OUT/tls-seeds"
     cp "$NVMET_TOP"/tests/fuzz/corpus/tls-* \
        "$NVMET_TOP"/tests/fuzz/corpus/regress-tls-* "$OUT/tls-seeds/"
-    common=(-max_len=4096 -timeout=10 -rss_limit_mb=2048
+    # -timeout is wall-clock time: at nice 19 on a loaded machine an input
+    # of a few hundred milliseconds of CPU waited more than 10 s for it
+    common=(-max_len=4096 -timeout=60 -rss_limit_mb=2048
             -max_total_time="$TIME" -print_final_stats=1
             -reload=0)
     log "libFuzzer: 2 jobs, $TIME s each, nice $NICE (logs in $OUT)"
