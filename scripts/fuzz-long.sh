@@ -3,7 +3,7 @@
 #
 # Long fuzzing run of the protocol engine with libFuzzer, and a coverage
 # report of the engine.  Not part of CI (it runs for hours); the figures it
-# prints are the ones in docs/devel/nvmet-tcp-fuzzing.rst.
+# prints are the ones in docs/devel/nvmet-tcp-robustness.rst.
 #
 #   scripts/fuzz-long.sh [--time SECONDS] [--nice N] [--no-coverage]
 #   scripts/fuzz-long.sh --coverage-only

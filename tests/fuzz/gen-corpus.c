@@ -588,6 +588,51 @@ static void tcp_bad_headers(void)
                    NVME_TCP_TERM_HLEN, NVME_TCP_TERM_HLEN);
 }
 
+/*
+ * Commands the structured operations never produce, as FUZZ_OP_SQE on the
+ * admin queue of an enabled controller: the active namespace list from
+ * NSID FFFFFFFEh, Set Features Host Identifier (fixed by Connect on
+ * fabrics) and Host Behavior Support without its data; then a controller
+ * reset (CC.EN 1 -> 0) as a raw Property Set, and a capsule with the data
+ * digest flag on a connection that did not negotiate digests.
+ */
+static void admin_sqe(GByteArray *b, uint8_t ctl, uint8_t opc, uint32_t nsid,
+                      uint32_t cdw10, uint32_t sgl_len)
+{
+    uint8_t a[1 + 64] = { ctl };
+
+    a[1 + NVME_SQE_OPC] = opc;
+    nvmet_st32(a + 1 + NVME_SQE_NSID, nsid);
+    nvmet_st32(a + 1 + NVME_SQE_DPTR + NVME_SGL_LEN, sgl_len);
+    nvmet_st32(a + 1 + NVME_SQE_CDW10, cdw10);
+    fuzz_tpl_op(b, FUZZ_OP_SQE, a, sizeof(a));
+}
+
+static void admin_odd_commands(void)
+{
+    GByteArray *b = start(FUZZ_SC_ADMIN | FUZZ_CFG_TRACE);
+    uint8_t p[NVME_TCP_CMD_HLEN + 8] = { NVME_TCP_PDU_CMD, NVME_TCP_F_DDGST };
+
+    /* ctl 8: transport SGL, the length from the SQE */
+    admin_sqe(b, 8, NVME_ADM_IDENTIFY, 0xfffffffe, NVME_ID_CNS_NS_ACTIVE_LIST,
+              4096);
+    admin_sqe(b, 0, NVME_ADM_SET_FEATURES, 0, NVME_FEAT_HOST_ID, 0);
+    admin_sqe(b, 0, NVME_ADM_SET_FEATURES, 0, NVME_FEAT_HOST_BEHAVIOR, 0);
+    save("admin-odd-commands", b);
+
+    b = start(FUZZ_SC_ADMIN | FUZZ_CFG_TRACE);
+    fuzz_tpl_raw_prop_set(b, 100, NVME_REG_CC, 0);
+    fuzz_tpl_raw_identify(b, 101, NVME_ID_CNS_CTRL, 0);
+    save("admin-cc-reset", b);
+
+    b = start(FUZZ_SC_ADMIN | FUZZ_CFG_TRACE);
+    p[NVME_TCP_CH_HLEN] = NVME_TCP_CMD_HLEN;
+    p[NVME_TCP_CH_PDO] = NVME_TCP_CMD_HLEN;
+    nvmet_st32(p + NVME_TCP_CH_PLEN, sizeof(p));
+    fuzz_tpl_raw(b, p, sizeof(p), 0);
+    save("tcp-ddgst-not-negotiated", b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -618,5 +663,6 @@ int main(int argc, char **argv)
     faults_session();
     tls_faults();
     tcp_bad_headers();
+    admin_odd_commands();
     return 0;
 }
