@@ -608,6 +608,52 @@ static void admin_sqe(GByteArray *b, uint8_t ctl, uint8_t opc, uint32_t nsid,
     fuzz_tpl_op(b, FUZZ_OP_SQE, a, sizeof(a));
 }
 
+/*
+ * Log pages and features the long runs missed: the firmware slot and the
+ * commands supported and effects logs; Get Features of the temperature
+ * threshold, number of queues, asynchronous event configuration and host
+ * behavior (current and default), of the host identifier's capabilities;
+ * Set Features keep alive timer and host behavior (with its 512 bytes).
+ */
+static void admin_logs_features(void)
+{
+    static const uint8_t fids[] = {
+        NVME_FEAT_TEMP_THRESH, NVME_FEAT_NUM_QUEUES, NVME_FEAT_ASYNC_EVENT,
+        NVME_FEAT_HOST_BEHAVIOR,
+    };
+    GByteArray *b = start(FUZZ_SC_ADMIN | FUZZ_CFG_TRACE);
+    uint8_t a[1 + 64 + 2 + 512] = { 4 };    /* ctl 4: in-capsule data */
+
+    /* NUMDL 1023: 4 KiB */
+    admin_sqe(b, 8, NVME_ADM_GET_LOG_PAGE, 0xffffffff,
+              NVME_LOG_FW_SLOT | 1023u << 16, 4096);
+    admin_sqe(b, 8, NVME_ADM_GET_LOG_PAGE, 0,
+              NVME_LOG_CMD_EFFECTS | 1023u << 16, 4096);
+    for (unsigned i = 0; i < G_N_ELEMENTS(fids); i++) {
+        for (uint32_t sel = 0; sel < 2; sel++) {
+            admin_sqe(b, 8, NVME_ADM_GET_FEATURES, 0, fids[i] | sel << 8,
+                      512);
+        }
+    }
+    admin_sqe(b, 0, NVME_ADM_GET_FEATURES, 0, NVME_FEAT_HOST_ID | 3u << 8, 0);
+    /* KATO 5 s (CDW11 follows CDW10 in the SQE) */
+    a[0] = 0;
+    a[1 + NVME_SQE_OPC] = NVME_ADM_SET_FEATURES;
+    nvmet_st32(a + 1 + NVME_SQE_CDW10, NVME_FEAT_KATO);
+    nvmet_st32(a + 1 + NVME_SQE_CDW11, 5000);
+    fuzz_tpl_op(b, FUZZ_OP_SQE, a, 1 + 64);
+    /* host behavior: 512 bytes in the capsule, byte 0 (ACRE) set */
+    memset(a, 0, sizeof(a));
+    a[0] = 4;
+    a[1 + NVME_SQE_OPC] = NVME_ADM_SET_FEATURES;
+    nvmet_st32(a + 1 + NVME_SQE_CDW10, NVME_FEAT_HOST_BEHAVIOR);
+    nvmet_st16(a + 1 + 64, 512);
+    a[1 + 64 + 2] = 1;
+    fuzz_tpl_op(b, FUZZ_OP_SQE, a, sizeof(a));
+    admin_sqe(b, 8, NVME_ADM_GET_FEATURES, 0, NVME_FEAT_HOST_BEHAVIOR, 512);
+    save("admin-logs-features", b);
+}
+
 static void admin_odd_commands(void)
 {
     GByteArray *b = start(FUZZ_SC_ADMIN | FUZZ_CFG_TRACE);
@@ -664,5 +710,6 @@ int main(int argc, char **argv)
     tls_faults();
     tcp_bad_headers();
     admin_odd_commands();
+    admin_logs_features();
     return 0;
 }
