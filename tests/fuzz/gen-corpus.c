@@ -679,6 +679,50 @@ static void admin_odd_commands(void)
     save("tcp-ddgst-not-negotiated", b);
 }
 
+/*
+ * An admin Connect as FUZZ_OP_SQE after the test host's ICReq: @dlen bytes
+ * of connect data in the capsule, or (@dlen 0) a transport SGL of 1024
+ * bytes, which the target asks for with an R2T.
+ */
+static void sqe_connect(GByteArray *b, size_t dlen)
+{
+    uint8_t a[1 + 64 + 2 + NVME_CONNECT_DATA_LEN] = { dlen ? 4 : 8 };
+    uint8_t *sqe = a + 1, *data = a + 1 + 64 + 2;
+
+    sqe[NVME_SQE_OPC] = NVME_FABRICS_COMMAND;
+    sqe[NVME_SQE_FCTYPE] = NVME_FCTYPE_CONNECT;
+    nvmet_st32(sqe + NVME_SQE_DPTR + NVME_SGL_LEN, NVME_CONNECT_DATA_LEN);
+    nvmet_st16(sqe + NVME_CONNECT_SQSIZE, 31);
+    nvmet_st32(sqe + NVME_CONNECT_KATO, 5000);
+    if (!dlen) {
+        fuzz_tpl_op(b, FUZZ_OP_SQE, a, 1 + 64);
+        return;
+    }
+    nvmet_st16(a + 1 + 64, dlen);
+    memset(data, 0x5a, 16);
+    nvmet_st16(data + NVME_CONNECT_DATA_CNTLID, 0xffff);
+    strcpy((char *)data + NVME_CONNECT_DATA_SUBNQN, FUZZ_SUBNQN);
+    strcpy((char *)data + NVME_CONNECT_DATA_HOSTNQN, FUZZ_HOSTNQN2);
+    fuzz_tpl_op(b, FUZZ_OP_SQE, a, 1 + 64 + 2 + dlen);
+}
+
+/*
+ * Connects the target refuses before looking at the data: 512 bytes of
+ * connect data; a Connect while another one still waits for its data.
+ */
+static void fabrics_connect_refusals(void)
+{
+    GByteArray *b = start(FUZZ_SC_ICREQ | FUZZ_CFG_TRACE);
+
+    sqe_connect(b, 512);
+    save("fabrics-connect-short-data", b);
+
+    b = start(FUZZ_SC_ICREQ | FUZZ_CFG_TRACE);
+    sqe_connect(b, 0);
+    sqe_connect(b, NVME_CONNECT_DATA_LEN);
+    save("fabrics-connect-outstanding", b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -711,5 +755,6 @@ int main(int argc, char **argv)
     tcp_bad_headers();
     admin_odd_commands();
     admin_logs_features();
+    fabrics_connect_refusals();
     return 0;
 }
