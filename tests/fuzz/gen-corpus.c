@@ -723,6 +723,31 @@ static void fabrics_connect_refusals(void)
     save("fabrics-connect-outstanding", b);
 }
 
+/*
+ * On the I/O queue: a Write Zeroes that carries data (refused), and a
+ * Dataset Management deallocate whose only range is empty (nothing to do).
+ */
+static void io_odd_commands(void)
+{
+    GByteArray *b = start(FUZZ_SC_IO | FUZZ_CFG_TRACE);
+    uint8_t a[1 + 64 + 2 + 512] = { 4 };    /* ctl 4: in-capsule data */
+    uint8_t *sqe = a + 1;
+
+    sqe[NVME_SQE_OPC] = NVME_CMD_WRITE_ZEROES;
+    nvmet_st32(sqe + NVME_SQE_NSID, 1);
+    nvmet_st16(a + 1 + 64, 512);
+    fuzz_tpl_op(b, FUZZ_OP_SQE, a, sizeof(a));
+
+    memset(a, 0, sizeof(a));
+    a[0] = 4;
+    sqe[NVME_SQE_OPC] = NVME_CMD_DSM;
+    nvmet_st32(sqe + NVME_SQE_NSID, 1);
+    nvmet_st32(sqe + NVME_SQE_CDW11, NVME_DSMGMT_AD);   /* one range */
+    nvmet_st16(a + 1 + 64, NVME_DSM_RANGE_SIZE);
+    fuzz_tpl_op(b, FUZZ_OP_SQE, a, 1 + 64 + 2 + NVME_DSM_RANGE_SIZE);
+    save("io-odd-commands", b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -756,5 +781,6 @@ int main(int argc, char **argv)
     admin_odd_commands();
     admin_logs_features();
     fabrics_connect_refusals();
+    io_odd_commands();
     return 0;
 }
