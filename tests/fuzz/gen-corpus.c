@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <gnutls/gnutls.h>
 
 #include "nvmet/fault.h"
 #include "nvmet/proto.h"
@@ -748,6 +749,86 @@ static void io_odd_commands(void)
     save("io-odd-commands", b);
 }
 
+/*
+ * DH-HMAC-CHAP Replies the target must refuse with FAILURE1 (incorrect
+ * payload, DH group unusable), after a Negotiate and the Challenge, one
+ * input each: shorter than its header; hash and DH value lengths beyond the
+ * message; the wrong hash length; a DH value with the NULL group; a DH
+ * value outside the group (p - 2, a quadratic non-residue, in range).
+ * TID 0x0000 offers SHA-256 and the NULL group first, 0x0100 SHA-256 and
+ * ffdhe2048 (see FUZZ_OP_FABRICS 5).
+ */
+static GByteArray *auth_until_challenge(uint16_t tid)
+{
+    GByteArray *b = start(FUZZ_SC_AUTH_PENDING | FUZZ_CFG_TRACE);
+
+    fuzz_tpl_negotiate(b, tid, 0, 1);
+    fuzz_tpl_auth_recv(b, 4096);
+    return b;
+}
+
+/* OP_FABRICS 3: AUTH_Send of @len bytes of @msg as they are */
+static void auth_send_raw(GByteArray *b, const uint8_t *msg, uint16_t len)
+{
+    uint8_t a[4] = { 3, 0, len, len >> 8 };
+
+    fuzz_tpl_op(b, FUZZ_OP_FABRICS, a, sizeof(a));
+    g_byte_array_append(b, msg, len);
+}
+
+/* OP_FABRICS 6: a Reply with consistent lengths, @dh bytes of DH value */
+static void auth_reply(GByteArray *b, uint16_t tid, uint8_t hl_sel,
+                       const uint8_t *dh, uint16_t dhlen)
+{
+    /* b: HL 32 + 16 * hl_sel, DHVLEN 256 or 0, SEQNUM 0 */
+    uint8_t a[] = { 6, 0, hl_sel | (dhlen ? 0x08 : 0x10) | 0x20,
+                    tid, tid >> 8, 0, 255 };
+    uint8_t zero[255] = { 0 };
+    size_t hl = 32 + 16 * hl_sel, n = MIN(255, 2 * hl + dhlen);
+    g_autofree uint8_t *body = g_malloc0(2 * hl + dhlen);
+
+    if (dhlen) {
+        memcpy(body + 2 * hl, dh, dhlen);
+    }
+    fuzz_tpl_op(b, FUZZ_OP_FABRICS, a, sizeof(a));
+    g_byte_array_append(b, dhlen ? body : zero, n);
+}
+
+static void auth_bad_replies(void)
+{
+    uint8_t msg[16 + 10] = { 0x01, 0x02 };      /* DH-HMAC-CHAP Reply */
+    uint8_t pm2[256];
+    GByteArray *b;
+
+    nvmet_st16(msg + 4, 0);
+    b = auth_until_challenge(0);
+    auth_send_raw(b, msg, 8);
+    save("auth-reply-short", b);
+
+    b = auth_until_challenge(0);
+    msg[6] = 32;                                /* HL, DHVLEN 0 */
+    auth_send_raw(b, msg, sizeof(msg));
+    save("auth-reply-lengths-exceed", b);
+
+    b = auth_until_challenge(0);
+    auth_reply(b, 0, 1, NULL, 0);               /* HL 48 for SHA-256 */
+    save("auth-reply-hash-length", b);
+
+    b = auth_until_challenge(0);
+    memset(pm2, 0x11, sizeof(pm2));
+    auth_reply(b, 0, 0, pm2, sizeof(pm2));      /* DH value, NULL group */
+    save("auth-reply-dh-null-group", b);
+
+    /* p - 2 = -2 mod p: in 1 < y < p - 1, not a quadratic residue */
+    g_assert(gnutls_ffdhe_2048_group_prime.size == sizeof(pm2));
+    memcpy(pm2, gnutls_ffdhe_2048_group_prime.data, sizeof(pm2));
+    g_assert(pm2[255] == 0xff);
+    pm2[255] -= 2;
+    b = auth_until_challenge(0x0100);
+    auth_reply(b, 0x0100, 0, pm2, sizeof(pm2));
+    save("auth-reply-dh-outside-group", b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -782,5 +863,6 @@ int main(int argc, char **argv)
     admin_logs_features();
     fabrics_connect_refusals();
     io_odd_commands();
+    auth_bad_replies();
     return 0;
 }
