@@ -418,11 +418,18 @@ static void fz_event(void *opaque, const NvmetEvent *ev)
         return;
     }
     switch (ev->u.fault.action) {
+    /*
+     * A spoilt digest fails the test host's exchange (it checks digests)
+     * but leaves the TLS records intact: a disturbance of the host's steps
+     * (tls_host_step()), not of the session.
+     */
     case NVMET_FA_CORRUPT_HDGST:
         c->chk.bad_hdgst++;
+        c->faulted = true;
         break;
     case NVMET_FA_CORRUPT_DDGST:
         c->chk.bad_ddgst++;
+        c->faulted = true;
         break;
     case NVMET_FA_FORGET_PSK:
     case NVMET_FA_CORRUPT_PSK:
