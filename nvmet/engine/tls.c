@@ -38,10 +38,12 @@
 
 static char *hex(const uint8_t *p, size_t len)
 {
+    static const char digits[] = "0123456789abcdef";
     char *s = g_malloc(len * 2 + 1);
 
     for (size_t i = 0; i < len; i++) {
-        snprintf(s + 2 * i, 3, "%02x", p[i]);
+        s[2 * i] = digits[p[i] >> 4];
+        s[2 * i + 1] = digits[p[i] & 0xf];
     }
     s[len * 2] = 0;
     return s;
@@ -400,6 +402,26 @@ static bool tls_fault(NvmetTlsConn *tls, NvmetFaultPoint p)
     return true;
 }
 
+/*
+ * The priority string, parsed once per process (gnutls_priority_set()
+ * takes a reference; the cache lives as long as the process): parsing it
+ * for each connection was a tenth of a PSK handshake.  NULL when GnuTLS
+ * refuses it, which then fails every session.
+ */
+static gnutls_priority_t tls_priority(const char **errpos)
+{
+    static gsize once;
+    static gnutls_priority_t prio;
+
+    if (g_once_init_enter(&once)) {
+        if (gnutls_priority_init(&prio, NVMET_TLS_PRIORITY, errpos) < 0) {
+            prio = NULL;
+        }
+        g_once_init_leave(&once, 1);
+    }
+    return prio;
+}
+
 static bool tls_start(NvmetTlsConn *tls)
 {
     gnutls_session_t session;
@@ -430,7 +452,7 @@ static bool tls_start(NvmetTlsConn *tls)
     }
     tls->session = session;
     gnutls_session_set_ptr(session, tls);
-    ret = gnutls_priority_set_direct(session, NVMET_TLS_PRIORITY, &errpos);
+    ret = gnutls_priority_set(session, tls_priority(&errpos));
     if (ret < 0) {
         tls_fail(tls, "priority", ret);
         return false;

@@ -561,6 +561,7 @@ int main(int argc, char **argv)
                                                                 count_free);
     }
 
+    LLVMFuzzerInitialize(&argc, &argv);
     start = g_get_monotonic_time();
     for (unsigned i = 0; i < corpus.files->len; i++) {
         size_t len;

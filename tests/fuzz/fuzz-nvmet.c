@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -417,11 +418,18 @@ static void fz_event(void *opaque, const NvmetEvent *ev)
         return;
     }
     switch (ev->u.fault.action) {
+    /*
+     * A spoilt digest fails the test host's exchange (it checks digests)
+     * but leaves the TLS records intact: a disturbance of the host's steps
+     * (tls_host_step()), not of the session.
+     */
     case NVMET_FA_CORRUPT_HDGST:
         c->chk.bad_hdgst++;
+        c->faulted = true;
         break;
     case NVMET_FA_CORRUPT_DDGST:
         c->chk.bad_ddgst++;
+        c->faulted = true;
         break;
     case NVMET_FA_FORGET_PSK:
     case NVMET_FA_CORRUPT_PSK:
@@ -763,10 +771,21 @@ static void deliver(FuzzConn *c, const uint8_t *p, size_t len, size_t split)
     }
     while (len && c->q) {
         size_t n = split ? MIN(split, len) : len;
+        /*
+         * Once the engine ended the connection it drops what arrives,
+         * unread (and traces it): one more piece takes that path, the rest
+         * would only repeat it.  (A write of 1 MiB of in-capsule data,
+         * refused at its header, was several MiB of ciphertext delivered
+         * in pieces of a few bytes: one input took 10 s.)
+         */
+        bool closing = nvmet_queue_wants_close(c->q);
 
         nvmet_queue_input(c->q, p, n);
         p += n;
         len -= n;
+        if (closing) {
+            break;
+        }
     }
     if (c->q && t->port == NVMET_PORT_TLS_REQUIRED && !t->on &&
         !nvmet_queue_wants_close(c->q)) {
@@ -2932,6 +2951,32 @@ static void fuzz_teardown(Fuzz *fz)
     nvmet_trace_set_hook(NULL, NULL);
     g_free(fz->disk1.data);
     g_free(fz->disk2.data);
+}
+
+/*
+ * Once per process (libFuzzer calls it before the first input, the
+ * standalone driver too): what does not depend on the input.
+ */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    fuzz_init_keys();
+    fuzz_init_tls_keys();
+    /*
+     * The test host's DH values: the same few (x, peer value) pairs come
+     * back in input after input; the target's side is computed each time.
+     */
+    nvmf_dh_memo(64);
+#ifdef M_TRIM_THRESHOLD
+    /*
+     * glibc gives memory back to the kernel when the top of the heap is
+     * free, and takes buffers of 128 KiB and more from mmap(): each input
+     * then paid page faults for the same namespaces and buffers again.
+     * (Sanitizers bring their own allocator and ignore this.)
+     */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_MMAP_THRESHOLD, 16 << 20);
+#endif
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

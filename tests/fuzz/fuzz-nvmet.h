@@ -188,6 +188,7 @@ enum {
 };
 
 /* fuzz-nvmet.c */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #endif /* FUZZ_NVMET_H */

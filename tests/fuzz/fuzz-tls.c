@@ -59,19 +59,26 @@ FuzzTls *fuzz_tls_new(const void *identity, size_t identity_len,
     FuzzTls *t = g_new0(FuzzTls, 1);
     gnutls_datum_t user = { (unsigned char *)identity, identity_len };
     gnutls_datum_t k = { (unsigned char *)key, key_len };
-    GString *prio = g_string_new("NONE:+VERS-TLS1.3:+AEAD:+COMP-NULL:"
-                                 "+SIGN-ALL:");
+    /* ECDHE or not, x ChaCha20 / SHA-384 suite / SHA-256 suite */
+    static gnutls_priority_t prios[2][3];
+    unsigned pe = opts & FUZZ_TLS_ECDHE ? 1 : 0;
+    unsigned ps = opts & FUZZ_TLS_CHACHA ? 0 : hash == 2 ? 1 : 2;
     int ret;
 
-    /* PSK only by default: no key exchange to compute, fast */
-    g_string_append(prio, opts & FUZZ_TLS_ECDHE ?
-                    "+ECDHE-PSK:+GROUP-X25519:" : "+PSK:+GROUP-X25519:");
-    if (opts & FUZZ_TLS_CHACHA) {
-        g_string_append(prio, "+CHACHA20-POLY1305:+SHA256");
-    } else if (hash == 2) {
-        g_string_append(prio, "+AES-256-GCM:+SHA384");
-    } else {
-        g_string_append(prio, "+AES-128-GCM:+SHA256");
+    if (!prios[pe][ps]) {
+        /* parsed once: per session, that was a tenth of a handshake */
+        GString *prio = g_string_new("NONE:+VERS-TLS1.3:+AEAD:+COMP-NULL:"
+                                     "+SIGN-ALL:");
+
+        /* PSK only by default: no key exchange to compute, fast */
+        g_string_append(prio, pe ? "+ECDHE-PSK:+GROUP-X25519:" :
+                                   "+PSK:+GROUP-X25519:");
+        g_string_append(prio, ps == 0 ? "+CHACHA20-POLY1305:+SHA256" :
+                              ps == 1 ? "+AES-256-GCM:+SHA384" :
+                                        "+AES-128-GCM:+SHA256");
+        ret = gnutls_priority_init(&prios[pe][ps], prio->str, NULL);
+        g_assert(ret == 0);
+        g_string_free(prio, true);
     }
 #if GNUTLS_VERSION_NUMBER >= 0x03080b
     ret = gnutls_psk_allocate_client_credentials2(&t->cred, hash == 2 ?
@@ -87,9 +94,8 @@ FuzzTls *fuzz_tls_new(const void *identity, size_t identity_len,
     ret = gnutls_init(&t->session, GNUTLS_CLIENT | GNUTLS_NONBLOCK |
                       GNUTLS_NO_TICKETS);
     g_assert(ret == 0);
-    ret = gnutls_priority_set_direct(t->session, prio->str, NULL);
+    ret = gnutls_priority_set(t->session, prios[pe][ps]);
     g_assert(ret == 0);
-    g_string_free(prio, true);
     ret = gnutls_credentials_set(t->session, GNUTLS_CRD_PSK, t->cred);
     g_assert(ret == 0);
     if (max_recv) {

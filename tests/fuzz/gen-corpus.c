@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <gnutls/gnutls.h>
 
 #include "nvmet/fault.h"
 #include "nvmet/proto.h"
@@ -550,6 +551,284 @@ static void tls_faults(void)
     save("tls-faults-key", b);
 }
 
+/*
+ * PDU headers that the harness's framing never produces, each on the admin
+ * queue of an enabled controller (the engine ends the connection with a
+ * C2HTermReq, or closes it for the host's own H2CTermReq): H2CData without
+ * data, a data offset with no data behind it, an over-long H2CTermReq, and
+ * a well-formed one.
+ */
+static void tcp_bad_header(const char *name, uint8_t type, uint8_t pdo,
+                           uint32_t plen, size_t send)
+{
+    GByteArray *b = start(FUZZ_SC_ADMIN | FUZZ_CFG_TRACE);
+    uint8_t p[64] = { type };
+
+    p[NVME_TCP_CH_HLEN] = type == NVME_TCP_PDU_H2C_TERM ? NVME_TCP_TERM_HLEN :
+                                                          NVME_TCP_DATA_HLEN;
+    p[NVME_TCP_CH_PDO] = pdo;
+    nvmet_st32(p + NVME_TCP_CH_PLEN, plen);
+    if (type == NVME_TCP_PDU_H2C_TERM) {
+        nvmet_st16(p + NVME_TCP_TERM_FES, NVME_TCP_FES_PDU_SEQ_ERR);
+    }
+    fuzz_tpl_raw(b, p, send, 0);
+    save(name, b);
+}
+
+static void tcp_bad_headers(void)
+{
+    tcp_bad_header("tcp-h2cdata-no-data", NVME_TCP_PDU_H2C_DATA, 0,
+                   NVME_TCP_DATA_HLEN, NVME_TCP_DATA_HLEN);
+    tcp_bad_header("tcp-data-offset-no-data", NVME_TCP_PDU_H2C_DATA,
+                   NVME_TCP_DATA_HLEN + 4, NVME_TCP_DATA_HLEN + 4,
+                   NVME_TCP_DATA_HLEN + 4);
+    tcp_bad_header("tcp-h2cterm-too-long", NVME_TCP_PDU_H2C_TERM, 0,
+                   NVME_TCP_TERM_HLEN + NVME_TCP_TERM_MAX_ERR_HDR + 4,
+                   NVME_TCP_TERM_HLEN);
+    tcp_bad_header("tcp-h2cterm", NVME_TCP_PDU_H2C_TERM, 0,
+                   NVME_TCP_TERM_HLEN, NVME_TCP_TERM_HLEN);
+}
+
+/*
+ * Commands the structured operations never produce, as FUZZ_OP_SQE on the
+ * admin queue of an enabled controller: the active namespace list from
+ * NSID FFFFFFFEh, Set Features Host Identifier (fixed by Connect on
+ * fabrics) and Host Behavior Support without its data; then a controller
+ * reset (CC.EN 1 -> 0) as a raw Property Set, and a capsule with the data
+ * digest flag on a connection that did not negotiate digests.
+ */
+static void admin_sqe(GByteArray *b, uint8_t ctl, uint8_t opc, uint32_t nsid,
+                      uint32_t cdw10, uint32_t sgl_len)
+{
+    uint8_t a[1 + 64] = { ctl };
+
+    a[1 + NVME_SQE_OPC] = opc;
+    nvmet_st32(a + 1 + NVME_SQE_NSID, nsid);
+    nvmet_st32(a + 1 + NVME_SQE_DPTR + NVME_SGL_LEN, sgl_len);
+    nvmet_st32(a + 1 + NVME_SQE_CDW10, cdw10);
+    fuzz_tpl_op(b, FUZZ_OP_SQE, a, sizeof(a));
+}
+
+/*
+ * Log pages and features the long runs missed: the firmware slot and the
+ * commands supported and effects logs; Get Features of the temperature
+ * threshold, number of queues, asynchronous event configuration and host
+ * behavior (current and default), of the host identifier's capabilities;
+ * Set Features keep alive timer and host behavior (with its 512 bytes).
+ */
+static void admin_logs_features(void)
+{
+    static const uint8_t fids[] = {
+        NVME_FEAT_TEMP_THRESH, NVME_FEAT_NUM_QUEUES, NVME_FEAT_ASYNC_EVENT,
+        NVME_FEAT_HOST_BEHAVIOR,
+    };
+    GByteArray *b = start(FUZZ_SC_ADMIN | FUZZ_CFG_TRACE);
+    uint8_t a[1 + 64 + 2 + 512] = { 4 };    /* ctl 4: in-capsule data */
+
+    /* NUMDL 1023: 4 KiB */
+    admin_sqe(b, 8, NVME_ADM_GET_LOG_PAGE, 0xffffffff,
+              NVME_LOG_FW_SLOT | 1023u << 16, 4096);
+    admin_sqe(b, 8, NVME_ADM_GET_LOG_PAGE, 0,
+              NVME_LOG_CMD_EFFECTS | 1023u << 16, 4096);
+    for (unsigned i = 0; i < G_N_ELEMENTS(fids); i++) {
+        for (uint32_t sel = 0; sel < 2; sel++) {
+            admin_sqe(b, 8, NVME_ADM_GET_FEATURES, 0, fids[i] | sel << 8,
+                      512);
+        }
+    }
+    admin_sqe(b, 0, NVME_ADM_GET_FEATURES, 0, NVME_FEAT_HOST_ID | 3u << 8, 0);
+    /* KATO 5 s (CDW11 follows CDW10 in the SQE) */
+    a[0] = 0;
+    a[1 + NVME_SQE_OPC] = NVME_ADM_SET_FEATURES;
+    nvmet_st32(a + 1 + NVME_SQE_CDW10, NVME_FEAT_KATO);
+    nvmet_st32(a + 1 + NVME_SQE_CDW11, 5000);
+    fuzz_tpl_op(b, FUZZ_OP_SQE, a, 1 + 64);
+    /* host behavior: 512 bytes in the capsule, byte 0 (ACRE) set */
+    memset(a, 0, sizeof(a));
+    a[0] = 4;
+    a[1 + NVME_SQE_OPC] = NVME_ADM_SET_FEATURES;
+    nvmet_st32(a + 1 + NVME_SQE_CDW10, NVME_FEAT_HOST_BEHAVIOR);
+    nvmet_st16(a + 1 + 64, 512);
+    a[1 + 64 + 2] = 1;
+    fuzz_tpl_op(b, FUZZ_OP_SQE, a, sizeof(a));
+    admin_sqe(b, 8, NVME_ADM_GET_FEATURES, 0, NVME_FEAT_HOST_BEHAVIOR, 512);
+    save("admin-logs-features", b);
+}
+
+static void admin_odd_commands(void)
+{
+    GByteArray *b = start(FUZZ_SC_ADMIN | FUZZ_CFG_TRACE);
+    uint8_t p[NVME_TCP_CMD_HLEN + 8] = { NVME_TCP_PDU_CMD, NVME_TCP_F_DDGST };
+
+    /* ctl 8: transport SGL, the length from the SQE */
+    admin_sqe(b, 8, NVME_ADM_IDENTIFY, 0xfffffffe, NVME_ID_CNS_NS_ACTIVE_LIST,
+              4096);
+    admin_sqe(b, 0, NVME_ADM_SET_FEATURES, 0, NVME_FEAT_HOST_ID, 0);
+    admin_sqe(b, 0, NVME_ADM_SET_FEATURES, 0, NVME_FEAT_HOST_BEHAVIOR, 0);
+    save("admin-odd-commands", b);
+
+    b = start(FUZZ_SC_ADMIN | FUZZ_CFG_TRACE);
+    fuzz_tpl_raw_prop_set(b, 100, NVME_REG_CC, 0);
+    fuzz_tpl_raw_identify(b, 101, NVME_ID_CNS_CTRL, 0);
+    save("admin-cc-reset", b);
+
+    b = start(FUZZ_SC_ADMIN | FUZZ_CFG_TRACE);
+    p[NVME_TCP_CH_HLEN] = NVME_TCP_CMD_HLEN;
+    p[NVME_TCP_CH_PDO] = NVME_TCP_CMD_HLEN;
+    nvmet_st32(p + NVME_TCP_CH_PLEN, sizeof(p));
+    fuzz_tpl_raw(b, p, sizeof(p), 0);
+    save("tcp-ddgst-not-negotiated", b);
+}
+
+/*
+ * An admin Connect as FUZZ_OP_SQE after the test host's ICReq: @dlen bytes
+ * of connect data in the capsule, or (@dlen 0) a transport SGL of 1024
+ * bytes, which the target asks for with an R2T.
+ */
+static void sqe_connect(GByteArray *b, size_t dlen)
+{
+    uint8_t a[1 + 64 + 2 + NVME_CONNECT_DATA_LEN] = { dlen ? 4 : 8 };
+    uint8_t *sqe = a + 1, *data = a + 1 + 64 + 2;
+
+    sqe[NVME_SQE_OPC] = NVME_FABRICS_COMMAND;
+    sqe[NVME_SQE_FCTYPE] = NVME_FCTYPE_CONNECT;
+    nvmet_st32(sqe + NVME_SQE_DPTR + NVME_SGL_LEN, NVME_CONNECT_DATA_LEN);
+    nvmet_st16(sqe + NVME_CONNECT_SQSIZE, 31);
+    nvmet_st32(sqe + NVME_CONNECT_KATO, 5000);
+    if (!dlen) {
+        fuzz_tpl_op(b, FUZZ_OP_SQE, a, 1 + 64);
+        return;
+    }
+    nvmet_st16(a + 1 + 64, dlen);
+    memset(data, 0x5a, 16);
+    nvmet_st16(data + NVME_CONNECT_DATA_CNTLID, 0xffff);
+    strcpy((char *)data + NVME_CONNECT_DATA_SUBNQN, FUZZ_SUBNQN);
+    strcpy((char *)data + NVME_CONNECT_DATA_HOSTNQN, FUZZ_HOSTNQN2);
+    fuzz_tpl_op(b, FUZZ_OP_SQE, a, 1 + 64 + 2 + dlen);
+}
+
+/*
+ * Connects the target refuses before looking at the data: 512 bytes of
+ * connect data; a Connect while another one still waits for its data.
+ */
+static void fabrics_connect_refusals(void)
+{
+    GByteArray *b = start(FUZZ_SC_ICREQ | FUZZ_CFG_TRACE);
+
+    sqe_connect(b, 512);
+    save("fabrics-connect-short-data", b);
+
+    b = start(FUZZ_SC_ICREQ | FUZZ_CFG_TRACE);
+    sqe_connect(b, 0);
+    sqe_connect(b, NVME_CONNECT_DATA_LEN);
+    save("fabrics-connect-outstanding", b);
+}
+
+/*
+ * On the I/O queue: a Write Zeroes that carries data (refused), and a
+ * Dataset Management deallocate whose only range is empty (nothing to do).
+ */
+static void io_odd_commands(void)
+{
+    GByteArray *b = start(FUZZ_SC_IO | FUZZ_CFG_TRACE);
+    uint8_t a[1 + 64 + 2 + 512] = { 4 };    /* ctl 4: in-capsule data */
+    uint8_t *sqe = a + 1;
+
+    sqe[NVME_SQE_OPC] = NVME_CMD_WRITE_ZEROES;
+    nvmet_st32(sqe + NVME_SQE_NSID, 1);
+    nvmet_st16(a + 1 + 64, 512);
+    fuzz_tpl_op(b, FUZZ_OP_SQE, a, sizeof(a));
+
+    memset(a, 0, sizeof(a));
+    a[0] = 4;
+    sqe[NVME_SQE_OPC] = NVME_CMD_DSM;
+    nvmet_st32(sqe + NVME_SQE_NSID, 1);
+    nvmet_st32(sqe + NVME_SQE_CDW11, NVME_DSMGMT_AD);   /* one range */
+    nvmet_st16(a + 1 + 64, NVME_DSM_RANGE_SIZE);
+    fuzz_tpl_op(b, FUZZ_OP_SQE, a, 1 + 64 + 2 + NVME_DSM_RANGE_SIZE);
+    save("io-odd-commands", b);
+}
+
+/*
+ * DH-HMAC-CHAP Replies the target must refuse with FAILURE1 (incorrect
+ * payload, DH group unusable), after a Negotiate and the Challenge, one
+ * input each: shorter than its header; hash and DH value lengths beyond the
+ * message; the wrong hash length; a DH value with the NULL group; a DH
+ * value outside the group (p - 2, a quadratic non-residue, in range).
+ * TID 0x0000 offers SHA-256 and the NULL group first, 0x0100 SHA-256 and
+ * ffdhe2048 (see FUZZ_OP_FABRICS 5).
+ */
+static GByteArray *auth_until_challenge(uint16_t tid)
+{
+    GByteArray *b = start(FUZZ_SC_AUTH_PENDING | FUZZ_CFG_TRACE);
+
+    fuzz_tpl_negotiate(b, tid, 0, 1);
+    fuzz_tpl_auth_recv(b, 4096);
+    return b;
+}
+
+/* OP_FABRICS 3: AUTH_Send of @len bytes of @msg as they are */
+static void auth_send_raw(GByteArray *b, const uint8_t *msg, uint16_t len)
+{
+    uint8_t a[4] = { 3, 0, len, len >> 8 };
+
+    fuzz_tpl_op(b, FUZZ_OP_FABRICS, a, sizeof(a));
+    g_byte_array_append(b, msg, len);
+}
+
+/* OP_FABRICS 6: a Reply with consistent lengths, @dh bytes of DH value */
+static void auth_reply(GByteArray *b, uint16_t tid, uint8_t hl_sel,
+                       const uint8_t *dh, uint16_t dhlen)
+{
+    /* b: HL 32 + 16 * hl_sel, DHVLEN 256 or 0, SEQNUM 0 */
+    uint8_t a[] = { 6, 0, hl_sel | (dhlen ? 0x08 : 0x10) | 0x20,
+                    tid, tid >> 8, 0, 255 };
+    uint8_t zero[255] = { 0 };
+    size_t hl = 32 + 16 * hl_sel, n = MIN(255, 2 * hl + dhlen);
+    g_autofree uint8_t *body = g_malloc0(2 * hl + dhlen);
+
+    if (dhlen) {
+        memcpy(body + 2 * hl, dh, dhlen);
+    }
+    fuzz_tpl_op(b, FUZZ_OP_FABRICS, a, sizeof(a));
+    g_byte_array_append(b, dhlen ? body : zero, n);
+}
+
+static void auth_bad_replies(void)
+{
+    uint8_t msg[16 + 10] = { 0x01, 0x02 };      /* DH-HMAC-CHAP Reply */
+    uint8_t pm2[256];
+    GByteArray *b;
+
+    nvmet_st16(msg + 4, 0);
+    b = auth_until_challenge(0);
+    auth_send_raw(b, msg, 8);
+    save("auth-reply-short", b);
+
+    b = auth_until_challenge(0);
+    msg[6] = 32;                                /* HL, DHVLEN 0 */
+    auth_send_raw(b, msg, sizeof(msg));
+    save("auth-reply-lengths-exceed", b);
+
+    b = auth_until_challenge(0);
+    auth_reply(b, 0, 1, NULL, 0);               /* HL 48 for SHA-256 */
+    save("auth-reply-hash-length", b);
+
+    b = auth_until_challenge(0);
+    memset(pm2, 0x11, sizeof(pm2));
+    auth_reply(b, 0, 0, pm2, sizeof(pm2));      /* DH value, NULL group */
+    save("auth-reply-dh-null-group", b);
+
+    /* p - 2 = -2 mod p: in 1 < y < p - 1, not a quadratic residue */
+    g_assert(gnutls_ffdhe_2048_group_prime.size == sizeof(pm2));
+    memcpy(pm2, gnutls_ffdhe_2048_group_prime.data, sizeof(pm2));
+    g_assert(pm2[255] == 0xff);
+    pm2[255] -= 2;
+    b = auth_until_challenge(0x0100);
+    auth_reply(b, 0x0100, 0, pm2, sizeof(pm2));
+    save("auth-reply-dh-outside-group", b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -579,5 +858,11 @@ int main(int argc, char **argv)
     tls_alerts();
     faults_session();
     tls_faults();
+    tcp_bad_headers();
+    admin_odd_commands();
+    admin_logs_features();
+    fabrics_connect_refusals();
+    io_odd_commands();
+    auth_bad_replies();
     return 0;
 }

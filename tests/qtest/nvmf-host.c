@@ -80,26 +80,44 @@ NvmfTransport nvmf_fd_transport(int *fd)
     return tr;
 }
 
-/* ---- CRC32C (bitwise, deliberately independent of the engine's) -------- */
+/* ---- CRC32C (table-driven, deliberately independent of the engine's) --- */
 
+/*
+ * Eight tables, eight bytes a step (t[k][b]: the CRC of byte b followed by
+ * k zero bytes): the fuzzer computes digests for every PDU it frames, and a
+ * byte at a time made that a third of its time on data-heavy inputs.
+ */
 uint32_t nvmf_crc32c_digest(const void *buf, size_t len)
 {
-    static uint32_t table[256];
+    static uint32_t t[8][256];
     const uint8_t *p = buf;
     uint32_t crc = ~0u;
 
-    if (!table[1]) {
+    if (!t[0][1]) {
         for (uint32_t i = 0; i < 256; i++) {
             uint32_t c = i;
 
             for (int k = 0; k < 8; k++) {
                 c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
             }
-            table[i] = c;
+            t[0][i] = c;
+        }
+        for (uint32_t i = 0; i < 256; i++) {
+            for (int k = 1; k < 8; k++) {
+                t[k][i] = t[0][t[k - 1][i] & 0xff] ^ (t[k - 1][i] >> 8);
+            }
         }
     }
+    for (; len >= 8; len -= 8, p += 8) {
+        uint32_t lo = crc ^ (p[0] | p[1] << 8 | p[2] << 16 |
+                             (uint32_t)p[3] << 24);
+
+        crc = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^
+              t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
+              t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]];
+    }
     while (len--) {
-        crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+        crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
     }
     return ~crc;
 }

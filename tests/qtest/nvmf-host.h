@@ -162,6 +162,14 @@ char *nvmf_dhchap_key_encode(const uint8_t *secret, size_t len,
 size_t nvmf_dh_len(uint8_t gid);
 void nvmf_dh_compute(uint8_t gid, const uint8_t *x, size_t xlen,
                      const uint8_t *peer, uint8_t *pub, uint8_t *shared);
+/*
+ * Remember the results of the last @entries (at most 64; 0: off, the
+ * default) nvmf_dh_compute() calls with a peer value, keyed by the whole
+ * (group, x, peer value): for the fuzzer, whose inputs repeat the same
+ * exchanges many times.  The target's side is computed every time anyway.
+ */
+void nvmf_dh_memo(unsigned entries);
+void nvmf_dh_memo_stats(uint64_t *hits, uint64_t *misses);
 
 /* ---- TLS 1.3 PSK client (nvmf-host-tls.c) ------------------------------- */
 

@@ -6,6 +6,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <string.h>
+#include <gmp.h>
+#include <gnutls/gnutls.h>
 #include "nvmet-test-util.h"
 #include "../../nvmet/engine/crypto.h"
 
@@ -117,6 +119,121 @@ static void test_dh_agree(void)
         g_assert_false(nvmet_dh_shared(dh, hpub, len - 1, tshared));
         memset(hpub, 0xff, len);
         g_assert_false(nvmet_dh_shared(dh, hpub, len, tshared));
+        nvmet_dh_free(dh);
+    }
+}
+
+/* The test host's DH memo (for the fuzzer) returns what it computed. */
+static void test_dh_memo(void)
+{
+    size_t len = nvmf_dh_len(1);
+    uint8_t x[48], peer[256], pub[2][256], shared[2][256];
+    uint64_t hits, misses, hits0, misses0;
+
+    g_assert_cmpuint(len, ==, sizeof(peer));
+    for (size_t i = 0; i < sizeof(x); i++) {
+        x[i] = g_test_rand_int();
+    }
+    /* any value works for the host's computation; 2^k is a group element */
+    memset(peer, 0, sizeof(peer));
+    peer[100] = 1;
+    nvmf_dh_compute(1, x, sizeof(x), peer, pub[0], shared[0]);
+    nvmf_dh_memo(8);
+    nvmf_dh_memo_stats(&hits0, &misses0);
+    for (unsigned round = 0; round < 2; round++) {
+        nvmf_dh_compute(1, x, sizeof(x), peer, pub[1], shared[1]);
+        g_assert_cmpmem(pub[1], len, pub[0], len);
+        g_assert_cmpmem(shared[1], len, shared[0], len);
+    }
+    nvmf_dh_memo_stats(&hits, &misses);
+    g_assert_cmpuint(hits - hits0, ==, 1);
+    g_assert_cmpuint(misses - misses0, ==, 1);
+    /* another peer value or x: computed, not taken from the memo */
+    peer[100] = 2;
+    nvmf_dh_compute(1, x, sizeof(x), peer, pub[1], shared[1]);
+    g_assert_cmpmem(pub[1], len, pub[0], len);
+    g_assert_true(memcmp(shared[1], shared[0], len) != 0);
+    x[47] ^= 1;
+    nvmf_dh_compute(1, x, sizeof(x), peer, pub[1], shared[1]);
+    g_assert_true(memcmp(pub[1], pub[0], len) != 0);
+    nvmf_dh_memo_stats(&hits, &misses);
+    g_assert_cmpuint(hits - hits0, ==, 1);
+    g_assert_cmpuint(misses - misses0, ==, 3);
+    nvmf_dh_memo(0);
+}
+
+/*
+ * Subgroup membership: the engine decides it with the Legendre symbol; the
+ * definition is y^q == 1 (mod p).  Both must agree on values inside and
+ * outside the subgroup, for every group: g^k and -g^k (a non-residue, as
+ * p = 3 mod 4), p - 2 and random values (fewer in the big groups: each
+ * exponentiation by q takes long there).
+ */
+static void test_dh_subgroup(void)
+{
+    static const gnutls_datum_t *const qs[6] = {
+        NULL, &gnutls_ffdhe_2048_group_q, &gnutls_ffdhe_3072_group_q,
+        &gnutls_ffdhe_4096_group_q, &gnutls_ffdhe_6144_group_q,
+        &gnutls_ffdhe_8192_group_q,
+    };
+    static const gnutls_datum_t *const ps[6] = {
+        NULL, &gnutls_ffdhe_2048_group_prime, &gnutls_ffdhe_3072_group_prime,
+        &gnutls_ffdhe_4096_group_prime, &gnutls_ffdhe_6144_group_prime,
+        &gnutls_ffdhe_8192_group_prime,
+    };
+
+    for (uint8_t gid = 1; gid <= 5; gid++) {
+        size_t len = nvmet_dh_len(gid);
+        size_t xlen = nvmet_dh_private_bytes(gid);
+        g_autofree uint8_t *x = g_malloc0(xlen);
+        g_autofree uint8_t *buf = g_malloc(len);
+        g_autofree uint8_t *out = g_malloc(len);
+        unsigned in = 0, outside = 0, n_values = gid == 1 ? 16 : 4;
+        mpz_t p, q, y, r;
+        NvmetDh *dh;
+
+        x[xlen - 1] = 7;
+        dh = nvmet_dh_new(gid, x, xlen);
+        mpz_inits(p, q, y, r, NULL);
+        mpz_import(p, ps[gid]->size, 1, 1, 1, 0, ps[gid]->data);
+        mpz_import(q, qs[gid]->size, 1, 1, 1, 0, qs[gid]->data);
+        for (unsigned i = 0; i < n_values; i++) {
+            bool member;
+            size_t n;
+
+            switch (i % 4) {
+            case 0:                     /* g^k: in the subgroup */
+                mpz_set_ui(r, 2);
+                mpz_powm_ui(y, r, g_test_rand_int_range(2, 1 << 20), p);
+                break;
+            case 1:                     /* -g^k: outside */
+                mpz_set_ui(r, 2);
+                mpz_powm_ui(y, r, g_test_rand_int_range(2, 1 << 20), p);
+                mpz_sub(y, p, y);
+                break;
+            case 2:                     /* p - 2 = -2: outside */
+                mpz_sub_ui(y, p, 2 + 2 * (i / 4));
+                break;
+            default:                    /* random: either */
+                for (size_t j = 0; j < len; j++) {
+                    buf[j] = g_test_rand_int();
+                }
+                mpz_import(y, len, 1, 1, 1, 0, buf);
+                mpz_mod(y, y, p);
+                break;
+            }
+            mpz_powm(r, y, q, p);
+            member = mpz_cmp_ui(r, 1) == 0 && mpz_cmp_ui(y, 1) > 0;
+            in += member;
+            outside += !member;
+            memset(buf, 0, len);
+            n = (mpz_sizeinbase(y, 2) + 7) / 8;
+            mpz_export(buf + len - n, NULL, 1, 1, 1, 0, y);
+            g_assert_cmpint(nvmet_dh_shared(dh, buf, len, out), ==, member);
+        }
+        g_assert_cmpuint(in, >=, n_values / 4);
+        g_assert_cmpuint(outside, >=, n_values / 2);
+        mpz_clears(p, q, y, r, NULL);
         nvmet_dh_free(dh);
     }
 }
@@ -1004,6 +1121,8 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/nvmet/auth/key-parse", test_key_parse);
     g_test_add_func("/nvmet/auth/dh-agree", test_dh_agree);
+    g_test_add_func("/nvmet/auth/dh-subgroup", test_dh_subgroup);
+    g_test_add_func("/nvmet/auth/dh-memo", test_dh_memo);
     for (uint8_t h = 1; h <= 3; h++) {
         for (uint8_t g = 0; g <= 5; g++) {
             for (int bidi = 0; bidi < 2; bidi++) {
