@@ -141,48 +141,8 @@ QSD_PID=$!
 pids+=($!)
 NBD_TLS_PID=$!
 
-# QMP: each argument a command as JSON; prints the "return" of the last.
-# A command with a job-id waits for its job to conclude.
-qmp() {
-    python3 - "$RUN/qmp.sock" "$@" <<'EOF'
-import json, socket, sys, time
-for _ in range(200):
-    try:
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(sys.argv[1])
-        break
-    except OSError:
-        time.sleep(0.05)
-else:
-    sys.exit("no QMP socket")
-f = s.makefile("rw")
-def cmd(c):
-    f.write(json.dumps(c) + "\n"); f.flush()
-    while True:
-        r = json.loads(f.readline())
-        if "error" in r:
-            sys.exit(f"QMP {c['execute']}: {r['error']['desc']}")
-        if "return" in r:
-            return r["return"]
-json.loads(f.readline())
-cmd({"execute": "qmp_capabilities"})
-ret = None
-for a in sys.argv[2:]:
-    c = json.loads(a)
-    ret = cmd(c)
-    job = c.get("arguments", {}).get("job-id")
-    while job:
-        j = [x for x in cmd({"execute": "query-jobs"}) if x["id"] == job][0]
-        if j["status"] == "concluded":
-            if "error" in j:
-                sys.exit(f"job {job}: {j['error']}")
-            cmd({"execute": "job-dismiss", "arguments": {"id": job}})
-            break
-        time.sleep(0.05)
-if not isinstance(ret, dict):
-    print(ret)
-EOF
-}
+# QMP to the daemon: each argument a command as JSON (scripts/lib.sh)
+qmp() { qmp_exec "$RUN/qmp.sock" "$@"; }
 # the ports the kernel picked
 PORT=$(qmp_qom_get "$RUN/qmp.sock" /objects/port0 trsvcid)
 TLS_PORT=$(qmp_qom_get "$RUN/qmp.sock" /objects/port1 trsvcid)

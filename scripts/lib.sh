@@ -121,10 +121,12 @@ progress() {
 
 # ---- QMP ------------------------------------------------------------------------
 
-# qmp_qom_get SOCKET PATH PROPERTY: print a property over a QMP UNIX socket
-# (waiting up to 60 s for the socket), e.g. the port an nvmet-port with
-# trsvcid=0 got from the kernel
-qmp_qom_get() {
+# qmp_exec SOCKET COMMAND...: run QMP commands (each argument one command
+# as JSON) over a QMP UNIX socket, waiting up to 60 s for the socket; a
+# command with a job-id waits for its job to conclude (and dismisses it).
+# Prints the "return" of the last command unless it is an object; fails
+# with the error's description.
+qmp_exec() {
     python3 - "$@" <<'PYEOF'
 import json, socket, sys, time
 for _ in range(1200):
@@ -137,17 +139,36 @@ for _ in range(1200):
 else:
     sys.exit("no QMP socket")
 f = s.makefile("rw")
-def cmd(c, **a):
-    f.write(json.dumps({"execute": c, "arguments": a}) + "\n"); f.flush()
+def cmd(c):
+    f.write(json.dumps(c) + "\n"); f.flush()
     while True:
         r = json.loads(f.readline())
-        if "return" in r or "error" in r:
-            return r
+        if "error" in r:
+            sys.exit(f"QMP {c['execute']}: {r['error']['desc']}")
+        if "return" in r:
+            return r["return"]
 json.loads(f.readline())
-cmd("qmp_capabilities")
-r = cmd("qom-get", path=sys.argv[2], property=sys.argv[3])
-if "error" in r:
-    sys.exit(r["error"]["desc"])
-print(r["return"])
+cmd({"execute": "qmp_capabilities"})
+ret = None
+for a in sys.argv[2:]:
+    c = json.loads(a)
+    ret = cmd(c)
+    job = c.get("arguments", {}).get("job-id")
+    while job:
+        j = [x for x in cmd({"execute": "query-jobs"}) if x["id"] == job][0]
+        if j["status"] == "concluded":
+            if "error" in j:
+                sys.exit(f"job {job}: {j['error']}")
+            cmd({"execute": "job-dismiss", "arguments": {"id": job}})
+            break
+        time.sleep(0.05)
+if not isinstance(ret, dict):
+    print(ret)
 PYEOF
+}
+
+# qmp_qom_get SOCKET PATH PROPERTY: print a property over a QMP UNIX socket,
+# e.g. the port an nvmet-port with trsvcid=0 got from the kernel
+qmp_qom_get() {
+    qmp_exec "$1" "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"$2\", \"property\": \"$3\"}}"
 }

@@ -80,26 +80,11 @@ static void conn_cut(Conn *c)
     c->cut_armed = false;
 }
 
-static int send_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        p += n;
-        len -= n;
-    }
-    return 0;
-}
-
+/* The socket as the test host's transport, with the host's cuts */
 static int sock_send(void *opaque, const void *buf, size_t len)
 {
     Conn *c = opaque;
+    NvmfTransport raw = nvmf_fd_transport(&c->fd);
     size_t n = len;
     bool cut = false;
 
@@ -114,7 +99,7 @@ static int sock_send(void *opaque, const void *buf, size_t len)
             c->cut_left -= len;
         }
     }
-    if (send_all(c->fd, buf, n) < 0) {
+    if (raw.send(raw.opaque, buf, n) < 0) {
         return -1;
     }
     if (cut) {
@@ -130,18 +115,9 @@ static int sock_send(void *opaque, const void *buf, size_t len)
 static ssize_t sock_recv(void *opaque, void *buf, size_t len)
 {
     Conn *c = opaque;
-    ssize_t n;
+    NvmfTransport raw = nvmf_fd_transport(&c->fd);
 
-    if (c->fd < 0) {
-        return -1;
-    }
-    do {
-        n = recv(c->fd, buf, len, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 && errno == ECONNRESET) {
-        return 0;
-    }
-    return n;
+    return c->fd < 0 ? -1 : raw.recv(raw.opaque, buf, len);
 }
 
 static Conn *conn_open_af(int af, int port)
