@@ -36,6 +36,10 @@
 #              QEMU has no TCP socket meanwhile, and a second demo at the
 #              same time (part of guest)
 #   guest-faults  only the fault injection guest test (part of guest)
+#   guest-storm  only the disconnect storm with the Linux host: seeded
+#              faults cut one host's connections $NVMET_GUEST_CUTS (40)
+#              times during verified writes, a bystander host must see
+#              nothing (part of guest)
 #   guest-kernels  the TLS / concatenation guest test with older host
 #              kernels: $NVMET_CI_KERNELS (default "6.16": Linux 6.15-6.17
 #              concatenation and nvme-cli 2.13 PSKs); scripts/kernel-matrix.sh
@@ -71,7 +75,7 @@ suites=()
 for a in "$@"; do
     case $a in
         --quick) suites=(unit unit-asan) ;;
-        unit|unit-asan|unit-tsan|qtest|soak|scale|guest|guest-io|guest-auth|guest-tls|guest-rotate|guest-qsd|guest-demo|guest-faults|guest-kernels|blktests) suites+=("$a") ;;
+        unit|unit-asan|unit-tsan|qtest|soak|scale|guest|guest-io|guest-auth|guest-tls|guest-rotate|guest-qsd|guest-demo|guest-faults|guest-storm|guest-kernels|blktests) suites+=("$a") ;;
         -h|--help) sed -n '3,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown suite '$a'" ;;
     esac
@@ -641,6 +645,57 @@ guest_faults() {
     rm -rf "$kdir"
 }
 
+# Disconnect storm with the Linux host (tests/guest/storm.sh): the guest
+# arms seeded faults that cut the storm host's connections (through its
+# QMP channel) while it writes, resets its controller now and then, and a
+# bystander host on the same namespace must see nothing.  Native multipath
+# is off in the guest so that each controller has its own block device.
+# From the target's side: its trace has a fired fault for each cut the
+# guest counted.
+guest_storm() {
+    local q=$NVMET_BUILD/qemu/build img=$LOGDIR/storm-disk.img
+    local nqn=nqn.2026-11.org.qemu:storm kdir=$LOGDIR/storm-keys
+    local trace=$LOGDIR/guest-storm.trace p=0 f=0 cuts fired
+    rm -rf "$kdir" "$trace" && mkdir -m 0700 "$kdir"
+    (
+        . "$NVMET_TOP/tests/guest/data/tls-keys.sh"
+        printf '%s' "$TLS_H2_KEY" > "$kdir/hkey"
+        printf '%s' "$TLS_H2_CKEY" > "$kdir/ckey"
+        echo "$TLS_H2" > "$kdir/h2"
+    )
+    rm -f "$img" && truncate -s 64M "$img"
+    # shellcheck disable=SC2086
+    guest_run guest-storm --qemu "$q/qemu-system-x86_64" --test storm \
+        --guest-qmp --timeout 1500 --param subnqn=$nqn \
+        --param cuts=${NVMET_GUEST_CUTS:-40} --append nvme_core.multipath=N \
+        ${NVMET_GUEST_ARGS:-} -- \
+        -blockdev driver=file,filename="$img",node-name=disk0 \
+        -object secret,id=hkey,file="$kdir/hkey" \
+        -object secret,id=ckey,file="$kdir/ckey" \
+        -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0,tls=allowed \
+        -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,allow-any-host=on,seed=20261130 \
+        -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
+        -object nvmet-host,id=h2,nqn="$(cat "$kdir/h2")",subsystems=sub0,dhchap-secret=hkey,dhchap-ctrl-secret=ckey \
+        -trace enable=nvmet_queue_close -trace enable=nvmet_connect_ok \
+        -trace enable=nvmet_tls_established -trace enable=nvmet_tls_error \
+        -trace enable=nvmet_auth_success -trace enable=nvmet_concat_psk \
+        -trace enable=nvmet_ctrl_teardown -trace enable=nvmet_icreq_timeout \
+        -trace "enable=nvmet_fault_fired,file=$trace"
+    grep '^STORM-FIGURES:' "$LOGDIR/guest-storm.log" >&2
+    cuts=$(sed -n 's/^STORM-FIGURES:.* cuts=\([0-9]*\) .*/\1/p' "$LOGDIR/guest-storm.log" | tail -n1)
+    fired=$(grep -c '^nvmet_fault_fired' "$trace" 2>/dev/null)
+    # (a fault may fire between the guest's last count and its removal)
+    if [ -n "$cuts" ] && [ "${fired:-0}" -ge "$cuts" ] && [ "$cuts" -gt 0 ]; then
+        p=1
+    else
+        f=1
+        echo "FAIL: the target traced ${fired:-0} fired faults, the guest counted ${cuts:-none}" >&2
+    fi
+    record guest-storm-target "$p" "$f"
+    rm -f "$img"
+    rm -rf "$kdir"
+}
+
 guest_prepare() {
     [ -n "$SOCKDIR" ] || SOCKDIR=$(mktemp -d "${TMPDIR:-/tmp}/nvmet-tests.XXXXXX")
     if ! use_private_gnutls; then
@@ -701,6 +756,7 @@ guest_suite() {
     guest_rotate
     guest_demo
     guest_faults
+    guest_storm
     guest_qsd
 }
 
@@ -834,6 +890,7 @@ for s in "${suites[@]}"; do
         guest-qsd) guest_prepare && guest_qsd ;;
         guest-demo) guest_prepare && guest_demo ;;
         guest-faults) guest_prepare && guest_faults ;;
+        guest-storm) guest_prepare && guest_storm ;;
         blktests) blktests_suite ;;
     esac
 done

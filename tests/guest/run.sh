@@ -17,7 +17,9 @@
 #                      $NVMET_BOOT_TIMEOUT s (150), QEMU is restarted once
 #   --param KEY=VALUE  pass nvmet.KEY=VALUE on the kernel command line; the
 #                      guest script sees NVMET_KEY=VALUE (repeatable)
-#   --append ARGS      extra kernel command-line arguments
+#   --append ARGS      extra kernel command-line arguments; MODULE.PARAM=V
+#                      reaches the modules the guest's /init loads (as
+#                      modprobe would pass it), e.g. nvme_core.multipath=N
 #   --mem MIB          guest memory (default 1024)
 #   --smp N            guest CPUs (default 2)
 #   --pcap FILE        dump the guest NIC's traffic to FILE (filter-dump)
