@@ -349,6 +349,23 @@ guest_auth() {
     rm -rf "$kdir"
 }
 
+# tls_keys_to KDIR VAR...: a fresh KDIR (mode 0700) with the keys of
+# tests/guest/data/tls-keys.sh named VAR, each in the file KDIR/VAR (for
+# QEMU's -object secret,file=), and the host NQNs TLS_H1..TLS_H4 in
+# KDIR/h1..h4
+tls_keys_to() {
+    local kdir=$1; shift
+    rm -rf "$kdir" && mkdir -m 0700 "$kdir" || return 1
+    (
+        . "$NVMET_TOP/tests/guest/data/tls-keys.sh"
+        for var in "$@"; do
+            printf '%s' "${!var}" > "$kdir/$var"
+        done
+        echo "$TLS_H1" > "$kdir/h1"; echo "$TLS_H2" > "$kdir/h2"
+        echo "$TLS_H3" > "$kdir/h3"; echo "$TLS_H4" > "$kdir/h4"
+    )
+}
+
 # TLS and secure channel concatenation with the Linux host and tlshd
 # (tests/guest/tls.sh); keys from tests/guest/data/tls-keys.sh.
 guest_tls() {
@@ -358,17 +375,10 @@ guest_tls() {
     local trace=$LOGDIR/guest-tls.trace p=0 f=0 var
     # the target's QMP events, recorded from the host while the guest runs
     local qmp=$LOGDIR/guest-tls.qmp events=$LOGDIR/guest-tls.events rec
-    rm -rf "$kdir" "$keylog" "$qmp" "$events" && mkdir -m 0700 "$kdir"
+    rm -f "$keylog" "$qmp" "$events"
     python3 "$NVMET_TOP/scripts/qmp-events.py" record "$qmp" "$events" &
     rec=$!
-    (
-        . "$NVMET_TOP/tests/guest/data/tls-keys.sh"
-        for var in TLS_PSK TLS_H2_KEY TLS_H2_CKEY TLS_PSK384 TLS_H4_KEY TLS_H4_CKEY; do
-            printf '%s' "${!var}" > "$kdir/$var"
-        done
-        echo "$TLS_H1" > "$kdir/h1"; echo "$TLS_H2" > "$kdir/h2"
-        echo "$TLS_H3" > "$kdir/h3"; echo "$TLS_H4" > "$kdir/h4"
-    )
+    tls_keys_to "$kdir" TLS_PSK TLS_H2_KEY TLS_H2_CKEY TLS_PSK384 TLS_H4_KEY TLS_H4_CKEY
     rm -f "$img" && truncate -s 64M "$img"
     # nvme-cli 2.13 and older (the userland of Linux 6.12 .. 6.19 guests)
     # derive configured PSKs the pre-RFC 8446 way: tell the target so
@@ -462,15 +472,9 @@ guest_rotate() {
     local q=$NVMET_BUILD/qemu/build img=$LOGDIR/rotate-disk.img
     local nqn=nqn.2026-11.org.qemu:rotate kdir=$LOGDIR/rotate-keys
     local trace=$LOGDIR/guest-rotate.trace rot=${NVMET_GUEST_ROTATIONS:-100}
-    local var sock=$SOCKDIR/rotate.sock
-    rm -rf "$kdir" "$trace" && mkdir -m 0700 "$kdir"
-    (
-        . "$NVMET_TOP/tests/guest/data/tls-keys.sh"
-        for var in TLS_H2_KEY TLS_H2_CKEY; do
-            printf '%s' "${!var}" > "$kdir/$var"
-        done
-        echo "$TLS_H2" > "$kdir/h2"
-    )
+    local sock=$SOCKDIR/rotate.sock
+    rm -f "$trace"
+    tls_keys_to "$kdir" TLS_H2_KEY TLS_H2_CKEY
     rm -f "$img" && truncate -s 64M "$img"
     # shellcheck disable=SC2086
     guest_run guest-rotate --qemu "$q/qemu-system-x86_64" --test rotate \
@@ -604,21 +608,15 @@ guest_faults() {
     local q=$NVMET_BUILD/qemu/build img=$LOGDIR/faults-disk.img
     local nqn=nqn.2026-11.org.qemu:faults kdir=$LOGDIR/faults-keys
     local trace=$LOGDIR/guest-faults.trace p=0 f=0
-    rm -rf "$kdir" && mkdir -m 0700 "$kdir"
-    (
-        . "$NVMET_TOP/tests/guest/data/tls-keys.sh"
-        printf '%s' "$TLS_H2_KEY" > "$kdir/hkey"
-        printf '%s' "$TLS_H2_CKEY" > "$kdir/ckey"
-        echo "$TLS_H2" > "$kdir/h2"
-    )
+    tls_keys_to "$kdir" TLS_H2_KEY TLS_H2_CKEY
     rm -f "$img" && truncate -s 64M "$img"
     # shellcheck disable=SC2086
     guest_run guest-faults --qemu "$q/qemu-system-x86_64" --test faults \
         --guest-qmp --timeout 900 --param subnqn=$nqn --param mib=4 \
         ${NVMET_GUEST_ARGS:-} -- \
         -blockdev driver=file,filename="$img",node-name=disk0 \
-        -object secret,id=hkey,file="$kdir/hkey" \
-        -object secret,id=ckey,file="$kdir/ckey" \
+        -object secret,id=hkey,file="$kdir/TLS_H2_KEY" \
+        -object secret,id=ckey,file="$kdir/TLS_H2_CKEY" \
         -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0,tls=allowed \
         -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,allow-any-host=on \
         -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
@@ -656,13 +654,8 @@ guest_storm() {
     local q=$NVMET_BUILD/qemu/build img=$LOGDIR/storm-disk.img
     local nqn=nqn.2026-11.org.qemu:storm kdir=$LOGDIR/storm-keys
     local trace=$LOGDIR/guest-storm.trace p=0 f=0 cuts fired
-    rm -rf "$kdir" "$trace" && mkdir -m 0700 "$kdir"
-    (
-        . "$NVMET_TOP/tests/guest/data/tls-keys.sh"
-        printf '%s' "$TLS_H2_KEY" > "$kdir/hkey"
-        printf '%s' "$TLS_H2_CKEY" > "$kdir/ckey"
-        echo "$TLS_H2" > "$kdir/h2"
-    )
+    rm -f "$trace"
+    tls_keys_to "$kdir" TLS_H2_KEY TLS_H2_CKEY
     rm -f "$img" && truncate -s 64M "$img"
     # shellcheck disable=SC2086
     guest_run guest-storm --qemu "$q/qemu-system-x86_64" --test storm \
@@ -670,8 +663,8 @@ guest_storm() {
         --param cuts=${NVMET_GUEST_CUTS:-40} --append nvme_core.multipath=N \
         ${NVMET_GUEST_ARGS:-} -- \
         -blockdev driver=file,filename="$img",node-name=disk0 \
-        -object secret,id=hkey,file="$kdir/hkey" \
-        -object secret,id=ckey,file="$kdir/ckey" \
+        -object secret,id=hkey,file="$kdir/TLS_H2_KEY" \
+        -object secret,id=ckey,file="$kdir/TLS_H2_CKEY" \
         -object nvmet-port,id=port0,traddr=127.0.0.1,trsvcid=0,tls=allowed \
         -object nvmet-subsystem,id=sub0,nqn=$nqn,ports=port0,allow-any-host=on,seed=20261130 \
         -object nvmet-namespace,id=ns1,subsystem=sub0,nsid=1,node-name=disk0 \
