@@ -166,6 +166,7 @@ fi
 P=/sys/module/nvme_core/parameters
 old_adm=$(cat $P/admin_timeout) old_io=$(cat $P/io_timeout)
 echo "$TMO" > $P/admin_timeout && echo "$TMO" > $P/io_timeout
+echo "nvme_core admin_timeout $(cat $P/admin_timeout) io_timeout $(cat $P/io_timeout) (were $old_adm, $old_io)"
 require "storm host: connect ($mode, reconnect every 1 s, for ever, timeouts ${TMO}s)" \
     nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$NQN" --hostnqn="$TLS_H2" \
     --hostid="$TLS_H2_ID" --reconnect-delay=1 --ctrl-loss-tmo=-1 \
@@ -299,7 +300,7 @@ setup_cut() {   # NAME STEP
     _t=$(_now)
     echo 1 > "/sys/class/nvme/$sc/reset_controller" 2> /dev/null
     step_v "cut during $1 (fault $_id): live again" \
-        wait_for $((TMO * 6 + 60)) sh -c "[ \"\$(cat /sys/class/nvme/$sc/state)\" = live ] && [ \$(cat /sys/class/nvme/$sc/cntlid) != $_c0 ] && $QMP query-nvmet-faults | grep -q '\"hits\": 1'"
+        wait_for 420 sh -c "[ \"\$(cat /sys/class/nvme/$sc/state)\" = live ] && [ \$(cat /sys/class/nvme/$sc/cntlid) != $_c0 ] && $QMP query-nvmet-faults | grep -q '\"hits\": 1'"
     _d=$(_elapsed "$_t")
     echo "cut during $1: live again after ${_d}s (timeouts ${TMO}s)"
     $QMP nvmet-fault-del "{\"id\": $_id}" > /dev/null
@@ -317,7 +318,22 @@ wait "$bypid"
 
 section "after the storm"
 step "storm host: controller live" wait_for 60 live "$TLS_H2"
-step "no write failed: the host retried every cut write ($failed of $n failed)" test "$failed" = 0
+# A write the host fails itself ends with a Host Pathing Error (SCT 3h,
+# SC 70h: the target never sends that status); any other status would be
+# the target's.  Linux 7.2 retries every cut write until it succeeds;
+# Linux 6.12 sometimes sends a write to the closed connection six times
+# within a millisecond (EPIPE each time), and its five retries are gone
+# before error recovery starts: that write fails.
+kerr=$(dmesg | grep -c -E "$sc""n1: I/O Cmd\(0x1\).* I/O Error")
+kpath=$(dmesg | grep -c -E "$sc""n1: I/O Cmd\(0x1\).* I/O Error \(sct 0x3 / sc 0x7[01]\)")
+step "no write failed with a status of the target ($kerr write errors in the kernel log, $kpath of them the host's own path errors)" \
+    test "$kerr" = "$kpath"
+if [ "$failed" = 0 ] || kver_ge 7 2; then
+    step "no write failed: the host retried every cut write ($failed of $n failed)" test "$failed" = 0
+else
+    skip "no write failed: the host retried every cut write" \
+        "Linux $(uname -r) failed $failed of $n writes itself (Host Pathing Error after its retries)"
+fi
 step "every read during the storm was intact ($rbad of $reads wrong)" test "$rbad" = 0
 bad=0 checked=0
 i=0
